@@ -1,0 +1,43 @@
+"""The I/O seam: one small abstract connection that the pyscard driver and the in-process
+simulator both implement (as yubikit's ``SmartCardConnection``)."""
+
+from __future__ import annotations
+
+import abc
+
+
+class CardConnection(abc.ABC):
+    """A connection to one card in one reader.
+
+    ``send_and_receive`` sends one raw command APDU and returns ``(data, sw)`` with no status-word
+    processing (61xx / 6Cxx chaining lives in :mod:`cardservice.apdu`). Transport failures raise
+    :class:`cardservice.errors.TransportError` subclasses.
+    """
+
+    @abc.abstractmethod
+    def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
+        """Transmit one command APDU; return the response data and the status word."""
+
+    @property
+    @abc.abstractmethod
+    def atr(self) -> bytes:
+        """The card's answer to reset."""
+
+    @property
+    def reader_name(self) -> str:
+        return "in-process"
+
+    def begin_transaction(self) -> None:
+        """Start exclusive access for a multi-APDU operation (no-op where not applicable)."""
+
+    def end_transaction(self) -> None:
+        """End exclusive access."""
+
+    def close(self) -> None:
+        """Release the connection, leaving the card powered."""
+
+    def __enter__(self) -> "CardConnection":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
