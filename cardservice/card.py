@@ -1,0 +1,211 @@
+"""The RP1 card protocol: the APDUs that read and write an RP1 residence-permit card.
+
+This layer knows which commands the card understands and what its status words mean; it knows
+nothing of records or signatures (that is :mod:`card_layout` and :mod:`cardservice.verify`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from card_layout import auth
+from card_layout.files import (
+    AID,
+    CAPACITY,
+    CLA_PROPRIETARY,
+    FCI_TAG_MAX_APDU,
+    FCI_TAG_SERIAL,
+    FCI_TAG_STATE,
+    SERIAL_LEN,
+    SFI,
+    STATE_LOCKED,
+    Fid,
+    Ins,
+    KeyRef,
+)
+
+from . import errors
+from .apdu import SHORT_MAX_LC, SW, Apdu, ApduError, send, transceive
+from .transport import CardConnection
+
+logger = logging.getLogger(__name__)
+
+EXTENDED_NE = 65536
+SHORT_NE = 256
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    """What SELECT of the RP1 application tells: serial, lock state, the largest data field."""
+
+    serial: bytes
+    locked: bool
+    max_data: int
+
+
+@dataclass(frozen=True)
+class CardFiles:
+    """The raw contents of the RP1 files, as read in one pass."""
+
+    info: CardInfo
+    identity: bytes
+    slot_a: bytes
+    slot_b: bytes
+
+    @property
+    def serial(self) -> bytes:
+        return self.info.serial
+
+    def slot(self, fid: Fid) -> bytes:
+        return self.slot_a if fid == Fid.RES_A else self.slot_b
+
+
+def _simple_tlv(data: bytes) -> dict[int, bytes]:
+    """Parse one level of BER-TLV with one-byte tags (enough for the RP1 FCI)."""
+    out: dict[int, bytes] = {}
+    i = 0
+    while i + 2 <= len(data):
+        tag, length = data[i], data[i + 1]
+        i += 2
+        if length == 0x81 and i < len(data):
+            length, i = data[i], i + 1
+        out[tag] = data[i : i + length]
+        i += length
+    return out
+
+
+def parse_fci(fci: bytes) -> CardInfo:
+    outer = _simple_tlv(fci).get(0x6F)
+    if outer is None:
+        raise errors.CardProtocolError("SELECT answered without an FCI template")
+    proprietary = _simple_tlv(_simple_tlv(outer).get(0xA5, b""))
+    serial = proprietary.get(FCI_TAG_SERIAL, b"")
+    if len(serial) != SERIAL_LEN:
+        raise errors.CardProtocolError("the FCI carries no card serial")
+    state = proprietary.get(FCI_TAG_STATE, b"\x00")
+    max_data = int.from_bytes(proprietary.get(FCI_TAG_MAX_APDU, b"\x00\xff"), "big")
+    return CardInfo(serial, state[:1] == bytes([STATE_LOCKED]), max_data)
+
+
+def atr_supports_extended(atr: bytes) -> bool:
+    """True when the ATR's card-capabilities object (compact TLV 0x73) announces extended Lc/Le."""
+    if len(atr) < 2:
+        return False
+    t0 = atr[1]
+    hist_len = t0 & 0x0F
+    i, y = 2, t0 >> 4
+    while True:  # skip the interface bytes
+        i += bin(y & 0x0F).count("1")
+        if y & 0x08 and i - 1 < len(atr):
+            y = atr[i - 1] >> 4
+        else:
+            break
+    hist = atr[i : i + hist_len]
+    if not hist or hist[0] != 0x80:
+        return False
+    j = 1
+    while j < len(hist):
+        tag, length = hist[j] >> 4, hist[j] & 0x0F
+        value = hist[j + 1 : j + 1 + length]
+        if tag == 0x7 and length >= 3:
+            return bool(value[2] & 0x40)
+        j += 1 + length
+    return False
+
+
+class Rp1Card:
+    """Commands of the RP1 application over any :class:`CardConnection`."""
+
+    def __init__(self, conn: CardConnection, *, extended: bool | None = None) -> None:
+        self.conn = conn
+        self.extended = atr_supports_extended(conn.atr) if extended is None else extended
+        self.info: CardInfo | None = None
+
+    # --- reading ------------------------------------------------------------------------
+
+    def select(self) -> CardInfo:
+        try:
+            fci = send(self.conn, Apdu(0x00, Ins.SELECT, 0x04, 0x00, AID, SHORT_NE), name="SELECT")
+        except ApduError as exc:
+            if exc.sw == SW.FILE_NOT_FOUND:
+                raise errors.NotRp1CardError() from exc
+            raise
+        self.info = parse_fci(fci)
+        if not self.extended or self.info.max_data < 512:
+            self.extended = False
+        return self.info
+
+    def read_file(self, fid: Fid) -> bytes:
+        """The whole content of ``fid`` (one APDU with extended length)."""
+        if self.extended:
+            cmd = Apdu(0x00, Ins.READ_BINARY, 0x80 | SFI[fid], 0, ne=EXTENDED_NE)
+            return send(self.conn, cmd, extended=True, name="READ BINARY")
+        return self._read_short(fid)
+
+    def _read_short(self, fid: Fid) -> bytes:
+        buf = bytearray(send(self.conn, Apdu(0, Ins.READ_BINARY, 0x80 | SFI[fid], 0, ne=SHORT_NE),
+                             name="READ BINARY"))
+        while len(buf) % SHORT_NE == 0 and 0 < len(buf) < CAPACITY[fid]:
+            off = len(buf)
+            chunk = send(self.conn, Apdu(0, Ins.READ_BINARY, off >> 8, off & 0xFF, ne=SHORT_NE),
+                         name="READ BINARY")
+            if not chunk:
+                break
+            buf += chunk
+        return bytes(buf)
+
+    def read_all(self) -> CardFiles:
+        """SELECT (serial and state from the FCI) and the three data files: 4 APDUs."""
+        info = self.select()
+        return CardFiles(info, self.read_file(Fid.ID), self.read_file(Fid.RES_A),
+                         self.read_file(Fid.RES_B))
+
+    def get_serial(self) -> bytes:
+        serial = send(self.conn, Apdu(0xFF, Ins.GET_DATA, 0, 0, ne=SHORT_NE), name="GET DATA")
+        if len(serial) != SERIAL_LEN:
+            raise errors.CardProtocolError("GET DATA returned no 8-byte serial")
+        return serial
+
+    # --- writing ------------------------------------------------------------------------
+
+    def authenticate(self, keyref: KeyRef, card_key: bytes) -> None:
+        challenge = send(self.conn, Apdu(0, Ins.GET_CHALLENGE, 0, 0, ne=8), name="GET CHALLENGE")
+        cryptogram = auth.cryptogram(card_key, challenge)
+        _, sw = transceive(self.conn, Apdu(0, Ins.EXTERNAL_AUTHENTICATE, 0, keyref, cryptogram))
+        if sw == SW.OK:
+            return
+        if sw == SW.AUTH_BLOCKED:
+            raise errors.CardAuthBlockedError(f"key {keyref.name.lower()} is blocked on this card")
+        if sw & 0xFFF0 == 0x63C0:
+            raise errors.CardAuthError(
+                f"the card refused the {keyref.name.lower()} key ({sw & 0x0F} tries left)"
+            )
+        raise ApduError(sw, "EXTERNAL AUTHENTICATE")
+
+    def write_file(self, fid: Fid, data: bytes, *, old_length: int | None = None) -> None:
+        """Write ``data`` at offset 0 of ``fid`` and erase whatever stale bytes follow it."""
+        if len(data) > CAPACITY[fid]:
+            raise errors.CardProtocolError(f"{len(data)} bytes do not fit {fid.name}")
+        if self.extended:
+            send(self.conn, Apdu(0, Ins.UPDATE_BINARY, 0x80 | SFI[fid], 0, data), extended=True,
+                 name="UPDATE BINARY")
+        else:
+            self._update_short(fid, data)
+        if old_length is None or old_length > len(data):
+            self._erase_from(fid, len(data))
+
+    def _update_short(self, fid: Fid, data: bytes) -> None:
+        first = data[:SHORT_MAX_LC]
+        send(self.conn, Apdu(0, Ins.UPDATE_BINARY, 0x80 | SFI[fid], 0, first), name="UPDATE BINARY")
+        for off in range(SHORT_MAX_LC, len(data), SHORT_MAX_LC):
+            chunk = data[off : off + SHORT_MAX_LC]
+            send(self.conn, Apdu(0, Ins.UPDATE_BINARY, off >> 8, off & 0xFF, chunk),
+                 name="UPDATE BINARY")
+
+    def _erase_from(self, fid: Fid, offset: int) -> None:
+        # the UPDATE just before addressed ``fid`` by SFI, which made it the current EF
+        send(self.conn, Apdu(0, Ins.ERASE_BINARY, offset >> 8, offset & 0xFF), name="ERASE BINARY")
+
+    def lock_identity(self) -> None:
+        send(self.conn, Apdu(CLA_PROPRIETARY, Ins.LOCK_IDENTITY, 0, 0), name="LOCK IDENTITY")

@@ -1,0 +1,279 @@
+"""The PC/SC driver: the only module that imports pyscard (``smartcard``).
+
+It speaks the low-level ``smartcard.scard`` API so that contexts, transactions and dispositions are
+explicit: cards are connected shared and always left powered (``SCARD_LEAVE_CARD``), every
+transmit runs under a watchdog, PC/SC result codes become typed :mod:`cardservice.errors`, and a
+context that died with pcscd is replaced by a new one on the next call.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from dataclasses import dataclass
+
+from smartcard import scard
+
+from . import errors
+from .transport import CardConnection
+
+logger = logging.getLogger(__name__)
+
+#: Log level below DEBUG for raw APDUs (see :mod:`cardservice.logs`).
+TRAFFIC = 5
+
+PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
+
+_E_NO_SERVICE = 0x8010001D
+_E_SERVICE_STOPPED = 0x8010001E
+_F_COMM_ERROR = 0x80100013
+_E_INVALID_HANDLE = 0x80100003
+_W_REMOVED_CARD = 0x80100069
+_W_RESET_CARD = 0x80100068
+_W_UNPOWERED_CARD = 0x80100067
+_W_UNRESPONSIVE_CARD = 0x80100066
+_E_SHARING_VIOLATION = 0x8010000B
+_E_TIMEOUT = 0x8010000A
+_E_NO_SMARTCARD = 0x8010000C
+_E_NO_READERS_AVAILABLE = 0x8010002E
+_E_READER_UNAVAILABLE = 0x80100017
+_E_UNKNOWN_READER = 0x80100009
+_E_NOT_TRANSACTED = 0x80100016
+_E_CANCELLED = 0x80100002
+
+_DEAD_CONTEXT = {_E_NO_SERVICE, _E_SERVICE_STOPPED, _F_COMM_ERROR, _E_INVALID_HANDLE}
+
+_ERROR_MAP: dict[int, type[errors.CardServiceError]] = {
+    _E_NO_SERVICE: errors.PcscUnavailableError,
+    _E_SERVICE_STOPPED: errors.PcscUnavailableError,
+    _F_COMM_ERROR: errors.PcscUnavailableError,
+    _W_REMOVED_CARD: errors.CardRemovedError,
+    _W_UNPOWERED_CARD: errors.CardRemovedError,
+    _W_RESET_CARD: errors.CardResetError,
+    _W_UNRESPONSIVE_CARD: errors.CardTimeoutError,
+    _E_SHARING_VIOLATION: errors.ReaderBusyError,
+    _E_TIMEOUT: errors.CardTimeoutError,
+    _E_NO_SMARTCARD: errors.NoCardError,
+    _E_NO_READERS_AVAILABLE: errors.NoReaderError,
+    _E_READER_UNAVAILABLE: errors.CardRemovedError,
+    _E_UNKNOWN_READER: errors.ReaderNotFoundError,
+    _E_NOT_TRANSACTED: errors.CardRemovedError,
+}
+
+
+def _code(hresult: int) -> int:
+    return hresult & 0xFFFFFFFF
+
+
+def _check(hresult: int, what: str) -> None:
+    code = _code(hresult)
+    if code == 0:
+        return
+    cls = _ERROR_MAP.get(code, errors.TransportError)
+    try:
+        text = scard.SCardGetErrorMessage(hresult)
+    except Exception:  # noqa: BLE001 - the message is only decoration
+        text = ""
+    raise cls(f"{what}: {text or 'PC/SC error'} (0x{code:08X})", pcsc_code=code)
+
+
+@dataclass(frozen=True)
+class ReaderInfo:
+    name: str
+    card_present: bool
+    atr: bytes | None
+
+
+def _establish() -> int:
+    try:
+        hresult, hcontext = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    except Exception as exc:  # pyscard raises its own non-SmartcardException types here
+        raise errors.PcscUnavailableError(f"cannot reach pcscd: {exc}") from exc
+    _check(hresult, "establish context")
+    return hcontext
+
+
+class Context:
+    """A PC/SC context that re-establishes itself after pcscd restarts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hcontext: int | None = None
+
+    def get(self) -> int:
+        with self._lock:
+            if self._hcontext is None:
+                self._hcontext = _establish()
+            return self._hcontext
+
+    def invalidate(self) -> None:
+        with self._lock:
+            if self._hcontext is not None:
+                try:
+                    scard.SCardReleaseContext(self._hcontext)
+                except Exception:  # noqa: BLE001 - a dead context may refuse release
+                    pass
+            self._hcontext = None
+
+    def call(self, fn, *args, what: str):
+        """Run ``fn(hcontext, *args)``; on a dead-context error retry once on a new context."""
+        for attempt in (0, 1):
+            result = fn(self.get(), *args)
+            hresult = result[0] if isinstance(result, tuple) else result
+            if _code(hresult) in _DEAD_CONTEXT and attempt == 0:
+                logger.info("PC/SC context lost (%s); establishing a new one", what)
+                self.invalidate()
+                continue
+            _check(hresult, what)
+            return result
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.invalidate()
+
+
+def list_readers(context: Context) -> list[str]:
+    for attempt in (0, 1):
+        hresult, readers = scard.SCardListReaders(context.get(), [])
+        code = _code(hresult)
+        if code == _E_NO_READERS_AVAILABLE:
+            return []
+        if code in _DEAD_CONTEXT and attempt == 0:
+            context.invalidate()
+            continue
+        _check(hresult, "list readers")
+        return list(readers)
+    return []
+
+
+def reader_infos(context: Context) -> list[ReaderInfo]:
+    """Each reader with whether it holds a card and the card's ATR."""
+    names = list_readers(context)
+    if not names:
+        return []
+    states = [(name, scard.SCARD_STATE_UNAWARE) for name in names]
+    hresult, new_states = scard.SCardGetStatusChange(context.get(), 0, states)
+    if _code(hresult) not in (0, _E_TIMEOUT):
+        _check(hresult, "reader status")
+    infos = []
+    for name, state, atr in new_states:
+        present = bool(state & scard.SCARD_STATE_PRESENT) and not state & scard.SCARD_STATE_MUTE
+        infos.append(ReaderInfo(name, present, bytes(atr) if present and atr else None))
+    return infos
+
+
+def wait_for_change(context: Context, known: dict[str, int], timeout_ms: int) -> dict[str, int]:
+    """Block until a reader or card changes (or ``timeout_ms``); return the new event states.
+
+    ``known`` maps reader names to their last event state; the PnP pseudo-reader reports readers
+    added or removed. Raises PcscUnavailableError if pcscd is gone.
+    """
+    states = [(name, state) for name, state in known.items()]
+    states.append((PNP_NOTIFICATION, known.get(PNP_NOTIFICATION, scard.SCARD_STATE_UNAWARE)))
+    hresult, new_states = scard.SCardGetStatusChange(context.get(), timeout_ms, states)
+    code = _code(hresult)
+    if code in (_E_TIMEOUT, _E_CANCELLED):
+        return dict(known)
+    if code == _E_UNKNOWN_READER:
+        return {}
+    if code in _DEAD_CONTEXT:
+        context.invalidate()
+    _check(hresult, "wait for reader change")
+    return {name: state & ~scard.SCARD_STATE_CHANGED for name, state, _atr in new_states}
+
+
+class PcscConnection(CardConnection):
+    """A shared connection to the card in one reader, with its own PC/SC context."""
+
+    def __init__(self, reader: str, *, timeout: float = 5.0) -> None:
+        self._reader = reader
+        self._timeout = timeout
+        self._context = Context()
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pcsc-io")
+        self._broken = False
+        self._in_transaction = False
+        hresult, self._hcard, self._protocol = self._context.call(
+            scard.SCardConnect, reader, scard.SCARD_SHARE_SHARED,
+            scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1, what=f"connect {reader}",
+        )
+        hresult, _name, _state, _proto, atr = scard.SCardStatus(self._hcard)
+        _check(hresult, "card status")
+        self._atr = bytes(atr)
+
+    @property
+    def atr(self) -> bytes:
+        return self._atr
+
+    @property
+    def reader_name(self) -> str:
+        return self._reader
+
+    def _guarded(self, fn, *args, what: str):
+        if self._broken:
+            raise errors.CardTimeoutError(f"{what}: an earlier command on this reader never returned")
+        future = self._pool.submit(fn, *args)
+        try:
+            return future.result(timeout=self._timeout)
+        except concurrent.futures.TimeoutError:
+            self._broken = True
+            raise errors.CardTimeoutError(
+                f"{what}: the card did not answer within {self._timeout:g} s"
+            ) from None
+
+    def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
+        pci = scard.SCARD_PCI_T1 if self._protocol == scard.SCARD_PROTOCOL_T1 else scard.SCARD_PCI_T0
+        hresult, response = self._guarded(
+            scard.SCardTransmit, self._hcard, pci, list(apdu), what="transmit"
+        )
+        _check(hresult, "transmit")
+        if len(response) < 2:
+            raise errors.CardProtocolError("the card answered without a status word")
+        data = bytes(response[:-2])
+        return data, (response[-2] << 8) | response[-1]
+
+    def begin_transaction(self) -> None:
+        hresult = self._guarded(scard.SCardBeginTransaction, self._hcard, what="begin transaction")
+        _check(hresult, "begin transaction")
+        self._in_transaction = True
+
+    def end_transaction(self) -> None:
+        if not self._in_transaction or self._broken:
+            return
+        self._in_transaction = False
+        hresult = self._guarded(
+            scard.SCardEndTransaction, self._hcard, scard.SCARD_LEAVE_CARD, what="end transaction"
+        )
+        if _code(hresult) not in (0, _W_REMOVED_CARD, _W_RESET_CARD, _E_NOT_TRANSACTED):
+            _check(hresult, "end transaction")
+
+    def close(self) -> None:
+        if not self._broken:
+            try:
+                self.end_transaction()
+                scard.SCardDisconnect(self._hcard, scard.SCARD_LEAVE_CARD)
+            except errors.CardServiceError:
+                pass
+            self._context.close()
+        # a broken connection's worker may still be blocked inside pcscd: do not wait for it
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class PcscDriver:
+    """Entry point the engine uses: list readers and connect to them."""
+
+    def __init__(self, *, timeout: float = 5.0) -> None:
+        self.timeout = timeout
+        self._context = Context()
+
+    def readers(self) -> list[ReaderInfo]:
+        return reader_infos(self._context)
+
+    def reader_names(self) -> list[str]:
+        return list_readers(self._context)
+
+    def connect(self, reader: str) -> PcscConnection:
+        return PcscConnection(reader, timeout=self.timeout)
+
+    def close(self) -> None:
+        self._context.close()
