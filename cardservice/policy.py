@@ -1,0 +1,163 @@
+"""Permit rules: which permit type, basis and expiry a (re-)signed record may carry.
+
+Pure: ``today`` is a parameter. Every refusal is a :class:`~cardservice.errors.PolicyError`
+whose ``rule`` is one of the stable names in :data:`RULES`.
+
+- A temporary permit has no basis and runs at most 6 calendar months from the issue date.
+- A long-term permit needs a basis 1..5 and runs at most 2 years from the issue date.
+- A family-member permit (``sponsor`` given) is long-term, carries the sponsor's basis and
+  citizen number and expires with the sponsor's permit; the sponsor must hold an unexpired
+  long-term permit on basis 1, 3 or 4 and cannot be the applicant.
+- The issue date is always ``today``; without a requested expiry the maximum is granted.
+  "+N months" keeps the day of month, clamped to the month's last day (08-31 + 6 -> 02-28).
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+from card_layout.record import PermitType
+from cardservice.errors import PolicyError, ValidationError
+
+logger = logging.getLogger(__name__)
+
+TEMPORARY_MONTHS = 6
+LONG_TERM_MONTHS = 24
+BASES = range(1, 6)
+FAMILY_BASES = frozenset({1, 3, 4})
+
+RULES = (
+    "expiry_in_past",
+    "expiry_before_issue",
+    "temporary_max_6_months",
+    "long_term_max_2_years",
+    "long_term_requires_basis",
+    "basis_out_of_range",
+    "temporary_has_no_basis",
+    "sponsor_basis_not_eligible",
+    "sponsor_expired",
+    "sponsor_is_applicant",
+    "family_expiry_is_sponsors",
+)
+
+
+@dataclass(frozen=True)
+class Sponsor:
+    """The family member whose long-term permit a family-member permit derives from."""
+
+    citizen_number: str
+    permit_type: PermitType
+    basis: int | None
+    expires_on: date
+
+
+@dataclass(frozen=True)
+class PermitTerms:
+    """The erasable-record terms the rules grant."""
+
+    permit_type: PermitType
+    basis: int | None
+    sponsor_citizen_number: str | None
+    issued_on: date
+    expires_on: date
+
+
+def add_months(start: date, months: int) -> date:
+    """``start`` plus ``months`` calendar months, the day clamped to the target month's end."""
+    index = start.year * 12 + (start.month - 1) + months
+    year, month = divmod(index, 12)
+    last_day = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(start.day, last_day))
+
+
+def decide_terms(
+    *,
+    permit_type: PermitType,
+    basis: int | None,
+    requested_expires_on: date | None,
+    today: date,
+    sponsor: Sponsor | None = None,
+    applicant_citizen_number: str | None = None,
+) -> PermitTerms:
+    """The terms of a first issue, renewal or re-sign on ``today``; raises PolicyError."""
+    permit_type = _permit_type(permit_type)
+    if sponsor is not None:
+        return _family_terms(permit_type, basis, requested_expires_on, today, sponsor,
+                             applicant_citizen_number)
+    _check_basis(permit_type, basis)
+    months = TEMPORARY_MONTHS if permit_type is PermitType.TEMPORARY else LONG_TERM_MONTHS
+    maximum = add_months(today, months)
+    expires_on = maximum if requested_expires_on is None else requested_expires_on
+    _check_expiry(expires_on, today)
+    if expires_on > maximum:
+        rule = ("temporary_max_6_months" if permit_type is PermitType.TEMPORARY
+                else "long_term_max_2_years")
+        raise PolicyError(rule, f"expiry {expires_on} is after the latest allowed {maximum}")
+    return PermitTerms(permit_type, basis, None, today, expires_on)
+
+
+def _permit_type(value: PermitType | str) -> PermitType:
+    try:
+        return PermitType(value)
+    except ValueError:
+        raise ValidationError("permit_type", f"{value!r} is not temporary/long_term",
+                              "unknown_code") from None
+
+
+def _check_basis(permit_type: PermitType, basis: int | None) -> None:
+    if permit_type is PermitType.TEMPORARY:
+        if basis is not None:
+            raise PolicyError("temporary_has_no_basis",
+                              f"a temporary permit carries no basis (got {basis})")
+        return
+    if basis is None:
+        raise PolicyError("long_term_requires_basis", "a long-term permit needs a basis 1..5")
+    if basis not in BASES:
+        raise PolicyError("basis_out_of_range", f"basis must be 1..5 (got {basis})")
+
+
+def _check_expiry(expires_on: date, today: date) -> None:
+    if expires_on < today:
+        raise PolicyError("expiry_in_past", f"expiry {expires_on} is before today {today}")
+    if expires_on <= today:
+        raise PolicyError("expiry_before_issue",
+                          f"expiry {expires_on} must be after the issue date {today}")
+
+
+def _family_terms(
+    permit_type: PermitType,
+    basis: int | None,
+    requested_expires_on: date | None,
+    today: date,
+    sponsor: Sponsor,
+    applicant_citizen_number: str | None,
+) -> PermitTerms:
+    if permit_type is not PermitType.LONG_TERM:
+        raise PolicyError("temporary_has_no_basis",
+                          "a family-member permit is long-term with the sponsor's basis")
+    if sponsor.permit_type is not PermitType.LONG_TERM or sponsor.basis not in FAMILY_BASES:
+        raise PolicyError("sponsor_basis_not_eligible",
+                          "the sponsor needs a long-term permit on basis 1, 3 or 4 "
+                          f"(has {PermitType(sponsor.permit_type).value}, basis {sponsor.basis})")
+    if basis is not None and basis != sponsor.basis:
+        raise PolicyError("sponsor_basis_not_eligible",
+                          f"a family-member permit carries the sponsor's basis {sponsor.basis}"
+                          f" (got {basis})")
+    if sponsor.expires_on < today:
+        raise PolicyError("sponsor_expired", f"the sponsor's permit expired on {sponsor.expires_on}")
+    if applicant_citizen_number is not None and _same_person(applicant_citizen_number, sponsor):
+        raise PolicyError("sponsor_is_applicant", "the applicant cannot sponsor themselves")
+    if requested_expires_on is not None and requested_expires_on != sponsor.expires_on:
+        raise PolicyError("family_expiry_is_sponsors",
+                          f"a family-member permit expires with the sponsor's, {sponsor.expires_on}"
+                          f" (requested {requested_expires_on})")
+    _check_expiry(sponsor.expires_on, today)
+    return PermitTerms(PermitType.LONG_TERM, sponsor.basis, sponsor.citizen_number, today,
+                       sponsor.expires_on)
+
+
+def _same_person(applicant_citizen_number: str, sponsor: Sponsor) -> bool:
+    return applicant_citizen_number.strip().upper() == sponsor.citizen_number.strip().upper()
