@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from smartcard import scard
 
 from . import errors
+from .logs import TRAFFIC, redact_command, redact_response
 from .transport import CardConnection
 
 logger = logging.getLogger(__name__)
-
-#: Log level below DEBUG for raw APDUs (see :mod:`cardservice.logs`).
-TRAFFIC = 5
 
 PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
 
@@ -229,8 +227,11 @@ class PcscConnection(CardConnection):
         _check(hresult, "transmit")
         if len(response) < 2:
             raise errors.CardProtocolError("the card answered without a status word")
-        data = bytes(response[:-2])
-        return data, (response[-2] << 8) | response[-1]
+        data, sw = bytes(response[:-2]), (response[-2] << 8) | response[-1]
+        if logger.isEnabledFor(TRAFFIC):
+            logger.log(TRAFFIC, "%s > %s", self._reader, redact_command(apdu))
+            logger.log(TRAFFIC, "%s < %s", self._reader, redact_response(apdu, data, sw))
+        return data, sw
 
     def begin_transaction(self) -> None:
         hresult = self._guarded(scard.SCardBeginTransaction, self._hcard, what="begin transaction")

@@ -1,0 +1,285 @@
+"""The technician CLI: ``cardservice`` (works without the daemon)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from card_layout.errors import FieldError
+from card_layout.identity import Identity
+from card_layout.record import PermitType
+
+from . import __version__, errors
+from .engine import PermitRequest, utc_now
+from .keys import init_demo
+from .service import Service
+from .views import card_dict, registry_dict
+
+logger = logging.getLogger(__name__)
+
+#: Exit codes by error family (documented in the README).
+EXIT_CODES: dict[type[errors.CardServiceError], int] = {
+    errors.ValidationError: 3,
+    errors.PolicyError: 3,
+    errors.TransportError: 5,
+    errors.CardProtocolError: 5,
+}
+EXIT_CONFLICT = 4
+EXIT_OTHER = 1
+
+
+def _exit_code(exc: errors.CardServiceError) -> int:
+    for cls, code in EXIT_CODES.items():
+        if isinstance(exc, cls):
+            return code
+    if isinstance(exc, (errors.CardChangedError, errors.AlreadyPersonalizedError,
+                        errors.CitizenHasCardError, errors.NotPersonalizedError,
+                        errors.CardInvalidError, errors.CardRevokedError)):
+        return EXIT_CONFLICT
+    return EXIT_OTHER
+
+
+def _emit(obj: dict[str, Any], as_json: bool, human) -> None:
+    if as_json:
+        click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+    else:
+        human(obj)
+
+
+def _print_card(card: dict[str, Any]) -> None:
+    v = card["verification"]
+    click.echo(f"Card {card['card_serial']}  {card['state']}  status: {v['status'].upper()}")
+    rows: list[tuple[str, Any]] = []
+    if card["identity"]:
+        i = card["identity"]
+        rows += [("Name", i["name"]), ("Gender", i["gender"]),
+                 ("Nationality", f"{i['nationality']} ({i['nationality_code']})"),
+                 ("Citizen number", i["citizen_number"]), ("Birth date", i["birth_date"]),
+                 ("Household address", i["household_address"])]
+    if card["residence"]:
+        r = card["residence"]
+        basis = r["basis"] if r["basis"] is not None else "-"
+        rows += [("Current residence", r["current_residence"]),
+                 ("Issuing authority", r["issuing_authority"]),
+                 ("Permit", f"{r['permit_type']} (basis {basis})"),
+                 ("Valid", f"{r['issued_on']} .. {r['expires_on']}"),
+                 ("Issue count", r["sequence"])]
+        if r["sponsor_citizen_number"]:
+            rows.append(("Sponsor", r["sponsor_citizen_number"]))
+    if card["registry"]:
+        rows.append(("Registry", card["registry"]["status"]))
+    for label, value in rows:
+        click.echo(f"  {label:<18} {value}")
+    for c in v["checks"]:
+        mark = {"succeeded": "ok", "failed": "FAILED", "not_checked": "-"}[c["result"]]
+        click.echo(f"  check {c['check']:<19} {mark:<7} {c['reason']}")
+
+
+def _permit_type(value: str | None) -> PermitType | None:
+    return PermitType(value) if value else None
+
+
+def _request(residence, permit_type, basis, sponsor, expires) -> PermitRequest:
+    return PermitRequest(
+        current_residence=residence, permit_type=_permit_type(permit_type), basis=basis,
+        sponsor_citizen_number=sponsor, expires_on=expires.date() if expires else None,
+    )
+
+
+reader_opt = click.option("--reader", "reader", default=None, help="Reader name (default: the only one with a card).")
+json_opt = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+permit_type_opt = click.option("--permit-type", type=click.Choice(["temporary", "long_term"]))
+basis_opt = click.option("--basis", type=click.IntRange(1, 5), help="Long-term basis 1-5.")
+expires_opt = click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD")
+
+
+@click.group()
+@click.version_option(__version__)
+@click.option("--home", type=click.Path(path_type=Path), envvar="CARDSERVICE_HOME",
+              help="Data directory (default: platform data dir; env CARDSERVICE_HOME).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv: APDU traffic).")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None, verbose: int) -> None:
+    """Read, personalize and re-sign RP1 residence-permit cards."""
+    from .logs import setup_logging
+
+    setup_logging(verbose)
+    ctx.obj = Service.open(home)
+
+
+@cli.command()
+@json_opt
+@click.pass_obj
+def readers(svc: Service, as_json: bool) -> None:
+    """List the readers and whether each holds a card."""
+    infos = svc.driver.readers()
+    items = [{"name": i.name, "card_present": i.card_present,
+              "atr_hex": i.atr.hex() if i.atr else None} for i in infos]
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    if not items:
+        click.echo("no readers")
+    for i in items:
+        click.echo(f"{i['name']}  {'card' if i['card_present'] else 'empty'}"
+                   + (f"  ATR {i['atr_hex']}" if i["atr_hex"] else ""))
+
+
+@cli.group()
+def card() -> None:
+    """Card operations."""
+
+
+@card.command("read")
+@reader_opt
+@json_opt
+@click.pass_obj
+def card_read(svc: Service, reader: str | None, as_json: bool) -> None:
+    """Read and verify the card."""
+    with svc.connect(reader) as conn:
+        view = svc.engine.read(conn)
+    _emit(card_dict(view), as_json, _print_card)
+
+
+@card.command("issue")
+@reader_opt
+@click.option("--name", required=True)
+@click.option("--gender", required=True, type=click.Choice(["male", "female"]))
+@click.option("--nationality", required=True, help='Code or name, e.g. "01" or "汉".')
+@click.option("--citizen-number", required=True)
+@click.option("--household-address", required=True)
+@click.option("--residence", required=True)
+@click.option("--permit-type", required=True, type=click.Choice(["temporary", "long_term"]))
+@basis_opt
+@click.option("--sponsor", help="Citizen number of the family-member sponsor.")
+@expires_opt
+@json_opt
+@click.pass_obj
+def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
+               household_address, residence, permit_type, basis, sponsor, expires,
+               as_json) -> None:
+    """Personalize a blank card."""
+    try:
+        identity = Identity.create(name=name, gender=gender, nationality=nationality,
+                                   citizen_number=citizen_number,
+                                   household_address=household_address)
+    except FieldError as exc:
+        raise errors.ValidationError(exc.field, exc.message, exc.reason) from exc
+    request = _request(residence, permit_type, basis, sponsor, expires)
+    with svc.connect(reader) as conn:
+        view = svc.engine.issue(conn, identity, request, actor="cli")
+    _emit(card_dict(view), as_json, _print_card)
+
+
+@card.command("resign")
+@reader_opt
+@click.option("--residence", required=True, help="The new current residence.")
+@permit_type_opt
+@basis_opt
+@expires_opt
+@json_opt
+@click.pass_obj
+def card_resign(svc: Service, reader, residence, permit_type, basis, expires, as_json) -> None:
+    """Re-sign after a move: new residence, this authority, new dates."""
+    request = _request(residence, permit_type, basis, None, expires)
+    with svc.connect(reader) as conn:
+        view = svc.engine.resign(conn, request, actor="cli")
+    _emit(card_dict(view), as_json, _print_card)
+
+
+@card.command("renew")
+@reader_opt
+@permit_type_opt
+@basis_opt
+@expires_opt
+@json_opt
+@click.pass_obj
+def card_renew(svc: Service, reader, permit_type, basis, expires, as_json) -> None:
+    """Extend the expiry or change the permit type."""
+    request = _request(None, permit_type, basis, None, expires)
+    with svc.connect(reader) as conn:
+        view = svc.engine.renew(conn, request, actor="cli")
+    _emit(card_dict(view), as_json, _print_card)
+
+
+@card.command("revoke")
+@click.argument("serial")
+@click.option("--reason", required=True, type=click.Choice(["lost", "replaced", "withdrawn"]))
+@json_opt
+@click.pass_obj
+def card_revoke(svc: Service, serial: str, reason: str, as_json: bool) -> None:
+    """Revoke a card in the registry (lost, replaced or withdrawn)."""
+    row = svc.engine.revoke(serial, reason, actor="cli")
+    _emit(registry_dict(row), as_json,
+          lambda r: click.echo(f"Card {r['card_serial']} is now {r['status']}"))
+
+
+@cli.group()
+def audit() -> None:
+    """The audit log."""
+
+
+@audit.command("verify")
+@json_opt
+@click.pass_obj
+def audit_verify(svc: Service, as_json: bool) -> None:
+    """Walk the hash chain; report the first broken entry and pending intents."""
+    log = svc.audit()
+    result = log.verify()
+    pending = [e.id for e in log.pending()]
+    out = {"ok": result.ok, "entries": result.entries, "first_broken_id": result.first_broken_id,
+           "reason": result.reason, "pending_intents": pending}
+
+    def human(o: dict[str, Any]) -> None:
+        if o["ok"]:
+            click.echo(f"audit log OK: {o['entries']} entries, chain intact")
+        else:
+            click.echo(f"audit log BROKEN at entry {o['first_broken_id']}: {o['reason']}")
+        if o["pending_intents"]:
+            click.echo(f"unresolved intents: {', '.join(map(str, o['pending_intents']))}")
+
+    _emit(out, as_json, human)
+    if not result.ok:
+        sys.exit(EXIT_CONFLICT)
+
+
+@cli.group()
+def keys() -> None:
+    """Signing keys and card master keys."""
+
+
+@keys.command("init")
+@click.option("--demo", is_flag=True, required=True,
+              help="Create a demo county root, authority and the simulator's dev master keys.")
+@click.option("--force", is_flag=True, help="Replace existing keys.")
+@click.pass_obj
+def keys_init(svc: Service, demo: bool, force: bool) -> None:
+    """Create demo keys in the data directory."""
+    from simulator.devkeys import load_dev_master_keys
+
+    created = init_demo(svc.home, now=utc_now(), masters=load_dev_master_keys(), force=force)
+    click.echo(f"issuing authority: {created.authority_name}")
+    click.echo(f"key id: {created.signer.key_id.hex()}")
+    click.echo(f"data directory: {svc.home.root}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="cardservice", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_OTHER)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except errors.CardServiceError as exc:
+        click.echo(f"error {exc.code}: {exc.message}", err=True)
+        sys.exit(_exit_code(exc))
+    except KeyboardInterrupt:
+        sys.exit(130)
+

@@ -1,0 +1,395 @@
+"""Permit-card operations: read, issue, re-sign, renew, revoke, reconcile.
+
+Every write follows the same discipline:
+
+1. read the whole card and verify it inside one PC/SC transaction;
+2. decide the new content (policy, with ``today`` from the injected clock) and sign it;
+3. record an audit *intent* (durable) holding what will be written;
+4. re-read the serial, authenticate, write the non-current slot, read it back and verify;
+5. update the registry, then record the *outcome*.
+
+A failure before the first write APDU records a failed outcome. A failure after it leaves the
+intent pending and the engine tries at once to reconcile it by reading the card again; if the card
+is gone the intent stays pending until the card is next read (or the daemon starts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from card_layout.errors import FieldError
+from card_layout.files import Fid, KeyRef
+from card_layout.identity import Identity
+from card_layout.idfile import encode_identity_file
+from card_layout.record import PermitType, ResidenceRecord
+from card_layout.slots import encode_slot, next_slot
+
+from . import errors
+from .audit import AuditLog
+from .card import CardFiles, Rp1Card
+from .keys import Keys
+from .policy import PermitTerms, Sponsor, decide_terms
+from .registry import CardRow, CardStatus, Registry
+from .signing import sign_identity, sign_record
+from .transport import CardConnection
+from .verify import Status, VerificationReport, verify_card
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class PermitRequest:
+    """What a caller asks for; ``None`` keeps the card's current value (re-sign / renew)."""
+
+    current_residence: str | None = None
+    permit_type: PermitType | None = None
+    basis: int | None = None
+    sponsor_citizen_number: str | None = None
+    expires_on: date | None = None
+
+
+@dataclass(frozen=True)
+class Intent:
+    """An audit intent: what is about to be written to which card."""
+
+    id: int
+    serial: str
+    detail: dict
+
+
+@dataclass(frozen=True)
+class CardView:
+    """A card as read: the verification report, the lock state and the registry's row."""
+
+    report: VerificationReport
+    locked: bool
+    registry: CardRow | None
+
+    @property
+    def serial(self) -> bytes:
+        return self.report.serial
+
+    @property
+    def personalized(self) -> bool:
+        return self.locked
+
+
+def _field_error(exc: FieldError) -> errors.ValidationError:
+    return errors.ValidationError(exc.field, exc.message, exc.reason)
+
+
+@contextlib.contextmanager
+def exclusive(conn: CardConnection) -> Iterator[None]:
+    """A PC/SC transaction around a multi-APDU operation."""
+    conn.begin_transaction()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(errors.CardServiceError):
+            conn.end_transaction()
+
+
+class Engine:
+    """The service's operations on one card connection at a time (callers serialise per reader)."""
+
+    def __init__(self, keys: Keys, registry: Registry, audit: AuditLog, *,
+                 clock: Clock = utc_now) -> None:
+        self.keys = keys
+        self.registry = registry
+        self.audit = audit
+        self.clock = clock
+
+    # --- reading ------------------------------------------------------------------------
+
+    def today(self) -> date:
+        return self.clock().astimezone().date()
+
+    def view(self, files: CardFiles) -> CardView:
+        now = self.clock()
+        report = verify_card(files.serial, files.identity, files.slot_a, files.slot_b,
+                             self.keys.trust, today=now.astimezone().date(), at=now)
+        row = self.registry.get(files.serial.hex())
+        if row is not None:
+            report = report.with_registry(revoked=row.status != CardStatus.ACTIVE,
+                                          last_sequence=row.last_sequence)
+        if not files.info.locked:
+            report = dataclasses.replace(report, status=Status.BLANK)
+        return CardView(report, files.info.locked, row)
+
+    def read(self, conn: CardConnection) -> CardView:
+        card = Rp1Card(conn)
+        with exclusive(conn):
+            files = card.read_all()
+        self._reconcile_files(files)
+        return self.view(files)
+
+    # --- issue --------------------------------------------------------------------------
+
+    def issue(self, conn: CardConnection, identity: Identity, request: PermitRequest, *,
+              actor: str | None = None, expected_serial: bytes | None = None) -> CardView:
+        card = Rp1Card(conn)
+        with exclusive(conn):
+            files = card.read_all()
+            _check_expected(files, expected_serial)
+            if files.info.locked:
+                raise errors.AlreadyPersonalizedError(
+                    f"card {files.serial.hex()} is already personalized"
+                )
+            serial_hex = files.serial.hex()
+            if self.registry.get(serial_hex) is not None:
+                raise errors.AlreadyPersonalizedError(f"card {serial_hex} was issued before")
+            self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
+            if request.current_residence is None or request.permit_type is None:
+                raise errors.ValidationError("current_residence", "is required", "empty")
+            terms = self._terms(request, identity.citizen_number, request.sponsor_citizen_number)
+            record = self._record(1, request.current_residence, terms)
+            id_sig = sign_identity(self.keys.signer, files.serial, identity)
+            id_file = encode_identity_file(identity, id_sig)
+            slot = encode_slot(record, sign_record(self.keys.signer, files.serial, id_sig, record))
+            intent = self._intent("issue", files, conn, actor, record, slot,
+                                  citizen_number=identity.citizen_number)
+            return self._commit(intent, card, files,
+                                lambda: self._write_issue(card, files, id_file, slot))
+
+    def _write_issue(self, card: Rp1Card, files: CardFiles, id_file: bytes, slot: bytes) -> None:
+        serial = files.serial
+        card.authenticate(KeyRef.PERSONALIZATION, self.keys.card_key(KeyRef.PERSONALIZATION, serial))
+        card.write_file(Fid.ID, id_file, old_length=len(files.identity))
+        card.authenticate(KeyRef.WRITE, self.keys.card_key(KeyRef.WRITE, serial))
+        card.write_file(Fid.RES_A, slot, old_length=len(files.slot_a))
+        if files.slot_b:
+            card.write_file(Fid.RES_B, b"", old_length=len(files.slot_b))
+        card.lock_identity()  # the commit point: before it the card reads blank
+
+    # --- re-sign / renew ----------------------------------------------------------------
+
+    def resign(self, conn: CardConnection, request: PermitRequest, *, actor: str | None = None,
+               expected_serial: bytes | None = None) -> CardView:
+        """A move: new current residence; this authority signs; dates per policy."""
+        if not request.current_residence:
+            raise errors.ValidationError("current_residence", "is required", "empty")
+        return self._rewrite(conn, request, "resign", actor, expected_serial)
+
+    def renew(self, conn: CardConnection, request: PermitRequest, *, actor: str | None = None,
+              expected_serial: bytes | None = None) -> CardView:
+        """Extend the expiry or change the permit type; the residence stays."""
+        request = dataclasses.replace(request, current_residence=None)
+        return self._rewrite(conn, request, "renew", actor, expected_serial)
+
+    def _rewrite(self, conn: CardConnection, request: PermitRequest, operation: str,
+                 actor: str | None, expected_serial: bytes | None) -> CardView:
+        card = Rp1Card(conn)
+        with exclusive(conn):
+            files = card.read_all()
+            _check_expected(files, expected_serial)
+            view = self.view(files)
+            current = self._writable_record(view)
+            terms = self._terms(_merge(request, current), view.report.identity.citizen_number,
+                                current.sponsor_citizen_number)
+            sequence = max(current.sequence, view.registry.last_sequence if view.registry else 0) + 1
+            residence = request.current_residence or current.current_residence
+            record = self._record(sequence, residence, terms)
+            target = next_slot(view.report.slots)
+            slot = encode_slot(record, sign_record(self.keys.signer, files.serial,
+                                                   view.report.identity_signature, record))
+            intent = self._intent(operation, files, conn, actor, record, slot,
+                                  citizen_number=view.report.identity.citizen_number,
+                                  slot_fid=target)
+
+            def write() -> None:
+                card.authenticate(KeyRef.WRITE, self.keys.card_key(KeyRef.WRITE, files.serial))
+                card.write_file(target, slot, old_length=len(files.slot(target)))
+
+            return self._commit(intent, card, files, write)
+
+    def _writable_record(self, view: CardView) -> ResidenceRecord:
+        report = view.report
+        if not view.locked or report.identity is None:
+            raise errors.NotPersonalizedError(f"card {view.serial.hex()} is blank; issue it first")
+        if view.registry is not None and view.registry.status != CardStatus.ACTIVE:
+            raise errors.CardRevokedError(
+                f"card {view.serial.hex()} is {view.registry.status.value} in the registry"
+            )
+        if report.status not in (Status.VALID, Status.EXPIRED) or report.record is None:
+            failed = [c for c in report.checks if c.result.value == "failed"]
+            why = ", ".join(f"{c.check.value}: {c.reason}" for c in failed) or report.status.value
+            raise errors.CardInvalidError(f"the card does not verify ({why}); not re-signed")
+        return report.record
+
+    # --- shared write steps -------------------------------------------------------------
+
+    def _terms(self, request: PermitRequest, applicant: str, sponsor_cn: str | None) -> PermitTerms:
+        sponsor = self._sponsor(sponsor_cn) if sponsor_cn else None
+        return decide_terms(permit_type=request.permit_type, basis=request.basis,
+                            requested_expires_on=request.expires_on, today=self.today(),
+                            sponsor=sponsor, applicant_citizen_number=applicant)
+
+    def _sponsor(self, citizen_number: str) -> Sponsor:
+        row = self.registry.active_card(citizen_number)
+        if row is None:
+            raise errors.PolicyError("sponsor_not_registered",
+                                     "the sponsor holds no active card in the registry")
+        return Sponsor(row.citizen_number, PermitType(row.permit_type), row.basis, row.expires_on)
+
+    def _record(self, sequence: int, residence: str, terms: PermitTerms) -> ResidenceRecord:
+        try:
+            return ResidenceRecord.create(
+                sequence=sequence, permit_type=terms.permit_type, basis=terms.basis,
+                sponsor_citizen_number=terms.sponsor_citizen_number,
+                current_residence=residence, issuing_authority=self.keys.authority_name,
+                issued_on=terms.issued_on, expires_on=terms.expires_on,
+            )
+        except FieldError as exc:
+            raise _field_error(exc) from exc
+
+    def _intent(self, operation: str, files: CardFiles, conn: CardConnection, actor: str | None,
+                record: ResidenceRecord, slot: bytes, *, citizen_number: str,
+                slot_fid: Fid = Fid.RES_A) -> Intent:
+        detail = {
+            "citizen_number": citizen_number,
+            "sequence": record.sequence,
+            "slot": slot_fid.name,
+            "slot_len": len(slot),
+            "slot_sha256": hashlib.sha256(slot).hexdigest(),
+            "permit_type": record.permit_type.value,
+            "basis": record.basis,
+            "sponsor_citizen_number": record.sponsor_citizen_number,
+            "expires_on": record.expires_on.isoformat(),
+            "issuing_authority": record.issuing_authority,
+        }
+        entry_id = self.audit.intent(operation=operation, card_serial=files.serial.hex(),
+                                     reader=conn.reader_name, actor=actor, detail=detail,
+                                     now=self.clock())
+        return Intent(entry_id, files.serial.hex(), detail)
+
+    def _commit(self, intent: Intent, card: Rp1Card, files: CardFiles,
+                write: Callable[[], None]) -> CardView:
+        """Re-check the serial, write, read back, verify; register and audit the outcome."""
+        try:
+            if card.get_serial() != files.serial:
+                raise errors.CardChangedError("the card was swapped since it was read; not written")
+        except errors.CardServiceError as exc:
+            self._apply(intent, success=False, cause=exc)
+            raise
+        try:
+            write()
+            after = card.read_all()
+        except errors.CardServiceError as exc:
+            logger.warning("write of intent %d interrupted (%s); reading the card", intent.id,
+                           exc.code)
+            after = _try_read(card)
+            if after is None:
+                logger.warning("intent %d stays pending: the card cannot be read", intent.id)
+                raise
+            if not self._landed(intent.detail, after, self.view(after)):
+                self._apply(intent, success=False, cause=exc)
+                raise
+            logger.info("intent %d landed despite %s", intent.id, exc.code)
+        view = self.view(after)
+        if not self._landed(intent.detail, after, view):
+            exc = errors.WriteVerifyError("the card did not read back the record just written")
+            self._apply(intent, success=False, cause=exc)
+            raise exc
+        self._apply(intent, success=True)
+        return self.view(after)
+
+    # --- reconciliation -----------------------------------------------------------------
+
+    def _reconcile_files(self, files: CardFiles) -> list[int]:
+        """Resolve pending intents for this card from what it holds now."""
+        resolved = []
+        serial = files.serial.hex()
+        for entry in self.audit.pending():
+            if entry.card_serial != serial:
+                continue
+            intent = Intent(entry.id, serial, entry.detail)
+            landed = self._landed(entry.detail, files, self.view(files))
+            self._apply(intent, success=landed, reconciled=True)
+            resolved.append(entry.id)
+        return resolved
+
+    def _landed(self, detail: dict, files: CardFiles, view: CardView) -> bool:
+        fid = Fid[detail["slot"]]
+        written = files.slot(fid)[: detail["slot_len"]]
+        report = view.report
+        return (hashlib.sha256(written).hexdigest() == detail["slot_sha256"]
+                and files.info.locked and report.status == Status.VALID
+                and report.record is not None
+                and report.record.sequence == detail["sequence"]
+                and report.current_slot == fid)
+
+    def _apply(self, intent: Intent, *, success: bool, reconciled: bool = False,
+               cause: errors.CardServiceError | None = None) -> None:
+        now = self.clock()
+        if success:
+            self._register(intent, now)
+        code = None if success else (cause.code if cause else "NOT_WRITTEN")
+        detail = {} if cause is None else {"message": cause.message}
+        self.audit.outcome(intent.id, success=success,
+                           sequence=intent.detail["sequence"] if success else None,
+                           error_code=code, detail=detail, now=now, reconciled=reconciled)
+
+    def _register(self, intent: Intent, now: datetime) -> None:
+        d = intent.detail
+        common = dict(serial=intent.serial, sequence=d["sequence"],
+                      issuing_authority=d["issuing_authority"], permit_type=d["permit_type"],
+                      basis=d["basis"], expires_on=date.fromisoformat(d["expires_on"]), now=now)
+        if self.registry.get(intent.serial) is None:
+            self.registry.record_issue(citizen_number=d["citizen_number"],
+                                       sponsor_citizen_number=d["sponsor_citizen_number"],
+                                       **common)
+        else:
+            self.registry.record_write(**common)
+
+    def reconcile(self, conn: CardConnection) -> list[int]:
+        """Resolve pending intents for the card in ``conn`` (at start-up / card insertion)."""
+        card = Rp1Card(conn)
+        with exclusive(conn):
+            files = card.read_all()
+        return self._reconcile_files(files)
+
+    # --- registry-only operations -------------------------------------------------------
+
+    def revoke(self, serial_hex: str, reason: str, *, actor: str | None = None) -> CardRow:
+        if reason not in ("lost", "replaced", "withdrawn"):
+            raise errors.ValidationError("reason", "must be lost, replaced or withdrawn", "bad_value")
+        now = self.clock()
+        row = self.registry.revoke(serial_hex.lower(), reason, now)
+        self.audit.event(operation="revoke", card_serial=row.serial, actor=actor,
+                         detail={"reason": reason}, now=now)
+        return row
+
+
+def _try_read(card: Rp1Card) -> CardFiles | None:
+    try:
+        return card.read_all()
+    except errors.CardServiceError:
+        return None
+
+
+def _check_expected(files: CardFiles, expected: bytes | None) -> None:
+    if expected is not None and files.serial != expected:
+        raise errors.CardChangedError(
+            f"the card in the reader is {files.serial.hex()}, not {expected.hex()}; nothing written"
+        )
+
+
+def _merge(request: PermitRequest, current: ResidenceRecord) -> PermitRequest:
+    """Fill what the request leaves open from the current record."""
+    permit_type = request.permit_type or current.permit_type
+    basis = request.basis
+    if basis is None and permit_type == current.permit_type:
+        basis = current.basis
+    return dataclasses.replace(request, permit_type=permit_type, basis=basis)

@@ -1,0 +1,78 @@
+"""Wiring: open the data directory, keys, registry and audit log into an :class:`Engine`, and
+pick a reader. Used by the CLI and the daemon."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import errors
+from .audit import AuditLog
+from .engine import Clock, Engine, utc_now
+from .keys import DataDir, default_home, load_keys
+from .registry import Registry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    home: DataDir
+    clock: Clock = utc_now
+    pcsc_timeout: float = 5.0
+    _engine: Engine | None = field(default=None, init=False)
+    _driver: object | None = field(default=None, init=False)
+
+    @classmethod
+    def open(cls, home: Path | None = None, **kw) -> "Service":
+        return cls(DataDir(home or default_home()), **kw)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            keys = load_keys(self.home)
+            self._engine = Engine(keys, self.registry(), self.audit(), clock=self.clock)
+        return self._engine
+
+    def registry(self) -> Registry:
+        if self._engine is not None:
+            return self._engine.registry
+        self.home.ensure()
+        return Registry(self.home.registry_db)
+
+    def audit(self) -> AuditLog:
+        if self._engine is not None:
+            return self._engine.audit
+        self.home.ensure()
+        return AuditLog(self.home.audit_db)
+
+    @property
+    def driver(self):
+        if self._driver is None:
+            from .pcsc import PcscDriver  # the only pyscard import, loaded on first use
+
+            self._driver = PcscDriver(timeout=self.pcsc_timeout)
+        return self._driver
+
+    def choose_reader(self, name: str | None) -> str:
+        """The named reader, or the only reader holding a card."""
+        infos = self.driver.readers()
+        if not infos:
+            raise errors.NoReaderError("no smart-card reader is connected")
+        names = [i.name for i in infos]
+        if name is not None:
+            if name in names:
+                return name
+            raise errors.ReaderNotFoundError(f"no reader named {name!r}; readers: {', '.join(names)}")
+        with_card = [i.name for i in infos if i.card_present]
+        if len(with_card) == 1:
+            return with_card[0]
+        if not with_card:
+            raise errors.NoCardError(f"no reader holds a card; readers: {', '.join(names)}")
+        raise errors.AmbiguousReaderError(
+            f"several readers hold a card; pass --reader: {', '.join(with_card)}"
+        )
+
+    def connect(self, name: str | None):
+        return self.driver.connect(self.choose_reader(name))
