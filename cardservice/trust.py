@@ -1,0 +1,305 @@
+"""X.509 trust: the county-level root, the issuing authorities' certificates and CRLs.
+
+The root is a self-signed CA certificate (basicConstraints ca=True, keyCertSign + cRLSign).
+Each issuing authority holds an end-entity certificate the root issued (ca=False,
+digitalSignature) whose subject CN is the authority's name -- the exact text a record's
+``issuing_authority`` must carry. Signature blocks name their key by an 8-byte key id
+(:func:`cardservice.signing.key_id`); :meth:`TrustStore.resolve` maps it to an
+:class:`Authority` after checking the chain, both validity windows and the root's CRLs.
+Time is a parameter everywhere (``now`` / ``at``: timezone-aware datetimes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.x509.oid import NameOID
+
+from cardservice.signing import key_id as compute_key_id
+
+logger = logging.getLogger(__name__)
+
+TRUST_REASONS = (
+    "unknown_key_id",
+    "untrusted_issuer",
+    "bad_chain_signature",
+    "not_yet_valid",
+    "expired",
+    "revoked",
+    "not_a_ca",
+    "bad_trust_file",
+)
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.+?-----END \1-----", re.DOTALL)
+
+
+class TrustError(Exception):
+    """A key id could not be resolved to a trusted authority. ``reason`` is stable."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(f"{reason}: {message}" if message else reason)
+        self.reason = reason
+        self.message = message or reason
+
+
+@dataclass(frozen=True)
+class Authority:
+    """An issuing authority whose certificate chains to a trusted root."""
+
+    name: str
+    key_id: bytes
+    public_key: object
+    certificate: x509.Certificate
+
+
+# --- making certificates and CRLs --------------------------------------------------------
+
+
+def _hash_for(private_key: object) -> hashes.HashAlgorithm | None:
+    if isinstance(private_key, ed25519.Ed25519PrivateKey):
+        return None
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        return hashes.SHA256()
+    raise TypeError("signing keys must be EC P-256 or Ed25519")
+
+
+def _derived_serial(public_key: object, name: str, now: datetime) -> int:
+    """A deterministic certificate serial (positive, < 2**159) from key, name and time."""
+    spki = public_key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    digest = hashlib.sha256(spki + name.encode() + now.isoformat().encode()).digest()
+    return int.from_bytes(digest[:20], "big") >> 1 or 1
+
+
+def _cn(name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+
+
+def make_root_certificate(
+    private_key: object, name: str, *, now: datetime, days: int, serial: int | None = None
+) -> x509.Certificate:
+    """The self-signed county-level root CA certificate, valid ``days`` days from ``now``."""
+    public_key = private_key.public_key()  # type: ignore[attr-defined]
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_cn(name))
+        .issuer_name(_cn(name))
+        .public_key(public_key)
+        .serial_number(serial or _derived_serial(public_key, name, now))
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(cert_sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+    return builder.sign(private_key, _hash_for(private_key))  # type: ignore[arg-type]
+
+
+def make_authority_certificate(
+    root_key: object,
+    root_cert: x509.Certificate,
+    authority_public_key: object,
+    name: str,
+    *,
+    now: datetime,
+    days: int,
+    serial: int | None = None,
+) -> x509.Certificate:
+    """An issuing authority's certificate (CN = ``name``, CJK allowed) issued by the root."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_cn(name))
+        .issuer_name(root_cert.subject)
+        .public_key(authority_public_key)  # type: ignore[arg-type]
+        .serial_number(serial or _derived_serial(authority_public_key, name, now))
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(authority_public_key),
+                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_cert.public_key()),
+            critical=False)
+    )
+    return builder.sign(root_key, _hash_for(root_key))  # type: ignore[arg-type]
+
+
+def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=not cert_sign, content_commitment=False, key_encipherment=False,
+        data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign,
+        crl_sign=cert_sign, encipher_only=False, decipher_only=False)
+
+
+def make_crl(
+    root_key: object,
+    root_cert: x509.Certificate,
+    revoked_serials: list[int],
+    *,
+    now: datetime,
+    days: int = 30,
+) -> x509.CertificateRevocationList:
+    """A CRL signed by the root revoking ``revoked_serials`` (certificate serial numbers)."""
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(root_cert.subject)
+        .last_update(now)
+        .next_update(now + timedelta(days=days))
+    )
+    for serial in revoked_serials:
+        entry = (x509.RevokedCertificateBuilder().serial_number(serial)
+                 .revocation_date(now).build())
+        builder = builder.add_revoked_certificate(entry)
+    return builder.sign(root_key, _hash_for(root_key))  # type: ignore[arg-type]
+
+
+def authority_name(cert: x509.Certificate) -> str:
+    """The subject CN of ``cert`` (the authority's name); "" when it has none."""
+    values = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(values[0].value) if values else ""
+
+
+# --- the trust store ---------------------------------------------------------------------
+
+
+class TrustStore:
+    """Trusted roots, the authorities' certificates and the roots' CRLs."""
+
+    def __init__(
+        self,
+        roots: Iterable[x509.Certificate],
+        authorities: Iterable[x509.Certificate],
+        crls: Iterable[x509.CertificateRevocationList] = (),
+    ) -> None:
+        self.roots = list(roots)
+        self.crls = list(crls)
+        self.authorities = [_authority(cert) for cert in authorities]
+
+    @classmethod
+    def load(cls, folder: Path) -> TrustStore:
+        """Every ``*.pem`` / ``*.crl`` in ``folder``: self-signed certificates become roots,
+        the others authorities; CRLs (PEM or DER) are honoured. Raises TrustError
+        ("bad_trust_file") naming an unreadable file."""
+        certs: list[x509.Certificate] = []
+        crls: list[x509.CertificateRevocationList] = []
+        for path in sorted(Path(folder).iterdir()):
+            if path.suffix.lower() in (".pem", ".crl") and path.is_file():
+                _load_file(path, certs, crls)
+        roots = [c for c in certs if _self_signed(c)]
+        others = [c for c in certs if not _self_signed(c)]
+        logger.debug("trust store: %d roots, %d authorities, %d CRLs",
+                     len(roots), len(others), len(crls))
+        return cls(roots, others, crls)
+
+    def resolve(self, key_id: bytes, at: datetime) -> Authority:
+        """The authority whose key has ``key_id``, trusted at ``at``; raises TrustError."""
+        candidates = [a for a in self.authorities if a.key_id == bytes(key_id)]
+        if not candidates:
+            raise TrustError("unknown_key_id", f"no authority certificate has key id "
+                                               f"{bytes(key_id).hex()}")
+        candidates.sort(key=lambda a: a.certificate.not_valid_after_utc, reverse=True)
+        first_error: TrustError | None = None
+        for authority in candidates:
+            try:
+                self._check_chain(authority.certificate, at)
+                return authority
+            except TrustError as exc:
+                first_error = first_error or exc
+        assert first_error is not None
+        raise first_error
+
+    def _check_chain(self, cert: x509.Certificate, at: datetime) -> None:
+        root = self._issuer_of(cert)
+        if not _is_ca(root):
+            raise TrustError("not_a_ca", f"root {authority_name(root)!r} is not a CA")
+        if self._revoked(root, cert):
+            raise TrustError("revoked", f"certificate {cert.serial_number:x} is revoked")
+        for checked in (root, cert):
+            _check_window(checked, at)
+
+    def _issuer_of(self, cert: x509.Certificate) -> x509.Certificate:
+        named = [r for r in self.roots if r.subject == cert.issuer]
+        if not named:
+            raise TrustError("untrusted_issuer",
+                             f"issuer {cert.issuer.rfc4514_string()!r} is not a trusted root")
+        for root in named:
+            try:
+                cert.verify_directly_issued_by(root)
+                return root
+            except (InvalidSignature, ValueError, TypeError):
+                continue
+        raise TrustError("bad_chain_signature",
+                         f"certificate of {authority_name(cert)!r} does not verify under its root")
+
+    def _revoked(self, root: x509.Certificate, cert: x509.Certificate) -> bool:
+        for crl in self.crls:
+            if crl.issuer != root.subject or not crl.is_signature_valid(root.public_key()):
+                continue
+            if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+                return True
+        return False
+
+
+def _authority(cert: x509.Certificate) -> Authority:
+    public_key = cert.public_key()
+    return Authority(authority_name(cert), compute_key_id(public_key), public_key, cert)
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return constraints.ca
+    return constraints.ca and usage.key_cert_sign
+
+
+def _check_window(cert: x509.Certificate, at: datetime) -> None:
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    if at < cert.not_valid_before_utc:
+        raise TrustError("not_yet_valid", f"certificate of {authority_name(cert)!r} is valid "
+                                          f"from {cert.not_valid_before_utc.isoformat()}")
+    if at > cert.not_valid_after_utc:
+        raise TrustError("expired", f"certificate of {authority_name(cert)!r} expired "
+                                    f"{cert.not_valid_after_utc.isoformat()}")
+
+
+def _self_signed(cert: x509.Certificate) -> bool:
+    if cert.issuer != cert.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _load_file(path: Path, certs: list, crls: list) -> None:
+    data = path.read_bytes()
+    try:
+        if b"-----BEGIN" not in data:
+            crls.append(x509.load_der_x509_crl(data))
+            return
+        for match in _PEM_BLOCK.finditer(data):
+            label, block = match.group(1), match.group(0)
+            if label == b"CERTIFICATE":
+                certs.append(x509.load_pem_x509_certificate(block))
+            elif label == b"X509 CRL":
+                crls.append(x509.load_pem_x509_crl(block))
+    except ValueError as exc:
+        raise TrustError("bad_trust_file", f"{path.name}: {exc}") from None

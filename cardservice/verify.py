@@ -1,0 +1,319 @@
+"""Verification of a card's content: a report of named checks and one overall status.
+
+:func:`verify_card` never raises for any byte input. Checks it fills: FORMAT,
+IDENTITY_SIGNATURE, RECORD_SIGNATURE, CERTIFICATE_CHAIN, VALIDITY; REVOCATION and ROLLBACK
+stay NOT_CHECKED ("not_checked_registry") until :meth:`VerificationReport.with_registry`.
+
+Status precedence: blank (empty EF.ID) > invalid (any failed check other than an expired
+VALIDITY or REVOCATION) > revoked > expired > unsigned (a signature or record missing) > valid.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from enum import Enum
+
+from card_layout.errors import FieldError, FormatError
+from card_layout.files import SERIAL_LEN, Fid
+from card_layout.frame import decode_frame
+from card_layout.identity import Identity, identity_from_tlvs
+from card_layout.idfile import MAGIC as ID_MAGIC
+from card_layout.idfile import decode_identity_file
+from card_layout.record import ResidenceRecord
+from card_layout.signature import SignatureBlock, split_signature
+from card_layout.slots import SlotState, current_slot, read_slots
+from card_layout.tlv import parse_tlvs
+from cardservice.signing import SignatureInvalid, identity_tbs, record_tbs, verify_block
+from cardservice.trust import Authority, TrustError, TrustStore
+
+logger = logging.getLogger(__name__)
+
+
+class Check(str, Enum):
+    FORMAT = "format"
+    IDENTITY_SIGNATURE = "identity_signature"
+    RECORD_SIGNATURE = "record_signature"
+    CERTIFICATE_CHAIN = "certificate_chain"
+    VALIDITY = "validity"
+    REVOCATION = "revocation"
+    ROLLBACK = "rollback"
+
+
+class Result(str, Enum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    NOT_CHECKED = "not_checked"
+
+
+class Status(str, Enum):
+    VALID = "valid"
+    INVALID = "invalid"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    BLANK = "blank"
+    UNSIGNED = "unsigned"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: Check
+    result: Result
+    reason: str
+
+
+NOT_CHECKED_REGISTRY = "not_checked_registry"
+
+
+def _ok(check: Check) -> CheckResult:
+    return CheckResult(check, Result.SUCCEEDED, "ok")
+
+
+def _failed(check: Check, reason: str) -> CheckResult:
+    return CheckResult(check, Result.FAILED, reason)
+
+
+def _skipped(check: Check, reason: str) -> CheckResult:
+    return CheckResult(check, Result.NOT_CHECKED, reason)
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    status: Status
+    checks: tuple[CheckResult, ...]
+    serial: bytes
+    identity: Identity | None
+    record: ResidenceRecord | None
+    current_slot: Fid | None
+    identity_signature: SignatureBlock | None
+    record_signature: SignatureBlock | None
+    slots: tuple[SlotState, SlotState] | None
+
+    def check(self, check: Check) -> CheckResult:
+        for item in self.checks:
+            if item.check == check:
+                return item
+        return _skipped(check, "not_checked")
+
+    def with_registry(
+        self, *, revoked: bool | None, last_sequence: int | None
+    ) -> VerificationReport:
+        """This report with REVOCATION and ROLLBACK filled from the registry (None = unknown)."""
+        updated = {item.check: item for item in self.checks}
+        updated[Check.REVOCATION] = _revocation(revoked)
+        updated[Check.ROLLBACK] = _rollback(self.record, last_sequence)
+        checks = tuple(updated[check] for check in Check)
+        return replace(self, checks=checks, status=status_of(checks))
+
+
+def _revocation(revoked: bool | None) -> CheckResult:
+    if revoked is None:
+        return _skipped(Check.REVOCATION, NOT_CHECKED_REGISTRY)
+    return _failed(Check.REVOCATION, "revoked") if revoked else _ok(Check.REVOCATION)
+
+
+def _rollback(record: ResidenceRecord | None, last_sequence: int | None) -> CheckResult:
+    if last_sequence is None:
+        return _skipped(Check.ROLLBACK, NOT_CHECKED_REGISTRY)
+    if record is None:
+        return _skipped(Check.ROLLBACK, "no_record")
+    if record.sequence < last_sequence:
+        return _failed(Check.ROLLBACK, "sequence_below_registry")
+    return _ok(Check.ROLLBACK)
+
+
+def status_of(checks: tuple[CheckResult, ...]) -> Status:
+    """The overall status from the checks, by the precedence in the module docstring."""
+    by_check = {item.check: item for item in checks}
+    fmt = by_check.get(Check.FORMAT)
+    if fmt is not None and fmt.result is Result.NOT_CHECKED and fmt.reason == "empty":
+        return Status.BLANK
+    failed = {item.check: item for item in checks if item.result is Result.FAILED}
+    validity = failed.get(Check.VALIDITY)
+    if any(c not in (Check.VALIDITY, Check.REVOCATION) for c in failed) or (
+            validity is not None and validity.reason != "expired"):
+        return Status.INVALID
+    if Check.REVOCATION in failed:
+        return Status.REVOKED
+    if validity is not None:
+        return Status.EXPIRED
+    signatures = (Check.IDENTITY_SIGNATURE, Check.RECORD_SIGNATURE)
+    if any(by_check.get(c) is None or by_check[c].result is Result.NOT_CHECKED
+           for c in signatures):
+        return Status.UNSIGNED
+    return Status.VALID
+
+
+# --- verify_card -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """What decoding produced, before any signature is checked."""
+
+    identity: Identity | None
+    identity_sig: SignatureBlock | None
+    id_error: FormatError | None
+    slots: tuple[SlotState, SlotState]
+    current: SlotState | None
+
+
+def verify_card(
+    serial: bytes,
+    id_file: bytes,
+    slot_a: bytes,
+    slot_b: bytes,
+    trust: TrustStore,
+    *,
+    today: date,
+    at: datetime,
+) -> VerificationReport:
+    """The verification report of one card's content. Never raises for any byte input."""
+    try:
+        return _verify(bytes(serial), bytes(id_file), bytes(slot_a), bytes(slot_b), trust,
+                       today, at)
+    except Exception:  # a bug must still give a verdict, never a crash
+        logger.exception("verification failed unexpectedly")
+        checks = (_failed(Check.FORMAT, "internal_error"),) + _rest_not_checked(Check.FORMAT)
+        return VerificationReport(Status.INVALID, checks, bytes(serial), None, None, None,
+                                  None, None, None)
+
+
+def _rest_not_checked(*done: Check, reason: str = "not_checked") -> tuple[CheckResult, ...]:
+    registry = (Check.REVOCATION, Check.ROLLBACK)
+    return tuple(_skipped(c, NOT_CHECKED_REGISTRY if c in registry else reason)
+                 for c in Check if c not in done)
+
+
+def _verify(serial: bytes, id_file: bytes, slot_a: bytes, slot_b: bytes, trust: TrustStore,
+            today: date, at: datetime) -> VerificationReport:
+    parsed = _parse(id_file, slot_a, slot_b)
+    record = parsed.current.record if parsed.current else None
+    report = VerificationReport(
+        Status.INVALID, (), serial, parsed.identity, record,
+        parsed.current.fid if parsed.current else None, parsed.identity_sig,
+        parsed.current.signature if parsed.current else None, parsed.slots)
+    checks = _checks(serial, parsed, trust, today, at)
+    return replace(report, checks=checks, status=status_of(checks))
+
+
+def _parse(id_file: bytes, slot_a: bytes, slot_b: bytes) -> _Parsed:
+    slots = read_slots(slot_a, slot_b)
+    current = current_slot(slots)
+    try:
+        identity, sig = decode_identity_file(id_file)
+        return _Parsed(identity, sig, None, slots, current)
+    except FormatError as exc:
+        identity = _unsigned_identity(id_file) if exc.reason == "unsigned" else None
+        return _Parsed(identity, None, exc, slots, current)
+
+
+def _unsigned_identity(id_file: bytes) -> Identity | None:
+    try:
+        items, _ = split_signature(parse_tlvs(decode_frame(ID_MAGIC, id_file)))
+        return identity_from_tlvs(items)
+    except (FormatError, FieldError):
+        return None
+
+
+def _checks(serial: bytes, parsed: _Parsed, trust: TrustStore, today: date,
+            at: datetime) -> tuple[CheckResult, ...]:
+    if parsed.id_error is not None and parsed.id_error.reason == "empty":
+        return (_skipped(Check.FORMAT, "empty"),) + _rest_not_checked(Check.FORMAT,
+                                                                      reason="empty")
+    format_result = _format_check(serial, parsed)
+    if format_result.result is Result.FAILED:
+        return (format_result,) + _rest_not_checked(Check.FORMAT)
+    id_auth, id_chain = _resolve(trust, parsed.identity_sig, at)
+    record_sig = parsed.current.signature if parsed.current else None
+    rec_auth, rec_chain = _resolve(trust, record_sig, at)
+    results = (
+        format_result,
+        _identity_signature(serial, parsed, id_auth, id_chain),
+        _record_signature(serial, parsed, rec_auth, rec_chain),
+        _chain_check(id_chain, rec_chain),
+        _validity(parsed.current.record if parsed.current else None, today),
+    )
+    return results + _rest_not_checked(*(r.check for r in results))
+
+
+def _format_check(serial: bytes, parsed: _Parsed) -> CheckResult:
+    if len(serial) != SERIAL_LEN:
+        return _failed(Check.FORMAT, "bad_serial")
+    if parsed.id_error is not None and parsed.id_error.reason != "unsigned":
+        return _failed(Check.FORMAT, parsed.id_error.reason)
+    if parsed.current is None:
+        errors = [s.error.reason for s in parsed.slots
+                  if s.error is not None and s.error.reason not in ("empty", "unsigned")]
+        if errors:
+            return _failed(Check.FORMAT, errors[0])
+    return _ok(Check.FORMAT)
+
+
+def _resolve(trust: TrustStore, sig: SignatureBlock | None,
+             at: datetime) -> tuple[Authority | None, CheckResult | None]:
+    """(the authority whose key checks the signature, a failed chain result or None).
+
+    When the chain fails but a certificate with the key id exists, its key still checks the
+    signature, so the report tells a bad signature from a bad certificate."""
+    if sig is None:
+        return None, None
+    try:
+        return trust.resolve(sig.key_id, at), None
+    except TrustError as exc:
+        known = [a for a in trust.authorities if a.key_id == sig.key_id]
+        return (known[0] if known else None), _failed(Check.CERTIFICATE_CHAIN, exc.reason)
+
+
+def _chain_check(*chains: CheckResult | None) -> CheckResult:
+    for chain in chains:
+        if chain is not None:
+            return chain
+    return _ok(Check.CERTIFICATE_CHAIN)
+
+
+def _identity_signature(serial: bytes, parsed: _Parsed, authority: Authority | None,
+                        chain: CheckResult | None) -> CheckResult:
+    check, sig = Check.IDENTITY_SIGNATURE, parsed.identity_sig
+    if sig is None or parsed.identity is None:
+        return _skipped(check, "unsigned")
+    if authority is None:
+        return _failed(check, chain.reason if chain else "unknown_key_id")
+    return _verified(check, authority, sig, identity_tbs(serial, parsed.identity, sig.key_id))
+
+
+def _record_signature(serial: bytes, parsed: _Parsed, authority: Authority | None,
+                      chain: CheckResult | None) -> CheckResult:
+    check, current = Check.RECORD_SIGNATURE, parsed.current
+    if current is None or current.record is None or current.signature is None:
+        return _skipped(check, "no_record")
+    if parsed.identity_sig is None:
+        return _skipped(check, "unsigned")
+    if authority is None:
+        return _failed(check, chain.reason if chain else "unknown_key_id")
+    sig = current.signature
+    tbs = record_tbs(serial, parsed.identity_sig.signature, current.record, sig.key_id)
+    result = _verified(check, authority, sig, tbs)
+    if result.result is Result.SUCCEEDED and current.record.issuing_authority != authority.name:
+        return _failed(check, "authority_name_mismatch")
+    return result
+
+
+def _verified(check: Check, authority: Authority, sig: SignatureBlock,
+              tbs: bytes) -> CheckResult:
+    try:
+        verify_block(authority.public_key, sig, tbs)
+    except SignatureInvalid as exc:
+        return _failed(check, exc.reason)
+    return _ok(check)
+
+
+def _validity(record: ResidenceRecord | None, today: date) -> CheckResult:
+    if record is None:
+        return _skipped(Check.VALIDITY, "no_record")
+    if today > record.expires_on:
+        return _failed(Check.VALIDITY, "expired")
+    if today < record.issued_on:
+        return _failed(Check.VALIDITY, "not_yet_valid")
+    return _ok(Check.VALIDITY)
