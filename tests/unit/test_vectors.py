@@ -1,0 +1,114 @@
+"""docs/vectors/*.json: the code reproduces every byte, and an independent check (only
+``cryptography`` and ``hashlib``, no project imports) verifies the signatures and key ids."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+VECTORS = sorted((Path(__file__).resolve().parents[2] / "docs" / "vectors").glob("*.json"))
+#: DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): SEQUENCE, AlgorithmIdentifier
+#: 1.3.101.112, BIT STRING of 32 bytes.
+ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def h(vector: dict, key: str) -> bytes:
+    return bytes.fromhex(vector[key])
+
+
+def test_required_cards_are_present() -> None:
+    vectors = [load(p) for p in VECTORS]
+    assert len(vectors) >= 3
+    names = [v["identity"]["name"] for v in vectors]
+    texts = [v["identity"]["name"] + v["identity"]["household_address"]
+             + v["record"]["current_residence"] for v in vectors]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in "".join(names))
+    assert any(ord(ch) > 0xFFFF for ch in "".join(texts))
+    family = [v for v in vectors if v["record"]["sponsor_citizen_number"]]
+    assert family and family[0]["record"]["permit_type"] == "long_term"
+    assert family[0]["record"]["basis"] in (1, 3, 4)
+
+
+# --- independent check: no project imports below this line's helpers ---------------------
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
+def test_independent_signature_and_key_id(path: Path) -> None:
+    v = load(path)
+    raw = h(v, "public_key_hex")
+    assert len(raw) == 32
+    assert h(v, "key_id_hex") == hashlib.sha256(ED25519_SPKI_PREFIX + raw).digest()[:8]
+    public = Ed25519PublicKey.from_public_bytes(raw)
+    public.verify(h(v, "identity_signature_hex"), h(v, "identity_signed_hex"))
+    public.verify(h(v, "record_signature_hex"), h(v, "record_signed_hex"))
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
+def test_independent_structure_of_signed_bytes(path: Path) -> None:
+    v = load(path)
+    serial, kid = h(v, "card_serial_hex"), h(v, "key_id_hex")
+    id_signed, rec_signed = h(v, "identity_signed_hex"), h(v, "record_signed_hex")
+    id_tag, rec_tag = b"RP1-IDENTITY-v1\x00", b"RP1-RECORD-v1\x00"
+    assert id_signed == id_tag + serial + id_signed[len(id_tag) + 8:]
+    body_len = int.from_bytes(id_signed[len(id_tag) + 8:len(id_tag) + 10], "big")
+    assert len(id_signed) == len(id_tag) + 8 + 2 + body_len + 8
+    assert id_signed.endswith(kid) and rec_signed.endswith(kid)
+    id_hash = hashlib.sha256(h(v, "identity_signature_hex")).digest()
+    assert rec_signed.startswith(rec_tag + serial + id_hash)
+    rec_len = int.from_bytes(rec_signed[len(rec_tag) + 40:len(rec_tag) + 42], "big")
+    assert len(rec_signed) == len(rec_tag) + 8 + 32 + 2 + rec_len + 8
+    # the framed files carry the same TLV bodies and the signatures
+    id_body = id_signed[len(id_tag) + 10:-8]
+    assert h(v, "identity_file_hex")[5:5 + len(id_body)] == id_body
+    assert h(v, "identity_signature_hex") in h(v, "identity_file_hex")
+    assert h(v, "record_signature_hex") in h(v, "record_slot_hex")
+    assert v["identity"]["name"].encode() in id_body
+
+
+# --- the project's code reproduces every byte --------------------------------------------
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
+def test_code_reproduces_vector(path: Path) -> None:
+    from vectors_gen import build_pki, render, vector
+
+    assert render(vector(path.stem, build_pki())) == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
+def test_code_rebuilds_files_from_json_fields(path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from card_layout.identity import Identity
+    from card_layout.idfile import decode_identity_file, encode_identity_file
+    from card_layout.record import ResidenceRecord
+    from card_layout.slots import decode_slot, encode_slot
+    from cardservice.signing import Signer, identity_tbs, record_tbs, sign_identity, sign_record
+
+    v = load(path)
+    serial = h(v, "card_serial_hex")
+    signer = Signer(Ed25519PrivateKey.from_private_bytes(h(v, "test_private_key_seed_hex")))
+    fields = {k: val for k, val in v["identity"].items() if k != "birth_date"}
+    identity = Identity.create(**fields)
+    assert identity.birth_date.isoformat() == v["identity"]["birth_date"]
+    rec = dict(v["record"])
+    rec["issued_on"], rec["expires_on"] = (date.fromisoformat(rec["issued_on"]),
+                                           date.fromisoformat(rec["expires_on"]))
+    record = ResidenceRecord.create(**rec)
+    id_sig = sign_identity(signer, serial, identity)
+    rec_sig = sign_record(signer, serial, id_sig, record)
+    assert identity_tbs(serial, identity, signer.key_id) == h(v, "identity_signed_hex")
+    assert record_tbs(serial, id_sig.signature, record, signer.key_id) == h(v, "record_signed_hex")
+    assert encode_identity_file(identity, id_sig) == h(v, "identity_file_hex")
+    assert encode_slot(record, rec_sig) == h(v, "record_slot_hex")
+    assert decode_identity_file(h(v, "identity_file_hex")) == (identity, id_sig)
+    assert decode_slot(h(v, "record_slot_hex")) == (record, rec_sig)
