@@ -1,0 +1,108 @@
+"""`cardsim`: make, show and serve virtual RP1 cards, and inject faults into a served card."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from card_layout.files import SERIAL_LEN
+
+from .card import VirtualCard
+from .control import USAGE, ControlServer, control_path, send_control
+from .devkeys import load_dev_master_keys
+from .image import CardImage, ImageError
+from .show import describe
+from .vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdBridge
+
+logger = logging.getLogger(__name__)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log card events to stderr.")
+def main(verbose: bool) -> None:
+    """Virtual RP1 cards for tests and demos."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(message)s")
+
+
+@main.command()
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--serial", help=f"Card serial, {SERIAL_LEN} bytes hex (random if omitted).")
+@click.option("--force", is_flag=True, help="Overwrite an existing image.")
+def new(image: Path, serial: str | None, force: bool) -> None:
+    """Create a blank card (EF.CARD set, keys diversified from the dev master keys)."""
+    if image.exists() and not force:
+        _fail(f"{image} exists (use --force to overwrite)")
+    try:
+        raw = bytes.fromhex(serial) if serial else os.urandom(SERIAL_LEN)
+        card = CardImage.blank(raw, load_dev_master_keys(), image)
+        card.save()
+    except (ValueError, ImageError) as exc:
+        _fail(f"bad serial: {exc}")
+    except OSError as exc:
+        _fail(f"cannot write {image}: {exc.strerror}")
+    click.echo(f"new card {card.serial.hex().upper()} in {image}")
+
+
+@main.command()
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+def show(image: Path) -> None:
+    """Print the card's files, data lengths, lock state and try counters."""
+    try:
+        click.echo(describe(CardImage.load(image)))
+    except ImageError as exc:
+        _fail(str(exc))
+
+
+@main.command()
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--port", default=DEFAULT_PORT, show_default=True, help="vpcd port of pcscd.")
+@click.option("--host", default=DEFAULT_HOST, show_default=True)
+def serve(image: Path, port: int, host: str) -> None:
+    """Insert the card into pcscd's virtual reader until stopped (SIGTERM / Ctrl-C)."""
+    try:
+        card = VirtualCard(image)
+    except ImageError as exc:
+        _fail(str(exc))
+    bridge = VpcdBridge(card, host, port).start()
+    try:
+        control = ControlServer(bridge, control_path(image)).start()
+    except OSError as exc:
+        bridge.stop()
+        _fail(f"cannot open control socket {control_path(image)}: {exc.strerror}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    click.echo(f"serving {card.image.serial.hex().upper()} on {host}:{port} "
+               f"({bridge.reader_name}); control: {control.path}", err=True)
+    while not stop.wait(0.5):
+        pass
+    control.close()
+    bridge.stop()
+    click.echo("card removed", err=True)
+
+
+@main.command()
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("command", nargs=-1, required=True)
+def ctl(image: Path, command: tuple[str, ...]) -> None:
+    """Control a served card: remove | insert | cut-after N | cut-in-update K [NTH] |
+    mute [AFTER] | unmute | sw XXXX [INS] [TIMES] | clear | status."""
+    try:
+        answer = send_control(control_path(image), " ".join(command))
+    except OSError as exc:
+        _fail(f"no card served from {image} ({exc.strerror or exc})")
+    click.echo(answer)
+    if not answer.startswith("ok"):
+        sys.exit(1)

@@ -1,0 +1,193 @@
+"""Bridge a :class:`VirtualCard` to pcscd's vpcd virtual reader.
+
+pcscd (driver libifdvpcd) listens on TCP 35963 + slot; the card connects as a client
+(insertion) and closes the socket (removal). Frames in both directions: 2-byte big-endian
+length, then payload. A 1-byte payload from vpcd is control (00 power off, 01 power on,
+02 reset, 04 get ATR -> reply the ATR); anything longer is a command APDU (reply data + SW).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+from .card import VirtualCard
+from .faults import CardAbsent, CardMute, CardPulled, NotPowered, PowerLost
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HOST = "localhost"
+DEFAULT_PORT = 35963
+POWER_OFF, POWER_ON, RESET, GET_ATR = 0x00, 0x01, 0x02, 0x04
+
+
+class _Closed(Exception):
+    """The socket was closed (by pcscd, or by us to remove the card)."""
+
+
+def reader_name_for_port(port: int) -> str:
+    """pcscd's name of the vpcd reader on ``port`` (CHANNELID 0x8C7B -> 35963 = "00 00")."""
+    index, slot = divmod(port - DEFAULT_PORT, 2)
+    return f"Virtual PCD {index:02d} {slot:02d}"
+
+
+def recv_exact(sock: socket.socket, n: int) -> bytes:
+    """Read exactly ``n`` bytes (TCP_QUICKACK re-armed after every recv)."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise _Closed("peer closed the connection")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        buf += chunk
+    return bytes(buf)
+
+
+def send_frame(sock: socket.socket, payload: bytes) -> None:
+    sock.sendall(len(payload).to_bytes(2, "big") + payload)
+
+
+class VpcdBridge:
+    """Keeps ``card`` inserted in the vpcd reader at ``host:port`` from a background thread.
+
+    ``remove()`` / ``insert()`` take the card out / put it back; a power cut removes it for
+    ``reinsert_delay`` seconds; if pcscd goes away the bridge reconnects with backoff.
+    """
+
+    def __init__(self, card: VirtualCard, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+                 reinsert_delay: float = 1.0, max_backoff: float = 2.0) -> None:
+        self.card = card
+        self.host, self.port = host, port
+        self.reinsert_delay = reinsert_delay
+        self.max_backoff = max_backoff
+        self._inserted = threading.Event()
+        self._inserted.set()
+        self._stopping = threading.Event()
+        self.connected = threading.Event()
+        self._sock: socket.socket | None = None
+        self._sock_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=f"vpcd-{port}", daemon=True)
+
+    @property
+    def reader_name(self) -> str:
+        return reader_name_for_port(self.port)
+
+    def start(self) -> "VpcdBridge":
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Remove the card and end the bridge thread."""
+        self._stopping.set()
+        self._inserted.set()
+        self._close_socket()
+        self._thread.join(timeout)
+
+    def remove(self) -> None:
+        """Pull the card out: close the socket and stay out until :meth:`insert`."""
+        self._inserted.clear()
+        self.card.remove()
+        self._close_socket()
+
+    def insert(self) -> None:
+        self.card.insert()
+        self._inserted.set()
+
+    def unmute(self) -> None:
+        """End a mute phase; the card is re-inserted so pcscd's blocked request ends."""
+        self.card.faults.unmute()
+        self._close_socket()
+
+    def wait_connected(self, timeout: float = 5.0) -> bool:
+        return self.connected.wait(timeout)
+
+    def _close_socket(self) -> None:
+        with self._sock_lock:
+            sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _run(self) -> None:
+        backoff = 0.05
+        while not self._stopping.is_set():
+            self._inserted.wait()
+            if self._stopping.is_set():
+                break
+            sock = self._connect()
+            if sock is None:
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            backoff = 0.05
+            self._serve(sock)
+
+    def _connect(self) -> socket.socket | None:
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=2.0)
+        except OSError as exc:
+            logger.debug("vpcd at %s:%d not reachable: %s", self.host, self.port, exc)
+            return None
+        sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._sock_lock:
+            self._sock = sock
+        self.card.insert()
+        self.connected.set()
+        logger.info("card inserted into %s", self.reader_name)
+        return sock
+
+    def _serve(self, sock: socket.socket) -> None:
+        try:
+            while True:
+                length = int.from_bytes(recv_exact(sock, 2), "big")
+                reply = self._handle(recv_exact(sock, length))
+                if reply is not None:
+                    send_frame(sock, reply)
+        except (_Closed, OSError) as exc:
+            logger.info("card out of %s (%s)", self.reader_name, exc)
+        except PowerLost:
+            logger.info("power cut: card out of %s for %.1f s", self.reader_name,
+                        self.reinsert_delay)
+            self._close_socket()
+            self.connected.clear()
+            self._stopping.wait(self.reinsert_delay)
+        except CardPulled:
+            self._inserted.clear()
+        finally:
+            self.connected.clear()
+            self._close_socket()
+
+    def _handle(self, payload: bytes) -> bytes | None:
+        if self.card.faults.take_pull():
+            self.card.remove()
+            raise CardPulled("card pulled")
+        if len(payload) == 1:
+            return self._control(payload[0])
+        try:
+            return self.card.process(payload)
+        except NotPowered:
+            self.card.power_on()
+            return self.card.process(payload)
+        except CardMute:
+            return None
+        except CardAbsent as exc:
+            raise _Closed("card absent") from exc
+
+    def _control(self, code: int) -> bytes | None:
+        if self.card.faults.muted:
+            return None
+        if code == POWER_OFF:
+            self.card.power_off()
+        elif code in (POWER_ON, RESET):
+            self.card.power_on()
+        elif code == GET_ATR:
+            return self.card.atr
+        else:
+            logger.warning("unknown vpcd control byte %02X", code)
+        return None
