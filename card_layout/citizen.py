@@ -54,9 +54,7 @@ def _check_format(cn: str, field: str) -> None:
     if len(cn) != LENGTH:
         raise FieldError(field, "bad_format", f"{field} must be {LENGTH} characters, got {len(cn)}")
     if not set(cn[:17]) <= _ASCII_DIGITS or not (cn[17] in _ASCII_DIGITS or cn[17] == "X"):
-        raise FieldError(
-            field, "bad_format", f"{field} must be 17 ASCII digits and a digit or X"
-        )
+        raise FieldError(field, "bad_format", f"{field} must be 17 ASCII digits and a digit or X")
 
 
 def _check_birth_date(cn: str, field: str) -> None:

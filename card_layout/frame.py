@@ -51,7 +51,9 @@ def decode_frame(magic: bytes, data: bytes) -> bytes:
         raise FormatError("bad_version", f"format version {data[2]} is not {VERSION}")
     total = int.from_bytes(data[3:5], "big")
     if not OVERHEAD <= total <= MAX_FRAME_LEN:
-        raise FormatError("bad_length", f"frame length {total} is outside {OVERHEAD}..{MAX_FRAME_LEN}")
+        raise FormatError(
+            "bad_length", f"frame length {total} is outside {OVERHEAD}..{MAX_FRAME_LEN}"
+        )
     if len(data) < total:
         raise FormatError("truncated", f"frame says {total} bytes, only {len(data)} present")
     content, crc = data[: total - CRC_LEN], data[total - CRC_LEN : total]

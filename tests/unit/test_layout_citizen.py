@@ -74,7 +74,9 @@ def test_invalid_numbers(value: str, reason: str) -> None:
     assert err.value.field == "citizen_number"
 
 
-@pytest.mark.parametrize("value", ["110105199902300015", "110105189912310015", "110105199913010013"])
+@pytest.mark.parametrize(
+    "value", ["110105199902300015", "110105189912310015", "110105199913010013"]
+)
 def test_bad_birth_date_samples_have_correct_check_digits(value: str) -> None:
     # so the test above fails on the date, not on the check digit
     assert check_digit(value[:17]) == value[17] == _weighted_check(value[:17])
@@ -89,8 +91,16 @@ def test_field_name_is_passed_through() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("male", Gender.MALE), ("Female", Gender.FEMALE), ("1", Gender.MALE), ("2", Gender.FEMALE),
-     (1, Gender.MALE), (2, Gender.FEMALE), (" male ", Gender.MALE), ("女", Gender.FEMALE)],
+    [
+        ("male", Gender.MALE),
+        ("Female", Gender.FEMALE),
+        ("1", Gender.MALE),
+        ("2", Gender.FEMALE),
+        (1, Gender.MALE),
+        (2, Gender.FEMALE),
+        (" male ", Gender.MALE),
+        ("女", Gender.FEMALE),
+    ],
 )
 def test_gender_parse(value: str | int, expected: Gender) -> None:
     assert Gender.parse(value) is expected
@@ -111,7 +121,13 @@ def test_gender_labels() -> None:
 def test_ethnic_group_table() -> None:
     assert len(ETHNIC_GROUPS) == 58
     assert [ETHNIC_GROUPS[c] for c in ("01", "02", "03", "04", "05", "10", "56")] == [
-        "汉", "蒙古", "回", "藏", "维吾尔", "朝鲜", "基诺"
+        "汉",
+        "蒙古",
+        "回",
+        "藏",
+        "维吾尔",
+        "朝鲜",
+        "基诺",
     ]
     assert ETHNIC_GROUPS["97"] == "其他"
     assert ETHNIC_GROUPS["98"] == "外国血统中国籍人士"
@@ -120,8 +136,17 @@ def test_ethnic_group_table() -> None:
 
 @pytest.mark.parametrize(
     ("value", "code"),
-    [("01", "01"), ("汉", "01"), ("汉族", "01"), ("维吾尔族", "05"), ("基诺", "56"),
-     ("56", "56"), (" 蒙古族 ", "02"), ("97", "97"), ("外国血统中国籍人士", "98")],
+    [
+        ("01", "01"),
+        ("汉", "01"),
+        ("汉族", "01"),
+        ("维吾尔族", "05"),
+        ("基诺", "56"),
+        ("56", "56"),
+        (" 蒙古族 ", "02"),
+        ("97", "97"),
+        ("外国血统中国籍人士", "98"),
+    ],
 )
 def test_parse_nationality(value: str, code: str) -> None:
     assert parse_nationality(value) == code

@@ -17,7 +17,7 @@ from card_layout.slots import current_slot, decode_slot, encode_slot, next_slot,
 
 SIG = SignatureBlock(SigAlg.ECDSA_P256_SHA256, bytes(range(8)), bytes(range(64)))
 SIG2 = SignatureBlock(SigAlg.ED25519, b"\xaa" * 8, b"\x55" * 64)
-SIG_HEX = "704F" "710101" "72080001020304050607" "7340" + bytes(range(64)).hex()
+SIG_HEX = "704F710101720800010203040506077340" + bytes(range(64)).hex()
 WIDE = "𠀀"  # 4 bytes in UTF-8
 
 
@@ -32,16 +32,16 @@ def identity(name: str = "张三", address: str = "北京市东城区") -> Ident
 
 
 def record(sequence: int = 1, residence: str = "上海市浦东新区", **kw: object) -> ResidenceRecord:
-    fields: dict[str, object] = dict(
-        sequence=sequence,
-        permit_type=PermitType.TEMPORARY,
-        basis=None,
-        sponsor_citizen_number=None,
-        current_residence=residence,
-        issuing_authority="浦东分局",
-        issued_on=date(2026, 8, 31),
-        expires_on=date(2027, 2, 28),
-    )
+    fields: dict[str, object] = {
+        "sequence": sequence,
+        "permit_type": PermitType.TEMPORARY,
+        "basis": None,
+        "sponsor_citizen_number": None,
+        "current_residence": residence,
+        "issuing_authority": "浦东分局",
+        "issued_on": date(2026, 8, 31),
+        "expires_on": date(2027, 2, 28),
+    }
     fields.update(kw)
     return ResidenceRecord.create(**fields)  # type: ignore[arg-type]
 

@@ -26,28 +26,28 @@ IDENTITY_HEX = (
 
 
 def make_identity(**overrides: object) -> Identity:
-    fields: dict[str, object] = dict(
-        name="张三",
-        gender="female",
-        nationality="汉族",
-        citizen_number=FEMALE_1949,
-        household_address="北京市",
-    )
+    fields: dict[str, object] = {
+        "name": "张三",
+        "gender": "female",
+        "nationality": "汉族",
+        "citizen_number": FEMALE_1949,
+        "household_address": "北京市",
+    }
     fields.update(overrides)
     return Identity.create(**fields)  # type: ignore[arg-type]
 
 
 def make_record(**overrides: object) -> ResidenceRecord:
-    fields: dict[str, object] = dict(
-        sequence=1,
-        permit_type="temporary",
-        basis=None,
-        sponsor_citizen_number=None,
-        current_residence="A",
-        issuing_authority="B",
-        issued_on=date(2026, 8, 31),
-        expires_on=date(2027, 2, 28),
-    )
+    fields: dict[str, object] = {
+        "sequence": 1,
+        "permit_type": "temporary",
+        "basis": None,
+        "sponsor_citizen_number": None,
+        "current_residence": "A",
+        "issuing_authority": "B",
+        "issued_on": date(2026, 8, 31),
+        "expires_on": date(2027, 2, 28),
+    }
     fields.update(overrides)
     return ResidenceRecord.create(**fields)  # type: ignore[arg-type]
 
@@ -198,8 +198,11 @@ def test_record_vectors() -> None:
         ({"basis": 0}, "basis", "out_of_range"),
         ({"basis": 6}, "basis", "out_of_range"),
         ({"permit_type": "permanent"}, "permit_type", "unknown_code"),
-        ({"sponsor_citizen_number": "110105194912310021"}, "sponsor_citizen_number",
-         "bad_check_digit"),
+        (
+            {"sponsor_citizen_number": "110105194912310021"},
+            "sponsor_citizen_number",
+            "bad_check_digit",
+        ),
         ({"current_residence": ""}, "current_residence", "empty"),
         ({"issuing_authority": "公安\t局"}, "issuing_authority", "bad_characters"),
         ({"issued_on": "2026-08-31"}, "issued_on", "bad_format"),

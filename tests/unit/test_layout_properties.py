@@ -99,7 +99,10 @@ def test_record_round_trip(record: ResidenceRecord, sig: SignatureBlock) -> None
 
 def test_non_bmp_round_trip() -> None:
     identity = Identity.create(
-        name="𠀀𪚥", gender=2, nationality="汉", citizen_number="11010519491231002X",
+        name="𠀀𪚥",
+        gender=2,
+        nationality="汉",
+        citizen_number="11010519491231002X",
         household_address="𠀀" * 35,
     )
     assert decode_identity(encode_identity(identity)).name == "𠀀𪚥"
@@ -109,7 +112,10 @@ def test_non_bmp_round_trip() -> None:
 def test_any_text_is_stored_or_refused_with_field_error(text: str) -> None:
     try:
         identity = Identity.create(
-            name=text, gender=1, nationality="01", citizen_number="110105199001011232",
+            name=text,
+            gender=1,
+            nationality="01",
+            citizen_number="110105199001011232",
             household_address="x",
         )
     except FieldError as exc:
