@@ -161,7 +161,8 @@ class Engine:
             intent = self._intent("issue", files, conn, actor, record, slot,
                                   citizen_number=identity.citizen_number)
             return self._commit(intent, card, files,
-                                lambda: self._write_issue(card, files, id_file, slot))
+                                lambda: self._write_issue(card, files, id_file, slot),
+                                card.read_all)
 
     def _write_issue(self, card: Rp1Card, files: CardFiles, id_file: bytes, slot: bytes) -> None:
         serial = files.serial
@@ -212,7 +213,13 @@ class Engine:
                 card.authenticate(KeyRef.WRITE, self.keys.card_key(KeyRef.WRITE, files.serial))
                 card.write_file(target, slot, old_length=len(files.slot(target)))
 
-            return self._commit(intent, card, files, write)
+            def read_back() -> CardFiles:
+                fresh = card.read_file(target)
+                if target == Fid.RES_A:
+                    return dataclasses.replace(files, slot_a=fresh)
+                return dataclasses.replace(files, slot_b=fresh)
+
+            return self._commit(intent, card, files, write, read_back)
 
     def _writable_record(self, view: CardView) -> ResidenceRecord:
         report = view.report
@@ -275,7 +282,7 @@ class Engine:
         return Intent(entry_id, files.serial.hex(), detail)
 
     def _commit(self, intent: Intent, card: Rp1Card, files: CardFiles,
-                write: Callable[[], None]) -> CardView:
+                write: Callable[[], None], read_back: Callable[[], CardFiles]) -> CardView:
         """Re-check the serial, write, read back, verify; register and audit the outcome."""
         try:
             if card.get_serial() != files.serial:
@@ -285,7 +292,7 @@ class Engine:
             raise
         try:
             write()
-            after = card.read_all()
+            after = read_back()
         except errors.CardServiceError as exc:
             logger.warning("write of intent %d interrupted (%s); reading the card", intent.id,
                            exc.code)

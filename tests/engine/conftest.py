@@ -1,0 +1,85 @@
+"""Fixtures for engine tests: a demo data directory, a fixed clock and in-process simulated cards."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from card_layout.identity import Identity
+from cardservice.audit import AuditLog
+from cardservice.engine import Engine, PermitRequest
+from cardservice.keys import DataDir, init_demo, load_keys
+from cardservice.registry import Registry
+from card_layout.record import PermitType
+from simulator.card import VirtualCard
+from simulator.devkeys import load_dev_master_keys
+from simulator.image import CardImage
+from simulator.inprocess import InProcessConnection
+
+START = datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    """A settable clock: engine code takes time only from here."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> DataDir:
+    home = DataDir(tmp_path_factory.mktemp("home"))
+    init_demo(home, now=START - timedelta(days=1), masters=load_dev_master_keys())
+    return home
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def engine(demo_home: DataDir, tmp_path, clock: Clock) -> Engine:
+    keys = load_keys(demo_home)
+    eng = Engine(keys, Registry(tmp_path / "registry.db"), AuditLog(tmp_path / "audit.db"),
+                 clock=clock)
+    yield eng
+    eng.registry.close()
+    eng.audit.close()
+
+
+def make_card(serial_hex: str = "0102030405060708", seed: int = 7) -> VirtualCard:
+    image = CardImage.blank(bytes.fromhex(serial_hex), load_dev_master_keys())
+    return VirtualCard(image, rng=random.Random(seed))
+
+
+@pytest.fixture
+def card() -> VirtualCard:
+    return make_card()
+
+
+@pytest.fixture
+def conn(card: VirtualCard) -> InProcessConnection:
+    return InProcessConnection(card)
+
+
+ALICE = dict(name="张三", gender="female", nationality="汉", citizen_number="11010519491231002X",
+             household_address="北京市朝阳区建国路88号")
+BOB = dict(name="李四", gender="male", nationality="01", citizen_number="110105199001011232",
+           household_address="新疆维吾尔自治区博州博乐市青得里大街1号")
+
+
+def identity(**overrides) -> Identity:
+    return Identity.create(**{**ALICE, **overrides})
+
+
+def temporary(residence: str = "博乐市青得里街道团结路12号") -> PermitRequest:
+    return PermitRequest(current_residence=residence, permit_type=PermitType.TEMPORARY)
