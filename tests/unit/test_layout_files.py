@@ -197,3 +197,26 @@ def test_every_flipped_byte_is_rejected(kind: str, frame: bytes) -> None:
             damaged[pos] ^= mask
             with pytest.raises(FormatError):
                 decode(bytes(damaged))
+
+
+ID_FILE_HEX = (
+    "4944010088"
+    "0106E5BCA0E4B889020102030230310412313130313035313934393132333130303258"
+    "0509E58C97E4BAACE5B882" + SIG_HEX + "E3855CC0"
+)
+SLOT_HEX = "5253010075110400000001120101150141160142170420260831180420270228" + SIG_HEX + "5D4C9C59"
+
+
+def test_worked_examples_in_card_format_doc() -> None:
+    """The two full-file vectors printed in docs/card-format.md."""
+    who = Identity.create(
+        name="张三",
+        gender="female",
+        nationality="汉族",
+        citizen_number="11010519491231002X",
+        household_address="北京市",
+    )
+    slot_record = record(residence="A", issuing_authority="B")
+    assert encode_identity_file(who, SIG) == bytes.fromhex(ID_FILE_HEX)
+    assert encode_slot(slot_record, SIG) == bytes.fromhex(SLOT_HEX)
+    assert decode_slot(bytes.fromhex(SLOT_HEX)) == (slot_record, SIG)
