@@ -210,3 +210,12 @@ def test_report_values_are_lower_case_strings() -> None:
     assert {r.value for r in Result} == {"succeeded", "failed", "not_checked"}
     assert {s.value for s in Status} == {"valid", "invalid", "expired", "revoked", "blank",
                                          "unsigned"}
+
+
+def test_unexpected_error_still_gives_a_verdict() -> None:
+    c = card()
+    report = verify_card(c.serial, c.id_file, c.slot, b"", object(),  # type: ignore[arg-type]
+                         today=TODAY, at=NOW)
+    assert report.status is Status.INVALID
+    assert results(report)["format"] == ("failed", "internal_error")
+    assert [r.check for r in report.checks] == list(Check)
