@@ -14,7 +14,7 @@ import click
 from card_layout.files import SERIAL_LEN
 
 from .card import VirtualCard
-from .control import USAGE, ControlServer, control_path, send_control
+from .control import ControlServer, control_path, send_control
 from .devkeys import load_dev_master_keys
 from .image import CardImage, ImageError
 from .show import describe

@@ -66,7 +66,7 @@ class ControlServer:
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._thread = threading.Thread(target=self._run, name="cardsim-ctl", daemon=True)
 
-    def start(self) -> "ControlServer":
+    def start(self) -> ControlServer:
         if self.path.exists():
             self.path.unlink()
         self._sock.bind(str(self.path))

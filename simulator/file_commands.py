@@ -22,7 +22,7 @@ _BY_SFI = {sfi: fid for fid, sfi in SFI.items()}
 _WRITE_KEY = {Fid.ID: KeyRef.PERSONALIZATION, Fid.RES_A: KeyRef.WRITE, Fid.RES_B: KeyRef.WRITE}
 
 
-def address(card: "CardOS", cmd: Command) -> tuple[Fid, int]:
+def address(card: CardOS, cmd: Command) -> tuple[Fid, int]:
     """The EF and offset of P1 P2: b8 of P1 set -> SFI in P1 b5..b1 and offset in P2 (the EF
     becomes current); else a 15-bit offset in the current EF."""
     if cmd.p1 & 0x80:
@@ -38,7 +38,7 @@ def address(card: "CardOS", cmd: Command) -> tuple[Fid, int]:
     return card.ram.current, (cmd.p1 << 8) | cmd.p2
 
 
-def read_binary(card: "CardOS", cmd: Command) -> bytes:
+def read_binary(card: CardOS, cmd: Command) -> bytes:
     if cmd.data or cmd.ne is None:
         raise SwError(Sw.WRONG_LENGTH)
     fid, offset = address(card, cmd)
@@ -51,7 +51,7 @@ def read_binary(card: "CardOS", cmd: Command) -> bytes:
     return data
 
 
-def check_write_access(card: "CardOS", fid: Fid) -> None:
+def check_write_access(card: CardOS, fid: Fid) -> None:
     """EF.CARD: never (6985). EF.ID: personalization key, identity not locked (6985 once
     locked). EF.RES_A/B: write key. Not authenticated -> 6982."""
     if fid == Fid.CARD or (fid == Fid.ID and card.image.locked):
@@ -60,7 +60,7 @@ def check_write_access(card: "CardOS", fid: Fid) -> None:
         raise SwError(Sw.SECURITY_NOT_SATISFIED)
 
 
-def update_binary(card: "CardOS", cmd: Command) -> bytes:
+def update_binary(card: CardOS, cmd: Command) -> bytes:
     if not cmd.data or cmd.ne is not None or len(cmd.data) > MAX_DATA_FIELD:
         raise SwError(Sw.WRONG_LENGTH)
     fid, offset = address(card, cmd)
@@ -87,7 +87,7 @@ def _land_bytes(ef: ElementaryFile, offset: int, data: bytes) -> None:
         ef.length = max(ef.length, offset + i + 1)
 
 
-def erase_binary(card: "CardOS", cmd: Command) -> bytes:
+def erase_binary(card: CardOS, cmd: Command) -> bytes:
     """Erase from the offset to the end, atomically: the data length becomes the offset."""
     if cmd.data or cmd.ne is not None:
         raise SwError(Sw.WRONG_LENGTH)

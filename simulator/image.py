@@ -54,7 +54,7 @@ class CardImage:
 
     @classmethod
     def blank(cls, serial: bytes, master_keys: dict[KeyRef, bytes],
-              path: Path | None = None) -> "CardImage":
+              path: Path | None = None) -> CardImage:
         """A new card: EF.CARD holds the serial, the other EFs are empty, keys diversified."""
         if len(serial) != SERIAL_LEN:
             raise ImageError(f"serial must be {SERIAL_LEN} bytes")
@@ -81,7 +81,7 @@ class CardImage:
         }
 
     @classmethod
-    def load(cls, path: Path) -> "CardImage":
+    def load(cls, path: Path) -> CardImage:
         try:
             raw = json.loads(Path(path).read_text("utf-8"))
             return cls._from_json(raw, Path(path))
@@ -91,7 +91,7 @@ class CardImage:
             raise ImageError(f"{path} is not a valid card image ({exc})") from exc
 
     @classmethod
-    def _from_json(cls, raw: dict, path: Path) -> "CardImage":
+    def _from_json(cls, raw: dict, path: Path) -> CardImage:
         if raw.get("format") != FORMAT:
             raise ValueError(f"format is not {FORMAT}")
         files = {}

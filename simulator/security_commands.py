@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def get_challenge(card: "CardOS", cmd: Command) -> bytes:
+def get_challenge(card: CardOS, cmd: Command) -> bytes:
     if (cmd.p1, cmd.p2) != (0, 0):
         raise SwError(Sw.INCORRECT_P1P2)
     if cmd.data or cmd.ne is None:
@@ -31,7 +31,7 @@ def get_challenge(card: "CardOS", cmd: Command) -> bytes:
     return challenge
 
 
-def external_authenticate(card: "CardOS", cmd: Command) -> bytes:
+def external_authenticate(card: CardOS, cmd: Command) -> bytes:
     """Check AES-CMAC(card key, last challenge); the challenge is used up by any attempt."""
     if cmd.p1 != 0 or cmd.p2 not in KeyRef._value2member_map_:
         raise SwError(Sw.INCORRECT_P1P2)
@@ -58,7 +58,7 @@ def external_authenticate(card: "CardOS", cmd: Command) -> bytes:
     raise SwError(Sw.AUTH_BLOCKED if image.tries[ref] == 0 else tries_left(image.tries[ref]))
 
 
-def lock_identity(card: "CardOS", cmd: Command) -> bytes:
+def lock_identity(card: CardOS, cmd: Command) -> bytes:
     """``80 1C 00 00``: EF.ID becomes read-only for good."""
     if (cmd.p1, cmd.p2) != (0, 0):
         raise SwError(Sw.INCORRECT_P1P2)

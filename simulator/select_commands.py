@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from card_layout.files import (
-    AID, CAPACITY, FCI_TAG_MAX_APDU, FCI_TAG_SERIAL, FCI_TAG_STATE, SFI, STATE_LOCKED,
-    STATE_OPEN, Fid,
+    AID,
+    CAPACITY,
+    FCI_TAG_MAX_APDU,
+    FCI_TAG_SERIAL,
+    FCI_TAG_STATE,
+    SFI,
+    STATE_LOCKED,
+    STATE_OPEN,
+    Fid,
 )
 
 from .command import Command
@@ -22,7 +29,7 @@ P2_FCI, P2_FCP, P2_NO_DATA = 0x00, 0x04, 0x0C
 GET_DATA_SERIAL_TAG = 0xC0
 
 
-def select(card: "CardOS", cmd: Command) -> bytes:
+def select(card: CardOS, cmd: Command) -> bytes:
     if cmd.p1 == 0x04:
         return _select_aid(card, cmd)
     if cmd.p1 in (0x00, 0x02):
@@ -30,7 +37,7 @@ def select(card: "CardOS", cmd: Command) -> bytes:
     raise SwError(Sw.INCORRECT_P1P2)
 
 
-def _select_aid(card: "CardOS", cmd: Command) -> bytes:
+def _select_aid(card: CardOS, cmd: Command) -> bytes:
     if cmd.p2 not in (P2_FCI, P2_NO_DATA):
         raise SwError(Sw.INCORRECT_P1P2)
     if not cmd.data:
@@ -42,7 +49,7 @@ def _select_aid(card: "CardOS", cmd: Command) -> bytes:
     return fci(card) if cmd.p2 == P2_FCI else b""
 
 
-def fci(card: "CardOS") -> bytes:
+def fci(card: CardOS) -> bytes:
     image = card.image
     state = STATE_LOCKED if image.locked else STATE_OPEN
     proprietary = (tlv(FCI_TAG_SERIAL, image.serial) + tlv(FCI_TAG_STATE, bytes([state]))
@@ -50,7 +57,7 @@ def fci(card: "CardOS") -> bytes:
     return tlv(0x6F, tlv(0x84, AID) + tlv(0xA5, proprietary))
 
 
-def _select_fid(card: "CardOS", cmd: Command) -> bytes:
+def _select_fid(card: CardOS, cmd: Command) -> bytes:
     if cmd.p2 not in (P2_FCI, P2_FCP, P2_NO_DATA):
         raise SwError(Sw.INCORRECT_P1P2)
     if len(cmd.data) != 2:
@@ -63,7 +70,7 @@ def _select_fid(card: "CardOS", cmd: Command) -> bytes:
     return b"" if cmd.p2 == P2_NO_DATA else fcp(card, fid)
 
 
-def fcp(card: "CardOS", fid: Fid) -> bytes:
+def fcp(card: CardOS, fid: Fid) -> bytes:
     ef = card.image.files[fid]
     body = (tlv(0x80, ef.length.to_bytes(2, "big")) + tlv(0x81, CAPACITY[fid].to_bytes(2, "big"))
             + tlv(0x82, b"\x01") + tlv(0x83, fid.to_bytes(2, "big"))
@@ -71,7 +78,7 @@ def fcp(card: "CardOS", fid: Fid) -> bytes:
     return tlv(0x62, body)
 
 
-def get_data(card: "CardOS", cmd: Command) -> bytes:
+def get_data(card: CardOS, cmd: Command) -> bytes:
     """``FF CA 00 00 Le`` (a contactless reader's GET UID) or ``00 CA 00 C0 Le``: the serial."""
     if cmd.cla == 0xFF and (cmd.p1, cmd.p2) != (0x00, 0x00):
         raise SwError(Sw.INCORRECT_P1P2)
@@ -87,6 +94,6 @@ def get_data(card: "CardOS", cmd: Command) -> bytes:
     raise WarningAnswer(serial, Sw.END_OF_FILE)
 
 
-def get_response(card: "CardOS", cmd: Command) -> bytes:
+def get_response(card: CardOS, cmd: Command) -> bytes:
     """The card never answers 61xx, so no response is ever pending."""
     raise SwError(Sw.CONDITIONS_NOT_SATISFIED)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-import time
 
 from .card import VirtualCard
 from .faults import CardAbsent, CardMute, CardPulled, NotPowered, PowerLost
@@ -74,7 +73,7 @@ class VpcdBridge:
     def reader_name(self) -> str:
         return reader_name_for_port(self.port)
 
-    def start(self) -> "VpcdBridge":
+    def start(self) -> VpcdBridge:
         self._thread.start()
         return self
 
