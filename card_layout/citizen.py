@@ -28,7 +28,9 @@ MIN_BIRTH_YEAR = 1900
 def check_digit(first17: str) -> str:
     """The check character for the first 17 digits."""
     if len(first17) != 17 or not set(first17) <= _ASCII_DIGITS:
-        raise FieldError("citizen_number", "bad_format", "need exactly 17 ASCII digits")
+        raise FieldError(
+            "citizen_number", "bad_format", "citizen_number check needs exactly 17 ASCII digits"
+        )
     total = sum(int(c) * w for c, w in zip(first17, _WEIGHTS))
     return _CHECK_CHARS[total % 11]
 

@@ -51,6 +51,9 @@ class FormatError(ValueError):
         self.reason = reason
         self.message = message
 
+    def __reduce__(self) -> tuple[type[FormatError], tuple[str, str]]:
+        return self.__class__, (self.reason, self.message)
+
 
 class FieldError(ValueError):
     """A field value is not acceptable. ``field`` is the API field name, ``reason`` a stable code."""
@@ -62,3 +65,6 @@ class FieldError(ValueError):
         self.field = field
         self.reason = reason
         self.message = message
+
+    def __reduce__(self) -> tuple[type[FieldError], tuple[str, str, str]]:
+        return self.__class__, (self.field, self.reason, self.message)

@@ -80,7 +80,7 @@ class Identity:
         if self.nationality not in ETHNIC_GROUPS:
             raise FieldError("nationality", "unknown_code", "nationality must be a GB/T 3304 code")
         if citizen.validate_citizen_number(self.citizen_number) != self.citizen_number:
-            raise FieldError("citizen_number", "bad_format", "citizen number not in stored form")
+            raise FieldError("citizen_number", "bad_format", "citizen_number is not in stored form")
         if citizen.gender_of(self.citizen_number) != self.gender:
             raise FieldError(
                 "gender",

@@ -61,13 +61,12 @@ def read_slots(slot_a: bytes, slot_b: bytes) -> tuple[SlotState, SlotState]:
 
 def current_slot(states: tuple[SlotState, SlotState]) -> SlotState | None:
     """The decodable slot with the highest sequence (A on a tie); None if neither decodes."""
-    best: SlotState | None = None
-    for state in states:
-        if state.record is None:
-            continue
-        if best is None or state.record.sequence > best.record.sequence:  # type: ignore[union-attr]
-            best = state
-    return best
+    valid = [
+        (state.record.sequence, -i, state)
+        for i, state in enumerate(states)
+        if state.record is not None
+    ]
+    return max(valid, key=lambda item: item[:2])[2] if valid else None
 
 
 def next_slot(states: tuple[SlotState, SlotState]) -> Fid:

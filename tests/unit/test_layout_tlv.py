@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import date
 
 import pytest
 
-from card_layout.errors import FormatError
+from card_layout.errors import FieldError, FormatError
 from card_layout.frame import MAX_FRAME_LEN, decode_frame, encode_frame
 from card_layout.tlv import (
     Tlv,
@@ -165,3 +166,10 @@ def test_frame_refuses_oversize_body() -> None:
     assert len(encode_frame(b"ID", b"\x01" * (MAX_FRAME_LEN - 9))) == MAX_FRAME_LEN
     with pytest.raises(ValueError):
         encode_frame(b"ID", b"\x01" * (MAX_FRAME_LEN - 8))
+
+
+def test_errors_keep_their_codes_through_pickle() -> None:
+    fmt = pickle.loads(pickle.dumps(FormatError("bad_crc", "torn")))
+    assert (fmt.reason, fmt.message, str(fmt)) == ("bad_crc", "torn", "bad_crc: torn")
+    fld = pickle.loads(pickle.dumps(FieldError("name", "too_long", "name is 64 bytes")))
+    assert (fld.field, fld.reason, fld.message) == ("name", "too_long", "name is 64 bytes")
