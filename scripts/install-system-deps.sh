@@ -14,10 +14,12 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
-# Two more virtual readers ("Virtual PCD 01 00/01", ports 35965/35966) for multi-reader work.
-EXTRA=/etc/reader.conf.d/cardservice-vpcd-extra
+# Two more virtual readers ("Virtual PCD B 00 00/01", ports 35965/35966) for multi-reader work.
+# The file sorts after the package's "vpcd" so "Virtual PCD 00 00" stays on port 35963.
+$SUDO rm -f /etc/reader.conf.d/cardservice-vpcd-extra  # older name, sorted first and renamed readers
+EXTRA=/etc/reader.conf.d/vpcd-cardservice-extra
 if [ ! -f "$EXTRA" ]; then
-    printf 'FRIENDLYNAME "Virtual PCD"\nDEVICENAME   /dev/null:0x8C7D\nLIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID    0x8C7D\n' \
+    printf 'FRIENDLYNAME "Virtual PCD B"\nDEVICENAME   /dev/null:0x8C7D\nLIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID    0x8C7D\n' \
         | $SUDO tee "$EXTRA" >/dev/null
     echo "added $EXTRA (pcscd reads it at its next start)"
 fi
