@@ -85,6 +85,11 @@ def to_db_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def normalize_time(moment: datetime) -> datetime:
+    """The datetime as it reads back from the database (UTC-aware)."""
+    return datetime.fromisoformat(to_db_time(moment))
+
+
 def from_db_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 

@@ -199,7 +199,8 @@ class Registry:
             status=CardStatus.ACTIVE, last_sequence=_check_sequence(sequence),
             issuing_authority=issuing_authority, permit_type=permit_type, basis=basis,
             expires_on=expires_on, sponsor_citizen_number=sponsor_citizen_number,
-            revoked_reason=None, created_at=now, updated_at=now,
+            revoked_reason=None, created_at=db.normalize_time(now),
+            updated_at=db.normalize_time(now),
         )  # fmt: skip
         with db.write_transaction(self._conn, self._lock):
             if self._conn.execute(

@@ -1,0 +1,216 @@
+"""Bearer tokens for the daemon's client apps (SQLite).
+
+A token is ``"cs_"`` + 43 URL-safe characters (32 random bytes). Only its SHA-256 is stored;
+the secret is shown once by :meth:`TokenStore.create`. Authentication looks the hash up and
+then compares it with :func:`hmac.compare_digest`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+
+from cardservice import db
+from cardservice.errors import CardServiceError, NotFoundError, ValidationError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+TOKEN_PREFIX = "cs_"
+SECRET_BYTES = 32
+MAX_NAME_CHARS = 64
+_TOKEN_CHARS = len(TOKEN_PREFIX) + 43
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tokens (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    role        TEXT NOT NULL CHECK (role IN ('reader', 'operator', 'admin')),
+    secret_hash BLOB NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL,
+    revoked_at  TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS tokens_live_name ON tokens (name) WHERE revoked_at IS NULL;
+"""
+_COLUMNS = "id, name, role, created_at, revoked_at"
+
+
+class Role(str, Enum):
+    """Client roles, ordered reader < operator < admin; a role allows everything below it."""
+
+    READER = "reader"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    def allows(self, required: Role) -> bool:
+        return self.rank >= Role(required).rank
+
+    def __lt__(self, other: object) -> bool:
+        return self.rank < Role(other).rank if isinstance(other, str) else NotImplemented
+
+    def __le__(self, other: object) -> bool:
+        return self.rank <= Role(other).rank if isinstance(other, str) else NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        return self.rank > Role(other).rank if isinstance(other, str) else NotImplemented
+
+    def __ge__(self, other: object) -> bool:
+        return self.rank >= Role(other).rank if isinstance(other, str) else NotImplemented
+
+
+_RANKS = {Role.READER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
+
+
+class TokenNameTakenError(CardServiceError, ValueError):
+    """A live (not revoked) token already has this name."""
+
+    code = "TOKEN_NAME_TAKEN"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _row_to_info(row: tuple) -> TokenInfo:
+    return TokenInfo(
+        id=row[0],
+        name=row[1],
+        role=Role(row[2]),
+        created_at=db.from_db_time(row[3]),
+        revoked_at=db.from_db_time_or_none(row[4]),
+    )
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def _check_name(name: str) -> str:
+    text = name.strip() if isinstance(name, str) else ""
+    if not text or len(text) > MAX_NAME_CHARS or not text.isprintable():
+        raise ValidationError(
+            "name", f"must be 1-{MAX_NAME_CHARS} printable characters", reason="format"
+        )
+    return text
+
+
+def _check_role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        choices = ", ".join(r.value for r in Role)
+        raise ValidationError("role", f"must be one of {choices}", reason="choice") from None
+
+
+class TokenStore:
+    """Client tokens in one SQLite file (or ``":memory:"``); safe to share between threads."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._lock = threading.Lock()
+        self._conn = db.open_database(path)
+        with self._lock:
+            db.apply_schema(self._conn, _SCHEMA, SCHEMA_VERSION)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def create(
+        self,
+        name: str,
+        role: Role | str,
+        now: datetime,
+        token_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> tuple[str, TokenInfo]:
+        """Create a token; returns ``(secret, info)``. The secret is not stored anywhere."""
+        raw = token_bytes(SECRET_BYTES)
+        if len(raw) != SECRET_BYTES:
+            raise ValueError(f"token_bytes returned {len(raw)} bytes, wanted {SECRET_BYTES}")
+        secret = TOKEN_PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+        digest = hash_token(secret)
+        info = TokenInfo(
+            id="tok_" + digest[:8].hex(),
+            name=_check_name(name),
+            role=_check_role(role),
+            created_at=db.normalize_time(now),
+            revoked_at=None,
+        )
+        row = (info.id, info.name, info.role.value, digest, db.to_db_time(now))
+        try:
+            with db.write_transaction(self._conn, self._lock):
+                self._conn.execute(
+                    "INSERT INTO tokens (id, name, role, secret_hash, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    row,
+                )
+        except sqlite3.IntegrityError as exc:
+            if "tokens.name" in str(exc):
+                raise TokenNameTakenError(f"a token named {info.name!r} exists") from exc
+            raise ValueError("token collision; try again") from exc
+        logger.info("token %s created (%s, role %s)", info.id, info.name, info.role.value)
+        return secret, info
+
+    def authenticate(self, token: str) -> TokenInfo | None:
+        """The live token's info, or None for a malformed, unknown or revoked token."""
+        if not isinstance(token, str) or len(token) != _TOKEN_CHARS:
+            return None
+        if not token.startswith(TOKEN_PREFIX) or not token.isascii():
+            return None
+        digest = hash_token(token)
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS}, secret_hash FROM tokens WHERE secret_hash = ?", (digest,)
+            ).fetchone()
+        if row is None or not hmac.compare_digest(bytes(row[5]), digest):
+            return None
+        info = _row_to_info(row)
+        return None if info.revoked_at is not None else info
+
+    def list(self) -> list[TokenInfo]:
+        """All tokens, revoked ones included, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM tokens ORDER BY created_at, rowid"
+            ).fetchall()
+        return [_row_to_info(r) for r in rows]
+
+    def revoke(self, name_or_id: str, now: datetime) -> TokenInfo:
+        """Revoke by id, or by the name of a live token. Revoking a revoked id is a no-op.
+
+        Unknown -> NotFoundError."""
+        with db.write_transaction(self._conn, self._lock):
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM tokens WHERE id = ? "
+                "OR (name = ? AND revoked_at IS NULL) ORDER BY id = ? DESC LIMIT 1",
+                (name_or_id, name_or_id, name_or_id),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no live token with name or id {name_or_id!r}")
+            if row[4] is None:
+                self._conn.execute(
+                    "UPDATE tokens SET revoked_at = ? WHERE id = ?", (db.to_db_time(now), row[0])
+                )
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM tokens WHERE id = ?", (row[0],)
+            ).fetchone()
+        logger.info("token %s revoked", row[0])
+        return _row_to_info(row)
