@@ -1,0 +1,84 @@
+"""The application factory: ``create_app(settings, *, service=None, backend=None, clock=None)``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from .. import __version__
+from ..config import Settings
+from ..engine import Clock, utc_now
+from ..events import EventBus, Monitor
+from ..idempotency import IdempotencyStore
+from ..readers import PcscBackend, ReaderBackend, ReaderPool
+from ..service import Service
+from ..tokens import TokenStore
+from .errors import install_handlers
+from .models import ErrorBody
+from .routes import audit, cards, events, health, readers
+from .runtime import Runtime
+from .security import LocalGuard
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """Local card service for RP1 residence-permit cards. Every route except
+`/v1/health` needs `Authorization: Bearer <token>` (`cardservice token create`). Errors are
+`{"error": {"code", "message", "retriable"}}` with stable codes."""
+
+
+def build_runtime(settings: Settings, *, service: Service | None = None,
+                  backend: ReaderBackend | None = None, clock: Clock | None = None) -> Runtime:
+    clock = clock or utc_now
+    service = service or Service.open(settings.home, clock=clock,
+                                      pcsc_timeout=settings.pcsc_timeout)
+    service.home.ensure()
+    backend = backend or PcscBackend(service.driver)
+    bus = EventBus(clock)
+    runtime = Runtime(
+        settings=settings, service=service, tokens=TokenStore(service.home.tokens_db),
+        pool=ReaderPool(backend), bus=bus, monitor=Monitor(backend, bus),
+        idempotency=IdempotencyStore(service.home.root / "idempotency.db",
+                                     ttl=timedelta(hours=settings.idempotency_ttl_hours)),
+        clock=clock,
+    )
+    runtime.monitor.on_card = runtime.reconcile_reader
+    return runtime
+
+
+def _lifespan(runtime: Runtime):
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        runtime.load_engine()
+        runtime.idempotency.prune(runtime.clock())
+        runtime.monitor.start()  # its first poll reconciles pending intents of cards present
+        logger.info("cardservice %s ready", __version__)
+        try:
+            yield
+        finally:
+            runtime.monitor.stop()
+            runtime.pool.close()
+
+    return lifespan
+
+
+def create_app(settings: Settings, *, service: Service | None = None,
+               backend: ReaderBackend | None = None, clock: Clock | None = None) -> FastAPI:
+    runtime = build_runtime(settings, service=service, backend=backend, clock=clock)
+    app = FastAPI(title="cardservice", version=__version__, description=DESCRIPTION,
+                  lifespan=_lifespan(runtime),
+                  responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
+    app.state.runtime = runtime
+    install_handlers(app)
+    for module in (health, readers, cards, audit, events):
+        app.include_router(module.router)
+    if settings.cors and settings.allowed_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key"])
+    app.add_middleware(LocalGuard, settings=settings)  # outermost: runs before anything else
+    return app

@@ -1,0 +1,39 @@
+"""Dependencies as ``Annotated`` aliases: the runtime, and the authenticated client by role."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..tokens import Role, TokenInfo
+from .runtime import Runtime
+from .security import authenticate, require_role
+
+logger = logging.getLogger(__name__)
+
+_bearer = HTTPBearer(auto_error=False, description="a token from `cardservice token create`")
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _client_with(required: Role):
+    def dependency(runtime: RuntimeDep, credentials: Credentials) -> TokenInfo:
+        info = authenticate(runtime.tokens, credentials.credentials if credentials else None)
+        require_role(info, required)
+        return info
+
+    return dependency
+
+
+ReaderClient = Annotated[TokenInfo, Depends(_client_with(Role.READER))]
+OperatorClient = Annotated[TokenInfo, Depends(_client_with(Role.OPERATOR))]
+AdminClient = Annotated[TokenInfo, Depends(_client_with(Role.ADMIN))]

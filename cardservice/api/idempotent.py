@@ -1,0 +1,40 @@
+"""Applying ``Idempotency-Key`` to a write route: replay the stored response for a repeated key,
+refuse a reused key with another body, store the first successful response."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from ..idempotency import StoredResponse, body_hash, check_key
+from ..tokens import TokenInfo
+from .runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
+
+
+async def idempotent(request: Request, runtime: Runtime, client: TokenInfo,
+                     compute: Callable[[], Awaitable[dict[str, Any]]]) -> Any:
+    key = request.headers.get(HEADER)
+    if key is None:
+        return await compute()
+    check_key(key)
+    scope = f"{client.id} {request.method} {request.url.path}"
+    digest = body_hash(await request.body())
+    store = runtime.idempotency
+    stored = await asyncio.to_thread(store.lookup, scope, key, digest)
+    if stored is not None:
+        logger.info("replaying the response stored for Idempotency-Key %r", key)
+        return JSONResponse(stored.body, status_code=stored.status, headers={REPLAYED: "true"})
+    body = await compute()
+    await asyncio.to_thread(store.store, scope, key, digest, StoredResponse(200, body),
+                            runtime.clock())
+    return body

@@ -1,0 +1,169 @@
+"""Request and response bodies of API v1 (kept apart: ``*In`` models are requests, the others
+are responses). Field names are a public contract: extend, never rename."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from card_layout.record import PermitType
+
+SERIAL_PATTERN = r"^[0-9A-Fa-f]{16}$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests ---------------------------------------------------------------------------
+
+
+class IdentityIn(_In):
+    name: str
+    gender: str = Field(description="male | female (or 1 | 2)")
+    nationality: str = Field(description='GB/T 3304 code or name, e.g. "01" or "汉"')
+    citizen_number: str
+    household_address: str
+
+
+class ResidenceIn(_In):
+    current_residence: str
+    permit_type: PermitType
+    basis: int | None = Field(default=None, ge=1, le=5)
+    sponsor_citizen_number: str | None = None
+    expires_on: date | None = None
+
+
+class IssueIn(_In):
+    identity: IdentityIn
+    residence: ResidenceIn
+
+
+class ResignIn(_In):
+    current_residence: str
+    permit_type: PermitType | None = None
+    basis: int | None = Field(default=None, ge=1, le=5)
+    expires_on: date | None = None
+    card_serial: str | None = Field(default=None, pattern=SERIAL_PATTERN,
+                                    description="refuse (409 CARD_CHANGED) if another card")
+
+
+class RenewIn(_In):
+    permit_type: PermitType | None = None
+    basis: int | None = Field(default=None, ge=1, le=5)
+    expires_on: date | None = None
+    card_serial: str | None = Field(default=None, pattern=SERIAL_PATTERN)
+
+
+class RevokeIn(_In):
+    reason: Literal["lost", "replaced", "withdrawn"]
+
+
+# --- responses --------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    pcsc_available: bool
+    reader_count: int
+    version: str
+
+
+class Reader(BaseModel):
+    id: str
+    name: str
+    card_present: bool
+    atr_hex: str | None
+
+
+class IdentityOut(BaseModel):
+    name: str
+    gender: str
+    nationality: str
+    nationality_code: str
+    citizen_number: str
+    birth_date: date
+    household_address: str
+
+
+class ResidenceOut(BaseModel):
+    current_residence: str
+    issuing_authority: str
+    issued_on: date
+    expires_on: date
+    permit_type: str
+    basis: int | None
+    sponsor_citizen_number: str | None
+    sequence: int
+
+
+class Check(BaseModel):
+    check: str
+    result: str
+    reason: str
+
+
+class Verification(BaseModel):
+    status: str
+    checks: list[Check]
+
+
+class RegistryCard(BaseModel):
+    card_serial: str
+    citizen_number: str
+    status: str
+    last_sequence: int
+    issuing_authority: str
+    permit_type: str
+    basis: int | None
+    sponsor_citizen_number: str | None
+    expires_on: date
+    revoked_reason: str | None
+    created_at: str
+    updated_at: str
+
+
+class Card(BaseModel):
+    card_serial: str
+    state: Literal["blank", "personalized"]
+    identity: IdentityOut | None
+    residence: ResidenceOut | None
+    verification: Verification
+    registry: RegistryCard | None
+
+
+class AuditEntry(BaseModel):
+    id: int
+    ts: str
+    kind: str
+    operation: str
+    card_serial: str | None
+    reader: str | None
+    actor: str | None
+    intent_id: int | None
+    outcome: str | None
+    sequence: int | None
+    detail: dict[str, Any]
+    hash: str
+
+
+class AuditVerify(BaseModel):
+    ok: bool
+    entries: int
+    first_broken_id: int | None
+    reason: str | None
+    pending_intents: list[int]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    retriable: bool
+    field: str | None = None
+    rule: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

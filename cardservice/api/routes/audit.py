@@ -1,0 +1,35 @@
+"""The audit log (admin): recent entries and the hash-chain check."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from ...registry import normalize_serial
+from ...views import audit_dict
+from ..deps import AdminClient, RuntimeDep
+from ..models import AuditEntry, AuditVerify
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get("", response_model=list[AuditEntry])
+async def entries(runtime: RuntimeDep, _client: AdminClient, card_serial: str | None = None,
+                  limit: int = Query(100, ge=1, le=1000)) -> Any:
+    serial = normalize_serial(card_serial) if card_serial else None
+    rows = await asyncio.to_thread(runtime.audit().entries, card_serial=serial, limit=limit)
+    return [audit_dict(e) for e in rows]
+
+
+@router.get("/verify", response_model=AuditVerify)
+async def verify(runtime: RuntimeDep, _client: AdminClient) -> Any:
+    log = runtime.audit()
+    result = await asyncio.to_thread(log.verify)
+    pending = [e.id for e in await asyncio.to_thread(log.pending)]
+    return {"ok": result.ok, "entries": result.entries, "first_broken_id": result.first_broken_id,
+            "reason": result.reason, "pending_intents": pending}

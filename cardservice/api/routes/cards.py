@@ -1,0 +1,117 @@
+"""Card writes on a reader (issue, re-sign, renew), revocation, and the registry's view."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from card_layout.errors import FieldError
+from card_layout.identity import Identity
+
+from ... import errors
+from ...engine import PermitRequest
+from ...registry import normalize_serial
+from ...views import card_dict, registry_dict
+from ..deps import AdminClient, OperatorClient, ReaderClient, RuntimeDep
+from ..idempotent import idempotent
+from ..models import Card, IdentityIn, IssueIn, RegistryCard, RenewIn, ResignIn, RevokeIn
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["cards"])
+
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"description": "reader busy, card changed, already personalized, citizen has a card"},
+    422: {"description": "validation (names the field) or policy (names the rule)"},
+    504: {"description": "the card did not answer in time"},
+}
+
+
+def _identity(body: IdentityIn) -> Identity:
+    try:
+        return Identity.create(**body.model_dump())
+    except FieldError as exc:
+        raise errors.ValidationError(f"identity.{exc.field}", exc.message, exc.reason) from exc
+
+
+def _serial(value: str | None) -> bytes | None:
+    return bytes.fromhex(value) if value else None
+
+
+@router.post("/v1/readers/{rid}/card/issue", response_model=Card, responses=WRITE_RESPONSES)
+async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
+                client: OperatorClient) -> Any:
+    identity = _identity(body.identity)
+    res = body.residence
+    permit = PermitRequest(current_residence=res.current_residence, permit_type=res.permit_type,
+                           basis=res.basis, sponsor_citizen_number=res.sponsor_citizen_number,
+                           expires_on=res.expires_on)
+
+    async def compute() -> dict[str, Any]:
+        view = await runtime.write(rid, "issue", lambda conn: runtime.engine.issue(
+            conn, identity, permit, actor=client.name))
+        return card_dict(view)
+
+    return await idempotent(request, runtime, client, compute)
+
+
+@router.post("/v1/readers/{rid}/card/resign", response_model=Card, responses=WRITE_RESPONSES)
+async def resign(rid: str, body: ResignIn, request: Request, runtime: RuntimeDep,
+                 client: OperatorClient) -> Any:
+    permit = PermitRequest(current_residence=body.current_residence, permit_type=body.permit_type,
+                           basis=body.basis, expires_on=body.expires_on)
+
+    async def compute() -> dict[str, Any]:
+        view = await runtime.write(rid, "resign", lambda conn: runtime.engine.resign(
+            conn, permit, actor=client.name, expected_serial=_serial(body.card_serial)))
+        return card_dict(view)
+
+    return await idempotent(request, runtime, client, compute)
+
+
+@router.post("/v1/readers/{rid}/card/renew", response_model=Card, responses=WRITE_RESPONSES)
+async def renew(rid: str, body: RenewIn, request: Request, runtime: RuntimeDep,
+                client: OperatorClient) -> Any:
+    permit = PermitRequest(permit_type=body.permit_type, basis=body.basis,
+                           expires_on=body.expires_on)
+
+    async def compute() -> dict[str, Any]:
+        view = await runtime.write(rid, "renew", lambda conn: runtime.engine.renew(
+            conn, permit, actor=client.name, expected_serial=_serial(body.card_serial)))
+        return card_dict(view)
+
+    return await idempotent(request, runtime, client, compute)
+
+
+@router.post("/v1/cards/{serial}/revoke", response_model=RegistryCard)
+async def revoke(serial: str, body: RevokeIn, request: Request, runtime: RuntimeDep,
+                 client: AdminClient) -> Any:
+    async def compute() -> dict[str, Any]:
+        row = await asyncio.to_thread(runtime.engine.revoke, _checked(serial), body.reason,
+                                      actor=client.name)
+        return registry_dict(row)
+
+    return await idempotent(request, runtime, client, compute)
+
+
+@router.get("/v1/cards/{serial}", response_model=RegistryCard)
+async def registry_card(serial: str, runtime: RuntimeDep, _client: ReaderClient) -> Any:
+    row = await asyncio.to_thread(runtime.registry().get, _checked(serial))
+    if row is None:
+        raise errors.NotFoundError(f"card {serial} is not in the registry")
+    return registry_dict(row)
+
+
+@router.get("/v1/cards", response_model=list[RegistryCard])
+async def registry_by_citizen(runtime: RuntimeDep, _client: ReaderClient,
+                              citizen_number: str = Query(min_length=1, max_length=32)) -> Any:
+    rows = await asyncio.to_thread(runtime.registry().find_by_citizen,
+                                   citizen_number.strip().upper())
+    return [registry_dict(r) for r in rows]
+
+
+def _checked(serial: str) -> str:
+    return normalize_serial(serial)  # ValidationError (422) unless 16 hex digits

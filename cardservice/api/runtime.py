@@ -1,0 +1,135 @@
+"""What the routes share while the daemon runs: settings, the service (engine, registry, audit),
+tokens, the reader pool, the event bus and monitor, the idempotency store; and the one way
+routes run card I/O (on the reader's worker thread, bounded by the operation timeout)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from .. import errors
+from ..config import Settings
+from ..audit import AuditLog
+from ..engine import Engine
+from ..events import EventBus, Monitor
+from ..idempotency import IdempotencyStore
+from ..readers import ReaderInfo, ReaderPool, reader_id
+from ..registry import Registry
+from ..service import Service
+from ..tokens import TokenStore
+from ..transport import CardConnection
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    service: Service
+    tokens: TokenStore
+    pool: ReaderPool
+    bus: EventBus
+    monitor: Monitor
+    idempotency: IdempotencyStore
+    clock: Callable[[], datetime]
+
+    _stores: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def engine(self) -> Engine:
+        return self.service.engine
+
+    def load_engine(self) -> None:
+        """Load the keys now so that a missing key is logged at start-up (the daemon still
+        serves health and the registry; card routes answer KEYS_MISSING)."""
+        try:
+            engine = self.engine
+        except errors.CardServiceError as exc:
+            logger.warning("card operations unavailable: %s (%s)", exc.message, exc.code)
+            return
+        self._stores.update(registry=engine.registry, audit=engine.audit)
+
+    def registry(self) -> Registry:
+        if "registry" not in self._stores:
+            self._stores["registry"] = self.service.registry()
+        return self._stores["registry"]
+
+    def audit(self) -> AuditLog:
+        if "audit" not in self._stores:
+            self._stores["audit"] = self.service.audit()
+        return self._stores["audit"]
+
+    async def blocking(self, fn: Callable[..., T], *args: object) -> T:
+        """Run a short blocking call (listing readers) off the loop, bounded in time."""
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(fn, *args),
+                                          self.settings.pcsc_timeout)
+        except asyncio.TimeoutError:
+            raise errors.PcscUnavailableError("PC/SC did not answer in time") from None
+
+    async def readers(self) -> list[ReaderInfo]:
+        return await self.blocking(self.pool.backend.readers)
+
+    async def on_card(self, rid: str, operation: str, fn: Callable[[CardConnection], T], *,
+                      write: bool) -> T:
+        """Run ``fn(conn)`` on reader ``rid``'s thread: 409 READER_BUSY at once for a busy
+        reader's write, 504 CARD_TIMEOUT after ``operation_timeout``."""
+        info = await self.blocking(self.pool.resolve, rid)
+        worker = self.pool.worker(info.name)
+        if write:
+            worker.acquire(write=True, read_wait=0)
+        else:
+            await asyncio.to_thread(worker.acquire, write=False,
+                                    read_wait=self.settings.read_wait)
+        future = worker.submit(operation, fn)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future),
+                                          self.settings.operation_timeout)
+        except asyncio.TimeoutError:
+            worker.mark_stuck()
+            raise errors.CardTimeoutError(
+                f"the card in {info.name!r} did not finish {operation} within "
+                f"{self.settings.operation_timeout:g} s"
+            ) from None
+
+    async def write(self, rid: str, operation: str, fn: Callable[[CardConnection], T]) -> T:
+        """A card write with write_started / write_finished events around it."""
+        fields = {"reader_id": rid, "operation": operation}
+        self.bus.publish("write_started", **fields)
+        try:
+            result = await self.on_card(rid, operation, fn, write=True)
+        except errors.CardServiceError as exc:
+            self.bus.publish("write_finished", **fields, ok=False, code=exc.code)
+            raise
+        serial = getattr(result, "serial", None)
+        self.bus.publish("write_finished", **fields, ok=True,
+                         card_serial=serial.hex() if isinstance(serial, bytes) else None)
+        return result
+
+    def reconcile_reader(self, info: ReaderInfo) -> None:
+        """Resolve pending audit intents for the card just seen in ``info`` (monitor thread)."""
+        try:
+            if not self.audit().pending():
+                return
+            worker = self.pool.worker(info.name)
+            worker.acquire(write=True, read_wait=0)
+        except errors.CardServiceError as exc:
+            logger.info("no reconciliation on %r now: %s", info.name, exc.code)
+            return
+        future = worker.submit("reconcile", self.engine.reconcile)
+        future.add_done_callback(lambda f: _log_reconciled(info, f))
+
+
+def _log_reconciled(info: ReaderInfo, future) -> None:
+    exc = future.exception()
+    if exc is not None:
+        logger.warning("reconciliation on %r failed: %s", info.name, exc)
+    elif future.result():
+        logger.info("reconciled intents %s on %r (%s)", future.result(), info.name,
+                    reader_id(info.name))

@@ -1,0 +1,80 @@
+"""The daemon's settings: one pydantic-settings class, environment prefix ``CARDSERVICE_``.
+
+Validators refuse unsafe values: a non-loopback bind address without ``allow_remote``, a
+non-positive timeout, an unknown log format.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .keys import default_home
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and any loopback IP address (IPv4 127/8 or IPv6 ::1)."""
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Where the daemon keeps its data, where it listens, and its time bounds."""
+
+    model_config = SettingsConfigDict(env_prefix="CARDSERVICE_", frozen=True, extra="forbid")
+
+    home: Path = Field(default_factory=default_home)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    uds: Path | None = None
+    allow_remote: bool = False
+    allowed_origins: list[str] = Field(default_factory=list)
+    cors: bool = False
+    log_format: Literal["text", "json"] = "text"
+    pcsc_timeout: float = Field(default=5.0, gt=0, description="seconds per APDU (watchdog)")
+    operation_timeout: float = Field(default=20.0, gt=0, description="seconds per card operation")
+    read_wait: float = Field(default=2.0, ge=0, description="seconds a read waits for a busy reader")
+    idempotency_ttl_hours: int = Field(default=24, gt=0)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_plain(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin == "*" or not origin.startswith(("http://", "https://")):
+                raise ValueError(f"allowed origin {origin!r} must be an explicit http(s) origin")
+        return [o.rstrip("/") for o in origins]
+
+    @model_validator(mode="after")
+    def _loopback_unless_allowed(self) -> "Settings":
+        if not self.allow_remote and not is_loopback(self.host):
+            raise ValueError(
+                f"host {self.host!r} is not a loopback address; pass --allow-remote to bind it"
+            )
+        if self.pcsc_timeout >= self.operation_timeout:
+            raise ValueError("pcsc_timeout must be shorter than operation_timeout")
+        return self
+
+    @property
+    def allowed_hosts(self) -> frozenset[str]:
+        """``Host`` header values the daemon answers (loopback names with its port)."""
+        names = ["127.0.0.1", "localhost", "[::1]"]
+        if self.allow_remote and not is_loopback(self.host):
+            names.append(self.host)
+        hosts = {f"{name}:{self.port}" for name in names}
+        if self.uds is not None:  # clients of a Unix socket send a bare name
+            hosts.update(names)
+        return frozenset(hosts)

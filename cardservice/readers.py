@@ -1,0 +1,173 @@
+"""Readers as the daemon sees them: a backend that lists and connects readers, a stable URL-safe
+id per reader name, and one worker per reader (its own thread and lock) so that card I/O never
+interleaves on a reader and a mute card never blocks another reader.
+
+Only :class:`PcscBackend` touches PC/SC (through :mod:`cardservice.pcsc`, imported lazily);
+tests plug in a simulated backend.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from . import errors
+from .transport import CardConnection
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ReaderInfo:
+    name: str
+    card_present: bool
+    atr: bytes | None
+
+
+class ReaderBackend(Protocol):
+    """Lists readers and connects to the card in one; PC/SC or a simulation."""
+
+    def readers(self) -> list[ReaderInfo]: ...
+
+    def connect(self, name: str) -> CardConnection: ...
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Block until a reader or card may have changed, or ``timeout`` seconds passed.
+        Called from the monitor thread only."""
+
+    def cancel(self) -> None:
+        """Wake a pending ``wait_for_change`` early (shutdown)."""
+
+
+def reader_id(name: str) -> str:
+    """A URL-safe id, stable for a reader name: a readable slug plus a hash of the full name."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:32].strip("-")
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return f"{slug}-{digest}" if slug else digest
+
+
+class PcscBackend:
+    """The PC/SC readers through :class:`cardservice.pcsc.PcscDriver`; the monitor waits on its
+    own context with the PnP pseudo-reader so that readers plugged in are noticed."""
+
+    def __init__(self, driver) -> None:
+        from . import pcsc  # the only module that imports pyscard
+
+        self._pcsc = pcsc
+        self._driver = driver
+        self._monitor_context = pcsc.Context()
+        self._states: dict[str, int] = {}
+
+    def readers(self) -> list[ReaderInfo]:
+        return [ReaderInfo(i.name, i.card_present, i.atr) for i in self._driver.readers()]
+
+    def connect(self, name: str) -> CardConnection:
+        return self._driver.connect(name)
+
+    def wait_for_change(self, timeout: float) -> None:
+        names = self._pcsc.list_readers(self._monitor_context)
+        unaware = 0  # SCARD_STATE_UNAWARE
+        known = {n: self._states.get(n, unaware) for n in names}
+        known[self._pcsc.PNP_NOTIFICATION] = self._states.get(self._pcsc.PNP_NOTIFICATION, unaware)
+        try:
+            self._states = self._pcsc.wait_for_change(self._monitor_context, known,
+                                                      int(timeout * 1000))
+        except errors.CardServiceError:
+            self._states = {}
+            raise
+
+    def cancel(self) -> None:
+        """Nothing to do: the monitor's wait is bounded by its timeout (about a second)."""
+
+    def close(self) -> None:
+        self._monitor_context.close()
+        self._driver.close()
+
+
+class ReaderWorker:
+    """One reader's thread and lock. Writes fail at once with READER_BUSY when the reader is in
+    use; reads wait up to ``read_wait`` seconds. An operation that outlives its timeout keeps the
+    reader busy until its thread returns (the PC/SC watchdog bounds that)."""
+
+    def __init__(self, name: str, backend: ReaderBackend) -> None:
+        self.name = name
+        self.id = reader_id(name)
+        self._backend = backend
+        self._lock = threading.Lock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"reader-{self.id}")
+        self.stuck_since: float | None = None
+
+    def acquire(self, *, write: bool, read_wait: float) -> None:
+        if self._lock.acquire(blocking=not write, timeout=-1 if write else read_wait):
+            return
+        if self.stuck_since is not None:
+            raise errors.CardTimeoutError(
+                f"reader {self.name!r}: an earlier card operation has not returned"
+            )
+        raise errors.ReaderBusyError(f"reader {self.name!r} is busy with another operation")
+
+    def submit(self, operation: str, fn: Callable[[CardConnection], T]) -> concurrent.futures.Future:
+        """Run ``fn(connection)`` on this reader's thread; the caller holds the lock (acquire)
+        and the worker releases it when ``fn`` returns."""
+        return self._pool.submit(self._run, operation, fn)
+
+    def _run(self, operation: str, fn: Callable[[CardConnection], T]) -> T:
+        started = time.monotonic()
+        code = "OK"
+        try:
+            with self._backend.connect(self.name) as conn:
+                return fn(conn)
+        except errors.CardServiceError as exc:
+            code = exc.code
+            raise
+        finally:
+            ms = (time.monotonic() - started) * 1000
+            self.stuck_since = None
+            self._lock.release()
+            logger.info("card %s on %r: %s in %.0f ms", operation, self.name, code, ms,
+                        extra={"operation": operation, "reader": self.name, "code": code,
+                               "ms": round(ms, 1)})
+
+    def mark_stuck(self) -> None:
+        if self.stuck_since is None:
+            self.stuck_since = time.monotonic()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class ReaderPool:
+    """Workers by reader name, created on first use; resolves the API's reader ids."""
+
+    def __init__(self, backend: ReaderBackend) -> None:
+        self.backend = backend
+        self._workers: dict[str, ReaderWorker] = {}
+        self._lock = threading.Lock()
+
+    def worker(self, name: str) -> ReaderWorker:
+        with self._lock:
+            worker = self._workers.get(name)
+            if worker is None:
+                worker = self._workers[name] = ReaderWorker(name, self.backend)
+            return worker
+
+    def resolve(self, rid: str) -> ReaderInfo:
+        """The reader with id ``rid`` (lists the readers: blocking, call off the event loop)."""
+        for info in self.backend.readers():
+            if reader_id(info.name) == rid:
+                return info
+        raise errors.ReaderNotFoundError(f"no reader with id {rid!r}")
+
+    def close(self) -> None:
+        with self._lock:
+            for worker in self._workers.values():
+                worker.close()

@@ -1,0 +1,111 @@
+"""API test fixtures: a daemon app (TestClient, in-process) over two simulated readers, a fixed
+clock, and one token per role."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cardservice.api import create_app
+from cardservice.api.runtime import Runtime
+from cardservice.config import Settings
+from cardservice.keys import DataDir, init_demo
+from cardservice.readers import reader_id
+from cardservice.service import Service
+from simulator.devkeys import load_dev_master_keys
+
+from .simbackend import SimulatedBackend, make_card
+
+NOW = datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)
+BASE_URL = "http://127.0.0.1:8765"
+READER_A = "Sim Reader A"
+READER_B = "Sim Reader B"
+SERIAL_A = "0102030405060708"
+SERIAL_B = "1112131415161718"
+
+ALICE = {"name": "张三", "gender": "female", "nationality": "汉",
+         "citizen_number": "11010519491231002X", "household_address": "北京市朝阳区建国路88号"}
+BOB = {"name": "李四", "gender": "male", "nationality": "01",
+       "citizen_number": "110105199001011232", "household_address": "新疆博乐市青得里大街1号"}
+
+
+def issue_body(identity: dict = ALICE, **residence) -> dict:
+    res = {"current_residence": "示范县城关镇幸福路1号", "permit_type": "temporary", **residence}
+    return {"identity": identity, "residence": res}
+
+
+class Clock:
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Daemon:
+    client: TestClient
+    backend: SimulatedBackend
+    runtime: Runtime
+    tokens: dict[str, str]
+    clock: Clock
+
+    def auth(self, role: str = "operator", **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}", **extra}
+
+    def url(self, reader: str = READER_A, action: str | None = None) -> str:
+        base = f"/v1/readers/{reader_id(reader)}/card"
+        return f"{base}/{action}" if action else base
+
+    def issue(self, reader: str = READER_A, body: dict | None = None, **headers: str):
+        return self.client.post(self.url(reader, "issue"), json=body or issue_body(),
+                                headers=self.auth(**headers))
+
+
+@pytest.fixture(scope="session")
+def key_template(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("keys")
+    init_demo(DataDir(root), now=NOW - timedelta(days=1), masters=load_dev_master_keys())
+    return root
+
+
+def make_settings(home: Path, **overrides) -> Settings:
+    values = dict(home=home, operation_timeout=2.0, pcsc_timeout=1.0, read_wait=0.3)
+    return Settings(**{**values, **overrides})
+
+
+@pytest.fixture
+def backend() -> SimulatedBackend:
+    sim = SimulatedBackend()
+    sim.add_reader(READER_A, make_card(SERIAL_A, seed=1))
+    sim.add_reader(READER_B, make_card(SERIAL_B, seed=2))
+    yield sim
+    sim.release()
+
+
+@pytest.fixture
+def home(tmp_path: Path, key_template: Path) -> Path:
+    target = tmp_path / "home"
+    shutil.copytree(key_template, target)
+    return target
+
+
+@pytest.fixture
+def daemon(home: Path, backend: SimulatedBackend) -> Daemon:
+    clock = Clock()
+    settings = make_settings(home)
+    app = create_app(settings, service=Service.open(home, clock=clock), backend=backend,
+                     clock=clock)
+    runtime: Runtime = app.state.runtime
+    tokens = {role: runtime.tokens.create(f"app-{role}", role, NOW)[0]
+              for role in ("reader", "operator", "admin")}
+    with TestClient(app, base_url=BASE_URL) as client:
+        yield Daemon(client, backend, runtime, tokens, clock)

@@ -1,0 +1,122 @@
+"""A reader backend made of simulator VirtualCards: the daemon's PC/SC seam without pcscd.
+
+Readers can be added, removed, hold or lose a card, and a card can "hang" (never answer, as
+pcscd waits forever on a mute card) until released. PC/SC itself can be made unavailable.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+
+from cardservice import errors
+from cardservice.readers import ReaderInfo
+from cardservice.transport import CardConnection
+from simulator.card import VirtualCard
+from simulator.devkeys import load_dev_master_keys
+from simulator.image import CardImage
+from simulator.inprocess import InProcessConnection
+
+HANG_LIMIT = 30.0  # a hung APDU gives up after this many seconds, so no thread outlives a run
+
+
+def make_card(serial_hex: str, seed: int = 7) -> VirtualCard:
+    image = CardImage.blank(bytes.fromhex(serial_hex), load_dev_master_keys())
+    return VirtualCard(image, rng=random.Random(seed))
+
+
+class _Connection(CardConnection):
+    def __init__(self, inner: InProcessConnection, name: str, backend: "SimulatedBackend") -> None:
+        self._inner = inner
+        self._name = name
+        self._backend = backend
+
+    @property
+    def atr(self) -> bytes:
+        return self._inner.atr
+
+    @property
+    def reader_name(self) -> str:
+        return self._name
+
+    def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
+        self._backend.apdus[self._name] = self._backend.apdus.get(self._name, 0) + 1
+        gate = self._backend.hung.get(self._name)
+        if gate is not None and not gate.wait(HANG_LIMIT):
+            raise errors.CardTimeoutError("simulated card hung")
+        return self._inner.send_and_receive(apdu)
+
+
+class SimulatedBackend:
+    def __init__(self) -> None:
+        self.slots: dict[str, VirtualCard | None] = {}
+        self.hung: dict[str, threading.Event] = {}
+        self.apdus: dict[str, int] = {}
+        self.available = True
+        self._changed = threading.Event()
+
+    # --- test controls ------------------------------------------------------------------
+
+    def add_reader(self, name: str, card: VirtualCard | None = None) -> None:
+        self.slots[name] = card
+        self._changed.set()
+
+    def remove_reader(self, name: str) -> None:
+        del self.slots[name]
+        self._changed.set()
+
+    def insert(self, name: str, card: VirtualCard | None = None) -> VirtualCard:
+        card = card or self.slots[name]
+        card.insert()
+        self.slots[name] = card
+        self._changed.set()
+        return card
+
+    def pull(self, name: str) -> None:
+        card = self.slots[name]
+        if card is not None:
+            card.remove()
+        self._changed.set()
+
+    def hang(self, name: str) -> None:
+        self.hung[name] = threading.Event()
+
+    def release(self) -> None:
+        for gate in self.hung.values():
+            gate.set()
+        self.hung.clear()
+
+    def set_available(self, available: bool) -> None:
+        self.available = available
+        self._changed.set()
+
+    # --- ReaderBackend ------------------------------------------------------------------
+
+    def readers(self) -> list[ReaderInfo]:
+        self._check()
+        out = []
+        for name, card in list(self.slots.items()):
+            present = card is not None and card.present
+            out.append(ReaderInfo(name, present, card.atr if present else None))
+        return out
+
+    def connect(self, name: str) -> CardConnection:
+        self._check()
+        if name not in self.slots:
+            raise errors.ReaderNotFoundError(f"no reader {name!r}")
+        card = self.slots[name]
+        if card is None or not card.present:
+            raise errors.NoCardError(f"no card in {name!r}")
+        return _Connection(InProcessConnection(card), name, self)
+
+    def wait_for_change(self, timeout: float) -> None:
+        self._changed.wait(timeout)
+        self._changed.clear()
+        self._check()
+
+    def cancel(self) -> None:
+        self._changed.set()
+
+    def _check(self) -> None:
+        if not self.available:
+            raise errors.PcscUnavailableError("simulated pcscd is stopped")
