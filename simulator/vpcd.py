@@ -13,7 +13,7 @@ import socket
 import threading
 
 from .card import VirtualCard
-from .faults import CardAbsent, CardMute, CardPulled, NotPowered, PowerLost
+from .faults import CardAbsent, CardMute, CardPulled, PowerLost
 
 logger = logging.getLogger(__name__)
 
@@ -79,15 +79,17 @@ class VpcdBridge:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Remove the card and end the bridge thread."""
-        self._stopping.set()
-        self._inserted.set()
+        with self._sock_lock:
+            self._stopping.set()
+            self._inserted.set()
         self._close_socket()
         self._thread.join(timeout)
 
     def remove(self) -> None:
         """Pull the card out: close the socket and stay out until :meth:`insert`."""
-        self._inserted.clear()
-        self.card.remove()
+        with self._sock_lock:
+            self._inserted.clear()
+            self.card.remove()
         self._close_socket()
 
     def insert(self) -> None:
@@ -135,8 +137,11 @@ class VpcdBridge:
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._sock_lock:
+            if not self._inserted.is_set() or self._stopping.is_set():
+                sock.close()  # removed or stopped while connecting
+                return None
             self._sock = sock
-        self.card.insert()
+            self.card.insert()
         self.connected.set()
         logger.info("card inserted into %s", self.reader_name)
         return sock
@@ -168,10 +173,9 @@ class VpcdBridge:
             raise CardPulled("card pulled")
         if len(payload) == 1:
             return self._control(payload[0])
+        if not self.card.powered and self.card.present:
+            self.card.power_on()  # vpcd sends APDUs only after power-on; be lenient
         try:
-            return self.card.process(payload)
-        except NotPowered:
-            self.card.power_on()
             return self.card.process(payload)
         except CardMute:
             return None
