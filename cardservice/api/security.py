@@ -84,7 +84,13 @@ class LocalGuard:
     async def _refuse(scope: Scope, receive: Callable, send: Callable,
                       exc: errors.CardServiceError) -> None:
         if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": exc.code})
+            if "websocket.http.response" not in scope.get("extensions", {}):
+                await send({"type": "websocket.close", "code": 1008, "reason": exc.code})
+                return
+            response = error_response(exc)
+            await send({"type": "websocket.http.response.start", "status": response.status_code,
+                        "headers": response.raw_headers})
+            await send({"type": "websocket.http.response.body", "body": response.body})
             return
         await error_response(exc)(scope, receive, send)
 

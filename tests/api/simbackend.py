@@ -17,7 +17,8 @@ from simulator.devkeys import load_dev_master_keys
 from simulator.image import CardImage
 from simulator.inprocess import InProcessConnection
 
-HANG_LIMIT = 30.0  # a hung APDU gives up after this many seconds, so no thread outlives a run
+HANG_LIMIT = 30.0
+UPDATE_BINARY = 0xD6  # a hung APDU gives up after this many seconds, so no thread outlives a run
 
 
 def make_card(serial_hex: str, seed: int = 7) -> VirtualCard:
@@ -44,7 +45,19 @@ class _Connection(CardConnection):
         gate = self._backend.hung.get(self._name)
         if gate is not None and not gate.wait(HANG_LIMIT):
             raise errors.CardTimeoutError("simulated card hung")
+        self._pull_after_write(apdu)
         return self._inner.send_and_receive(apdu)
+
+    def _pull_after_write(self, apdu: bytes) -> None:
+        """With ``pull_after_write``: the card leaves at the first command after an UPDATE."""
+        if self._name not in self._backend.pull_after_write:
+            return
+        if apdu[1] == UPDATE_BINARY:
+            self._wrote = True
+        elif getattr(self, "_wrote", False):
+            self._backend.pull_after_write.discard(self._name)
+            self._backend.pull(self._name)
+            raise errors.CardRemovedError("simulated card pulled after the write")
 
 
 class SimulatedBackend:
@@ -52,6 +65,7 @@ class SimulatedBackend:
         self.slots: dict[str, VirtualCard | None] = {}
         self.hung: dict[str, threading.Event] = {}
         self.apdus: dict[str, int] = {}
+        self.pull_after_write: set[str] = set()
         self.available = True
         self._changed = threading.Event()
 
