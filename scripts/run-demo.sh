@@ -1,0 +1,216 @@
+#!/bin/sh
+# `make run` after set-up: pcscd (reused if running), demo keys, a simulated card in the virtual
+# reader (issued once with a demo identity), a demo operator token, then the daemon in the
+# foreground. Ctrl-C stops the daemon and the card simulator this script started; a pcscd it
+# started keeps running. A second run reuses the keys, card, registry and token in .demo/.
+#
+# Environment (all optional):
+#   DEMO_DIR         demo state directory            (default: ./.demo)
+#   DEMO_PORT        daemon TCP port on 127.0.0.1     (default: 8765)
+#   DEMO_VPCD_PORT   vpcd port the card connects to   (default: 35963)
+#   DEMO_READER      that port's reader name          (default: "Virtual PCD 00 00")
+set -eu
+
+cd "$(dirname "$0")/.."
+BIN=$(pwd)/.venv/bin
+PY=$BIN/python
+CS=$BIN/cardservice
+SIM=$BIN/cardsim
+DEMO=${DEMO_DIR:-$(pwd)/.demo}
+PORT=${DEMO_PORT:-8765}
+VPCD_PORT=${DEMO_VPCD_PORT:-35963}
+READER=${DEMO_READER:-Virtual PCD 00 00}
+URL=http://127.0.0.1:$PORT
+PCSCD_SOCKET=/run/pcscd/pcscd.comm
+export CARDSERVICE_HOME="$DEMO/home"
+
+# The demo holder (valid GB 11643 citizen number, born 1949-12-31, female).
+HOLDER_NAME="王芳"
+HOLDER_CITIZEN="11010519491231002X"
+HOLDER_ADDRESS="北京市朝阳区示例路1号"
+HOLDER_RESIDENCE="示范县城关镇人民路8号"
+
+SIM_PID=""
+DAEMON_PID=""
+
+say() { printf '%s\n' "run-demo: $*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+cleanup() {
+    trap - EXIT INT TERM
+    for pid in $DAEMON_PID $SIM_PID; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in $DAEMON_PID $SIM_PID; do
+        wait "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- small probes (exit status only) --------------------------------------------------------
+
+unix_answers() {
+    "$PY" -c 'import socket,sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(1)
+sys.exit(s.connect_ex(sys.argv[1]))' "$1" 2>/dev/null
+}
+
+tcp_answers() {
+    "$PY" -c 'import socket,sys
+s = socket.socket(); s.settimeout(1)
+sys.exit(s.connect_ex(("127.0.0.1", int(sys.argv[1]))))' "$1" 2>/dev/null
+}
+
+# reader_is NAME WANT: true when the reader NAME is listed (WANT=listed) or holds a card
+# (WANT=card), per `cardservice readers --json`. Never touches the vpcd ports themselves.
+reader_is() {
+    "$CS" readers --json 2>/dev/null | "$PY" -c 'import json,sys
+name, want = sys.argv[1:]
+hit = [r for r in json.load(sys.stdin) if r["name"] == name]
+sys.exit(0 if hit and (want == "listed" or hit[0]["card_present"]) else 1)' "$1" "$2"
+}
+
+# wait_for SECONDS COMMAND...: retry COMMAND every 0.2 s until it succeeds or SECONDS pass.
+wait_for() {
+    deadline=$(($(date +%s) + $1)); shift
+    until "$@"; do
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        sleep 0.2
+    done
+}
+
+# --- steps ----------------------------------------------------------------------------------
+
+ensure_pcscd() {
+    if unix_answers "$PCSCD_SOCKET"; then
+        say "pcscd is running; reusing it"
+    else
+        say "starting pcscd (pcscd -f, log: $DEMO/pcscd.log)"
+        mkdir -p /run/pcscd
+        pcscd -f >"$DEMO/pcscd.log" 2>&1 &
+        say "pcscd pid $! (left running after the demo)"
+        wait_for 10 unix_answers "$PCSCD_SOCKET" || die "pcscd did not start; see $DEMO/pcscd.log"
+    fi
+    wait_for 5 reader_is "$READER" listed || die "pcscd lists no reader \"$READER\" (is" \
+        "vsmartcard-vpcd installed? pcscd reads /etc/reader.conf.d/ only at start: restart it)"
+}
+
+ensure_card_image() {
+    if [ -f "$DEMO/card.json" ]; then
+        say "reusing the demo card $DEMO/card.json"
+        return
+    fi
+    "$SIM" new "$DEMO/card.json" >&2
+    # A card issued to the demo holder earlier (from a deleted image) is replaced by this one.
+    if [ -f "$DEMO/card.serial" ]; then
+        "$CS" card revoke "$(cat "$DEMO/card.serial")" --reason replaced >&2 || true
+        rm -f "$DEMO/card.serial"
+    fi
+}
+
+insert_card() {
+    if reader_is "$READER" card; then
+        die "\"$READER\" already holds a card (another cardsim serve?). Stop it, or pick a free" \
+            "virtual reader, e.g. DEMO_VPCD_PORT=35964 DEMO_READER='Virtual PCD 00 01' make run"
+    fi
+    "$SIM" serve --port "$VPCD_PORT" "$DEMO/card.json" >"$DEMO/cardsim.log" 2>&1 &
+    SIM_PID=$!
+    wait_for 20 reader_is "$READER" card || die "the card did not appear in \"$READER\"; see $DEMO/cardsim.log"
+    say "card inserted into \"$READER\" (cardsim pid $SIM_PID)"
+}
+
+# json_field KEY: print the top-level KEY of the JSON object on stdin.
+json_field() {
+    "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+issue_card_once() {
+    card=$("$CS" card read --reader "$READER" --json) || die "could not read the demo card"
+    state=$(printf '%s' "$card" | json_field state)
+    if [ "$state" != blank ]; then
+        say "the demo card is already issued ($state)"
+        return
+    fi
+    say "issuing the blank demo card to $HOLDER_NAME ($HOLDER_CITIZEN)"
+    card=$("$CS" card issue --reader "$READER" --json --name "$HOLDER_NAME" --gender female \
+        --nationality 01 --citizen-number "$HOLDER_CITIZEN" --household-address "$HOLDER_ADDRESS" \
+        --residence "$HOLDER_RESIDENCE" --permit-type temporary) || die "issuing the demo card failed"
+    printf '%s' "$card" | json_field card_serial >"$DEMO/card.serial"
+}
+
+# Prints the demo operator token, creating one if the stored one is missing or not active.
+ensure_token() {
+    if [ -s "$DEMO/operator.token" ] && [ -s "$DEMO/operator.name" ] &&
+        "$CS" token list --json | "$PY" -c 'import json,sys
+sys.exit(0 if any(t["name"] == sys.argv[1] and not t["revoked_at"] for t in json.load(sys.stdin)) else 1)' \
+            "$(cat "$DEMO/operator.name")"; then
+        cat "$DEMO/operator.token"
+        return
+    fi
+    name="demo-operator-$(date +%Y%m%d%H%M%S)"
+    (umask 077 && "$CS" token create --name "$name" --role operator >"$DEMO/operator.token")
+    printf '%s\n' "$name" >"$DEMO/operator.name"
+    cat "$DEMO/operator.token"
+}
+
+start_daemon() {
+    if tcp_answers "$PORT"; then
+        die "port $PORT is in use (another cardservice serve?); stop it or set DEMO_PORT"
+    fi
+    "$CS" serve --host 127.0.0.1 --port "$PORT" &
+    DAEMON_PID=$!
+    wait_for 20 tcp_answers "$PORT" || die "the daemon did not start listening on $URL"
+}
+
+# Prints the API id of $READER, asking the running daemon (GET /v1/readers).
+reader_id() {
+    "$PY" - "$URL" "$1" "$READER" <<'EOF'
+import json, sys, urllib.request
+url, token, name = sys.argv[1:]
+req = urllib.request.Request(url + "/v1/readers", headers={"Authorization": "Bearer " + token})
+readers = json.load(urllib.request.urlopen(req, timeout=10))
+print(next(r["id"] for r in readers if r["name"] == name))
+EOF
+}
+
+print_banner() {
+    token=$1 rid=$2
+    cat <<EOF
+
+==========================================================================================
+ cardservice demo daemon: $URL   (API docs: $URL/docs)
+ demo operator token:     $token
+ demo card:               $DEMO/card.json in "$READER" (reader id $rid)
+
+ Read the card:
+   curl -s -H "Authorization: Bearer $token" $URL/v1/readers
+   curl -s -H "Authorization: Bearer $token" $URL/v1/readers/$rid/card
+
+ Re-sign it after a move:
+   curl -s -X POST -H "Authorization: Bearer $token" -H "Content-Type: application/json" \\
+     -d '{"current_residence": "示范县新城街道和平路12号", "permit_type": "temporary"}' \\
+     $URL/v1/readers/$rid/card/resign
+
+ Ctrl-C stops the daemon and the simulated card.
+==========================================================================================
+
+EOF
+}
+
+main() {
+    mkdir -p "$DEMO"
+    chmod 700 "$DEMO"
+    ensure_pcscd
+    "$CS" keys init --demo >&2
+    ensure_card_image
+    insert_card
+    issue_card_once
+    token=$(ensure_token)
+    start_daemon
+    rid=$(reader_id "$token") || die "the daemon does not list \"$READER\""
+    print_banner "$token" "$rid"
+    wait "$DAEMON_PID"
+}
+
+main "$@"
