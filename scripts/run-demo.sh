@@ -8,7 +8,7 @@
 #   DEMO_DIR         demo state directory            (default: ./.demo)
 #   DEMO_PORT        daemon TCP port on 127.0.0.1     (default: 8765)
 #   DEMO_VPCD_PORT   vpcd port the card connects to   (default: 35963)
-#   DEMO_READER      that port's reader name          (default: "Virtual PCD 00 00")
+#   DEMO_READER      that port's reader name          (default: from the port, see reader_for_port)
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -19,7 +19,19 @@ SIM=$BIN/cardsim
 DEMO=${DEMO_DIR:-$(pwd)/.demo}
 PORT=${DEMO_PORT:-8765}
 VPCD_PORT=${DEMO_VPCD_PORT:-35963}
-READER=${DEMO_READER:-Virtual PCD 00 00}
+
+# Reader names pcscd gives the vpcd ports: the package's /etc/reader.conf.d/vpcd (35963/4) and
+# the extra readers scripts/install-system-deps.sh adds (35965/6).
+reader_for_port() {
+    case $1 in
+        35963) echo "Virtual PCD 00 00" ;;
+        35964) echo "Virtual PCD 00 01" ;;
+        35965) echo "Virtual PCD B 00 00" ;;
+        35966) echo "Virtual PCD B 00 01" ;;
+        *) echo "run-demo: error: set DEMO_READER for vpcd port $1" >&2; exit 1 ;;
+    esac
+}
+READER=${DEMO_READER:-$(reader_for_port "$VPCD_PORT")}
 URL=http://127.0.0.1:$PORT
 PCSCD_SOCKET=/run/pcscd/pcscd.comm
 export CARDSERVICE_HOME="$DEMO/home"
@@ -111,8 +123,8 @@ ensure_card_image() {
 
 insert_card() {
     if reader_is "$READER" card; then
-        die "\"$READER\" already holds a card (another cardsim serve?). Stop it, or pick a free" \
-            "virtual reader, e.g. DEMO_VPCD_PORT=35964 DEMO_READER='Virtual PCD 00 01' make run"
+        die "\"$READER\" already holds a card (another cardsim serve?). Stop it, or use" \
+            "another virtual reader: DEMO_VPCD_PORT=35963, 35964, 35965 or 35966 make run"
     fi
     "$SIM" serve --port "$VPCD_PORT" "$DEMO/card.json" >"$DEMO/cardsim.log" 2>&1 &
     SIM_PID=$!
