@@ -7,7 +7,8 @@
 # Environment (all optional):
 #   DEMO_DIR         demo state directory            (default: ./.demo)
 #   DEMO_PORT        daemon TCP port on 127.0.0.1     (default: 8765)
-#   DEMO_VPCD_PORT   vpcd port the card connects to   (default: 35963)
+#   DEMO_VPCD_PORT   vpcd port the card connects to   (default: the first of 35963-35966 that
+#                    takes the card)
 #   DEMO_READER      that port's reader name          (default: from the port, see reader_for_port)
 set -eu
 
@@ -18,7 +19,6 @@ CS=$BIN/cardservice
 SIM=$BIN/cardsim
 DEMO=${DEMO_DIR:-$(pwd)/.demo}
 PORT=${DEMO_PORT:-8765}
-VPCD_PORT=${DEMO_VPCD_PORT:-35963}
 
 # Reader names pcscd gives the vpcd ports: the package's /etc/reader.conf.d/vpcd (35963/4) and
 # the extra readers scripts/install-system-deps.sh adds (35965/6).
@@ -31,7 +31,7 @@ reader_for_port() {
         *) echo "run-demo: error: set DEMO_READER for vpcd port $1" >&2; exit 1 ;;
     esac
 }
-READER=${DEMO_READER:-$(reader_for_port "$VPCD_PORT")}
+READER=${DEMO_READER:-Virtual PCD 00 00}  # set per vpcd port by insert_card
 URL=http://127.0.0.1:$PORT
 PCSCD_SOCKET=/run/pcscd/pcscd.comm
 export CARDSERVICE_HOME="$DEMO/home"
@@ -121,15 +121,32 @@ ensure_card_image() {
     fi
 }
 
-insert_card() {
+# try_insert PORT: start cardsim on vpcd PORT; true when $READER lists the card within 10 s.
+try_insert() {
     if reader_is "$READER" card; then
-        die "\"$READER\" already holds a card (another cardsim serve?). Stop it, or use" \
-            "another virtual reader: DEMO_VPCD_PORT=35963, 35964, 35965 or 35966 make run"
+        say "\"$READER\" already holds a card (another cardsim serve?); not using it"
+        return 1
     fi
-    "$SIM" serve --port "$VPCD_PORT" "$DEMO/card.json" >"$DEMO/cardsim.log" 2>&1 &
+    "$SIM" serve --port "$1" "$DEMO/card.json" >"$DEMO/cardsim.log" 2>&1 &
     SIM_PID=$!
-    wait_for 20 reader_is "$READER" card || die "the card did not appear in \"$READER\"; see $DEMO/cardsim.log"
-    say "card inserted into \"$READER\" (cardsim pid $SIM_PID)"
+    wait_for 10 reader_is "$READER" card && return 0
+    say "the card did not appear in \"$READER\" (vpcd port $1); see $DEMO/cardsim.log"
+    kill "$SIM_PID" 2>/dev/null || true
+    wait "$SIM_PID" 2>/dev/null || true
+    SIM_PID=""
+    return 1
+}
+
+# Inserts the card into the first virtual reader that takes it (or only DEMO_VPCD_PORT's).
+insert_card() {
+    for port in ${DEMO_VPCD_PORT:-35963 35964 35965 35966}; do
+        READER=${DEMO_READER:-$(reader_for_port "$port")} || exit 1
+        if try_insert "$port"; then
+            say "card inserted into \"$READER\" (vpcd port $port, cardsim pid $SIM_PID)"
+            return
+        fi
+    done
+    die "no virtual reader took the card; free one or restart pcscd (see README, Troubleshooting)"
 }
 
 # json_field KEY: print the top-level KEY of the JSON object on stdin.
