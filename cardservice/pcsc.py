@@ -118,7 +118,7 @@ class Context:
         """Run ``fn(hcontext, *args)``; on a dead-context error retry once on a new context."""
         for attempt in (0, 1):
             result = fn(self.get(), *args)
-            hresult = result[0] if isinstance(result, tuple) else result
+            hresult = result[0] if isinstance(result, (tuple, list)) else result
             if _code(hresult) in _DEAD_CONTEXT and attempt == 0:
                 logger.info("PC/SC context lost (%s); establishing a new one", what)
                 self.invalidate()
@@ -226,7 +226,8 @@ class PcscConnection(CardConnection):
         )
         _check(hresult, "transmit")
         if len(response) < 2:
-            raise errors.CardProtocolError("the card answered without a status word")
+            # vpcd (and some CCID readers) report a card lost mid-command as an empty answer
+            raise errors.CardRemovedError("the card was lost during the command (no status word)")
         data, sw = bytes(response[:-2]), (response[-2] << 8) | response[-1]
         if logger.isEnabledFor(TRAFFIC):
             logger.log(TRAFFIC, "%s > %s", self._reader, redact_command(apdu))

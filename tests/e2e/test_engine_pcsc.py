@@ -1,0 +1,106 @@
+"""The engine end to end through pcscd + vpcd + the simulated card, via the pyscard driver."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import pytest
+
+from card_layout.files import Fid
+from cardservice import errors
+from cardservice.audit import AuditLog
+from cardservice.engine import Engine, PermitRequest
+from cardservice.keys import load_keys
+from cardservice.pcsc import PcscDriver
+from cardservice.registry import Registry
+from cardservice.verify import Status
+from tests.engine.conftest import Clock, identity, temporary
+
+pytestmark = pytest.mark.pcsc
+
+MOVE = PermitRequest(current_residence="博乐市南城街道幸福路3号")
+
+
+@pytest.fixture
+def engine(demo_home, tmp_path):
+    eng = Engine(load_keys(demo_home), Registry(tmp_path / "r.db"), AuditLog(tmp_path / "a.db"),
+                 clock=Clock())
+    yield eng
+    eng.registry.close()
+    eng.audit.close()
+
+
+@pytest.fixture
+def driver():
+    d = PcscDriver(timeout=3.0)
+    yield d
+    d.close()
+
+
+def test_issue_read_resign_renew_through_pcscd(engine, driver, vpcd_card):
+    reader, _path, _bridge = vpcd_card
+    assert any(r.name == reader and r.card_present for r in driver.readers())
+    with driver.connect(reader) as conn:
+        issued = engine.issue(conn, identity(), temporary())
+    assert issued.report.status == Status.VALID and issued.report.record.sequence == 1
+    with driver.connect(reader) as conn:
+        assert engine.read(conn).report.record == issued.report.record
+        moved = engine.resign(conn, MOVE)
+    assert moved.report.record.sequence == 2 and moved.report.current_slot == Fid.RES_B
+    with driver.connect(reader) as conn:
+        renewed = engine.renew(conn, PermitRequest(expires_on=date(2027, 3, 1)))
+        assert engine.read(conn).report.record == renewed.report.record
+    assert renewed.report.record.expires_on == date(2027, 3, 1)
+    assert engine.audit.verify().ok and engine.audit.pending() == []
+
+
+def test_read_uses_four_apdus_with_extended_length(engine, driver, vpcd_card):
+    reader, _path, bridge = vpcd_card
+    with driver.connect(reader) as conn:
+        engine.issue(conn, identity(), temporary())
+        before = bridge.card.apdu_count
+        engine.read(conn)
+        assert bridge.card.apdu_count - before == 4
+
+
+def test_card_removed_mid_write_then_reconciled(engine, driver, vpcd_card):
+    reader, _path, bridge = vpcd_card
+    with driver.connect(reader) as conn:
+        engine.issue(conn, identity(), temporary())
+    bridge.card.faults.cut_power_in_update(1, 10_000)  # all bytes land, the answer is lost
+    with driver.connect(reader) as conn, pytest.raises(errors.TransportError):
+        engine.resign(conn, MOVE)
+    deadline = time.monotonic() + 5
+    while engine.audit.pending() and time.monotonic() < deadline:
+        try:
+            with driver.connect(reader) as conn:
+                engine.reconcile(conn)
+        except errors.TransportError:
+            time.sleep(0.2)
+    assert engine.audit.pending() == []
+    assert engine.registry.get("52503100000000a1").last_sequence in (1, 2)
+    with driver.connect(reader) as conn:
+        view = engine.read(conn)
+    assert view.report.status == Status.VALID
+    assert view.report.record.sequence == engine.registry.get("52503100000000a1").last_sequence
+
+
+def test_pcscd_restart_between_operations(engine, driver, vpcd_card, pcscd):
+    if not pcscd.started:
+        pytest.skip("pcscd was not started by this test session; it is not ours to restart")
+    reader, _path, bridge = vpcd_card
+    with driver.connect(reader) as conn:
+        engine.issue(conn, identity(), temporary())
+    pcscd.stop()
+    with pytest.raises(errors.TransportError):
+        driver.readers()
+    pcscd.ensure()
+    assert bridge.wait_connected(10.0)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if any(r.name == reader and r.card_present for r in driver.readers()):
+            break
+        time.sleep(0.2)
+    with driver.connect(reader) as conn:
+        assert engine.resign(conn, MOVE).report.record.sequence == 2
