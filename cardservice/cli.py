@@ -268,6 +268,89 @@ def keys_init(svc: Service, demo: bool, force: bool) -> None:
     click.echo(f"data directory: {svc.home.root}")
 
 
+# --- the daemon and its client tokens ----------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default=None, help="Bind address (default 127.0.0.1; env CARDSERVICE_HOST).")
+@click.option("--port", type=int, default=None, help="TCP port (default 8765).")
+@click.option("--uds", type=click.Path(path_type=Path), default=None,
+              help="Listen on this Unix socket instead of TCP (owner-only).")
+@click.option("--allow-remote", is_flag=True, default=False,
+              help="Allow a non-loopback --host (the API then leaves this machine).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None)
+@click.pass_context
+def serve(ctx: click.Context, host, port, uds, allow_remote, log_format) -> None:
+    """Run the localhost HTTP/WebSocket API."""
+    import pydantic
+
+    from .config import Settings
+    from .logs import setup_logging
+    from .server import serve as run_server
+
+    svc: Service = ctx.obj
+    given = {"home": svc.home.root, "host": host, "port": port, "uds": uds,
+                 "allow_remote": allow_remote or None, "log_format": log_format}
+    try:
+        settings = Settings(**{k: v for k, v in given.items() if v is not None})
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise errors.ValidationError(field, first["msg"], "setting") from exc
+    setup_logging(max(ctx.find_root().params.get("verbose") or 0, 1), settings.log_format)
+    run_server(settings)
+
+
+@cli.group()
+def token() -> None:
+    """Client tokens for the daemon (stored hashed in the data directory)."""
+
+
+def _tokens(svc: Service):
+    from .tokens import TokenStore
+
+    svc.home.ensure()
+    return TokenStore(svc.home.tokens_db)
+
+
+@token.command("create")
+@click.option("--name", required=True, help="The client app's name.")
+@click.option("--role", required=True, type=click.Choice(["reader", "operator", "admin"]))
+@click.pass_obj
+def token_create(svc: Service, name: str, role: str) -> None:
+    """Create a token; it is printed once and cannot be shown again."""
+    secret, info = _tokens(svc).create(name, role, utc_now())
+    click.echo(secret)
+    click.echo(f"token {info.id} for {info.name!r} (role {info.role.value}); "
+               "store it now, it is not shown again", err=True)
+
+
+@token.command("list")
+@json_opt
+@click.pass_obj
+def token_list(svc: Service, as_json: bool) -> None:
+    """List tokens (never their secrets)."""
+    items = [{"id": t.id, "name": t.name, "role": t.role.value,
+              "created_at": t.created_at.isoformat(),
+              "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
+             for t in _tokens(svc).list()]
+    if as_json:
+        click.echo(json.dumps(items, indent=2, ensure_ascii=False))
+        return
+    for t in items:
+        state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "active"
+        click.echo(f"{t['id']}  {t['name']:<24} {t['role']:<8} {state}")
+
+
+@token.command("revoke")
+@click.argument("name_or_id")
+@click.pass_obj
+def token_revoke(svc: Service, name_or_id: str) -> None:
+    """Revoke a token by name or id."""
+    info = _tokens(svc).revoke(name_or_id, utc_now())
+    click.echo(f"token {info.id} ({info.name}) revoked")
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="cardservice", standalone_mode=False)
@@ -282,4 +365,3 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_exit_code(exc))
     except KeyboardInterrupt:
         sys.exit(130)
-

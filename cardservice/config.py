@@ -59,7 +59,7 @@ class Settings(BaseSettings):
         return [o.rstrip("/") for o in origins]
 
     @model_validator(mode="after")
-    def _loopback_unless_allowed(self) -> "Settings":
+    def _loopback_unless_allowed(self) -> Settings:
         if not self.allow_remote and not is_loopback(self.host):
             raise ValueError(
                 f"host {self.host!r} is not a loopback address; pass --allow-remote to bind it"

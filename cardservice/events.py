@@ -139,7 +139,7 @@ class Monitor:
             except errors.CardServiceError as exc:
                 logger.warning("reader monitor: %s (%s); retrying", exc.message, exc.code)
                 self._stop.wait(self.retry)
-            except Exception:  # noqa: BLE001 - the monitor must outlive any surprise
+            except Exception:
                 logger.exception("reader monitor error; retrying")
                 self._stop.wait(self.retry)
 

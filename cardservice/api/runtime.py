@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import TypeVar
 
 from .. import errors
-from ..config import Settings
 from ..audit import AuditLog
+from ..config import Settings
 from ..engine import Engine
 from ..events import EventBus, Monitor
 from ..idempotency import IdempotencyStore
@@ -70,7 +70,7 @@ class Runtime:
         try:
             return await asyncio.wait_for(asyncio.to_thread(fn, *args),
                                           self.settings.pcsc_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise errors.PcscUnavailableError("PC/SC did not answer in time") from None
 
     async def readers(self) -> list[ReaderInfo]:
@@ -91,7 +91,7 @@ class Runtime:
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future),
                                           self.settings.operation_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             worker.mark_stuck()
             raise errors.CardTimeoutError(
                 f"the card in {info.name!r} did not finish {operation} within "

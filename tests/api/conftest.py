@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from simulator.devkeys import load_dev_master_keys
 
 from .simbackend import SimulatedBackend, make_card
 
-NOW = datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 BASE_URL = "http://127.0.0.1:8765"
 READER_A = "Sim Reader A"
 READER_B = "Sim Reader B"
@@ -78,7 +78,7 @@ def key_template(tmp_path_factory) -> Path:
 
 
 def make_settings(home: Path, **overrides) -> Settings:
-    values = dict(home=home, operation_timeout=2.0, pcsc_timeout=1.0, read_wait=0.3)
+    values = {"home": home, "operation_timeout": 2.0, "pcsc_timeout": 1.0, "read_wait": 0.3}
     return Settings(**{**values, **overrides})
 
 

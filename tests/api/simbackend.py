@@ -27,7 +27,7 @@ def make_card(serial_hex: str, seed: int = 7) -> VirtualCard:
 
 
 class _Connection(CardConnection):
-    def __init__(self, inner: InProcessConnection, name: str, backend: "SimulatedBackend") -> None:
+    def __init__(self, inner: InProcessConnection, name: str, backend: SimulatedBackend) -> None:
         self._inner = inner
         self._name = name
         self._backend = backend

@@ -42,24 +42,23 @@ def test_token_in_query(daemon):
 
 @pytest.mark.parametrize("params", [{}, {"token": "cs_nope"}])
 def test_no_or_wrong_token_is_refused(daemon, params):
-    with pytest.raises(WebSocketDenialResponse) as info:
-        with _connect(daemon, params=params):
-            pass
+    with pytest.raises(WebSocketDenialResponse) as info, _connect(daemon, params=params):
+        pass
     assert info.value.status_code == 401
 
 
 def test_foreign_origin_is_refused(daemon):
-    with pytest.raises(WebSocketDenialResponse) as info:
-        with _connect(daemon, headers=daemon.auth("reader", Origin="https://evil.example")):
-            pass
+    headers = daemon.auth("reader", Origin="https://evil.example")
+    with pytest.raises(WebSocketDenialResponse) as info, _connect(daemon, headers=headers):
+        pass
     assert info.value.status_code == 403
     assert info.value.json()["error"]["code"] == "ORIGIN_NOT_ALLOWED"
 
 
 def test_foreign_host_is_refused(daemon):
-    with pytest.raises(WebSocketDenialResponse) as info:
-        with _connect(daemon, headers=daemon.auth("reader", Host="evil.example:8765")):
-            pass
+    headers = daemon.auth("reader", Host="evil.example:8765")
+    with pytest.raises(WebSocketDenialResponse) as info, _connect(daemon, headers=headers):
+        pass
     assert info.value.status_code == 403
 
 
