@@ -83,6 +83,11 @@ hit = [r for r in json.load(sys.stdin) if r["name"] == name]
 sys.exit(0 if hit and (want == "listed" or hit[0]["card_present"]) else 1)' "$1" "$2"
 }
 
+# json_field KEY: print the top-level KEY of the JSON object on stdin.
+json_field() {
+    "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
 # wait_for SECONDS COMMAND...: retry COMMAND every 0.2 s until it succeeds or SECONDS pass.
 wait_for() {
     deadline=$(($(date +%s) + $1)); shift
@@ -121,7 +126,19 @@ ensure_card_image() {
     fi
 }
 
-# try_insert PORT: start cardsim on vpcd PORT; true when $READER lists the card within 10 s.
+# The demo card's serial as the API and CLI print it (lower-case hex).
+card_serial() {
+    "$SIM" show "$DEMO/card.json" | sed -n 's/^serial: //p' | tr 'A-F' 'a-f'
+}
+
+# demo_card_in READER: true when READER holds the demo card itself, not some other card (on a
+# shared pcscd another program's card can take the virtual reader first).
+demo_card_in() {
+    [ "$("$CS" card read --reader "$1" --json 2>/dev/null | json_field card_serial 2>/dev/null)" \
+        = "$SERIAL" ]
+}
+
+# try_insert PORT: start cardsim on vpcd PORT; true when $READER holds the card within 10 s.
 try_insert() {
     if reader_is "$READER" card; then
         say "\"$READER\" already holds a card (another cardsim serve?); not using it"
@@ -129,7 +146,7 @@ try_insert() {
     fi
     "$SIM" serve --port "$1" "$DEMO/card.json" >"$DEMO/cardsim.log" 2>&1 &
     SIM_PID=$!
-    wait_for 10 reader_is "$READER" card && return 0
+    wait_for 10 demo_card_in "$READER" && return 0
     say "the card did not appear in \"$READER\" (vpcd port $1); see $DEMO/cardsim.log"
     kill "$SIM_PID" 2>/dev/null || true
     wait "$SIM_PID" 2>/dev/null || true
@@ -139,6 +156,7 @@ try_insert() {
 
 # Inserts the card into the first virtual reader that takes it (or only DEMO_VPCD_PORT's).
 insert_card() {
+    SERIAL=$(card_serial)
     for port in ${DEMO_VPCD_PORT:-35963 35964 35965 35966}; do
         READER=${DEMO_READER:-$(reader_for_port "$port")} || exit 1
         if try_insert "$port"; then
@@ -147,11 +165,6 @@ insert_card() {
         fi
     done
     die "no virtual reader took the card; free one or restart pcscd (see README, Troubleshooting)"
-}
-
-# json_field KEY: print the top-level KEY of the JSON object on stdin.
-json_field() {
-    "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }
 
 issue_card_once() {
