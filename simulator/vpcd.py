@@ -65,6 +65,8 @@ class VpcdBridge:
         self._inserted.set()
         self._stopping = threading.Event()
         self.connected = threading.Event()
+        #: Set once pcscd has sent a frame on the current connection (it accepted the card).
+        self.accepted = threading.Event()
         self._sock: socket.socket | None = None
         self._sock_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"vpcd-{port}", daemon=True)
@@ -150,6 +152,7 @@ class VpcdBridge:
         try:
             while True:
                 length = int.from_bytes(recv_exact(sock, 2), "big")
+                self.accepted.set()
                 reply = self._handle(recv_exact(sock, length))
                 if reply is not None:
                     send_frame(sock, reply)
@@ -165,6 +168,7 @@ class VpcdBridge:
             self._inserted.clear()
         finally:
             self.connected.clear()
+            self.accepted.clear()
             self._close_socket()
 
     def _handle(self, payload: bytes) -> bytes | None:

@@ -16,16 +16,18 @@ import pytest
 from simulator.card import VirtualCard
 from simulator.devkeys import load_dev_master_keys
 from simulator.image import CardImage
-from simulator.vpcd import VpcdBridge
-from tests.pcscd import Pcscd, vpcd_listening
+from simulator.vpcd import VpcdBridge, reader_name_for_port
+from tests.pcscd import Pcscd
 
-#: The reader the served card must appear in.
+#: The reader a served card normally appears in (vpcd port 35963).
 READER = "Virtual PCD 00 00"
-#: vpcd ports tried in order. pcscd names readers by config file; when a second vpcd config with
-#: the same FRIENDLYNAME is loaded first, "Virtual PCD 00 00" is that file's first port.
-CANDIDATE_PORTS = tuple(int(p) for p in os.environ.get("CARDSIM_VPCD_PORTS",
-                                                        "35963,35965").split(","))
-_resolved_port: list[int] = []
+#: vpcd ports tried in order (override: CARDSIM_VPCD_PORTS=35965,35966). Measured here: with a
+#: second vpcd config loaded (CHANNELID 0x8C7D), pcscd's vpcd driver mixes the two configs up
+#: (the card connected on 35965 shows in "Virtual PCD 00 00" and "Virtual PCD B 00 00", and
+#: 35963 is never accepted), so the fixture finds the (port, reader) pair that works.
+CANDIDATE_PORTS = tuple(int(p) for p in os.environ.get(
+    "CARDSIM_VPCD_PORTS", "35963,35964,35965,35966").split(","))
+_working: list[tuple[int, str]] = []
 
 
 @pytest.fixture(scope="session")
@@ -36,32 +38,37 @@ def pcscd() -> Iterator[Pcscd]:
     daemon.stop()
 
 
-def _card_seen_in_reader(serial: bytes, timeout: float = 3.0) -> bool:
-    """True when READER holds a card whose GET DATA answers ``serial``."""
+def present_readers() -> set[str]:
+    """Readers that hold a card, from pcscd's reader states (no card I/O, so a mute card in
+    another reader cannot block it)."""
     from smartcard.scard import (
-        SCARD_LEAVE_CARD,
-        SCARD_PROTOCOL_T1,
         SCARD_SCOPE_USER,
-        SCARD_SHARE_SHARED,
-        SCardConnect,
-        SCardDisconnect,
+        SCARD_STATE_PRESENT,
+        SCARD_STATE_UNAWARE,
         SCardEstablishContext,
+        SCardGetStatusChange,
+        SCardListReaders,
         SCardReleaseContext,
-        SCardTransmit,
     )
     _, ctx = SCardEstablishContext(SCARD_SCOPE_USER)
     try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            hr, handle, proto = SCardConnect(ctx, READER, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1)
-            if hr == 0:
-                _, resp = SCardTransmit(handle, proto, list(bytes.fromhex("FFCA000000")))
-                SCardDisconnect(handle, SCARD_LEAVE_CARD)
-                return bytes(resp[:-2]) == serial
-            time.sleep(0.1)
-        return False
+        readers = SCardListReaders(ctx, [])[1] or []
+        hr, states = SCardGetStatusChange(ctx, 0, [(r, SCARD_STATE_UNAWARE) for r in readers])
+        return {name for name, state, _ in states if state & SCARD_STATE_PRESENT} if hr == 0 \
+            else set()
     finally:
         SCardReleaseContext(ctx)
+
+
+def new_reader(before: set[str], preferred: str, timeout: float = 3.0) -> str | None:
+    """The reader that gained a card since ``before`` (``preferred`` if it is among them)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = present_readers() - before
+        if new:
+            return preferred if preferred in new else min(new)
+        time.sleep(0.1)
+    return None
 
 
 def _serve(card: VirtualCard, port: int) -> VpcdBridge:
@@ -72,20 +79,32 @@ def _serve(card: VirtualCard, port: int) -> VpcdBridge:
     return bridge
 
 
-def _serve_in_reader(card: VirtualCard) -> VpcdBridge:
-    """Serve ``card`` on the vpcd port that pcscd names READER (probed once per session)."""
-    for port in _resolved_port or [p for p in CANDIDATE_PORTS if vpcd_listening(p)]:
-        bridge = _serve(card, port)
-        if _resolved_port or _card_seen_in_reader(card.image.serial):
-            _resolved_port[:] = [port]
-            return bridge
+def serve_card(card: VirtualCard) -> tuple[VpcdBridge, str]:
+    """Serve ``card`` on a vpcd port that works; return the bridge and the reader holding it."""
+    for port in candidate_ports():
+        before = present_readers()
+        try:
+            bridge = _serve(card, port)
+        except RuntimeError:
+            continue
+        # a busy or dead vpcd port completes the TCP handshake but pcscd never talks
+        accepted = bridge.accepted.wait(2.0)
+        reader = new_reader(before, reader_name_for_port(port)) if accepted else None
+        if reader is not None:
+            _working[:] = [(port, reader)]
+            return bridge, reader
         bridge.stop()
-    raise RuntimeError(f"no vpcd port of {CANDIDATE_PORTS} shows up as {READER!r}")
+    raise RuntimeError(f"no vpcd port of {CANDIDATE_PORTS} brings a card into pcscd")
+
+
+def candidate_ports() -> list[int]:
+    """The port that worked last first, then the configured candidates."""
+    return list(dict.fromkeys([p for p, _ in _working] + list(CANDIDATE_PORTS)))
 
 
 @pytest.fixture
 def vpcd_card(pcscd: Pcscd, tmp_path: Path) -> Iterator[tuple[str, Path, VpcdBridge]]:
-    """A blank card image served into READER: yields (reader name, image path, bridge).
+    """A blank card image served into a vpcd reader: yields (reader name, image path, bridge).
 
     The bridge is the control handle: ``.card`` (VirtualCard, ``.faults``), ``.remove()``,
     ``.insert()``, ``.unmute()``.
@@ -93,11 +112,35 @@ def vpcd_card(pcscd: Pcscd, tmp_path: Path) -> Iterator[tuple[str, Path, VpcdBri
     path = tmp_path / "card.json"
     image = CardImage.blank(bytes.fromhex("52503100000000A1"), load_dev_master_keys(), path)
     image.save()
-    bridge = _serve_in_reader(VirtualCard(path, random.Random(7)))
-    time.sleep(0.1)
+    bridge, reader = serve_card(VirtualCard(path, random.Random(7)))
     try:
-        yield READER, path, bridge
+        yield reader, path, bridge
     finally:
         bridge.stop()
-        time.sleep(0.6)  # let pcscd notice the removal before the next test inserts a card
+        wait_card_state(reader, present=False)  # so the next test starts from an empty reader
+
+
+def wait_card_state(reader: str, present: bool, timeout: float = 5.0) -> bool:
+    """Wait until pcscd reports a card in ``reader`` (or none); False on timeout."""
+    from smartcard.scard import (
+        SCARD_SCOPE_USER,
+        SCARD_STATE_PRESENT,
+        SCARD_STATE_UNAWARE,
+        SCardEstablishContext,
+        SCardGetStatusChange,
+        SCardReleaseContext,
+    )
+    _, ctx = SCardEstablishContext(SCARD_SCOPE_USER)
+    try:
+        deadline = time.monotonic() + timeout
+        state = SCARD_STATE_UNAWARE
+        while time.monotonic() < deadline:
+            hr, states = SCardGetStatusChange(ctx, 200, [(reader, state)])
+            if hr == 0:
+                state = states[0][1] & ~0xFFFF0000 & ~0x2  # drop event count and CHANGED
+                if bool(states[0][1] & SCARD_STATE_PRESENT) == present:
+                    return True
+        return False
+    finally:
+        SCardReleaseContext(ctx)
 

@@ -27,15 +27,6 @@ def pcscd_answers(path: Path = SOCKET) -> bool:
     return True
 
 
-def vpcd_listening(port: int = 35963, host: str = "127.0.0.1") -> bool:
-    """True when pcscd's vpcd driver accepts card connections on ``port``."""
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 class Pcscd:
     """Handle on the pcscd the tests use; ``started`` tells whether we own the process."""
 
