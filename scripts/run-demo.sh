@@ -34,6 +34,8 @@ reader_for_port() {
 READER=${DEMO_READER:-Virtual PCD 00 00}  # set per vpcd port by insert_card
 URL=http://127.0.0.1:$PORT
 PCSCD_SOCKET=/run/pcscd/pcscd.comm
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"  # only to start pcscd
 export CARDSERVICE_HOME="$DEMO/home"
 
 # The demo holder (valid GB 11643 citizen number, born 1949-12-31, female).
@@ -104,8 +106,8 @@ ensure_pcscd() {
         say "pcscd is running; reusing it"
     else
         say "starting pcscd (pcscd -f, log: $DEMO/pcscd.log)"
-        mkdir -p /run/pcscd
-        pcscd -f >"$DEMO/pcscd.log" 2>&1 &
+        $SUDO mkdir -p /run/pcscd
+        $SUDO pcscd -f >"$DEMO/pcscd.log" 2>&1 &
         say "pcscd pid $! (left running after the demo)"
         wait_for 10 unix_answers "$PCSCD_SOCKET" || die "pcscd did not start; see $DEMO/pcscd.log"
     fi
@@ -140,6 +142,10 @@ demo_card_in() {
 
 # try_insert PORT: start cardsim on vpcd PORT; true when $READER holds the card within 10 s.
 try_insert() {
+    if ! reader_is "$READER" listed; then
+        say "pcscd lists no \"$READER\"; skipping vpcd port $1"
+        return 1
+    fi
     if reader_is "$READER" card; then
         say "\"$READER\" already holds a card (another cardsim serve?); not using it"
         return 1
