@@ -27,9 +27,12 @@ class _Closed(Exception):
 
 
 def reader_name_for_port(port: int) -> str:
-    """pcscd's name of the vpcd reader on ``port`` (CHANNELID 0x8C7B -> 35963 = "00 00")."""
+    """pcscd's name of the vpcd reader on ``port``: the package's config (CHANNELID 0x8C7B)
+    gives "Virtual PCD 00 00/01" on 35963/35964; the project's extra config (0x8C7D, installed by
+    scripts/install-system-deps.sh) gives "Virtual PCD B 00 00/01" on 35965/35966."""
     index, slot = divmod(port - DEFAULT_PORT, 2)
-    return f"Virtual PCD {index:02d} {slot:02d}"
+    prefix = "Virtual PCD" if index == 0 else "Virtual PCD " + chr(ord("A") + index)
+    return f"{prefix} 00 {slot:02d}"
 
 
 def recv_exact(sock: socket.socket, n: int) -> bytes:

@@ -1,12 +1,17 @@
-"""Session-wide fixtures: a running pcscd, and a virtual RP1 card served into a vpcd reader.
+"""Session-wide fixtures: a running pcscd, and virtual RP1 cards served into vpcd readers.
 
-Sub-folders add their own fixtures in their own conftest.py files.
+The four virtual readers and their vpcd ports (the second pair comes from the project's extra
+reader config, see scripts/install-system-deps.sh):
+35963 "Virtual PCD 00 00", 35964 "Virtual PCD 00 01", 35965 "Virtual PCD B 00 00",
+35966 "Virtual PCD B 00 01". Sub-folders add their own fixtures in their own conftest.py files.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,15 +24,11 @@ from simulator.image import CardImage
 from simulator.vpcd import VpcdBridge, reader_name_for_port
 from tests.pcscd import Pcscd
 
-#: The reader a served card normally appears in (vpcd port 35963).
+#: The reader a served card appears in first (vpcd port 35963).
 READER = "Virtual PCD 00 00"
-#: vpcd ports tried in order (override: CARDSIM_VPCD_PORTS=35965,35966). Measured here: with a
-#: second vpcd config loaded (CHANNELID 0x8C7D), pcscd's vpcd driver mixes the two configs up
-#: (the card connected on 35965 shows in "Virtual PCD 00 00" and "Virtual PCD B 00 00", and
-#: 35963 is never accepted), so the fixture finds the (port, reader) pair that works.
+#: vpcd ports a fixture may use, in order (override with CARDSIM_VPCD_PORTS=35965,35966).
 CANDIDATE_PORTS = tuple(int(p) for p in os.environ.get(
     "CARDSIM_VPCD_PORTS", "35963,35964,35965,35966").split(","))
-_working: list[tuple[int, str]] = []
 
 
 @pytest.fixture(scope="session")
@@ -38,68 +39,66 @@ def pcscd() -> Iterator[Pcscd]:
     daemon.stop()
 
 
-def present_readers() -> set[str]:
-    """Readers that hold a card, from pcscd's reader states (no card I/O, so a mute card in
-    another reader cannot block it)."""
-    from smartcard.scard import (
-        SCARD_SCOPE_USER,
-        SCARD_STATE_PRESENT,
-        SCARD_STATE_UNAWARE,
-        SCardEstablishContext,
-        SCardGetStatusChange,
-        SCardListReaders,
-        SCardReleaseContext,
-    )
-    _, ctx = SCardEstablishContext(SCARD_SCOPE_USER)
+def _states(readers: list[str] | None = None) -> dict[str, int]:
+    """pcscd's state word per reader (no card I/O, so a mute card cannot block it)."""
+    from smartcard import scard
+
+    _, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     try:
-        readers = SCardListReaders(ctx, [])[1] or []
-        hr, states = SCardGetStatusChange(ctx, 0, [(r, SCARD_STATE_UNAWARE) for r in readers])
-        return {name for name, state, _ in states if state & SCARD_STATE_PRESENT} if hr == 0 \
-            else set()
+        names = readers or scard.SCardListReaders(ctx, [])[1] or []
+        hr, states = scard.SCardGetStatusChange(
+            ctx, 0, [(r, scard.SCARD_STATE_UNAWARE) for r in names])
+        return {name: state for name, state, _ in states} if hr == 0 else {}
     finally:
-        SCardReleaseContext(ctx)
+        scard.SCardReleaseContext(ctx)
 
 
-def new_reader(before: set[str], preferred: str, timeout: float = 3.0) -> str | None:
-    """The reader that gained a card since ``before`` (``preferred`` if it is among them)."""
+def present_readers() -> set[str]:
+    from smartcard.scard import SCARD_STATE_PRESENT
+
+    return {name for name, state in _states().items() if state & SCARD_STATE_PRESENT}
+
+
+def wait_card_state(reader: str, present: bool, timeout: float = 5.0) -> bool:
+    """Wait until pcscd reports a card in ``reader`` (or none); False on timeout."""
+    from smartcard.scard import SCARD_STATE_PRESENT
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        new = present_readers() - before
-        if new:
-            return preferred if preferred in new else min(new)
-        time.sleep(0.1)
-    return None
+        if bool(_states([reader]).get(reader, 0) & SCARD_STATE_PRESENT) == present:
+            return True
+        time.sleep(0.05)
+    return False
 
 
-def _serve(card: VirtualCard, port: int) -> VpcdBridge:
-    bridge = VpcdBridge(card, port=port, reinsert_delay=0.8).start()
-    if not bridge.wait_connected(5.0):
-        bridge.stop()
-        raise RuntimeError(f"vpcd port {port} did not accept the card")
-    return bridge
+def free_ports() -> list[int]:
+    """Candidate vpcd ports whose reader holds no card right now."""
+    busy = present_readers()
+    return [p for p in CANDIDATE_PORTS if reader_name_for_port(p) not in busy]
 
 
 def serve_card(card: VirtualCard) -> tuple[VpcdBridge, str]:
-    """Serve ``card`` on a vpcd port that works; return the bridge and the reader holding it."""
-    for port in candidate_ports():
-        before = present_readers()
-        try:
-            bridge = _serve(card, port)
-        except RuntimeError:
-            continue
-        # a busy or dead vpcd port completes the TCP handshake but pcscd never talks
-        accepted = bridge.accepted.wait(2.0)
-        reader = new_reader(before, reader_name_for_port(port)) if accepted else None
-        if reader is not None:
-            _working[:] = [(port, reader)]
+    """Serve ``card`` into the first empty virtual reader; return the bridge and reader name."""
+    for port in free_ports():
+        reader = reader_name_for_port(port)
+        bridge = VpcdBridge(card, port=port, reinsert_delay=0.8).start()
+        if bridge.wait_connected(5.0) and wait_card_state(reader, present=True, timeout=3.0):
             return bridge, reader
         bridge.stop()
-    raise RuntimeError(f"no vpcd port of {CANDIDATE_PORTS} brings a card into pcscd")
+    raise RuntimeError(f"no empty virtual reader on ports {CANDIDATE_PORTS} took the card")
 
 
-def candidate_ports() -> list[int]:
-    """The port that worked last first, then the configured candidates."""
-    return list(dict.fromkeys([p for p, _ in _working] + list(CANDIDATE_PORTS)))
+def serve_image_process(image: Path) -> tuple[subprocess.Popen, str]:
+    """Run `cardsim serve IMAGE` into the first empty virtual reader (a separate process)."""
+    for port in free_ports():
+        reader = reader_name_for_port(port)
+        proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", str(image),
+                                 "--port", str(port)], stderr=subprocess.DEVNULL)
+        if wait_card_state(reader, present=True, timeout=5.0):
+            return proc, reader
+        proc.terminate()
+        proc.wait(5)
+    raise RuntimeError(f"no empty virtual reader on ports {CANDIDATE_PORTS} took the card")
 
 
 @pytest.fixture
@@ -118,29 +117,3 @@ def vpcd_card(pcscd: Pcscd, tmp_path: Path) -> Iterator[tuple[str, Path, VpcdBri
     finally:
         bridge.stop()
         wait_card_state(reader, present=False)  # so the next test starts from an empty reader
-
-
-def wait_card_state(reader: str, present: bool, timeout: float = 5.0) -> bool:
-    """Wait until pcscd reports a card in ``reader`` (or none); False on timeout."""
-    from smartcard.scard import (
-        SCARD_SCOPE_USER,
-        SCARD_STATE_PRESENT,
-        SCARD_STATE_UNAWARE,
-        SCardEstablishContext,
-        SCardGetStatusChange,
-        SCardReleaseContext,
-    )
-    _, ctx = SCardEstablishContext(SCARD_SCOPE_USER)
-    try:
-        deadline = time.monotonic() + timeout
-        state = SCARD_STATE_UNAWARE
-        while time.monotonic() < deadline:
-            hr, states = SCardGetStatusChange(ctx, 200, [(reader, state)])
-            if hr == 0:
-                state = states[0][1] & ~0xFFFF0000 & ~0x2  # drop event count and CHANGED
-                if bool(states[0][1] & SCARD_STATE_PRESENT) == present:
-                    return True
-        return False
-    finally:
-        SCardReleaseContext(ctx)
-

@@ -21,7 +21,7 @@ from cardservice.keys import DataDir, init_demo
 from cardservice.tokens import TokenStore
 from simulator.control import control_path, send_control
 from simulator.devkeys import load_dev_master_keys
-from tests.conftest import candidate_ports, reader_holding
+from tests.conftest import serve_image_process
 
 pytestmark = pytest.mark.pcsc
 SERIAL = "52503100000000E5"
@@ -57,16 +57,7 @@ def served_card(pcscd, tmp_path: Path) -> Iterator[Served]:
     subprocess.run([*cardsim, "new", str(image), "--serial", SERIAL], check=True)
     proc = None
     try:
-        for port in candidate_ports():
-            proc = subprocess.Popen([*cardsim, "serve", str(image), "--port", str(port)],
-                                    stderr=subprocess.DEVNULL)
-            reader = reader_holding(bytes.fromhex(SERIAL), timeout=4.0)
-            if reader is not None:
-                break
-            proc.terminate()
-            proc.wait(5)
-        else:
-            pytest.fail("no vpcd port took the card")
+        proc, reader = serve_image_process(image)
         yield Served(reader, image, proc)
     finally:
         if proc is not None and proc.poll() is None:

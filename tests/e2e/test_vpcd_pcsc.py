@@ -29,7 +29,7 @@ from simulator.atr import ATR
 from simulator.control import control_path, send_control
 from simulator.image import CardImage
 from simulator.vpcd import reader_name_for_port
-from tests.conftest import candidate_ports, new_reader, present_readers, wait_card_state
+from tests.conftest import free_ports, wait_card_state
 
 pytestmark = pytest.mark.pcsc
 SERIAL_HEX = "52503100000000A1"
@@ -149,13 +149,12 @@ def test_opensc_tool_sees_atr_and_serial(vpcd_card):
 
 
 def _start_serving(cardsim: list[str], image):
-    """`cardsim serve` on the first vpcd port that brings the card into a reader."""
-    for port in candidate_ports():
-        before = present_readers()
+    """`cardsim serve` into the first empty virtual reader (stdout/stderr kept for asserts)."""
+    for port in free_ports():
+        reader = reader_name_for_port(port)
         serve = subprocess.Popen([*cardsim, "serve", str(image), "--port", str(port)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        reader = new_reader(before, reader_name_for_port(port), timeout=4.0)
-        if reader is not None:
+        if wait_card_state(reader, present=True, timeout=5.0):
             return serve, reader
         serve.terminate()
         serve.communicate(timeout=10)
