@@ -38,7 +38,7 @@ from .policy import PermitTerms, Sponsor, decide_terms
 from .registry import CardRow, CardStatus, Registry
 from .signing import sign_identity, sign_record
 from .transport import CardConnection
-from .verify import Status, VerificationReport, verify_card
+from .verify import Check, CheckResult, Result, Status, VerificationReport, verify_card
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +126,8 @@ class Engine:
                                           last_sequence=row.last_sequence)
         if not files.info.locked:
             report = dataclasses.replace(report, status=Status.BLANK)
+        elif report.status == Status.BLANK:
+            report = _locked_but_empty(report)
         return CardView(report, files.info.locked, row)
 
     def read(self, conn: CardConnection) -> CardView:
@@ -377,6 +379,14 @@ class Engine:
         self.audit.event(operation="revoke", card_serial=row.serial, actor=actor,
                          detail={"reason": reason}, now=now)
         return row
+
+
+def _locked_but_empty(report: VerificationReport) -> VerificationReport:
+    """A locked card must hold its identity: an empty identity file there is damage, not a
+    blank card (which could be mistaken for one to issue)."""
+    checks = tuple(CheckResult(c.check, Result.FAILED, "locked_but_empty")
+                   if c.check == Check.FORMAT else c for c in report.checks)
+    return dataclasses.replace(report, status=Status.INVALID, checks=checks)
 
 
 def _try_read(card: Rp1Card) -> CardFiles | None:
