@@ -1,0 +1,1 @@
+"""Benchmarks with targets (issue 6 §1): ``python -m bench [--quick] [--json] [--strict]``."""

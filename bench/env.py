@@ -1,0 +1,121 @@
+"""The PC/SC side of a run: a pcscd (reused, or started and stopped by us) and simulated cards
+served into free vpcd reader slots by ``cardsim serve`` subprocesses."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cardservice.card import Rp1Card
+from cardservice.errors import CardServiceError
+from cardservice.pcsc import PcscConnection
+
+from .rawpcsc import present_readers
+
+logger = logging.getLogger(__name__)
+
+PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
+VPCD_PORTS = tuple(int(p) for p in os.environ.get(
+    "CARDSIM_VPCD_PORTS", "35963,35964,35965,35966").split(","))
+
+
+def pcscd_answers(path: Path = PCSCD_SOCKET) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class Served:
+    """One card served by a ``cardsim serve`` process, and the reader pcscd shows it in."""
+
+    image: Path
+    port: int
+    reader: str
+    process: subprocess.Popen
+
+
+@dataclass
+class PcscEnv:
+    """Owns what it started: maybe pcscd, and the cardsim processes. ``close`` stops only those."""
+
+    pcscd: subprocess.Popen | None = None
+    served: list[Served] = field(default_factory=list)
+
+    def ensure_pcscd(self, timeout: float = 10.0) -> None:
+        if pcscd_answers():
+            return
+        binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
+        PCSCD_SOCKET.parent.mkdir(parents=True, exist_ok=True)
+        self.pcscd = subprocess.Popen([binary, "-f"], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pcscd_answers():
+                return
+            time.sleep(0.05)
+        raise RuntimeError("pcscd did not answer on its socket")
+
+    def serve(self, images: list[Path], serials: list[bytes]) -> list[Served]:
+        """Serve each image on a free vpcd port; as many as there are free reader slots."""
+        free = [p for p in VPCD_PORTS if p not in {s.port for s in self.served}]
+        for image, serial in zip(images, serials):
+            while free:
+                served = self._try_port(image, serial, free.pop(0))
+                if served is not None:
+                    self.served.append(served)
+                    break
+        return list(self.served)
+
+    def _try_port(self, image: Path, serial: bytes, port: int) -> Served | None:
+        before = present_readers()
+        proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", str(image),
+                                 "--port", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and proc.poll() is None:
+            for reader in sorted(present_readers() - before):
+                if _holds(reader, serial):
+                    return Served(image, port, reader, proc)
+            time.sleep(0.1)
+        logger.info("vpcd port %d did not take a card (in use by someone else?)", port)
+        _stop(proc)
+        return None
+
+    def close(self) -> None:
+        for served in self.served:
+            _stop(served.process)
+        self.served.clear()
+        if self.pcscd is not None:
+            self.pcscd.terminate()
+            self.pcscd.wait(10)
+            self.pcscd = None
+
+
+def _holds(reader: str, serial: bytes) -> bool:
+    try:
+        with PcscConnection(reader, timeout=2.0) as conn:
+            return Rp1Card(conn).select().serial == serial
+    except CardServiceError:
+        return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
