@@ -14,11 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from cardservice import db
@@ -175,18 +173,11 @@ def _row_to_entry(row: tuple) -> AuditEntry:
     )  # fmt: skip
 
 
-class AuditLog:
+class AuditLog(db.Store):
     """The audit log in one SQLite file (or ``":memory:"``); appends from threads serialize."""
 
-    def __init__(self, path: Path | str) -> None:
-        self._lock = threading.Lock()
-        self._conn = db.open_database(path)
-        with self._lock:
-            db.apply_schema(self._conn, _SCHEMA, SCHEMA_VERSION)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    SCHEMA = _SCHEMA
+    SCHEMA_VERSION = SCHEMA_VERSION
 
     # --- appends -----------------------------------------------------------------------
 

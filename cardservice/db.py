@@ -104,3 +104,24 @@ def to_db_date(day: date) -> str:
 
 def from_db_date(text: str) -> date:
     return date.fromisoformat(text)
+
+
+class Store:
+    """Base of the SQLite-backed stores: one connection, guarded by a lock, shared by threads.
+
+    Subclasses set ``SCHEMA`` (the DDL script) and ``SCHEMA_VERSION``.
+    """
+
+    SCHEMA = ""
+    SCHEMA_VERSION = 1
+
+    def __init__(self, path: Path | str) -> None:
+        self._lock = threading.Lock()
+        self._conn = open_database(path)
+        with self._lock:
+            apply_schema(self._conn, self.SCHEMA, self.SCHEMA_VERSION)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+

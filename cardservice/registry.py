@@ -11,12 +11,10 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
-from pathlib import Path
 
 from cardservice import db
 from cardservice.errors import (
@@ -122,18 +120,11 @@ def _check_sequence(sequence: int) -> int:
     return sequence
 
 
-class Registry:
+class Registry(db.Store):
     """The card registry in one SQLite file (or ``":memory:"``); safe to share between threads."""
 
-    def __init__(self, path: Path | str) -> None:
-        self._lock = threading.Lock()
-        self._conn = db.open_database(path)
-        with self._lock:
-            db.apply_schema(self._conn, _SCHEMA, SCHEMA_VERSION)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    SCHEMA = _SCHEMA
+    SCHEMA_VERSION = SCHEMA_VERSION
 
     # --- queries -----------------------------------------------------------------------
 

@@ -13,12 +13,10 @@ import hmac
 import logging
 import secrets
 import sqlite3
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from pathlib import Path
 
 from cardservice import db
 from cardservice.errors import CardServiceError, NotFoundError, ValidationError
@@ -121,18 +119,11 @@ def _check_role(role: Role | str) -> Role:
         raise ValidationError("role", f"must be one of {choices}", reason="choice") from None
 
 
-class TokenStore:
+class TokenStore(db.Store):
     """Client tokens in one SQLite file (or ``":memory:"``); safe to share between threads."""
 
-    def __init__(self, path: Path | str) -> None:
-        self._lock = threading.Lock()
-        self._conn = db.open_database(path)
-        with self._lock:
-            db.apply_schema(self._conn, _SCHEMA, SCHEMA_VERSION)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    SCHEMA = _SCHEMA
+    SCHEMA_VERSION = SCHEMA_VERSION
 
     def create(
         self,
