@@ -17,16 +17,23 @@ from ...registry import normalize_serial
 from ...views import card_dict, registry_dict
 from ..deps import AdminClient, OperatorClient, ReaderClient, RuntimeDep
 from ..idempotent import idempotent
-from ..models import Card, IdentityIn, IssueIn, RegistryCard, RenewIn, ResignIn, RevokeIn
+from ..models import Card, ErrorBody, IdentityIn, IssueIn, RegistryCard, RenewIn, ResignIn, RevokeIn
+from .readers import CARD_IO_RESPONSES
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["cards"])
 
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    409: {"description": "reader busy, card changed, already personalized, citizen has a card"},
-    422: {"description": "validation (names the field) or policy (names the rule)"},
-    504: {"description": "the card did not answer in time"},
+    **CARD_IO_RESPONSES,
+    409: {"model": ErrorBody,
+          "description": "reader busy, card changed, already personalized, citizen has a card"},
+    422: {"model": ErrorBody,
+          "description": "validation (names the field) or policy (names the rule)"},
+}
+REGISTRY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "the card is not in the registry"},
+    422: {"model": ErrorBody, "description": "not a 16-digit hex serial"},
 }
 
 
@@ -86,7 +93,8 @@ async def renew(rid: str, body: RenewIn, request: Request, runtime: RuntimeDep,
     return await idempotent(request, runtime, client, compute)
 
 
-@router.post("/v1/cards/{serial}/revoke", response_model=RegistryCard)
+@router.post("/v1/cards/{serial}/revoke", response_model=RegistryCard,
+             responses=REGISTRY_RESPONSES)
 async def revoke(serial: str, body: RevokeIn, request: Request, runtime: RuntimeDep,
                  client: AdminClient) -> Any:
     async def compute() -> dict[str, Any]:
@@ -97,7 +105,7 @@ async def revoke(serial: str, body: RevokeIn, request: Request, runtime: Runtime
     return await idempotent(request, runtime, client, compute)
 
 
-@router.get("/v1/cards/{serial}", response_model=RegistryCard)
+@router.get("/v1/cards/{serial}", response_model=RegistryCard, responses=REGISTRY_RESPONSES)
 async def registry_card(serial: str, runtime: RuntimeDep, _client: ReaderClient) -> Any:
     row = await asyncio.to_thread(runtime.registry().get, _checked(serial))
     if row is None:

@@ -10,20 +10,34 @@ from fastapi import APIRouter
 from ...readers import reader_id
 from ...views import card_dict
 from ..deps import ReaderClient, RuntimeDep
-from ..models import Card, Reader
+from ..models import Card, ErrorBody, Reader
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/readers", tags=["readers"])
 
+#: Errors of any route that talks to PC/SC (documented so that clients and fuzzers know them).
+PCSC_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorBody, "description": "PC/SC unavailable (pcscd stopped)"},
+}
+#: Errors of any route that runs card I/O on a reader.
+CARD_IO_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **PCSC_RESPONSES,
+    404: {"model": ErrorBody, "description": "no reader with this id"},
+    409: {"model": ErrorBody, "description": "reader busy, no card, card removed or reset"},
+    422: {"model": ErrorBody, "description": "not a permit card"},
+    502: {"model": ErrorBody, "description": "the card answered with an error"},
+    504: {"model": ErrorBody, "description": "the card did not answer in time"},
+}
 
-@router.get("", response_model=list[Reader])
+
+@router.get("", response_model=list[Reader], responses=PCSC_RESPONSES)
 async def list_readers(runtime: RuntimeDep, _client: ReaderClient) -> list[dict[str, Any]]:
     return [{"id": reader_id(i.name), "name": i.name, "card_present": i.card_present,
              "atr_hex": i.atr.hex() if i.atr else None} for i in await runtime.readers()]
 
 
-@router.get("/{rid}/card", response_model=Card)
+@router.get("/{rid}/card", response_model=Card, responses=CARD_IO_RESPONSES)
 async def read_card(rid: str, runtime: RuntimeDep, _client: ReaderClient) -> dict[str, Any]:
     view = await runtime.on_card(rid, "read", runtime.engine.read, write=False)
     return card_dict(view)
