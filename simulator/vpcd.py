@@ -31,6 +31,8 @@ def reader_name_for_port(port: int) -> str:
     gives "Virtual PCD 00 00/01" on 35963/35964; the project's extra config (0x8C7D, installed by
     scripts/install-system-deps.sh) gives "Virtual PCD B 00 00/01" on 35965/35966."""
     index, slot = divmod(port - DEFAULT_PORT, 2)
+    if not 0 <= index < 26:
+        return f"vpcd port {port}"
     prefix = "Virtual PCD" if index == 0 else "Virtual PCD " + chr(ord("A") + index)
     return f"{prefix} 00 {slot:02d}"
 

@@ -66,6 +66,7 @@ def test_reader_names_follow_pcscd_numbering():
     assert reader_name_for_port(35964) == "Virtual PCD 00 01"
     assert reader_name_for_port(35965) == "Virtual PCD B 00 00"
     assert reader_name_for_port(35966) == "Virtual PCD B 00 01"
+    assert reader_name_for_port(4242) == "vpcd port 4242"
 
 
 def test_atr_power_and_apdus(vpcd, bridge):
