@@ -39,10 +39,12 @@ class Bench:
     def home(self) -> DataDir:
         return DataDir(self.root / "home")
 
-    def engine(self, *, db_prefix: str = "") -> Engine:
+    def engine(self) -> Engine:
+        """An engine on the data directory's registry and audit log (the daemon's own)."""
         keys = load_keys(self.home)
-        return Engine(keys, Registry(self.root / f"{db_prefix}registry.db"),
-                      AuditLog(self.root / f"{db_prefix}audit.db"), clock=lambda: self.now)
+        home = self.home
+        return Engine(keys, Registry(home.registry_db), AuditLog(home.audit_db),
+                      clock=lambda: self.now)
 
 
 def make_bench(root: Path, now: datetime) -> Bench:

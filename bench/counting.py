@@ -33,22 +33,25 @@ class CountingConnection(CardConnection):
     def __init__(self, inner: CardConnection) -> None:
         self.inner = inner
         self.log: list[bytes] = []
-        self._sent = 0
-        self._received = 0
+        self._received: list[int] = []
 
     @property
     def traffic(self) -> Traffic:
-        return Traffic(len(self.log), self._sent, self._received)
+        return self.since(0)
+
+    def since(self, first: int) -> Traffic:
+        """Traffic of the APDUs from number ``first`` (0-based) on."""
+        return Traffic(len(self.log[first:]), sum(map(len, self.log[first:])),
+                       sum(self._received[first:]))
 
     def reset(self) -> None:
         self.log.clear()
-        self._sent = self._received = 0
+        self._received.clear()
 
     def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
-        self.log.append(bytes(apdu))
-        self._sent += len(apdu)
         data, sw = self.inner.send_and_receive(apdu)
-        self._received += len(data) + 2
+        self.log.append(bytes(apdu))
+        self._received.append(len(data) + 2)
         return data, sw
 
     @property

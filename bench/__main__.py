@@ -1,0 +1,38 @@
+"""``python -m bench [--quick] [--json] [--strict] [--cache DIR] [--seed N]``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .report import all_passed, render, to_json
+from .runner import Plan, run
+
+logger = logging.getLogger(__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="the under-a-minute run")
+    parser.add_argument("--json", action="store_true", help="JSON on stdout instead of a table")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    parser.add_argument("--cache", type=Path, default=Path(".bench-cache"),
+                        help="folder for the 1,000,000-row fixture databases (built once)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    started = time.monotonic()
+    sections = run(Plan.for_mode(args.quick), args.cache, datetime.now(timezone.utc), args.seed)
+    print(to_json(sections) if args.json else render(sections))
+    print(f"run took {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return 1 if args.strict and not all_passed(sections) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""read+verify latency: in-process simulator, the service's PC/SC path (PcscConnection +
+Engine.read) and a raw pyscard replay of the same APDUs through the same reader."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+from cardservice.engine import Engine
+from cardservice.pcsc import PcscConnection
+from simulator.card import VirtualCard
+from simulator.inprocess import InProcessConnection
+
+from .counting import CountingConnection
+from .rawpcsc import RawReplay
+from .report import Figure, Section, Verdict
+from .stats import Latency, time_calls
+
+logger = logging.getLogger(__name__)
+
+MAX_OVERHEAD = 1.3
+
+
+def _figures(group: str, lat: Latency) -> list[Figure]:
+    return [Figure(group, f"p50 (n={lat.n})", lat.p50_ms, "ms"),
+            Figure(group, "p99", lat.p99_ms, "ms")]
+
+
+def in_process(engine: Engine, image: Path, n: int, rng: random.Random) -> Latency:
+    conn = InProcessConnection(VirtualCard(image, rng=rng))
+    return time_calls(lambda: engine.read(conn), n)
+
+
+def through_pcscd(engine: Engine, reader: str, n: int, rounds: int = 3) -> tuple[Latency, Latency]:
+    """(service path, raw replay), measured in alternating rounds so drift hits both alike."""
+    conn = CountingConnection(PcscConnection(reader))
+    try:
+        engine.read(conn)
+        replay = RawReplay(reader, conn.log)
+        try:
+            direct, raw = [], []
+            for _ in range(rounds):
+                direct.append(time_calls(lambda: engine.read(conn), n // rounds))
+                raw.append(replay.latency(n // rounds))
+        finally:
+            replay.close()
+    finally:
+        conn.close()
+    return _merge(direct), _merge(raw)
+
+
+def _merge(parts: list[Latency]) -> Latency:
+    """Median of the rounds' percentiles (each round has the same n)."""
+    p50 = sorted(p.p50_ms for p in parts)[len(parts) // 2]
+    p99 = sorted(p.p99_ms for p in parts)[len(parts) // 2]
+    return Latency(sum(p.n for p in parts), p50, p99)
+
+
+def run(engine: Engine, image: Path, reader: str | None, n: int, rng: random.Random) -> Section:
+    figures = _figures("read in-process", in_process(engine, image, n, rng))
+    if reader is None:
+        return Section("latency", tuple(figures), (), error="no vpcd reader slot was free")
+    direct, raw = through_pcscd(engine, reader, n)
+    ratio = direct.p50_ms / raw.p50_ms
+    figures += _figures("read via pcscd", direct)
+    figures += _figures("raw replay pcscd", raw)
+    figures.append(Figure("read via pcscd", "overhead p50 / raw replay p50", ratio, "x"))
+    verdict = Verdict("direct read+verify p50 / raw replay p50", round(ratio, 2), "<=",
+                      MAX_OVERHEAD, "x")
+    return Section("latency", tuple(figures), (verdict,))

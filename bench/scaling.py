@@ -1,0 +1,73 @@
+"""Throughput of read+verify with 1, 2 and 4 readers in use at once (one thread and one
+PcscConnection per reader, one shared Engine as in the daemon)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from cardservice.engine import Engine
+from cardservice.pcsc import PcscConnection
+
+from .report import Figure, Section, Verdict
+
+logger = logging.getLogger(__name__)
+
+MIN_SCALING_4 = 3.5
+
+
+def throughput(engine: Engine, readers: list[str], seconds: float) -> float:
+    """Reads per second over all ``readers`` together during ``seconds``."""
+    conns = [PcscConnection(r) for r in readers]
+    counts = [0] * len(readers)
+    start = threading.Barrier(len(readers) + 1)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            engine.read(conns[i])
+            start.wait()
+            while not stop.is_set():
+                engine.read(conns[i])
+                counts[i] += 1
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(readers))]
+    for t in threads:
+        t.start()
+    start.wait()
+    began = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    elapsed = time.perf_counter() - began
+    for c in conns:
+        c.close()
+    if failures:
+        raise RuntimeError(f"a reader failed during the run: {failures[0]!r}")
+    return sum(counts) / elapsed
+
+
+def run(engine: Engine, readers: list[str], seconds: float) -> Section:
+    if not readers:
+        return Section("scaling", error="no vpcd reader slot was free")
+    figures, rates = [], {}
+    for k in (1, 2, 4):
+        if k > len(readers):
+            continue
+        rates[k] = throughput(engine, readers[:k], seconds)
+        figures.append(Figure("scaling", f"reads/s with {k} reader(s)", rates[k], "/s"))
+    for k in rates:
+        if k > 1:
+            figures.append(Figure("scaling", f"{k} readers / 1 reader", rates[k] / rates[1], "x"))
+    if 4 not in rates:
+        return Section("scaling", tuple(figures),
+                       error=f"only {len(readers)} vpcd reader slot(s) free; 4 needed")
+    verdict = Verdict("throughput 4 readers / 1 reader", round(rates[4] / rates[1], 2), ">=",
+                      MIN_SCALING_4, "x")
+    return Section("scaling", tuple(figures), (verdict,))
