@@ -16,6 +16,7 @@ from cardservice.audit import AuditLog
 from cardservice.engine import Engine, PermitRequest
 from cardservice.keys import load_keys
 from cardservice.registry import Registry
+from cardservice.transport import CardConnection
 from cardservice.verify import Status
 from card_layout.record import PermitType
 from simulator.card import VirtualCard
@@ -54,8 +55,11 @@ def run_with_fault(engine: Engine, card: VirtualCard, op: Callable, arm: Callabl
     card.faults.clear()
 
 
-def judge(engine: Engine, card: VirtualCard, old_seq: int | None, new_seq: int) -> Outcome:
-    view = engine.read(InProcessConnection(card))
+def judge(engine: Engine, card: VirtualCard, old_seq: int | None, new_seq: int,
+          conn: CardConnection | None = None) -> Outcome:
+    """Read the card (in-process unless ``conn`` is given, e.g. through pcscd) and check that it
+    holds the old or new record and that the registry and the audit log agree with it."""
+    view = engine.read(conn or InProcessConnection(card))
     report = view.report
     if old_seq is None and report.status == Status.BLANK:
         state = "old"
