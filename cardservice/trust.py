@@ -185,6 +185,8 @@ class TrustStore:
         self.roots = list(roots)
         self.crls = list(crls)
         self.authorities = [_authority(cert) for cert in authorities]
+        # cert -> its root, or the (reason, message) of the time-independent check that failed
+        self._issuers: dict[x509.Certificate, x509.Certificate | tuple[str, str]] = {}
 
     @classmethod
     def load(cls, folder: Path) -> TrustStore:
@@ -220,13 +222,33 @@ class TrustStore:
         raise first_error
 
     def _check_chain(self, cert: x509.Certificate, at: datetime) -> None:
+        root = self._trusted_root(cert)
+        for checked in (root, cert):
+            _check_window(checked, at)
+
+    def _trusted_root(self, cert: x509.Certificate) -> x509.Certificate:
+        """The root that issued ``cert``, is a CA and has not revoked it. These checks do not
+        depend on the time, and roots and CRLs are fixed at construction, so the verdict is
+        computed once per certificate (the chain signature costs more than the rest of a read's
+        verification); the validity windows are checked on every call."""
+        verdict = self._issuers.get(cert)
+        if verdict is None:
+            try:
+                verdict = self._root_checks(cert)
+            except TrustError as exc:
+                verdict = (exc.reason, "" if exc.message == exc.reason else exc.message)
+            self._issuers[cert] = verdict
+        if isinstance(verdict, tuple):
+            raise TrustError(*verdict)
+        return verdict
+
+    def _root_checks(self, cert: x509.Certificate) -> x509.Certificate:
         root = self._issuer_of(cert)
         if not _is_ca(root):
             raise TrustError("not_a_ca", f"root {authority_name(root)!r} is not a CA")
         if self._revoked(root, cert):
             raise TrustError("revoked", f"certificate {cert.serial_number:x} is revoked")
-        for checked in (root, cert):
-            _check_window(checked, at)
+        return root
 
     def _issuer_of(self, cert: x509.Certificate) -> x509.Certificate:
         named = [r for r in self.roots if r.subject == cert.issuer]
