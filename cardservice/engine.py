@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -110,6 +111,7 @@ class Engine:
         self.registry = registry
         self.audit = audit
         self.clock = clock
+        self._issue_lock = threading.Lock()
 
     # --- reading ------------------------------------------------------------------------
 
@@ -142,7 +144,9 @@ class Engine:
     def issue(self, conn: CardConnection, identity: Identity, request: PermitRequest, *,
               actor: str | None = None, expected_serial: bytes | None = None) -> CardView:
         card = Rp1Card(conn)
-        with exclusive(conn):
+        # one issue at a time in this process: the one-person-one-card check and the registry
+        # row it guards must not race with an issue for the same citizen on another reader
+        with self._issue_lock, exclusive(conn):
             files = card.read_all()
             _check_expected(files, expected_serial)
             if files.info.locked:
@@ -153,8 +157,10 @@ class Engine:
             if self.registry.get(serial_hex) is not None:
                 raise errors.AlreadyPersonalizedError(f"card {serial_hex} was issued before")
             self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
-            if request.current_residence is None or request.permit_type is None:
+            if not request.current_residence:
                 raise errors.ValidationError("current_residence", "is required", "empty")
+            if request.permit_type is None:
+                raise errors.ValidationError("permit_type", "is required", "empty")
             terms = self._terms(request, identity.citizen_number, request.sponsor_citizen_number)
             record = self._record(1, request.current_residence, terms)
             id_sig = sign_identity(self.keys.signer, files.serial, identity)

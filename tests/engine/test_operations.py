@@ -124,3 +124,41 @@ def test_sponsor_with_ineligible_basis_refused(engine, conn):
             current_residence="博乐市某小区1栋", permit_type=PermitType.LONG_TERM,
             sponsor_citizen_number="11010519491231002X"))
     assert exc.value.rule == "sponsor_basis_not_eligible"
+
+
+def test_concurrent_issues_for_one_citizen_give_one_card(engine):
+    """Two readers issuing to the same citizen at once: one card, the other stays blank."""
+    import threading
+
+    conns = [InProcessConnection(make_card(f"31323334353637{i:02x}")) for i in range(2)]
+    results: list[object] = [None, None]
+    start = threading.Barrier(2)
+
+    def issue(i: int) -> None:
+        start.wait()
+        try:
+            results[i] = engine.issue(conns[i], identity(), temporary())
+        except errors.CardServiceError as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=issue, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    errors_seen = [r for r in results if isinstance(r, errors.CitizenHasCardError)]
+    assert len(errors_seen) == 1
+    states = sorted(engine.read(c).report.status.value for c in conns)
+    assert states == ["blank", "valid"]
+    assert len(engine.registry.find_by_citizen("11010519491231002X")) == 1
+
+
+def test_issue_requires_residence_and_permit_type(engine, conn, card):
+    before = card.image.to_json()
+    with pytest.raises(errors.ValidationError) as exc:
+        engine.issue(conn, identity(), PermitRequest(permit_type=PermitType.TEMPORARY))
+    assert exc.value.field == "current_residence"
+    with pytest.raises(errors.ValidationError) as exc:
+        engine.issue(conn, identity(), PermitRequest(current_residence="博乐市1号"))
+    assert exc.value.field == "permit_type"
+    assert card.image.to_json() == before
