@@ -1,0 +1,106 @@
+"""The daemon as a real process (`cardservice serve` on uvicorn) for fault tests: started on a
+free loopback port over a data directory, stopped or killed by its PID only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from cardservice.keys import DataDir, init_demo
+from cardservice.tokens import TokenStore
+from simulator.devkeys import load_dev_master_keys
+
+#: Short bounds so that fault tests finish quickly (seconds).
+TIMEOUTS = {"CARDSERVICE_PCSC_TIMEOUT": "2", "CARDSERVICE_OPERATION_TIMEOUT": "4",
+            "CARDSERVICE_READ_WAIT": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_home(home: Path) -> str:
+    """Demo keys in ``home`` and an admin token; returns the token's secret."""
+    now = datetime.now(UTC)
+    init_demo(DataDir(home), now=now, masters=load_dev_master_keys())
+    return TokenStore(home / "tokens.db").create("reliability", "admin", now)[0]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class DaemonProcess:
+    home: Path
+    secret: str
+    log: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, timeout: float = 15.0) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=timeout,
+                            headers={"Authorization": f"Bearer {self.secret}"})
+
+    def start(self) -> DaemonProcess:
+        env = {**os.environ, **TIMEOUTS}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from cardservice.cli import main; main()",
+                 "--home", str(self.home), "serve", "--port", str(self.port)],
+                stderr=log, stdout=subprocess.DEVNULL, env=env, start_new_session=True)
+        wait_until(self._answers, 20, "the daemon to answer /v1/health")
+        return self
+
+    def _answers(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"daemon exited with {self.process.returncode}: "
+                                 f"{self.log.read_text()[-2000:]}")
+        try:
+            return httpx.get(f"{self.url}/v1/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def health(self) -> dict:
+        return httpx.get(f"{self.url}/v1/health", timeout=2).json()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        self.process = None
