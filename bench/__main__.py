@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .report import all_passed, render, to_json
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     started = time.monotonic()
-    sections = run(Plan.for_mode(args.quick), args.cache, datetime.now(timezone.utc), args.seed)
+    sections = run(Plan.for_mode(args.quick), args.cache, datetime.now(UTC), args.seed)
     print(to_json(sections) if args.json else render(sections))
     print(f"run took {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 1 if args.strict and not all_passed(sections) else 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from card_layout.citizen import check_digit
 from card_layout.identity import Identity
 from card_layout.record import PermitType
 from cardservice.audit import AuditLog
@@ -21,8 +22,8 @@ from simulator.inprocess import InProcessConnection
 
 logger = logging.getLogger(__name__)
 
-HOLDER = dict(name="张三", gender="female", nationality="汉", citizen_number="11010519491231002X",
-              household_address="北京市朝阳区建国路88号")
+HOLDER = {"name": "张三", "gender": "female", "nationality": "汉", "citizen_number": "11010519491231002X",
+              "household_address": "北京市朝阳区建国路88号"}
 FIRST = PermitRequest(current_residence="博乐市青得里街道团结路12号",
                       permit_type=PermitType.TEMPORARY)
 MOVE = PermitRequest(current_residence="博乐市新区友谊路8号")
@@ -73,8 +74,6 @@ def issued_image(bench: Bench, engine: Engine, index: int, *, resigned: bool,
 
 
 def citizen_number(index: int) -> str:
-    """A valid 18-character citizen number (GB 11643 check digit) that differs per ``index``."""
-    body = f"110105{19490101 + (index % 28):08d}{(2 * index) % 1000:03d}"
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    check = "10X98765432"[sum(int(c) * w for c, w in zip(body, weights)) % 11]
-    return body + check
+    """A valid citizen number (female: even 17th digit) that differs per ``index`` < 14,000."""
+    body = f"110105{19490101 + (index // 500) % 28:08d}{(2 * index) % 1000:03d}"
+    return body + check_digit(body)

@@ -85,18 +85,24 @@ def http_vs_direct(client: httpx.Client, rid: str, engine: Engine, reader: str, 
         if response.status_code != 200 or response.json()["verification"]["status"] != "valid":
             raise RuntimeError(f"HTTP read failed: {response.status_code} {response.text[:200]}")
 
+    def health() -> None:
+        if client.get("/v1/health").status_code != 200:
+            raise RuntimeError("GET /v1/health failed")
+
     conn = PcscConnection(reader)
     try:
-        http, direct = [], []
+        http, direct, floor = [], [], []
         for _ in range(rounds):
             http.append(time_calls(over_http, n // rounds))
             direct.append(time_calls(lambda: engine.read(conn), n // rounds))
+            floor.append(time_calls(health, n // rounds))
     finally:
         conn.close()
-    h, d = _merge(http), _merge(direct)
-    return [Figure("HTTP read", f"p50 (n={h.n})", h.p50_ms, "ms"),
-            Figure("HTTP read", "p99", h.p99_ms, "ms"),
-            Figure("HTTP read", f"direct p50 (n={d.n})", d.p50_ms, "ms"),
+    h, d, f = _merge(http), _merge(direct), _merge(floor)
+    return [Figure("HTTP read", f"GET card p50 (n={h.n})", h.p50_ms, "ms"),
+            Figure("HTTP read", "GET card p99", h.p99_ms, "ms"),
+            Figure("HTTP read", f"direct Engine.read p50 (n={d.n})", d.p50_ms, "ms"),
+            Figure("HTTP read", "GET /v1/health p50 (HTTP floor)", f.p50_ms, "ms"),
             Figure("HTTP read", "added by HTTP at p50", h.p50_ms - d.p50_ms, "ms")]
 
 

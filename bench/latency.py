@@ -32,22 +32,36 @@ def in_process(engine: Engine, image: Path, n: int, rng: random.Random) -> Laten
     return time_calls(lambda: engine.read(conn), n)
 
 
-def through_pcscd(engine: Engine, reader: str, n: int, rounds: int = 3) -> tuple[Latency, Latency]:
-    """(service path, raw replay), measured in alternating rounds so drift hits both alike."""
+def driver_replay(conn: PcscConnection, apdus: list[bytes]) -> None:
+    """The same APDUs through the service's driver, without parsing or verifying."""
+    conn.begin_transaction()
+    try:
+        for apdu in apdus:
+            if conn.send_and_receive(apdu)[1] != 0x9000:
+                raise RuntimeError("driver replay got an error status")
+    finally:
+        conn.end_transaction()
+
+
+def through_pcscd(engine: Engine, reader: str, n: int,
+                  rounds: int = 3) -> tuple[Latency, Latency, Latency]:
+    """(service path, driver replay, raw replay), in alternating rounds so drift hits all."""
     conn = CountingConnection(PcscConnection(reader))
     try:
         engine.read(conn)
-        replay = RawReplay(reader, conn.log)
+        apdus = list(conn.log)
+        replay = RawReplay(reader, apdus)
         try:
-            direct, raw = [], []
+            direct, driver, raw = [], [], []
             for _ in range(rounds):
                 direct.append(time_calls(lambda: engine.read(conn), n // rounds))
+                driver.append(time_calls(lambda: driver_replay(conn.inner, apdus), n // rounds))
                 raw.append(replay.latency(n // rounds))
         finally:
             replay.close()
     finally:
         conn.close()
-    return _merge(direct), _merge(raw)
+    return _merge(direct), _merge(driver), _merge(raw)
 
 
 def _merge(parts: list[Latency]) -> Latency:
@@ -61,9 +75,10 @@ def run(engine: Engine, image: Path, reader: str | None, n: int, rng: random.Ran
     figures = _figures("read in-process", in_process(engine, image, n, rng))
     if reader is None:
         return Section("latency", tuple(figures), (), error="no vpcd reader slot was free")
-    direct, raw = through_pcscd(engine, reader, n)
+    direct, driver, raw = through_pcscd(engine, reader, n)
     ratio = direct.p50_ms / raw.p50_ms
     figures += _figures("read via pcscd", direct)
+    figures += _figures("driver replay pcscd", driver)
     figures += _figures("raw replay pcscd", raw)
     figures.append(Figure("read via pcscd", "overhead p50 / raw replay p50", ratio, "x"))
     verdict = Verdict("direct read+verify p50 / raw replay p50", round(ratio, 2), "<=",

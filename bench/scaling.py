@@ -62,9 +62,9 @@ def run(engine: Engine, readers: list[str], seconds: float) -> Section:
             continue
         rates[k] = throughput(engine, readers[:k], seconds)
         figures.append(Figure("scaling", f"reads/s with {k} reader(s)", rates[k], "/s"))
-    for k in rates:
+    for k, rate in rates.items():
         if k > 1:
-            figures.append(Figure("scaling", f"{k} readers / 1 reader", rates[k] / rates[1], "x"))
+            figures.append(Figure("scaling", f"{k} readers / 1 reader", rate / rates[1], "x"))
     if 4 not in rates:
         return Section("scaling", tuple(figures),
                        error=f"only {len(readers)} vpcd reader slot(s) free; 4 needed")

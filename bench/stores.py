@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from card_layout.citizen import check_digit
 from cardservice import db
 from cardservice.audit import GENESIS_HASH, AuditLog, canonical_bytes, entry_hash
 from cardservice.registry import CardRow, CardStatus, Registry
@@ -25,15 +26,16 @@ AUDIT_SIZES = (100_000, 1_000_000)
 REGISTRY_SIZE = 1_000_000
 MAX_VERIFY_1M_S = 5.0
 MAX_LOOKUP_MS = 1.0
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _INSERT = ("INSERT INTO audit (id, ts, kind, operation, card_serial, reader, actor, intent_id, "
            "outcome, sequence, error_code, detail, prev_hash, hash) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 def citizen(i: int) -> str:
-    body = f"11{i:015d}"
-    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, _WEIGHTS)) % 11]
+    """Citizen number ``i``: a real birth date (one per 1,000 numbers) and a valid check digit."""
+    born = date(1950, 1, 1) + timedelta(days=i // 1000)
+    body = f"110105{born:%Y%m%d}{i % 1000:03d}"
+    return body + check_digit(body)
 
 
 def serial(i: int) -> str:
