@@ -1,0 +1,35 @@
+"""PC/SC result codes become typed errors with stable codes (negative hresults included)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cardservice import errors
+from cardservice.pcsc import _check
+
+
+@pytest.mark.parametrize("hresult,cls,code", [
+    (0x8010001D, errors.PcscUnavailableError, "PCSC_UNAVAILABLE"),
+    (0x8010001E, errors.PcscUnavailableError, "PCSC_UNAVAILABLE"),
+    (0x80100013, errors.PcscUnavailableError, "PCSC_UNAVAILABLE"),
+    (0x80100069, errors.CardRemovedError, "CARD_REMOVED"),
+    (0x80100068, errors.CardResetError, "CARD_RESET"),
+    (0x8010000B, errors.ReaderBusyError, "READER_BUSY"),
+    (0x8010000A, errors.CardTimeoutError, "CARD_TIMEOUT"),
+    (0x80100066, errors.CardTimeoutError, "CARD_TIMEOUT"),
+    (0x8010000C, errors.NoCardError, "NO_CARD"),
+    (0x8010002E, errors.NoReaderError, "NO_READER"),
+    (0x80100009, errors.ReaderNotFoundError, "READER_NOT_FOUND"),
+    (0x80100017, errors.CardRemovedError, "CARD_REMOVED"),
+    (0x80100099, errors.TransportError, "TRANSPORT_ERROR"),
+])
+def test_result_codes_map_to_typed_errors(hresult: int, cls, code: str):
+    for value in (hresult, hresult - (1 << 32)):  # pyscard may hand back a negative int
+        with pytest.raises(cls) as exc:
+            _check(value, "transmit")
+        assert exc.value.code == code
+        assert f"0x{hresult:08X}" in exc.value.message
+
+
+def test_success_is_silent():
+    assert _check(0, "transmit") is None
