@@ -28,8 +28,10 @@ logger = logging.getLogger(__name__)
 
 MAX_ADDED_MS = 1.0
 MAX_IDLE_RSS_MB = 80.0
-#: "No growth trend": the least-squares slope of RSS after the first sample stays under this.
+#: "No growth trend": after the warm-up requests, the least-squares slope of the RSS samples
+#: stays under this (1 MB per 10,000 requests).
 MAX_RSS_SLOPE_MB_PER_1000 = 0.1
+WARMUP_REQUESTS = 1_000
 
 
 def _free_port() -> int:
@@ -131,11 +133,11 @@ def run(bench: Bench, engine: Engine, reader: str | None, now: datetime, n: int,
         time.sleep(1.0)  # let start-up work (first reader poll) settle before "idle"
         idle, points = rss_trend(client, rid, pid, requests)
         figures = http_vs_direct(client, rid, engine, reader, n)
-    later = points[1:]
+    later = [p for p in points if p[0] >= WARMUP_REQUESTS]
     trend = slope([p[0] for p in later], [p[1] for p in later]) * 1000
     figures += [Figure("daemon RSS", "idle", idle, "MB")]
     figures += [Figure("daemon RSS", f"after {done:,} requests", mb, "MB") for done, mb in points]
-    figures.append(Figure("daemon RSS", f"slope after {points[0][0]:,} requests", trend,
+    figures.append(Figure("daemon RSS", f"slope from {later[0][0]:,} requests on", trend,
                           "MB/1000 req"))
     added = next(f.value for f in figures if f.name == "added by HTTP at p50")
     verdicts = (

@@ -31,7 +31,7 @@ class Plan:
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
-            return cls(latency_n=300, scaling_seconds=1.5, daemon_requests=10_000, lookups=2_000)
+            return cls(latency_n=300, scaling_seconds=1.5, daemon_requests=5_000, lookups=2_000)
         return cls(latency_n=3_000, scaling_seconds=5.0, daemon_requests=10_000, lookups=20_000)
 
 

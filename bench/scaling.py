@@ -4,6 +4,7 @@ PcscConnection per reader, one shared Engine as in the daemon)."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -56,7 +57,7 @@ def throughput(engine: Engine, readers: list[str], seconds: float) -> float:
 def run(engine: Engine, readers: list[str], seconds: float) -> Section:
     if not readers:
         return Section("scaling", error="no vpcd reader slot was free")
-    figures, rates = [], {}
+    figures, rates = [Figure("scaling", "CPU cores available", os.cpu_count() or 0, "")], {}
     for k in (1, 2, 4):
         if k > len(readers):
             continue
