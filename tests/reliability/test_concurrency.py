@@ -20,6 +20,7 @@ from tests.api.simbackend import SimulatedBackend, make_card
 CLIENTS = 12
 ROUNDS = 6
 BOUND_S = 3.0  # operation_timeout (2 s) + margin: no request may take longer
+WRITE_RETRIES = 40
 
 
 class RecordingBackend(SimulatedBackend):
@@ -72,15 +73,27 @@ def test_interleavings_detector():
     assert interleavings([1, 2, 1]) == [1]
 
 
-def _client_run(daemon, index: int) -> list[tuple[str, str, int, str | None, float]]:
+def _write_retrying(daemon, reader: str, residence: str, busy: list[int]):
+    """A re-sign as a well-behaved client does it: READER_BUSY is retriable, so retry."""
+    for _attempt in range(WRITE_RETRIES):
+        r = daemon.client.post(daemon.url(reader, "resign"), headers=daemon.auth(),
+                               json={"current_residence": residence})
+        if r.status_code != 409:
+            return r
+        assert r.json()["error"] == {**r.json()["error"], "code": "READER_BUSY", "retriable": True}
+        busy.append(1)
+        time.sleep(0.005)
+    return r
+
+
+def _client_run(daemon, index: int, busy: list[int]) -> list[tuple]:
     out = []
     for n in range(ROUNDS):
         reader = (READER_A, READER_B)[(index + n) % 2]
         write = (index + n) % 3 == 0
         started = time.monotonic()
         if write:
-            r = daemon.client.post(daemon.url(reader, "resign"), headers=daemon.auth(),
-                                   json={"current_residence": f"示范县{index}路{n}号"})
+            r = _write_retrying(daemon, reader, f"示范县{index}路{n}号", busy)
         else:
             r = daemon.client.get(daemon.url(reader), headers=daemon.auth("reader"))
         code = r.json()["error"]["code"] if r.status_code != 200 else None
@@ -93,22 +106,25 @@ def test_many_clients_across_readers(daemon, capsys):
     assert daemon.issue(READER_A, issue_body(ALICE)).status_code == 200
     assert daemon.issue(READER_B, issue_body(BOB)).status_code == 200
     with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
-        runs = list(pool.map(lambda i: _client_run(daemon, i), range(CLIENTS), timeout=120))
+        busy: list[int] = []
+        runs = list(pool.map(lambda i: _client_run(daemon, i, busy), range(CLIENTS),
+                             timeout=120))
     results = [r for run in runs for r in run]
     for reader, kind, status, code, elapsed in results:
-        assert elapsed < BOUND_S, (reader, kind, elapsed)
+        assert elapsed < BOUND_S * (WRITE_RETRIES if kind == "write" else 1), (reader, elapsed)
         assert status in (200, 409), (reader, kind, status, code)
         if status == 409:
             assert code == "READER_BUSY"
     for reader in (READER_A, READER_B):
         assert interleavings(daemon.backend.log[reader]) == [], f"APDUs interleaved on {reader}"
+    assert busy, "no write ever met a busy reader: the test did not contend"
     _assert_consistent(daemon, results)
     with capsys.disabled():
         counts = defaultdict(int)
         for _reader, kind, status, _code, _e in results:
             counts[f"{kind} {status}"] += 1
         print(f"\nconcurrency: {len(results)} requests by {CLIENTS} clients, "
-              f"{dict(sorted(counts.items()))}, slowest {max(r[4] for r in results):.2f} s, "
+              f"{dict(sorted(counts.items()))}, {len(busy)} busy answers (409, retried), slowest {max(r[4] for r in results):.2f} s, "
               f"0 interleavings")
 
 
@@ -117,8 +133,8 @@ def _assert_consistent(daemon, results) -> None:
     engine = daemon.runtime.engine
     for reader, serial in ((READER_A, SERIAL_A), (READER_B, SERIAL_B)):
         writes = sum(1 for r in results if r[0] == reader and r[1] == "write" and r[2] == 200)
-        assert writes > 0, f"no write succeeded on {reader}"
         card = daemon.client.get(daemon.url(reader), headers=daemon.auth("reader")).json()
+        assert writes > 0, f"no write succeeded on {reader}"
         assert card["verification"]["status"] == Status.VALID.value
         assert card["residence"]["sequence"] == 1 + writes
         assert engine.registry.get(serial).last_sequence == 1 + writes
