@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import random
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from cardservice.errors import CardServiceError
 
 from . import daemon, latency, scaling, stores, traffic
 from .cards import issued_image, make_bench, serial_for
@@ -42,21 +45,41 @@ def run(plan: Plan, cache: Path, now: datetime, seed: int) -> list[Section]:
         engine = bench.engine()
         images = [issued_image(bench, engine, i, resigned=True, rng=rng)
                   for i in range(READERS_WANTED)]
-        sections = [traffic.run(bench, engine, rng)]
+        sections = [guarded("traffic", lambda: traffic.run(bench, engine, rng))]
         env = PcscEnv()
         try:
-            env.ensure_pcscd()
-            served = env.serve(images, [serial_for(i) for i in range(READERS_WANTED)])
-            readers = [s.reader for s in served]
+            readers = guarded_readers(env, images)
             first = readers[0] if readers else None
-            logger.info("cards served in %s", readers)
-            sections.append(latency.run(engine, images[0], first, plan.latency_n, rng))
-            sections.append(daemon.run(bench, engine, first, now, plan.latency_n,
-                                       plan.daemon_requests))
-            sections.append(scaling.run(engine, readers, plan.scaling_seconds))
+            sections.append(guarded("latency", lambda: latency.run(
+                engine, images[0], first, plan.latency_n, rng)))
+            sections.append(guarded("daemon", lambda: daemon.run(
+                bench, engine, first, now, plan.latency_n, plan.daemon_requests)))
+            sections.append(guarded("scaling", lambda: scaling.run(
+                engine, readers, plan.scaling_seconds)))
         finally:
             env.close()
             engine.registry.close()
             engine.audit.close()
-    sections.append(stores.run(cache, now, plan.lookups, rng))
+    sections.append(guarded("stores", lambda: stores.run(cache, now, plan.lookups, rng)))
     return sections
+
+
+def guarded(name: str, section: Callable[[], Section]) -> Section:
+    """Run one section; a failure to measure becomes a "not run" section with its reason."""
+    try:
+        return section()
+    except (RuntimeError, OSError, CardServiceError) as exc:
+        logger.warning("section %s not run: %s", name, exc)
+        return Section(name, error=f"{type(exc).__name__}: {exc}")
+
+
+def guarded_readers(env: PcscEnv, images: list[Path]) -> list[str]:
+    """Serve the cards into free vpcd readers; [] (sections say why) if PC/SC is unusable."""
+    try:
+        env.ensure_pcscd()
+        served = env.serve(images, [serial_for(i) for i in range(len(images))])
+    except (RuntimeError, OSError, CardServiceError) as exc:
+        logger.warning("no PC/SC readers: %s", exc)
+        return []
+    logger.info("cards served in %s", [s.reader for s in served])
+    return [s.reader for s in served]

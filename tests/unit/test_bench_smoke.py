@@ -13,6 +13,7 @@ from bench.cards import citizen_number, issued_image, make_bench
 from bench.counting import CountingConnection, Traffic
 from bench.layout import SELECT_FRAMING, read_minimum, resign_minimum, stored_payload
 from bench.report import Figure, Section, Verdict, all_passed, render, to_json
+from bench.runner import guarded
 from bench.stats import percentile, slope, time_calls
 from bench.stores import build_audit, citizen, serial
 from card_layout.citizen import validate_citizen_number
@@ -132,3 +133,13 @@ def test_verdicts_and_report() -> None:
     assert data["all_passed"] is False
     assert data["sections"][0]["verdicts"][1]["passed"] is False
     assert not all_passed(sections) and all_passed([Section("s", verdicts=(ok,))])
+
+
+def test_a_section_that_cannot_measure_is_reported_not_raised() -> None:
+    def no_reader() -> Section:
+        raise RuntimeError("pcscd did not answer on its socket")
+
+    section = guarded("latency", no_reader)
+    assert section.error == "RuntimeError: pcscd did not answer on its socket"
+    assert not all_passed([section])
+    assert "not run: RuntimeError" in render([section])
