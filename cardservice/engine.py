@@ -15,14 +15,13 @@ is gone the intent stays pending until the card is next read (or the daemon star
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from card_layout.errors import FieldError
 from card_layout.files import Fid, KeyRef
@@ -47,7 +46,7 @@ Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -91,17 +90,6 @@ def _field_error(exc: FieldError) -> errors.ValidationError:
     return errors.ValidationError(exc.field, exc.message, exc.reason)
 
 
-@contextlib.contextmanager
-def exclusive(conn: CardConnection) -> Iterator[None]:
-    """A PC/SC transaction around a multi-APDU operation."""
-    conn.begin_transaction()
-    try:
-        yield
-    finally:
-        with contextlib.suppress(errors.CardServiceError):
-            conn.end_transaction()
-
-
 class Engine:
     """The service's operations on one card connection at a time (callers serialise per reader)."""
 
@@ -133,9 +121,7 @@ class Engine:
         return CardView(report, files.info.locked, row)
 
     def read(self, conn: CardConnection) -> CardView:
-        card = Rp1Card(conn)
-        with exclusive(conn):
-            files = card.read_all()
+        files = conn.exclusive(Rp1Card(conn).read_all)
         self._reconcile_files(files)
         return self.view(files)
 
@@ -146,7 +132,7 @@ class Engine:
         card = Rp1Card(conn)
         # one issue at a time in this process: the one-person-one-card check and the registry
         # row it guards must not race with an issue for the same citizen on another reader
-        with self._issue_lock, exclusive(conn):
+        def run() -> CardView:
             files = card.read_all()
             _check_expected(files, expected_serial)
             if files.info.locked:
@@ -171,6 +157,9 @@ class Engine:
             return self._commit(intent, card, files,
                                 lambda: self._write_issue(card, files, id_file, slot),
                                 card.read_all)
+
+        with self._issue_lock:
+            return conn.exclusive(run)
 
     def _write_issue(self, card: Rp1Card, files: CardFiles, id_file: bytes, slot: bytes) -> None:
         serial = files.serial
@@ -200,7 +189,8 @@ class Engine:
     def _rewrite(self, conn: CardConnection, request: PermitRequest, operation: str,
                  actor: str | None, expected_serial: bytes | None) -> CardView:
         card = Rp1Card(conn)
-        with exclusive(conn):
+
+        def run() -> CardView:
             files = card.read_all()
             _check_expected(files, expected_serial)
             view = self.view(files)
@@ -228,6 +218,8 @@ class Engine:
                 return dataclasses.replace(files, slot_b=fresh)
 
             return self._commit(intent, card, files, write, read_back)
+
+        return conn.exclusive(run)
 
     def _writable_record(self, view: CardView) -> ResidenceRecord:
         report = view.report
@@ -370,9 +362,7 @@ class Engine:
 
     def reconcile(self, conn: CardConnection) -> list[int]:
         """Resolve pending intents for the card in ``conn`` (at start-up / card insertion)."""
-        card = Rp1Card(conn)
-        with exclusive(conn):
-            files = card.read_all()
+        files = conn.exclusive(Rp1Card(conn).read_all)
         return self._reconcile_files(files)
 
     # --- registry-only operations -------------------------------------------------------

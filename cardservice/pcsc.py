@@ -9,9 +9,13 @@ context that died with pcscd is replaced by a new one on the next call.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from smartcard import scard
 
@@ -20,6 +24,8 @@ from .logs import TRAFFIC, redact_command, redact_response
 from .transport import CardConnection
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
 
@@ -191,6 +197,8 @@ class PcscConnection(CardConnection):
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pcsc-io")
         self._broken = False
         self._in_transaction = False
+        self._io_thread = self._pool.submit(threading.get_ident).result()
+        self._inflight_since: float | None = None  # start of the PC/SC call now running
         hresult, self._hcard, self._protocol = self._context.call(
             scard.SCardConnect, reader, scard.SCARD_SHARE_SHARED,
             scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1, what=f"connect {reader}",
@@ -208,8 +216,16 @@ class PcscConnection(CardConnection):
         return self._reader
 
     def _guarded(self, fn, *args, what: str):
+        """Call ``fn`` under the watchdog: directly when already on the I/O thread (inside
+        :meth:`exclusive`, whose caller watches the call), else through the I/O thread."""
         if self._broken:
             raise errors.CardTimeoutError(f"{what}: an earlier command on this reader never returned")
+        if threading.get_ident() == self._io_thread:
+            self._inflight_since = time.monotonic()
+            try:
+                return fn(*args)
+            finally:
+                self._inflight_since = None
         future = self._pool.submit(fn, *args)
         try:
             return future.result(timeout=self._timeout)
@@ -218,6 +234,32 @@ class PcscConnection(CardConnection):
             raise errors.CardTimeoutError(
                 f"{what}: the card did not answer within {self._timeout:g} s"
             ) from None
+
+    def exclusive(self, operation: Callable[[], T]) -> T:
+        """Run a whole card operation on the I/O thread inside one transaction: one thread
+        hand-off per operation. The caller keeps the watchdog: any single PC/SC call that runs
+        longer than the timeout abandons the operation with CARD_TIMEOUT."""
+        if self._broken:
+            raise errors.CardTimeoutError("an earlier command on this reader never returned")
+        future = self._pool.submit(self._exclusive_here, operation)
+        while True:
+            try:
+                return future.result(timeout=self._timeout)
+            except concurrent.futures.TimeoutError:
+                started = self._inflight_since
+                if started is not None and time.monotonic() - started >= self._timeout:
+                    self._broken = True
+                    raise errors.CardTimeoutError(
+                        f"the card did not answer within {self._timeout:g} s"
+                    ) from None
+
+    def _exclusive_here(self, operation: Callable[[], T]) -> T:
+        self.begin_transaction()
+        try:
+            return operation()
+        finally:
+            with contextlib.suppress(errors.CardServiceError):
+                self.end_transaction()
 
     def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
         pci = scard.SCARD_PCI_T1 if self._protocol == scard.SCARD_PROTOCOL_T1 else scard.SCARD_PCI_T0

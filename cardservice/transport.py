@@ -4,6 +4,11 @@ simulator both implement (as yubikit's ``SmartCardConnection``)."""
 from __future__ import annotations
 
 import abc
+import contextlib
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class CardConnection(abc.ABC):
@@ -33,10 +38,25 @@ class CardConnection(abc.ABC):
     def end_transaction(self) -> None:
         """End exclusive access."""
 
+    def exclusive(self, operation: Callable[[], T]) -> T:
+        """Run ``operation`` (a multi-APDU card operation) inside one transaction.
+
+        Drivers may run it on their own I/O thread (the pyscard driver does, so that one thread
+        hand-off covers the whole operation while its watchdog still bounds every transmit).
+        """
+        from .errors import CardServiceError
+
+        self.begin_transaction()
+        try:
+            return operation()
+        finally:
+            with contextlib.suppress(CardServiceError):
+                self.end_transaction()
+
     def close(self) -> None:
         """Release the connection, leaving the card powered."""
 
-    def __enter__(self) -> "CardConnection":
+    def __enter__(self) -> CardConnection:
         return self
 
     def __exit__(self, *exc: object) -> None:

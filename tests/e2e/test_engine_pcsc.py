@@ -104,3 +104,33 @@ def test_pcscd_restart_between_operations(engine, driver, vpcd_card, pcscd):
         time.sleep(0.2)
     with driver.connect(reader) as conn:
         assert engine.resign(conn, MOVE).report.record.sequence == 2
+
+
+def test_mute_card_is_abandoned_by_the_watchdog(engine, vpcd_card):
+    """One PC/SC call that never returns ends the operation with CARD_TIMEOUT in bounded time."""
+    reader, _path, bridge = vpcd_card
+    driver = PcscDriver(timeout=1.0)
+    try:
+        with driver.connect(reader) as conn:
+            engine.issue(conn, identity(), temporary())
+        bridge.card.faults.mute(after_apdus=1)  # answers SELECT, then silence
+        conn = driver.connect(reader)
+        started = time.monotonic()
+        with pytest.raises(errors.CardTimeoutError):
+            engine.read(conn)
+        assert time.monotonic() - started < 3.0
+        with pytest.raises(errors.CardTimeoutError):  # the stuck connection refuses at once
+            engine.read(conn)
+        bridge.unmute()  # re-inserted: pcscd's blocked request ends
+        conn.close()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with driver.connect(reader) as fresh:
+                    assert engine.read(fresh).report.status == Status.VALID
+                break
+            except errors.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+    finally:
+        driver.close()
