@@ -15,6 +15,8 @@ are stored as r || s (2 x 32 bytes), Ed25519 signatures as their raw 64 bytes.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 import logging
 
 from cryptography.exceptions import InvalidSignature
@@ -144,6 +146,41 @@ def _algorithm_of(public_key: object) -> SigAlg | None:
     return None
 
 
+class VerifiedCache:
+    """Remembers signatures that verified, keyed by the exact public key, signature and a
+    SHA-256 of the signed bytes (a "sigcache"): verifying the same bytes again gives the same
+    answer, so a card read twice is checked once. Failures are never cached; bounded LRU."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(public_key: object, signature: bytes, data: bytes) -> bytes:
+        spki = public_key.public_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return hashlib.sha256(
+            len(spki).to_bytes(2, "big") + spki + signature + hashlib.sha256(data).digest()
+        ).digest()
+
+    def __contains__(self, key: bytes) -> bool:
+        with self._lock:
+            if key in self._seen:
+                self._seen.move_to_end(key)
+                return True
+            return False
+
+    def add(self, key: bytes) -> None:
+        with self._lock:
+            self._seen[key] = None
+            if len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+
+
+_VERIFIED = VerifiedCache()
+
+
 def verify_block(public_key: object, block: SignatureBlock, data: bytes) -> None:
     """Returns when ``block`` is a valid signature of ``data`` by ``public_key``;
     raises SignatureInvalid otherwise (never a library exception)."""
@@ -151,6 +188,15 @@ def verify_block(public_key: object, block: SignatureBlock, data: bytes) -> None
     if algorithm is None or block.algorithm != algorithm:
         raise SignatureInvalid("algorithm_mismatch",
                                f"block says {block.algorithm!r}, key is {algorithm!r}")
+    key = VerifiedCache.key(public_key, bytes(block.signature), data)
+    if key in _VERIFIED:
+        return
+    _verify_uncached(public_key, algorithm, block, data)
+    _VERIFIED.add(key)
+
+
+def _verify_uncached(public_key: object, algorithm: SigAlg, block: SignatureBlock,
+                     data: bytes) -> None:
     signature = bytes(block.signature)
     if len(signature) != SIGNATURE_LEN:
         raise SignatureInvalid("bad_length", f"signature is {len(signature)} bytes, not 64")

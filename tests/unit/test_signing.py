@@ -150,3 +150,33 @@ def test_record_signature_from_another_authority_key_fails() -> None:
     with pytest.raises(SignatureInvalid):
         verify_block(ec_signer.public_key, rec_block,
                      record_tbs(SERIAL, id_block.signature, RECORD, ed.key_id))
+
+
+def test_verified_signatures_are_remembered_failures_are_not():
+    """The sigcache answers a repeated verification without the curve maths, and a tampered
+    message or signature is still refused after a success."""
+    from cryptography.hazmat.primitives.asymmetric import ec as _ec
+
+    from card_layout.signature import SignatureBlock as _Block
+    from cardservice.signing import Signer as _Signer
+    from cardservice.signing import SignatureInvalid as _Invalid
+    from cardservice.signing import VerifiedCache, verify_block
+
+    signer = _Signer(_ec.generate_private_key(_ec.SECP256R1()))
+    data = b"rp1 sigcache test"
+    block = _Block(signer.algorithm, signer.key_id, signer.sign(data))
+    verify_block(signer.public_key, block, data)
+    key = VerifiedCache.key(signer.public_key, block.signature, data)
+    from cardservice import signing as _signing
+
+    assert key in _signing._VERIFIED
+    with pytest.raises(_Invalid):
+        verify_block(signer.public_key, block, data + b"!")
+    flipped = bytes([block.signature[0] ^ 1]) + block.signature[1:]
+    with pytest.raises(_Invalid):
+        verify_block(signer.public_key, _Block(block.algorithm, block.key_id, flipped), data)
+    other = _Signer(_ec.generate_private_key(_ec.SECP256R1()))
+    with pytest.raises(_Invalid):
+        verify_block(other.public_key, block, data)
+    bad = VerifiedCache.key(signer.public_key, flipped, data)
+    assert bad not in _signing._VERIFIED
