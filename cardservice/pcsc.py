@@ -199,13 +199,28 @@ class PcscConnection(CardConnection):
         self._in_transaction = False
         self._io_thread = self._pool.submit(threading.get_ident).result()
         self._inflight_since: float | None = None  # start of the PC/SC call now running
+        self._connect()
+
+    def _connect(self) -> None:
         hresult, self._hcard, self._protocol = self._context.call(
-            scard.SCardConnect, reader, scard.SCARD_SHARE_SHARED,
-            scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1, what=f"connect {reader}",
+            scard.SCardConnect, self._reader, scard.SCARD_SHARE_SHARED,
+            scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1, what=f"connect {self._reader}",
         )
         hresult, _name, _state, _proto, atr = scard.SCardStatus(self._hcard)
         _check(hresult, "card status")
         self._atr = bytes(atr)
+
+    def _reconnect(self) -> None:
+        """A new handle (and, after a pcscd restart, a new context) for the card now present."""
+        with contextlib.suppress(Exception):
+            scard.SCardDisconnect(self._hcard, scard.SCARD_LEAVE_CARD)
+        self._context.invalidate()
+        self._connect()
+
+    @property
+    def broken(self) -> bool:
+        """True after a PC/SC call outlived the watchdog: this connection must be dropped."""
+        return self._broken
 
     @property
     def atr(self) -> bytes:
@@ -254,7 +269,14 @@ class PcscConnection(CardConnection):
                     ) from None
 
     def _exclusive_here(self, operation: Callable[[], T]) -> T:
-        self.begin_transaction()
+        try:
+            self.begin_transaction()
+        except (errors.CardResetError, errors.CardRemovedError, errors.PcscUnavailableError):
+            # a kept connection whose card was reset or swapped, or whose pcscd restarted:
+            # nothing was sent yet, so connect afresh to what the reader holds now and go on
+            logger.debug("stale PC/SC handle on %r; reconnecting", self._reader)
+            self._reconnect()
+            self.begin_transaction()
         try:
             return operation()
         finally:

@@ -66,12 +66,26 @@ class PcscBackend:
         self._driver = driver
         self._monitor_context = pcsc.Context()
         self._states: dict[str, int] = {}
+        self._conns: dict[str, CardConnection] = {}
+        self._lock = threading.Lock()
 
     def readers(self) -> list[ReaderInfo]:
         return [ReaderInfo(i.name, i.card_present, i.atr) for i in self._driver.readers()]
 
     def connect(self, name: str) -> CardConnection:
-        return self._driver.connect(name)
+        """A lease on this reader's kept connection (PC/SC connect costs a round trip per
+        request otherwise); a connection the watchdog gave up on is replaced."""
+        with self._lock:
+            conn = self._conns.get(name)
+        if conn is None or conn.broken:
+            if conn is not None:
+                conn.close()
+            # connect outside the lock: a mute card may block its own connect, never another's
+            # (each reader's worker serialises its operations, so one connect per reader at once)
+            conn = self._driver.connect(name)
+            with self._lock:
+                self._conns[name] = conn
+        return _Lease(conn)
 
     def wait_for_change(self, timeout: float) -> None:
         names = self._pcsc.list_readers(self._monitor_context)
@@ -89,8 +103,42 @@ class PcscBackend:
         """Nothing to do: the monitor's wait is bounded by its timeout (about a second)."""
 
     def close(self) -> None:
+        with self._lock:
+            for conn in self._conns.values():
+                conn.close()
+            self._conns.clear()
         self._monitor_context.close()
         self._driver.close()
+
+
+class _Lease(CardConnection):
+    """A kept connection lent to one operation; closing the lease keeps the connection."""
+
+    def __init__(self, conn) -> None:
+        self._conn = conn
+
+    @property
+    def atr(self) -> bytes:
+        return self._conn.atr
+
+    @property
+    def reader_name(self) -> str:
+        return self._conn.reader_name
+
+    def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
+        return self._conn.send_and_receive(apdu)
+
+    def begin_transaction(self) -> None:
+        self._conn.begin_transaction()
+
+    def end_transaction(self) -> None:
+        self._conn.end_transaction()
+
+    def exclusive(self, operation: Callable[[], T]) -> T:
+        return self._conn.exclusive(operation)
+
+    def close(self) -> None:
+        """Nothing: the backend keeps the connection for the next operation."""
 
 
 class ReaderWorker:
