@@ -272,13 +272,16 @@ class AuditLog(db.Store):
 
     # --- queries -----------------------------------------------------------------------
 
-    def pending(self) -> list[AuditEntry]:
-        """Intents with no definite outcome (none, or only "unknown"), oldest first."""
+    def pending(self, card_serial: str | None = None) -> list[AuditEntry]:
+        """Intents with no definite outcome (none, or only "unknown"), oldest first; with
+        ``card_serial``, only that card's (an index look-up: cheap on every card read)."""
+        where = "kind = 'intent'" + (" AND card_serial = ?" if card_serial is not None else "")
+        params = (card_serial,) if card_serial is not None else ()
         with self._lock:
             rows = self._conn.execute(
-                f"{_SELECT} AS i WHERE kind = 'intent' AND NOT EXISTS ("
+                f"{_SELECT} AS i WHERE {where} AND NOT EXISTS ("
                 "SELECT 1 FROM audit AS o WHERE o.intent_id = i.id AND o.outcome != 'unknown') "
-                "ORDER BY id"
+                "ORDER BY id", params
             ).fetchall()
         return [_row_to_entry(r) for r in rows]
 

@@ -318,9 +318,7 @@ class Engine:
         """Resolve pending intents for this card from what it holds now."""
         resolved = []
         serial = files.serial.hex()
-        for entry in self.audit.pending():
-            if entry.card_serial != serial:
-                continue
+        for entry in self.audit.pending(card_serial=serial):
             intent = Intent(entry.id, serial, entry.detail)
             landed = self._landed(entry.detail, files, self.view(files))
             self._apply(intent, success=landed, reconciled=True)

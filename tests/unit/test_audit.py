@@ -368,3 +368,24 @@ def test_log_survives_reopen(path):
     again.event(operation="revoke", card_serial=SERIAL, actor="a", detail={}, now=NOW)
     assert again.verify().entries == 5
     again.close()
+
+
+def test_pending_for_one_card_uses_the_serial(tmp_path):
+    from datetime import UTC, datetime
+
+    from cardservice.audit import AuditLog
+
+    log = AuditLog(tmp_path / "a.db")
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    a = log.intent(operation="resign", card_serial="aa" * 8, reader="r", actor=None,
+                   detail={}, now=now)
+    b = log.intent(operation="resign", card_serial="bb" * 8, reader="r", actor=None,
+                   detail={}, now=now)
+    assert [e.id for e in log.pending(card_serial="aa" * 8)] == [a]
+    assert [e.id for e in log.pending()] == [a, b]
+    log.outcome(a, success=True, sequence=2, error_code=None, detail={}, now=now)
+    assert log.pending(card_serial="aa" * 8) == []
+    plan = log._conn.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM audit WHERE kind = 'intent' AND card_serial = ?",
+        ("aa" * 8,)).fetchall()
+    assert any("audit_by_serial" in str(row) for row in plan)
