@@ -154,6 +154,10 @@ class ReaderWorker:
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"reader-{self.id}")
         self.stuck_since: float | None = None
 
+    def try_acquire(self) -> bool:
+        """Take the reader if it is free right now (never blocks)."""
+        return self._lock.acquire(blocking=False)
+
     def acquire(self, *, write: bool, read_wait: float) -> None:
         if self._lock.acquire(blocking=not write, timeout=-1 if write else read_wait):
             return
@@ -199,6 +203,7 @@ class ReaderPool:
     def __init__(self, backend: ReaderBackend) -> None:
         self.backend = backend
         self._workers: dict[str, ReaderWorker] = {}
+        self._names: dict[str, str] = {}  # reader id -> name, for readers resolved before
         self._lock = threading.Lock()
 
     def worker(self, name: str) -> ReaderWorker:
@@ -212,8 +217,17 @@ class ReaderPool:
         """The reader with id ``rid`` (lists the readers: blocking, call off the event loop)."""
         for info in self.backend.readers():
             if reader_id(info.name) == rid:
+                with self._lock:
+                    self._names[rid] = info.name
                 return info
         raise errors.ReaderNotFoundError(f"no reader with id {rid!r}")
+
+    def known(self, rid: str) -> ReaderInfo | None:
+        """A reader resolved before (ids are a pure function of names), without PC/SC calls;
+        if it has gone since, connecting to it reports READER_NOT_FOUND or NO_CARD."""
+        with self._lock:
+            name = self._names.get(rid)
+        return ReaderInfo(name, True, None) if name is not None else None
 
     def close(self) -> None:
         with self._lock:

@@ -80,11 +80,11 @@ class Runtime:
                       write: bool) -> T:
         """Run ``fn(conn)`` on reader ``rid``'s thread: 409 READER_BUSY at once for a busy
         reader's write, 504 CARD_TIMEOUT after ``operation_timeout``."""
-        info = await self.blocking(self.pool.resolve, rid)
+        info = self.pool.known(rid) or await self.blocking(self.pool.resolve, rid)
         worker = self.pool.worker(info.name)
         if write:
             worker.acquire(write=True, read_wait=0)
-        else:
+        elif not worker.try_acquire():  # busy: wait for it off the event loop
             await asyncio.to_thread(worker.acquire, write=False,
                                     read_wait=self.settings.read_wait)
         future = worker.submit(operation, fn)
