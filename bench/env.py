@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,24 +14,14 @@ from pathlib import Path
 from cardservice.card import Rp1Card
 from cardservice.errors import CardServiceError
 from cardservice.pcsc import PcscConnection
+from simulator.pcscd import Pcscd
 
 from .rawpcsc import present_readers
 
 logger = logging.getLogger(__name__)
 
-PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
 VPCD_PORTS = tuple(int(p) for p in os.environ.get(
     "CARDSIM_VPCD_PORTS", "35963,35964,35965,35966").split(","))
-
-
-def pcscd_answers(path: Path = PCSCD_SOCKET) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1.0)
-        try:
-            sock.connect(str(path))
-        except OSError:
-            return False
-    return True
 
 
 @dataclass
@@ -50,22 +38,11 @@ class Served:
 class PcscEnv:
     """Owns what it started: maybe pcscd, and the cardsim processes. ``close`` stops only those."""
 
-    pcscd: subprocess.Popen | None = None
+    pcscd: Pcscd = field(default_factory=Pcscd)
     served: list[Served] = field(default_factory=list)
 
     def ensure_pcscd(self, timeout: float = 10.0) -> None:
-        if pcscd_answers():
-            return
-        binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
-        PCSCD_SOCKET.parent.mkdir(parents=True, exist_ok=True)
-        self.pcscd = subprocess.Popen([binary, "-f"], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pcscd_answers():
-                return
-            time.sleep(0.05)
-        raise RuntimeError("pcscd did not answer on its socket")
+        self.pcscd.ensure(timeout)
 
     def serve(self, images: list[Path], serials: list[bytes]) -> list[Served]:
         """Serve each image on a free vpcd port; as many as there are free reader slots."""
@@ -97,10 +74,7 @@ class PcscEnv:
         for served in self.served:
             _stop(served.process)
         self.served.clear()
-        if self.pcscd is not None:
-            self.pcscd.terminate()
-            self.pcscd.wait(10)
-            self.pcscd = None
+        self.pcscd.stop()  # only if this run started it
 
 
 def _holds(reader: str, serial: bytes) -> bool:

@@ -21,8 +21,8 @@ import pytest
 from simulator.card import VirtualCard
 from simulator.devkeys import load_dev_master_keys
 from simulator.image import CardImage
+from simulator.pcscd import Pcscd
 from simulator.vpcd import VpcdBridge, reader_name_for_port
-from tests.pcscd import Pcscd
 
 #: The reader a served card appears in first (vpcd port 35963).
 READER = "Virtual PCD 00 00"

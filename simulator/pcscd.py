@@ -1,5 +1,6 @@
-"""Make sure a pcscd with the vpcd driver runs: reuse a running one, else start ``pcscd -f`` in
-the background and stop exactly that one (by PID) afterwards. Never ``-x`` (auto-exit)."""
+"""Make sure a pcscd with the vpcd driver runs (tests, bench, demo rigs): reuse a running one,
+else start ``pcscd -f`` in the background and stop exactly that one (by PID) afterwards. Never
+``-x`` (auto-exit)."""
 
 from __future__ import annotations
 
