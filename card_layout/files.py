@@ -68,7 +68,10 @@ AUTH_TRIES = 8
 #: Private tags inside the FCI proprietary template (A5) returned by SELECT AID with P2=00.
 FCI_TAG_SERIAL = 0xC0  # 8-byte card serial
 FCI_TAG_STATE = 0xC1  # 1 byte: 0x00 identity open (not personalized), 0x01 identity locked
-FCI_TAG_MAX_APDU = 0xC2  # 2 bytes: largest command/response data field the card accepts
+FCI_TAG_MAX_APDU = 0xC2  # optional, 2 bytes: largest data field, when it differs from the below
+
+#: Largest command data field an RP1 card accepts in an extended APDU (the whole of any EF fits).
+MAX_DATA_FIELD = 0x0800
 
 STATE_OPEN = 0x00
 STATE_LOCKED = 0x01

@@ -17,6 +17,7 @@ from card_layout.files import (
     FCI_TAG_MAX_APDU,
     FCI_TAG_SERIAL,
     FCI_TAG_STATE,
+    MAX_DATA_FIELD,
     SERIAL_LEN,
     SFI,
     STATE_LOCKED,
@@ -84,7 +85,8 @@ def parse_fci(fci: bytes) -> CardInfo:
     if len(serial) != SERIAL_LEN:
         raise errors.CardProtocolError("the FCI carries no card serial")
     state = proprietary.get(FCI_TAG_STATE, b"\x00")
-    max_data = int.from_bytes(proprietary.get(FCI_TAG_MAX_APDU, b"\x00\xff"), "big")
+    declared = proprietary.get(FCI_TAG_MAX_APDU)
+    max_data = int.from_bytes(declared, "big") if declared else MAX_DATA_FIELD
     return CardInfo(serial, state[:1] == bytes([STATE_LOCKED]), max_data)
 
 
@@ -96,7 +98,7 @@ def atr_supports_extended(atr: bytes) -> bool:
     hist_len = t0 & 0x0F
     i, y = 2, t0 >> 4
     while True:  # skip the interface bytes
-        i += bin(y & 0x0F).count("1")
+        i += (y & 0x0F).bit_count()
         if y & 0x08 and i - 1 < len(atr):
             y = atr[i - 1] >> 4
         else:

@@ -348,9 +348,9 @@ class Engine:
 
     def _register(self, intent: Intent, now: datetime) -> None:
         d = intent.detail
-        common = dict(serial=intent.serial, sequence=d["sequence"],
-                      issuing_authority=d["issuing_authority"], permit_type=d["permit_type"],
-                      basis=d["basis"], expires_on=date.fromisoformat(d["expires_on"]), now=now)
+        common = {"serial": intent.serial, "sequence": d["sequence"],
+                      "issuing_authority": d["issuing_authority"], "permit_type": d["permit_type"],
+                      "basis": d["basis"], "expires_on": date.fromisoformat(d["expires_on"]), "now": now}
         if self.registry.get(intent.serial) is None:
             self.registry.record_issue(citizen_number=d["citizen_number"],
                                        sponsor_citizen_number=d["sponsor_citizen_number"],

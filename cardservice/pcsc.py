@@ -116,8 +116,8 @@ class Context:
             if self._hcontext is not None:
                 try:
                     scard.SCardReleaseContext(self._hcontext)
-                except Exception:  # noqa: BLE001 - a dead context may refuse release
-                    pass
+                except Exception as exc:  # noqa: BLE001 - a dead context may refuse release
+                    logger.debug("releasing a dead PC/SC context failed: %s", exc)
             self._hcontext = None
 
     def call(self, fn, *args, what: str):

@@ -25,7 +25,7 @@ class Service:
     _driver: object | None = field(default=None, init=False)
 
     @classmethod
-    def open(cls, home: Path | None = None, **kw) -> "Service":
+    def open(cls, home: Path | None = None, **kw) -> Service:
         return cls(DataDir(home or default_home()), **kw)
 
     @property

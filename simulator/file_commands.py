@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from card_layout.files import SFI, Fid, KeyRef
+from card_layout.files import MAX_DATA_FIELD, SFI, Fid, KeyRef
 
 from .command import Command
 from .faults import PowerLost
 from .image import ElementaryFile
-from .select_commands import MAX_DATA_FIELD
 from .status import Sw, SwError, WarningAnswer
 
 if TYPE_CHECKING:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from card_layout.files import (
     AID,
     CAPACITY,
-    FCI_TAG_MAX_APDU,
     FCI_TAG_SERIAL,
     FCI_TAG_STATE,
     SFI,
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
     from .card_os import CardOS
 
 #: Largest command or response data field the card announces (FCI tag C2).
-MAX_DATA_FIELD = 0x0800
 P2_FCI, P2_FCP, P2_NO_DATA = 0x00, 0x04, 0x0C
 GET_DATA_SERIAL_TAG = 0xC0
 
@@ -52,9 +50,10 @@ def _select_aid(card: CardOS, cmd: Command) -> bytes:
 def fci(card: CardOS) -> bytes:
     image = card.image
     state = STATE_LOCKED if image.locked else STATE_OPEN
-    proprietary = (tlv(FCI_TAG_SERIAL, image.serial) + tlv(FCI_TAG_STATE, bytes([state]))
-                   + tlv(FCI_TAG_MAX_APDU, MAX_DATA_FIELD.to_bytes(2, "big")))
-    return tlv(0x6F, tlv(0x84, AID) + tlv(0xA5, proprietary))
+    # compact on purpose: it is read on every card read (the AID was just sent; the largest
+    # data field is the profile's MAX_DATA_FIELD)
+    proprietary = tlv(FCI_TAG_SERIAL, image.serial) + tlv(FCI_TAG_STATE, bytes([state]))
+    return tlv(0x6F, tlv(0xA5, proprietary))
 
 
 def _select_fid(card: CardOS, cmd: Command) -> bytes:

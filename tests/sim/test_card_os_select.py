@@ -19,11 +19,10 @@ def test_atr_is_t1_with_rp1_historical_bytes_and_valid_tck():
     assert tck == 0
 
 
-def test_select_aid_returns_fci_with_serial_state_and_max_field(card):
+def test_select_aid_returns_fci_with_serial_and_state(card):
     data, sw = tx(card, "00 A4 04 00 06 F05250310001 00")
     assert sw == 0x9000
-    assert data == (bytes.fromhex("6F1B 8406") + AID + bytes.fromhex("A511 C008") + SERIAL
-                    + bytes.fromhex("C10100 C2020800"))
+    assert data == bytes.fromhex("6F0F A50D C008") + SERIAL + bytes.fromhex("C10100")
 
 
 def test_select_aid_p2_0c_returns_no_data(card):
@@ -34,7 +33,7 @@ def test_fci_state_is_locked_after_lock_identity(card):
     assert authenticate(card, KeyRef.PERSONALIZATION) == 0x9000
     assert tx(card, "80 1C 00 00")[1] == 0x9000
     data, _ = tx(card, "00 A4 04 00 06 F05250310001 00")
-    assert data[-7:-4] == bytes.fromhex("C10101")
+    assert data[-3:] == bytes.fromhex("C10101")
 
 
 def test_unknown_aid_6a82_deselects_and_drops_authentication(card):

@@ -94,9 +94,10 @@ def test_simulator_atr_announces_extended_length():
 
 
 def test_fci_parsing():
-    fci = bytes.fromhex("6f1b8406f05250310001a511c008bd8ad01a7394434ac10101c2020800")
-    info = parse_fci(fci)
+    info = parse_fci(bytes.fromhex("6f0fa50dc008bd8ad01a7394434ac10101"))
     assert info.serial.hex() == "bd8ad01a7394434a" and info.locked and info.max_data == 0x800
+    older = parse_fci(bytes.fromhex("6f1b8406f05250310001a511c008bd8ad01a7394434ac10100c2020400"))
+    assert not older.locked and older.max_data == 0x400  # a declared limit is honoured
     with pytest.raises(errors.CardProtocolError):
         parse_fci(bytes.fromhex("6f088406f05250310001"))
     with pytest.raises(errors.CardProtocolError):
