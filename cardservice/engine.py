@@ -15,13 +15,16 @@ is gone the intent stays pending until the card is next read (or the daemon star
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from card_layout.errors import FieldError
 from card_layout.files import Fid, KeyRef
@@ -94,12 +97,13 @@ class Engine:
     """The service's operations on one card connection at a time (callers serialise per reader)."""
 
     def __init__(self, keys: Keys, registry: Registry, audit: AuditLog, *,
-                 clock: Clock = utc_now) -> None:
+                 clock: Clock = utc_now, issue_lock_path: Path | None = None) -> None:
         self.keys = keys
         self.registry = registry
         self.audit = audit
         self.clock = clock
         self._issue_lock = threading.Lock()
+        self._issue_lock_path = issue_lock_path
 
     # --- reading ------------------------------------------------------------------------
 
@@ -158,7 +162,7 @@ class Engine:
                                 lambda: self._write_issue(card, files, id_file, slot),
                                 card.read_all)
 
-        with self._issue_lock:
+        with self._issue_lock, _file_lock(self._issue_lock_path):
             return conn.exclusive(run)
 
     def _write_issue(self, card: Rp1Card, files: CardFiles, id_file: bytes, slot: bytes) -> None:
@@ -381,6 +385,21 @@ def _locked_but_empty(report: VerificationReport) -> VerificationReport:
     checks = tuple(CheckResult(c.check, Result.FAILED, "locked_but_empty")
                    if c.check == Check.FORMAT else c for c in report.checks)
     return dataclasses.replace(report, status=Status.INVALID, checks=checks)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path | None) -> Iterator[None]:
+    """An exclusive advisory lock on ``path``: serialises issues across processes (the CLI and
+    the daemon on one data directory), not only across this process's readers."""
+    if path is None:
+        yield
+        return
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _try_read(card: Rp1Card) -> CardFiles | None:

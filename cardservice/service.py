@@ -32,7 +32,8 @@ class Service:
     def engine(self) -> Engine:
         if self._engine is None:
             keys = load_keys(self.home)
-            self._engine = Engine(keys, self.registry(), self.audit(), clock=self.clock)
+            self._engine = Engine(keys, self.registry(), self.audit(), clock=self.clock,
+                                  issue_lock_path=self.home.root / "issue.lock")
         return self._engine
 
     def registry(self) -> Registry:

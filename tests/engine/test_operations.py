@@ -162,3 +162,30 @@ def test_issue_requires_residence_and_permit_type(engine, conn, card):
         engine.issue(conn, identity(), PermitRequest(current_residence="博乐市1号"))
     assert exc.value.field == "permit_type"
     assert card.image.to_json() == before
+
+
+def test_issue_lock_serialises_issues_across_processes(demo_home, tmp_path, clock):
+    """Another process holding the data directory's issue lock makes an issue wait for it."""
+    import subprocess
+    import sys
+    import time
+
+    from cardservice.audit import AuditLog
+    from cardservice.engine import Engine
+    from cardservice.keys import load_keys
+    from cardservice.registry import Registry
+
+    lock = tmp_path / "issue.lock"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time\n"
+        f"h = open({str(lock)!r}, 'a+b'); fcntl.flock(h, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True); time.sleep(1.0)\n")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    eng = Engine(load_keys(demo_home), Registry(tmp_path / "r.db"), AuditLog(tmp_path / "a.db"),
+                 clock=clock, issue_lock_path=lock)
+    started = time.monotonic()
+    view = eng.issue(InProcessConnection(make_card()), identity(), temporary())
+    waited = time.monotonic() - started
+    holder.wait(5)
+    assert view.report.status.value == "valid"
+    assert waited >= 0.5, "the issue did not wait for the other process's lock"
