@@ -199,7 +199,16 @@ class PcscConnection(CardConnection):
         self._in_transaction = False
         self._io_thread = self._pool.submit(threading.get_ident).result()
         self._inflight_since: float | None = None  # start of the PC/SC call now running
-        self._connect()
+        # connecting powers the card up: a card that never answers blocks it like a transmit
+        future = self._pool.submit(self._connect)
+        try:
+            future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            self._broken = True
+            self._pool.shutdown(wait=False)
+            raise errors.CardTimeoutError(
+                f"connect {reader}: the card did not answer within {timeout:g} s"
+            ) from None
 
     def _connect(self) -> None:
         hresult, self._hcard, self._protocol = self._context.call(

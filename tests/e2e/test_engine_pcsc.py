@@ -134,3 +134,24 @@ def test_mute_card_is_abandoned_by_the_watchdog(engine, vpcd_card):
                 time.sleep(0.2)
     finally:
         driver.close()
+
+
+def test_connect_while_the_reader_is_wedged_times_out(vpcd_card):
+    """A reader whose card stopped answering mid-command blocks new connections in pcscd;
+    connecting must give up with a timeout instead of hanging the caller."""
+    reader, _path, bridge = vpcd_card
+    driver = PcscDriver(timeout=1.0)
+    first = driver.connect(reader)
+    try:
+        bridge.card.faults.mute()
+        with pytest.raises(errors.CardTimeoutError):
+            first.send_and_receive(bytes.fromhex("00B0820000"))  # never answered
+        started = time.monotonic()
+        with pytest.raises(errors.TransportError) as exc:
+            driver.connect(reader).close()
+        assert time.monotonic() - started < 3.0
+        assert exc.value.code == "CARD_TIMEOUT" and "connect" in exc.value.message
+    finally:
+        bridge.unmute()
+        first.close()
+        driver.close()
