@@ -150,3 +150,15 @@ def test_card_pulled_mid_write_is_card_removed(daemon):
                            json={"current_residence": "示范县新区2号"})
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "CARD_REMOVED"
+
+
+def test_read_answers_exactly_the_card_model(daemon):
+    """GET .../card skips FastAPI's response validation: what it sends must still be the Card
+    model, field for field, for a blank and for a personalized card."""
+    from cardservice.api.models import Card
+
+    for step in ("blank", "personalized"):
+        if step == "personalized":
+            assert daemon.issue().status_code == 200
+        body = daemon.client.get(daemon.url(), headers=daemon.auth("reader")).json()
+        assert Card.model_validate(body).model_dump(mode="json") == body, step

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from ...readers import reader_id
 from ...views import card_dict
@@ -38,6 +39,9 @@ async def list_readers(runtime: RuntimeDep, _client: ReaderClient) -> list[dict[
 
 
 @router.get("/{rid}/card", response_model=Card, responses=CARD_IO_RESPONSES)
-async def read_card(rid: str, runtime: RuntimeDep, _client: ReaderClient) -> dict[str, Any]:
+async def read_card(rid: str, runtime: RuntimeDep, _client: ReaderClient) -> JSONResponse:
     view = await runtime.on_card(rid, "read", runtime.engine.read, write=False)
-    return card_dict(view)
+    # the hot path: card_dict builds exactly the Card model's shape (the write routes return it
+    # through the model; tests/reliability/test_api_fuzz.py checks every response against the
+    # schema), so the read skips FastAPI's second validation pass (about 0.15 ms here)
+    return JSONResponse(card_dict(view))
