@@ -15,9 +15,9 @@ are stored as r || s (2 x 32 bytes), Ed25519 signatures as their raw 64 bytes.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
-import logging
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.backends.openssl.backend import backend as _backend

@@ -6,7 +6,7 @@ from __future__ import annotations
 import abc
 import contextlib
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Self, TypeVar
 
 T = TypeVar("T")
 
@@ -56,7 +56,7 @@ class CardConnection(abc.ABC):
     def close(self) -> None:
         """Release the connection, leaving the card powered."""
 
-    def __enter__(self) -> CardConnection:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from card_layout.identity import Identity
+from card_layout.record import PermitType
 from cardservice.audit import AuditLog
 from cardservice.engine import Engine, PermitRequest
 from cardservice.keys import DataDir, init_demo, load_keys
 from cardservice.registry import Registry
-from card_layout.record import PermitType
 from simulator.card import VirtualCard
 from simulator.devkeys import load_dev_master_keys
 from simulator.image import CardImage
 from simulator.inprocess import InProcessConnection
 
-START = datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 
 
 class Clock:
@@ -71,10 +71,11 @@ def conn(card: VirtualCard) -> InProcessConnection:
     return InProcessConnection(card)
 
 
-ALICE = dict(name="张三", gender="female", nationality="汉", citizen_number="11010519491231002X",
-             household_address="北京市朝阳区建国路88号")
-BOB = dict(name="李四", gender="male", nationality="01", citizen_number="110105199001011232",
-           household_address="新疆维吾尔自治区博州博乐市青得里大街1号")
+ALICE = {"name": "张三", "gender": "female", "nationality": "汉",
+         "citizen_number": "11010519491231002X", "household_address": "北京市朝阳区建国路88号"}
+BOB = {"name": "李四", "gender": "male", "nationality": "01",
+       "citizen_number": "110105199001011232",
+       "household_address": "新疆维吾尔自治区博州博乐市青得里大街1号"}
 
 
 def identity(**overrides) -> Identity:

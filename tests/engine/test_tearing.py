@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from card_layout.record import PermitType
 from cardservice import errors
 from cardservice.audit import AuditLog
 from cardservice.engine import Engine, PermitRequest
@@ -18,7 +19,6 @@ from cardservice.keys import load_keys
 from cardservice.registry import Registry
 from cardservice.transport import CardConnection
 from cardservice.verify import Status
-from card_layout.record import PermitType
 from simulator.card import VirtualCard
 from simulator.inprocess import InProcessConnection
 

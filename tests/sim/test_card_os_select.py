@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from card_layout.files import AID, KeyRef
+from card_layout.files import KeyRef
 from simulator.atr import ATR, HISTORICAL_BYTES
 from tests.sim.conftest import SERIAL, authenticate, tx
 

@@ -158,8 +158,8 @@ def test_verified_signatures_are_remembered_failures_are_not():
     from cryptography.hazmat.primitives.asymmetric import ec as _ec
 
     from card_layout.signature import SignatureBlock as _Block
-    from cardservice.signing import Signer as _Signer
     from cardservice.signing import SignatureInvalid as _Invalid
+    from cardservice.signing import Signer as _Signer
     from cardservice.signing import VerifiedCache, verify_block
 
     signer = _Signer(_ec.generate_private_key(_ec.SECP256R1()))
