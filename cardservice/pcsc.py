@@ -14,14 +14,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from smartcard import scard
 
 from . import errors
 from .logs import TRAFFIC, redact_command, redact_response
-from .transport import CardConnection
+from .transport import CardConnection, ReaderInfo
 
 logger = logging.getLogger(__name__)
 
@@ -80,13 +79,6 @@ def _check(hresult: int, what: str) -> None:
     except Exception:  # noqa: BLE001 - the message is only decoration
         text = ""
     raise cls(f"{what}: {text or 'PC/SC error'} (0x{code:08X})", pcsc_code=code)
-
-
-@dataclass(frozen=True)
-class ReaderInfo:
-    name: str
-    card_present: bool
-    atr: bytes | None
 
 
 def _establish() -> int:

@@ -15,22 +15,14 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from . import errors
-from .transport import CardConnection
+from .transport import CardConnection, ReaderInfo
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ReaderInfo:
-    name: str
-    card_present: bool
-    atr: bytes | None
 
 
 class ReaderBackend(Protocol):
@@ -70,7 +62,7 @@ class PcscBackend:
         self._lock = threading.Lock()
 
     def readers(self) -> list[ReaderInfo]:
-        return [ReaderInfo(i.name, i.card_present, i.atr) for i in self._driver.readers()]
+        return self._driver.readers()
 
     def connect(self, name: str) -> CardConnection:
         """A lease on this reader's kept connection (PC/SC connect costs a round trip per

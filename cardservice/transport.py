@@ -6,9 +6,19 @@ from __future__ import annotations
 import abc
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Self, TypeVar
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ReaderInfo:
+    """A reader as listed: its name, whether it holds a card, and the card's ATR."""
+
+    name: str
+    card_present: bool
+    atr: bytes | None
 
 
 class CardConnection(abc.ABC):

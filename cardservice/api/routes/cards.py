@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,12 +13,15 @@ from card_layout.errors import FieldError
 from card_layout.identity import Identity
 
 from ... import errors
-from ...engine import PermitRequest
+from ...engine import CardView, PermitRequest
 from ...registry import normalize_serial
+from ...tokens import TokenInfo
+from ...transport import CardConnection
 from ...views import card_dict, registry_dict
 from ..deps import AdminClient, OperatorClient, ReaderClient, RuntimeDep
 from ..idempotent import idempotent
 from ..models import Card, ErrorBody, IdentityIn, IssueIn, RegistryCard, RenewIn, ResignIn, RevokeIn
+from ..runtime import Runtime
 from .readers import CARD_IO_RESPONSES
 
 logger = logging.getLogger(__name__)
@@ -48,6 +52,16 @@ def _serial(value: str | None) -> bytes | None:
     return bytes.fromhex(value) if value else None
 
 
+async def _write_card(request: Request, runtime: Runtime, client: TokenInfo, rid: str,
+                      operation: str, call: Callable[[CardConnection], CardView]) -> Any:
+    """Run a card write on the reader (idempotent by key) and answer the card as read back."""
+
+    async def compute() -> dict[str, Any]:
+        return card_dict(await runtime.write(rid, operation, call))
+
+    return await idempotent(request, runtime, client, compute)
+
+
 @router.post("/v1/readers/{rid}/card/issue", response_model=Card, responses=WRITE_RESPONSES)
 async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
                 client: OperatorClient) -> Any:
@@ -57,12 +71,8 @@ async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
                            basis=res.basis, sponsor_citizen_number=res.sponsor_citizen_number,
                            expires_on=res.expires_on)
 
-    async def compute() -> dict[str, Any]:
-        view = await runtime.write(rid, "issue", lambda conn: runtime.engine.issue(
-            conn, identity, permit, actor=client.name))
-        return card_dict(view)
-
-    return await idempotent(request, runtime, client, compute)
+    return await _write_card(request, runtime, client, rid, "issue", lambda conn: (
+        runtime.engine.issue(conn, identity, permit, actor=client.name)))
 
 
 @router.post("/v1/readers/{rid}/card/resign", response_model=Card, responses=WRITE_RESPONSES)
@@ -71,12 +81,9 @@ async def resign(rid: str, body: ResignIn, request: Request, runtime: RuntimeDep
     permit = PermitRequest(current_residence=body.current_residence, permit_type=body.permit_type,
                            basis=body.basis, expires_on=body.expires_on)
 
-    async def compute() -> dict[str, Any]:
-        view = await runtime.write(rid, "resign", lambda conn: runtime.engine.resign(
-            conn, permit, actor=client.name, expected_serial=_serial(body.card_serial)))
-        return card_dict(view)
-
-    return await idempotent(request, runtime, client, compute)
+    return await _write_card(request, runtime, client, rid, "resign", lambda conn: (
+        runtime.engine.resign(conn, permit, actor=client.name,
+                              expected_serial=_serial(body.card_serial))))
 
 
 @router.post("/v1/readers/{rid}/card/renew", response_model=Card, responses=WRITE_RESPONSES)
@@ -85,12 +92,9 @@ async def renew(rid: str, body: RenewIn, request: Request, runtime: RuntimeDep,
     permit = PermitRequest(permit_type=body.permit_type, basis=body.basis,
                            expires_on=body.expires_on)
 
-    async def compute() -> dict[str, Any]:
-        view = await runtime.write(rid, "renew", lambda conn: runtime.engine.renew(
-            conn, permit, actor=client.name, expected_serial=_serial(body.card_serial)))
-        return card_dict(view)
-
-    return await idempotent(request, runtime, client, compute)
+    return await _write_card(request, runtime, client, rid, "renew", lambda conn: (
+        runtime.engine.renew(conn, permit, actor=client.name,
+                             expected_serial=_serial(body.card_serial))))
 
 
 @router.post("/v1/cards/{serial}/revoke", response_model=RegistryCard,
