@@ -111,9 +111,16 @@ class Engine:
         return self.clock().astimezone().date()
 
     def view(self, files: CardFiles) -> CardView:
+        return self._with_registry(files, self._verify(files))
+
+    def _verify(self, files: CardFiles) -> VerificationReport:
+        """The card's own verdicts (format, signatures, chain, validity), before the registry."""
         now = self.clock()
-        report = verify_card(files.serial, files.identity, files.slot_a, files.slot_b,
-                             self.keys.trust, today=now.astimezone().date(), at=now)
+        return verify_card(files.serial, files.identity, files.slot_a, files.slot_b,
+                           self.keys.trust, today=now.astimezone().date(), at=now)
+
+    def _with_registry(self, files: CardFiles, report: VerificationReport) -> CardView:
+        """The view: ``report`` with the registry's verdicts and the lock state applied."""
         row = self.registry.get(files.serial.hex())
         if row is not None:
             report = report.with_registry(revoked=row.status != CardStatus.ACTIVE,
@@ -294,6 +301,7 @@ class Engine:
         except errors.CardServiceError as exc:
             self._apply(intent, success=False, cause=exc)
             raise
+        cause: errors.CardServiceError | None = None
         try:
             write()
             after = read_back()
@@ -304,17 +312,17 @@ class Engine:
             if after is None:
                 logger.warning("intent %d stays pending: the card cannot be read", intent.id)
                 raise
-            if not self._landed(intent.detail, after, self.view(after)):
-                self._apply(intent, success=False, cause=exc)
-                raise
-            logger.info("intent %d landed despite %s", intent.id, exc.code)
-        view = self.view(after)
-        if not self._landed(intent.detail, after, view):
-            exc = errors.WriteVerifyError("the card did not read back the record just written")
-            self._apply(intent, success=False, cause=exc)
-            raise exc
+            cause = exc
+        report = self._verify(after)  # once: the registry part is re-applied after the update
+        if not self._landed(intent.detail, after, self._with_registry(after, report)):
+            failure = cause or errors.WriteVerifyError(
+                "the card did not read back the record just written")
+            self._apply(intent, success=False, cause=failure)
+            raise failure
+        if cause is not None:
+            logger.info("intent %d landed despite %s", intent.id, cause.code)
         self._apply(intent, success=True)
-        return self.view(after)
+        return self._with_registry(after, report)
 
     # --- reconciliation -----------------------------------------------------------------
 
@@ -322,9 +330,11 @@ class Engine:
         """Resolve pending intents for this card from what it holds now."""
         resolved = []
         serial = files.serial.hex()
-        for entry in self.audit.pending(card_serial=serial):
+        pending = self.audit.pending(card_serial=serial)
+        report = self._verify(files) if pending else None
+        for entry in pending:
             intent = Intent(entry.id, serial, entry.detail)
-            landed = self._landed(entry.detail, files, self.view(files))
+            landed = self._landed(entry.detail, files, self._with_registry(files, report))
             self._apply(intent, success=landed, reconciled=True)
             resolved.append(entry.id)
         return resolved
