@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,10 +18,11 @@ from cardservice.keys import DataDir, init_demo
 from cardservice.readers import reader_id
 from cardservice.service import Service
 from simulator.devkeys import load_dev_master_keys
+from tests.clock import START, Clock
 
 from .simbackend import SimulatedBackend, make_card
 
-NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+NOW = START
 BASE_URL = "http://127.0.0.1:8765"
 READER_A = "Sim Reader A"
 READER_B = "Sim Reader B"
@@ -39,15 +40,6 @@ def issue_body(identity: dict = ALICE, **residence) -> dict:
     return {"identity": identity, "residence": res}
 
 
-class Clock:
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -17,21 +17,7 @@ from simulator.card import VirtualCard
 from simulator.devkeys import load_dev_master_keys
 from simulator.image import CardImage
 from simulator.inprocess import InProcessConnection
-
-START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A settable clock: engine code takes time only from here."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+from tests.clock import START, Clock
 
 
 @pytest.fixture(scope="session")
