@@ -15,9 +15,9 @@ from datetime import datetime
 import httpx
 import psutil
 
-from cardservice.engine import Engine
-from cardservice.pcsc import PcscConnection
-from cardservice.tokens import TokenStore
+from cardservice.engine.operations import Engine
+from cardservice.store.tokens import TokenStore
+from cardservice.transport.pcsc import PcscConnection
 
 from .cards import Bench
 from .latency import _merge
@@ -45,7 +45,7 @@ def running_daemon(bench: Bench, now: datetime) -> Iterator[tuple[httpx.Client, 
     """``cardservice serve`` on a free loopback port; yields a keep-alive client and its PID."""
     secret, _ = TokenStore(bench.home.tokens_db).create("bench", "reader", now)
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-c", "from cardservice.cli import main; main()",
+    proc = subprocess.Popen([sys.executable, "-c", "from cardservice.cli.main import main; main()",
                              "--home", str(bench.home.root), "serve", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20,

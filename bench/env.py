@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cardservice.card import Rp1Card
+from cardservice.card.protocol import Rp1Card
 from cardservice.errors import CardServiceError
-from cardservice.pcsc import PcscConnection
+from cardservice.transport.pcsc import PcscConnection
 from simulator.pcscd import Pcscd
 
 from .rawpcsc import present_readers

@@ -7,8 +7,8 @@ import logging
 import random
 from pathlib import Path
 
-from cardservice.engine import Engine
-from cardservice.pcsc import PcscConnection
+from cardservice.engine.operations import Engine
+from cardservice.transport.pcsc import PcscConnection
 from simulator.card import VirtualCard
 from simulator.inprocess import InProcessConnection
 

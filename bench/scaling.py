@@ -8,8 +8,8 @@ import os
 import threading
 import time
 
-from cardservice.engine import Engine
-from cardservice.pcsc import PcscConnection
+from cardservice.engine.operations import Engine
+from cardservice.transport.pcsc import PcscConnection
 
 from .report import Figure, Section, Verdict
 

@@ -13,9 +13,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from card_layout.citizen import check_digit
-from cardservice import db
-from cardservice.audit import GENESIS_HASH, AuditLog, canonical_bytes, entry_hash
-from cardservice.registry import CardRow, CardStatus, Registry
+from cardservice.store import db
+from cardservice.store.audit import GENESIS_HASH, AuditLog, canonical_bytes, entry_hash
+from cardservice.store.registry import CardRow, CardStatus, Registry
 
 from .report import Figure, Section, Verdict
 from .stats import time_calls

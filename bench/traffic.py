@@ -7,7 +7,7 @@ import logging
 import random
 
 from card_layout.files import Fid
-from cardservice.engine import Engine
+from cardservice.engine.operations import Engine
 from simulator.card import VirtualCard
 from simulator.inprocess import InProcessConnection
 

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .keys import default_home
+from cardservice.pki.keys import default_home
 
 logger = logging.getLogger(__name__)
 

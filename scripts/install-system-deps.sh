@@ -14,21 +14,29 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
-# Two more virtual readers ("Virtual PCD B 00 00/01", ports 35965/35966) for multi-reader work.
+# More virtual readers for multi-reader work: pairs "Virtual PCD B 00 00/01" (ports 35965/35966)
+# up to "Virtual PCD H 00 00/01" (35977/35978), 16 readers in all with the package's pair.
 # vpcd keeps its sockets in library globals: a second config pointing at the same .so makes both
-# readers share one socket, so the extra config loads its own copy of the driver. The config file
-# sorts after the package's "vpcd" so "Virtual PCD 00 00" stays on port 35963.
+# readers share one socket, so each extra config loads its own copy of the driver. The config
+# files sort after the package's "vpcd" so "Virtual PCD 00 00" stays on port 35963.
 $SUDO rm -f /etc/reader.conf.d/cardservice-vpcd-extra  # an older name that sorted first
 DRIVERS=/usr/lib/pcsc/drivers/serial
-if ! cmp -s "$DRIVERS/libifdvpcd.so" "$DRIVERS/libifdvpcd-cardservice.so"; then
-    $SUDO cp "$DRIVERS/libifdvpcd.so" "$DRIVERS/libifdvpcd-cardservice.so"
-fi
-EXTRA=/etc/reader.conf.d/vpcd-cardservice-extra
-CONF='FRIENDLYNAME "Virtual PCD B"
-DEVICENAME   /dev/null:0x8C7D
-LIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd-cardservice.so
-CHANNELID    0x8C7D'
-if [ "$(cat "$EXTRA" 2>/dev/null)" != "$CONF" ]; then
-    printf '%s\n' "$CONF" | $SUDO tee "$EXTRA" >/dev/null
-    echo "wrote $EXTRA (pcscd reads it at its next start)"
-fi
+channel=$((0x8C7D))
+for letter in B C D E F G H; do
+    if [ "$letter" = B ]; then suffix=""; else suffix="-$letter"; fi
+    lib="$DRIVERS/libifdvpcd-cardservice$suffix.so"
+    if ! cmp -s "$DRIVERS/libifdvpcd.so" "$lib"; then
+        $SUDO cp "$DRIVERS/libifdvpcd.so" "$lib"
+    fi
+    conf_file="/etc/reader.conf.d/vpcd-cardservice-extra$suffix"
+    hex=$(printf '0x%X' "$channel")
+    conf="FRIENDLYNAME \"Virtual PCD $letter\"
+DEVICENAME   /dev/null:$hex
+LIBPATH      $lib
+CHANNELID    $hex"
+    if [ "$(cat "$conf_file" 2>/dev/null)" != "$conf" ]; then
+        printf '%s\n' "$conf" | $SUDO tee "$conf_file" >/dev/null
+        echo "wrote $conf_file (pcscd reads it at its next start)"
+    fi
+    channel=$((channel + 2))
+done

@@ -1,5 +1,5 @@
 """The localhost HTTP/WebSocket API (FastAPI)."""
 
-from .app import create_app
+from cardservice.api.app import create_app
 
 __all__ = ["create_app"]

@@ -10,19 +10,19 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from .. import __version__
-from ..config import Settings
-from ..engine import Clock, utc_now
-from ..events import EventBus, Monitor
-from ..idempotency import IdempotencyStore
-from ..readers import PcscBackend, ReaderBackend, ReaderPool
-from ..service import Service
-from ..tokens import TokenStore
-from .errors import install_handlers
-from .models import ErrorBody
-from .routes import audit, cards, events, health, readers
-from .runtime import Runtime
-from .security import LocalGuard
+from cardservice import __version__
+from cardservice.api.errors import install_handlers
+from cardservice.api.models import ErrorBody
+from cardservice.api.routes import audit, cards, events, health, readers
+from cardservice.api.runtime import Runtime
+from cardservice.api.security import LocalGuard
+from cardservice.config import Settings
+from cardservice.engine.operations import Clock, utc_now
+from cardservice.engine.service import Service
+from cardservice.store.idempotency import IdempotencyStore
+from cardservice.store.tokens import TokenStore
+from cardservice.transport.events import EventBus, Monitor
+from cardservice.transport.readers import PcscBackend, ReaderBackend, ReaderPool
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..tokens import Role, TokenInfo
-from .runtime import Runtime
-from .security import authenticate, require_role
+from cardservice.api.runtime import Runtime
+from cardservice.api.security import authenticate, require_role
+from cardservice.store.tokens import Role, TokenInfo
 
 logger = logging.getLogger(__name__)
 

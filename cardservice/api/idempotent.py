@@ -11,9 +11,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from ..idempotency import StoredResponse, body_hash, check_key
-from ..tokens import TokenInfo
-from .runtime import Runtime
+from cardservice.api.runtime import Runtime
+from cardservice.store.idempotency import StoredResponse, body_hash, check_key
+from cardservice.store.tokens import TokenInfo
 
 logger = logging.getLogger(__name__)
 

@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from .. import errors
-from ..audit import AuditLog
-from ..config import Settings
-from ..engine import Engine
-from ..events import EventBus, Monitor
-from ..idempotency import IdempotencyStore
-from ..readers import ReaderInfo, ReaderPool, reader_id
-from ..registry import Registry
-from ..service import Service
-from ..tokens import TokenStore
-from ..transport import CardConnection
+from cardservice import errors
+from cardservice.config import Settings
+from cardservice.engine.operations import Engine
+from cardservice.engine.service import Service
+from cardservice.store.audit import AuditLog
+from cardservice.store.idempotency import IdempotencyStore
+from cardservice.store.registry import Registry
+from cardservice.store.tokens import TokenStore
+from cardservice.transport import CardConnection
+from cardservice.transport.events import EventBus, Monitor
+from cardservice.transport.readers import ReaderInfo, ReaderPool, reader_id
 
 logger = logging.getLogger(__name__)
 

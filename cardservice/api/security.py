@@ -9,9 +9,8 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .. import errors
-from ..config import Settings
-from .errors import (
+from cardservice import errors
+from cardservice.api.errors import (
     ForbiddenError,
     HostNotAllowedError,
     OriginNotAllowedError,
@@ -19,6 +18,7 @@ from .errors import (
     UnsupportedMediaTypeError,
     error_response,
 )
+from cardservice.config import Settings
 
 logger = logging.getLogger(__name__)
 

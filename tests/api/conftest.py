@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from cardservice.api import create_app
 from cardservice.api.runtime import Runtime
 from cardservice.config import Settings
-from cardservice.keys import DataDir, init_demo
-from cardservice.readers import reader_id
-from cardservice.service import Service
+from cardservice.engine.service import Service
+from cardservice.pki.keys import DataDir, init_demo
+from cardservice.transport.readers import reader_id
 from simulator.devkeys import load_dev_master_keys
 from tests.clock import START, Clock
 

@@ -10,8 +10,8 @@ import random
 import threading
 
 from cardservice import errors
-from cardservice.readers import ReaderInfo
 from cardservice.transport import CardConnection
+from cardservice.transport.readers import ReaderInfo
 from simulator.card import VirtualCard
 from simulator.devkeys import load_dev_master_keys
 from simulator.image import CardImage

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from cardservice.api import create_app
 from cardservice.api.errors import STATUS_BY_CODE
 from cardservice.config import Settings
-from cardservice.readers import reader_id
-from cardservice.service import Service
+from cardservice.engine.service import Service
+from cardservice.transport.readers import reader_id
 
 from .conftest import BASE_URL, Clock, make_settings
 
@@ -34,7 +34,10 @@ def test_unknown_route_has_error_body(daemon):
 
 
 def test_every_service_error_code_has_a_status():
-    from cardservice import errors, idempotency, tokens  # noqa: F401 - register subclasses
+    from cardservice import errors
+    from cardservice.store import (
+        tokens,  # noqa: F401
+    )
 
     def codes(cls):
         yield cls.code

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cardservice.readers import reader_id
+from cardservice.transport.readers import reader_id
 
 from .conftest import ALICE, BOB, READER_A, READER_B, SERIAL_A, SERIAL_B, issue_body
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from starlette.testclient import WebSocketDenialResponse
 
-from cardservice.readers import reader_id
+from cardservice.transport.readers import reader_id
 
 from .conftest import READER_A, READER_B, SERIAL_A
 from .simbackend import make_card

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from cardservice.keys import DataDir, init_demo
-from cardservice.tokens import TokenStore
+from cardservice.pki.keys import DataDir, init_demo
+from cardservice.store.tokens import TokenStore
 from simulator.control import control_path, send_control
 from simulator.devkeys import load_dev_master_keys
 from tests.conftest import serve_image_process
@@ -75,7 +75,7 @@ def daemon_url(tmp_path: Path) -> Iterator[tuple[str, str]]:
     port = _free_port()
     log = (tmp_path / "daemon.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from cardservice.cli import main; main()", "--home", str(home),
+        [sys.executable, "-c", "from cardservice.cli.main import main; main()", "--home", str(home),
          "serve", "--port", str(port), "--log-format", "json"], stderr=log)
     url = f"http://127.0.0.1:{port}"
 

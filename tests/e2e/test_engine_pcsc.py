@@ -9,12 +9,12 @@ import pytest
 
 from card_layout.files import Fid
 from cardservice import errors
-from cardservice.audit import AuditLog
-from cardservice.engine import Engine, PermitRequest
-from cardservice.keys import load_keys
-from cardservice.pcsc import PcscDriver
-from cardservice.registry import Registry
-from cardservice.verify import Status
+from cardservice.engine.operations import Engine, PermitRequest
+from cardservice.engine.verify import Status
+from cardservice.pki.keys import load_keys
+from cardservice.store.audit import AuditLog
+from cardservice.store.registry import Registry
+from cardservice.transport.pcsc import PcscDriver
 from tests.engine.conftest import Clock, identity, temporary
 
 pytestmark = pytest.mark.pcsc

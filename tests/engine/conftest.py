@@ -9,10 +9,10 @@ import pytest
 
 from card_layout.identity import Identity
 from card_layout.record import PermitType
-from cardservice.audit import AuditLog
-from cardservice.engine import Engine, PermitRequest
-from cardservice.keys import DataDir, init_demo, load_keys
-from cardservice.registry import Registry
+from cardservice.engine.operations import Engine, PermitRequest
+from cardservice.pki.keys import DataDir, init_demo, load_keys
+from cardservice.store.audit import AuditLog
+from cardservice.store.registry import Registry
 from simulator.card import VirtualCard
 from simulator.devkeys import load_dev_master_keys
 from simulator.image import CardImage

@@ -8,8 +8,8 @@ import pytest
 
 from card_layout.files import Fid, KeyRef
 from cardservice import errors
-from cardservice.engine import Engine, PermitRequest
-from cardservice.verify import Check, Result, Status
+from cardservice.engine.operations import Engine, PermitRequest
+from cardservice.engine.verify import Check, Result, Status
 from simulator.inprocess import InProcessConnection
 
 from .conftest import BOB, identity, make_card, temporary

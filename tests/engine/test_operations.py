@@ -9,8 +9,8 @@ import pytest
 from card_layout.files import Fid
 from card_layout.record import PermitType
 from cardservice import errors
-from cardservice.engine import PermitRequest
-from cardservice.verify import Status
+from cardservice.engine.operations import PermitRequest
+from cardservice.engine.verify import Status
 from simulator.inprocess import InProcessConnection
 
 from .conftest import BOB, identity, make_card, temporary
@@ -170,10 +170,10 @@ def test_issue_lock_serialises_issues_across_processes(demo_home, tmp_path, cloc
     import sys
     import time
 
-    from cardservice.audit import AuditLog
-    from cardservice.engine import Engine
-    from cardservice.keys import load_keys
-    from cardservice.registry import Registry
+    from cardservice.engine.operations import Engine
+    from cardservice.pki.keys import load_keys
+    from cardservice.store.audit import AuditLog
+    from cardservice.store.registry import Registry
 
     lock = tmp_path / "issue.lock"
     holder = subprocess.Popen([sys.executable, "-c", (

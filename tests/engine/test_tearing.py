@@ -13,12 +13,12 @@ import pytest
 
 from card_layout.record import PermitType
 from cardservice import errors
-from cardservice.audit import AuditLog
-from cardservice.engine import Engine, PermitRequest
-from cardservice.keys import load_keys
-from cardservice.registry import Registry
+from cardservice.engine.operations import Engine, PermitRequest
+from cardservice.engine.verify import Status
+from cardservice.pki.keys import load_keys
+from cardservice.store.audit import AuditLog
+from cardservice.store.registry import Registry
 from cardservice.transport import CardConnection
-from cardservice.verify import Status
 from simulator.card import VirtualCard
 from simulator.inprocess import InProcessConnection
 

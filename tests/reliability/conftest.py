@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from cardservice.audit import AuditLog
-from cardservice.registry import Registry
+from cardservice.store.audit import AuditLog
+from cardservice.store.registry import Registry
 from simulator.card import VirtualCard
 from tests.api.conftest import backend, daemon, home, key_template  # noqa: F401 - fixtures
 from tests.engine.conftest import clock, demo_home  # noqa: F401 - fixtures

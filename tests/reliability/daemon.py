@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from cardservice.keys import DataDir, init_demo
-from cardservice.tokens import TokenStore
+from cardservice.pki.keys import DataDir, init_demo
+from cardservice.store.tokens import TokenStore
 from simulator.devkeys import load_dev_master_keys
 
 #: Short bounds so that fault tests finish quickly (seconds).
@@ -68,7 +68,7 @@ class DaemonProcess:
         env = {**os.environ, **TIMEOUTS}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", "from cardservice.cli import main; main()",
+                [sys.executable, "-c", "from cardservice.cli.main import main; main()",
                  "--home", str(self.home), "serve", "--port", str(self.port)],
                 stderr=log, stdout=subprocess.DEVNULL, env=env, start_new_session=True)
         wait_until(self._answers, 20, "the daemon to answer /v1/health")

@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from cardservice.readers import reader_id
+from cardservice.transport.readers import reader_id
 from tests.api.conftest import BASE_URL, READER_A, SERIAL_A
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from card_layout.files import CAPACITY, Fid
-from cardservice.audit import AuditLog
-from cardservice.engine import Engine, PermitRequest
-from cardservice.keys import load_keys
-from cardservice.registry import Registry
-from cardservice.verify import Check, Result, Status
+from cardservice.engine.operations import Engine, PermitRequest
+from cardservice.engine.verify import Check, Result, Status
+from cardservice.pki.keys import load_keys
+from cardservice.store.audit import AuditLog
+from cardservice.store.registry import Registry
 from simulator.card import VirtualCard
 from simulator.inprocess import InProcessConnection
 from tests.engine.conftest import Clock, identity, make_card, temporary

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import pytest
 
-from cardservice.verify import Status
+from cardservice.engine.verify import Status
 from tests.api.conftest import ALICE, BOB, READER_A, READER_B, SERIAL_A, SERIAL_B, issue_body
 from tests.api.simbackend import SimulatedBackend, make_card
 

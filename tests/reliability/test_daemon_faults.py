@@ -16,8 +16,8 @@ import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from cardservice.audit import AuditLog
-from cardservice.readers import reader_id
+from cardservice.store.audit import AuditLog
+from cardservice.transport.readers import reader_id
 from simulator.card import VirtualCard
 from simulator.devkeys import load_dev_master_keys
 from simulator.image import CardImage

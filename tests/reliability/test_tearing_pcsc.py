@@ -13,7 +13,7 @@ import time
 import pytest
 
 from cardservice import errors
-from cardservice.pcsc import PcscDriver
+from cardservice.transport.pcsc import PcscDriver
 from simulator.card import VirtualCard
 from simulator.image import CardImage
 from tests.conftest import serve_card, wait_card_state

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cardservice import errors
-from cardservice.apdu import SW, Apdu, ApduError, send, transceive
-from cardservice.card import atr_supports_extended, parse_fci
+from cardservice.card.apdu import SW, Apdu, ApduError, send, transceive
+from cardservice.card.protocol import atr_supports_extended, parse_fci
 from cardservice.transport import CardConnection
 from simulator.atr import ATR
 

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cardservice.audit import (
+from cardservice.errors import NotFoundError, ValidationError
+from cardservice.store.audit import (
     GENESIS_HASH,
     AuditLog,
     AuditStateError,
     canonical_bytes,
 )
-from cardservice.errors import NotFoundError, ValidationError
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 SERIAL = "0123456789abcdef"
@@ -373,7 +373,7 @@ def test_log_survives_reopen(path):
 def test_pending_for_one_card_uses_the_serial(tmp_path):
     from datetime import UTC, datetime
 
-    from cardservice.audit import AuditLog
+    from cardservice.store.audit import AuditLog
 
     log = AuditLog(tmp_path / "a.db")
     now = datetime(2026, 11, 28, tzinfo=UTC)

@@ -17,7 +17,7 @@ from bench.runner import guarded
 from bench.stats import percentile, slope, time_calls
 from bench.stores import build_audit, citizen, serial
 from card_layout.citizen import validate_citizen_number
-from cardservice.audit import AuditLog
+from cardservice.store.audit import AuditLog
 from simulator.card import VirtualCard
 from simulator.inprocess import InProcessConnection
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cardservice import errors
-from cardservice.pcsc import _check
+from cardservice.transport.pcsc import _check
 
 
 @pytest.mark.parametrize("hresult,cls,code", [

@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from card_layout.record import PermitType
+from cardservice.engine.policy import RULES, PermitTerms, Sponsor, add_months, decide_terms
 from cardservice.errors import PolicyError, ValidationError
-from cardservice.policy import RULES, PermitTerms, Sponsor, add_months, decide_terms
 
 TODAY = date(2026, 11, 28)
 TEMP = PermitType.TEMPORARY

@@ -17,7 +17,7 @@ from cardservice.errors import (
     NotFoundError,
     ValidationError,
 )
-from cardservice.registry import CardRow, CardStatus, Registry
+from cardservice.store.registry import CardRow, CardStatus, Registry
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 CITIZEN = "11010519491231002X"

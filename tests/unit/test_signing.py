@@ -13,7 +13,7 @@ from vectors_gen import SERIALS, build_pki, ed25519_key, p256_key, sample_identi
 from card_layout.identity import encode_identity
 from card_layout.record import encode_record
 from card_layout.signature import SigAlg, SignatureBlock
-from cardservice.signing import (
+from cardservice.pki.signing import (
     IDENTITY_TAG,
     RECORD_TAG,
     SignatureInvalid,
@@ -158,16 +158,16 @@ def test_verified_signatures_are_remembered_failures_are_not():
     from cryptography.hazmat.primitives.asymmetric import ec as _ec
 
     from card_layout.signature import SignatureBlock as _Block
-    from cardservice.signing import SignatureInvalid as _Invalid
-    from cardservice.signing import Signer as _Signer
-    from cardservice.signing import VerifiedCache, verify_block
+    from cardservice.pki.signing import SignatureInvalid as _Invalid
+    from cardservice.pki.signing import Signer as _Signer
+    from cardservice.pki.signing import VerifiedCache, verify_block
 
     signer = _Signer(_ec.generate_private_key(_ec.SECP256R1()))
     data = b"rp1 sigcache test"
     block = _Block(signer.algorithm, signer.key_id, signer.sign(data))
     verify_block(signer.public_key, block, data)
     key = VerifiedCache.key(signer.public_key, block.signature, data)
-    from cardservice import signing as _signing
+    from cardservice.pki import signing as _signing
 
     assert key in _signing._VERIFIED
     with pytest.raises(_Invalid):

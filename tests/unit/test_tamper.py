@@ -20,7 +20,7 @@ from vectors_gen import (
 
 from card_layout.files import Fid
 from card_layout.frame import CRC_LEN, HEADER_LEN, encode_frame
-from cardservice.verify import Check, Result, Status, VerificationReport, verify_card
+from cardservice.engine.verify import Check, Result, Status, VerificationReport, verify_card
 
 PKI = build_pki()
 STORE = PKI.store()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cardservice.errors import NotFoundError, ValidationError
-from cardservice.tokens import Role, TokenNameTakenError, TokenStore, hash_token
+from cardservice.store.tokens import Role, TokenNameTakenError, TokenStore, hash_token
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 

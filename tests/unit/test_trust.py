@@ -10,8 +10,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from vectors_gen import AUTHORITIES, NOW, build_pki, ed25519_key, p256_key
 
-from cardservice.signing import key_id
-from cardservice.trust import (
+from cardservice.pki.signing import key_id
+from cardservice.pki.trust import (
     TrustError,
     TrustStore,
     authority_name,

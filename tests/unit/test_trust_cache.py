@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from vectors_gen import NOW, build_pki
 
-from cardservice.signing import key_id
-from cardservice.trust import TrustError, TrustStore, make_authority_certificate
+from cardservice.pki.signing import key_id
+from cardservice.pki.trust import TrustError, TrustStore, make_authority_certificate
 
 PKI = build_pki()
 ED_KID = key_id(PKI.keys["ed"].public_key())

@@ -92,7 +92,7 @@ def test_code_rebuilds_files_from_json_fields(path: Path) -> None:
     from card_layout.idfile import decode_identity_file, encode_identity_file
     from card_layout.record import ResidenceRecord
     from card_layout.slots import decode_slot, encode_slot
-    from cardservice.signing import Signer, identity_tbs, record_tbs, sign_identity, sign_record
+    from cardservice.pki.signing import Signer, identity_tbs, record_tbs, sign_identity, sign_record
 
     v = load(path)
     serial = h(v, "card_serial_hex")

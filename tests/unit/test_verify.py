@@ -20,8 +20,8 @@ from card_layout.files import Fid
 from card_layout.frame import encode_frame
 from card_layout.identity import encode_identity
 from card_layout.record import encode_record
-from cardservice.trust import TrustStore, make_authority_certificate
-from cardservice.verify import Check, Result, Status, VerificationReport, verify_card
+from cardservice.engine.verify import Check, Result, Status, VerificationReport, verify_card
+from cardservice.pki.trust import TrustStore, make_authority_certificate
 
 PKI = build_pki()
 STORE = PKI.store()

@@ -26,14 +26,14 @@ from card_layout.idfile import encode_identity_file
 from card_layout.record import ResidenceRecord
 from card_layout.signature import SignatureBlock
 from card_layout.slots import encode_slot
-from cardservice.signing import (
+from cardservice.pki.signing import (
     Signer,
     identity_tbs,
     record_tbs,
     sign_identity,
     sign_record,
 )
-from cardservice.trust import (
+from cardservice.pki.trust import (
     TrustStore,
     make_authority_certificate,
     make_crl,

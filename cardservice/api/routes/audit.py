@@ -8,10 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from ...registry import normalize_serial
-from ...views import audit_dict
-from ..deps import AdminClient, RuntimeDep
-from ..models import AuditEntry, AuditVerify
+from cardservice.api.deps import AdminClient, RuntimeDep
+from cardservice.api.models import AuditEntry, AuditVerify
+from cardservice.engine.views import audit_dict
+from cardservice.store.registry import normalize_serial
 
 logger = logging.getLogger(__name__)
 

@@ -11,18 +11,26 @@ from fastapi import APIRouter, Query, Request
 
 from card_layout.errors import FieldError
 from card_layout.identity import Identity
-
-from ... import errors
-from ...engine import CardView, PermitRequest
-from ...registry import normalize_serial
-from ...tokens import TokenInfo
-from ...transport import CardConnection
-from ...views import card_dict, registry_dict
-from ..deps import AdminClient, OperatorClient, ReaderClient, RuntimeDep
-from ..idempotent import idempotent
-from ..models import Card, ErrorBody, IdentityIn, IssueIn, RegistryCard, RenewIn, ResignIn, RevokeIn
-from ..runtime import Runtime
-from .readers import CARD_IO_RESPONSES
+from cardservice import errors
+from cardservice.api.deps import AdminClient, OperatorClient, ReaderClient, RuntimeDep
+from cardservice.api.idempotent import idempotent
+from cardservice.api.models import (
+    Card,
+    ErrorBody,
+    IdentityIn,
+    IssueIn,
+    RegistryCard,
+    RenewIn,
+    ResignIn,
+    RevokeIn,
+)
+from cardservice.api.routes.readers import CARD_IO_RESPONSES
+from cardservice.api.runtime import Runtime
+from cardservice.engine.operations import CardView, PermitRequest
+from cardservice.engine.views import card_dict, registry_dict
+from cardservice.store.registry import normalize_serial
+from cardservice.store.tokens import TokenInfo
+from cardservice.transport import CardConnection
 
 logger = logging.getLogger(__name__)
 

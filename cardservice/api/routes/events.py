@@ -10,12 +10,12 @@ import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from ... import errors
-from ...events import Subscription, reader_fields
-from ...tokens import Role
-from ..errors import error_response
-from ..runtime import Runtime
-from ..security import authenticate, bearer_secret, require_role
+from cardservice import errors
+from cardservice.api.errors import error_response
+from cardservice.api.runtime import Runtime
+from cardservice.api.security import authenticate, bearer_secret, require_role
+from cardservice.store.tokens import Role
+from cardservice.transport.events import Subscription, reader_fields
 
 logger = logging.getLogger(__name__)
 

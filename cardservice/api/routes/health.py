@@ -6,9 +6,9 @@ import logging
 
 from fastapi import APIRouter
 
-from ... import __version__
-from ..deps import RuntimeDep
-from ..models import Health
+from cardservice import __version__
+from cardservice.api.deps import RuntimeDep
+from cardservice.api.models import Health
 
 logger = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from ...readers import reader_id
-from ...views import card_dict
-from ..deps import ReaderClient, RuntimeDep
-from ..models import Card, ErrorBody, Reader
+from cardservice.api.deps import ReaderClient, RuntimeDep
+from cardservice.api.models import Card, ErrorBody, Reader
+from cardservice.engine.views import card_dict
+from cardservice.transport.readers import reader_id
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ class CardConnection(abc.ABC):
     """A connection to one card in one reader.
 
     ``send_and_receive`` sends one raw command APDU and returns ``(data, sw)`` with no status-word
-    processing (61xx / 6Cxx chaining lives in :mod:`cardservice.apdu`). Transport failures raise
+    processing (61xx / 6Cxx chaining lives in :mod:`cardservice.card.apdu`). Transport failures raise
     :class:`cardservice.errors.TransportError` subclasses.
     """
 
@@ -54,7 +54,7 @@ class CardConnection(abc.ABC):
         Drivers may run it on their own I/O thread (the pyscard driver does, so that one thread
         hand-off covers the whole operation while its watchdog still bounds every transmit).
         """
-        from .errors import CardServiceError
+        from cardservice.errors import CardServiceError
 
         self.begin_transaction()
         try:

@@ -18,9 +18,9 @@ from typing import TypeVar
 
 from smartcard import scard
 
-from . import errors
-from .logs import TRAFFIC, redact_command, redact_response
-from .transport import CardConnection, ReaderInfo
+from cardservice import errors
+from cardservice.logs import TRAFFIC, redact_command, redact_response
+from cardservice.transport import CardConnection, ReaderInfo
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import uvicorn
 
-from . import errors
-from .api import create_app
-from .config import Settings
+from cardservice import errors
+from cardservice.api import create_app
+from cardservice.config import Settings
 
 logger = logging.getLogger(__name__)
 

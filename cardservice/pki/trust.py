@@ -4,7 +4,7 @@ The root is a self-signed CA certificate (basicConstraints ca=True, keyCertSign 
 Each issuing authority holds an end-entity certificate the root issued (ca=False,
 digitalSignature) whose subject CN is the authority's name -- the exact text a record's
 ``issuing_authority`` must carry. Signature blocks name their key by an 8-byte key id
-(:func:`cardservice.signing.key_id`); :meth:`TrustStore.resolve` maps it to an
+(:func:`cardservice.pki.signing.key_id`); :meth:`TrustStore.resolve` maps it to an
 :class:`Authority` after checking the chain, both validity windows and the root's CRLs.
 Time is a parameter everywhere (``now`` / ``at``: timezone-aware datetimes).
 """
@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
-from cardservice.signing import key_id as compute_key_id
+from cardservice.pki.signing import key_id as compute_key_id
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 id per reader name, and one worker per reader (its own thread and lock) so that card I/O never
 interleaves on a reader and a mute card never blocks another reader.
 
-Only :class:`PcscBackend` touches PC/SC (through :mod:`cardservice.pcsc`, imported lazily);
+Only :class:`PcscBackend` touches PC/SC (through :mod:`cardservice.transport.pcsc`, imported lazily);
 tests plug in a simulated backend.
 """
 
@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from . import errors
-from .transport import CardConnection, ReaderInfo
+from cardservice import errors
+from cardservice.transport import CardConnection, ReaderInfo
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +48,11 @@ def reader_id(name: str) -> str:
 
 
 class PcscBackend:
-    """The PC/SC readers through :class:`cardservice.pcsc.PcscDriver`; the monitor waits on its
+    """The PC/SC readers through :class:`cardservice.transport.pcsc.PcscDriver`; the monitor waits on its
     own context with the PnP pseudo-reader so that readers plugged in are noticed."""
 
     def __init__(self, driver) -> None:
-        from . import pcsc  # the only module that imports pyscard
+        from cardservice.transport import pcsc  # the only module that imports pyscard
 
         self._pcsc = pcsc
         self._driver = driver

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 
-from cardservice import db
 from cardservice.errors import (
     AlreadyPersonalizedError,
     CardRevokedError,
@@ -24,6 +23,7 @@ from cardservice.errors import (
     NotFoundError,
     ValidationError,
 )
+from cardservice.store import db
 
 logger = logging.getLogger(__name__)
 

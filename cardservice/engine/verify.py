@@ -25,8 +25,8 @@ from card_layout.record import ResidenceRecord
 from card_layout.signature import SignatureBlock, split_signature
 from card_layout.slots import SlotState, current_slot, read_slots
 from card_layout.tlv import parse_tlvs
-from cardservice.signing import SignatureInvalid, identity_tbs, record_tbs, verify_block
-from cardservice.trust import Authority, TrustError, TrustStore
+from cardservice.pki.signing import SignatureInvalid, identity_tbs, record_tbs, verify_block
+from cardservice.pki.trust import Authority, TrustError, TrustStore
 
 logger = logging.getLogger(__name__)
 

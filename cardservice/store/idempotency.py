@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .db import apply_schema, open_database, to_db_time, write_transaction
-from .errors import CardServiceError, ValidationError
+from cardservice.errors import CardServiceError, ValidationError
+from cardservice.store.db import apply_schema, open_database, to_db_time, write_transaction
 
 logger = logging.getLogger(__name__)
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from card_layout.nationality import nationality_name
-
-from .audit import AuditEntry
-from .engine import CardView
-from .registry import CardRow
+from cardservice.engine.operations import CardView
+from cardservice.store.audit import AuditEntry
+from cardservice.store.registry import CardRow
 
 
 def card_dict(view: CardView) -> dict[str, Any]:

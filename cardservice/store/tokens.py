@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from cardservice import db
 from cardservice.errors import CardServiceError, NotFoundError, ValidationError
+from cardservice.store import db
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import errors
-from .readers import ReaderBackend, ReaderInfo, reader_id
+from cardservice import errors
+from cardservice.transport.readers import ReaderBackend, ReaderInfo, reader_id
 
 logger = logging.getLogger(__name__)
 

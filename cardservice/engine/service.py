@@ -7,11 +7,11 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import errors
-from .audit import AuditLog
-from .engine import Clock, Engine, utc_now
-from .keys import DataDir, default_home, load_keys
-from .registry import Registry
+from cardservice import errors
+from cardservice.engine.operations import Clock, Engine, utc_now
+from cardservice.pki.keys import DataDir, default_home, load_keys
+from cardservice.store.audit import AuditLog
+from cardservice.store.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,9 @@ class Service:
     @property
     def driver(self):
         if self._driver is None:
-            from .pcsc import PcscDriver  # the only pyscard import, loaded on first use
+            from cardservice.transport.pcsc import (
+                PcscDriver,  # the only pyscard import, loaded on first use
+            )
 
             self._driver = PcscDriver(timeout=self.pcsc_timeout)
         return self._driver

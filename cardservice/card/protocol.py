@@ -1,7 +1,7 @@
 """The RP1 card protocol: the APDUs that read and write an RP1 residence-permit card.
 
 This layer knows which commands the card understands and what its status words mean; it knows
-nothing of records or signatures (that is :mod:`card_layout` and :mod:`cardservice.verify`).
+nothing of records or signatures (that is :mod:`card_layout` and :mod:`cardservice.engine.verify`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ from card_layout.files import (
     Ins,
     KeyRef,
 )
-
-from . import errors
-from .apdu import SHORT_MAX_LC, SW, Apdu, ApduError, send, transceive
-from .transport import CardConnection
+from cardservice import errors
+from cardservice.card.apdu import SHORT_MAX_LC, SW, Apdu, ApduError, send, transceive
+from cardservice.transport import CardConnection
 
 logger = logging.getLogger(__name__)
 

@@ -13,12 +13,11 @@ import click
 from card_layout.errors import FieldError
 from card_layout.identity import Identity
 from card_layout.record import PermitType
-
-from . import __version__, errors
-from .engine import PermitRequest, utc_now
-from .keys import init_demo
-from .service import Service
-from .views import card_dict, registry_dict
+from cardservice import __version__, errors
+from cardservice.engine.operations import PermitRequest, utc_now
+from cardservice.engine.service import Service
+from cardservice.engine.views import card_dict, registry_dict
+from cardservice.pki.keys import init_demo
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +105,7 @@ expires_opt = click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), help=
 @click.pass_context
 def cli(ctx: click.Context, home: Path | None, verbose: int) -> None:
     """Read, personalize and re-sign RP1 residence-permit cards."""
-    from .logs import setup_logging
+    from cardservice.logs import setup_logging
 
     setup_logging(verbose)
     ctx.obj = Service.open(home)
@@ -284,9 +283,9 @@ def serve(ctx: click.Context, host, port, uds, allow_remote, log_format) -> None
     """Run the localhost HTTP/WebSocket API."""
     import pydantic
 
-    from .config import Settings
-    from .logs import setup_logging
-    from .server import serve as run_server
+    from cardservice.api.server import serve as run_server
+    from cardservice.config import Settings
+    from cardservice.logs import setup_logging
 
     svc: Service = ctx.obj
     given = {"home": svc.home.root, "host": host, "port": port, "uds": uds,
@@ -307,7 +306,7 @@ def token() -> None:
 
 
 def _tokens(svc: Service):
-    from .tokens import TokenStore
+    from cardservice.store.tokens import TokenStore
 
     svc.home.ensure()
     return TokenStore(svc.home.tokens_db)

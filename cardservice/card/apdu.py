@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from .errors import CardProtocolError
-from .transport import CardConnection
+from cardservice.errors import CardProtocolError
+from cardservice.transport import CardConnection
 
 SHORT_MAX_LC = 255
 SHORT_MAX_NE = 256

@@ -27,10 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from card_layout import auth
 from card_layout.files import KeyRef
-
-from .errors import KeysInsecureError, KeysMissingError
-from .signing import Signer
-from .trust import (
+from cardservice.errors import KeysInsecureError, KeysMissingError
+from cardservice.pki.signing import Signer
+from cardservice.pki.trust import (
     TrustStore,
     authority_name,
     make_authority_certificate,

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cardservice import db
 from cardservice.errors import CardServiceError, NotFoundError, ValidationError
+from cardservice.store import db
 
 logger = logging.getLogger(__name__)
 

@@ -32,16 +32,22 @@ from card_layout.identity import Identity
 from card_layout.idfile import encode_identity_file
 from card_layout.record import PermitType, ResidenceRecord
 from card_layout.slots import encode_slot, next_slot
-
-from . import errors
-from .audit import AuditLog
-from .card import CardFiles, Rp1Card
-from .keys import Keys
-from .policy import PermitTerms, Sponsor, decide_terms
-from .registry import CardRow, CardStatus, Registry
-from .signing import sign_identity, sign_record
-from .transport import CardConnection
-from .verify import Check, CheckResult, Result, Status, VerificationReport, verify_card
+from cardservice import errors
+from cardservice.card.protocol import CardFiles, Rp1Card
+from cardservice.engine.policy import PermitTerms, Sponsor, decide_terms
+from cardservice.engine.verify import (
+    Check,
+    CheckResult,
+    Result,
+    Status,
+    VerificationReport,
+    verify_card,
+)
+from cardservice.pki.keys import Keys
+from cardservice.pki.signing import sign_identity, sign_record
+from cardservice.store.audit import AuditLog
+from cardservice.store.registry import CardRow, CardStatus, Registry
+from cardservice.transport import CardConnection
 
 logger = logging.getLogger(__name__)
 
