@@ -16,9 +16,9 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 
 from cardservice.errors import CardServiceError, NotFoundError, ValidationError
+from cardservice.roles import Role
 from cardservice.store import db
 
 logger = logging.getLogger(__name__)
@@ -43,34 +43,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS tokens_live_name ON tokens (name) WHERE revoke
 _COLUMNS = "id, name, role, created_at, revoked_at"
 
 
-class Role(str, Enum):
-    """Client roles, ordered reader < operator < admin; a role allows everything below it."""
-
-    READER = "reader"
-    OPERATOR = "operator"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        return _RANKS[self]
-
-    def allows(self, required: Role) -> bool:
-        return self.rank >= Role(required).rank
-
-    def __lt__(self, other: object) -> bool:
-        return self.rank < Role(other).rank if isinstance(other, str) else NotImplemented
-
-    def __le__(self, other: object) -> bool:
-        return self.rank <= Role(other).rank if isinstance(other, str) else NotImplemented
-
-    def __gt__(self, other: object) -> bool:
-        return self.rank > Role(other).rank if isinstance(other, str) else NotImplemented
-
-    def __ge__(self, other: object) -> bool:
-        return self.rank >= Role(other).rank if isinstance(other, str) else NotImplemented
-
-
-_RANKS = {Role.READER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
+__all__ = ["Role", "TokenInfo", "TokenNameTakenError", "TokenStore", "hash_token"]
 
 
 class TokenNameTakenError(CardServiceError, ValueError):
