@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     operation_timeout: float = Field(default=20.0, gt=0, description="seconds per card operation")
     read_wait: float = Field(default=2.0, ge=0, description="seconds a read waits for a busy reader")
     idempotency_ttl_hours: int = Field(default=24, gt=0)
+    console_idle_minutes: int = Field(default=15, gt=0, description="console session idle timeout")
 
     @field_validator("allowed_origins")
     @classmethod

@@ -26,6 +26,9 @@ Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: The console's HTML forms post this type; its routes check a CSRF token on every form.
+FORM_TYPE = "application/x-www-form-urlencoded"
+FORM_PATHS = ("/console/",)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -41,14 +44,21 @@ def check_request(scope: Scope, settings: Settings) -> None:
     if host is None or host.lower() not in settings.allowed_hosts:
         raise HostNotAllowedError(f"Host {host!r} is not this daemon's loopback address")
     origin = _header(scope, b"origin")
-    if origin is not None and origin.rstrip("/") not in settings.allowed_origins:
+    if origin is not None and not _origin_allowed(origin.rstrip("/"), host, settings):
         raise OriginNotAllowedError(f"Origin {origin!r} is not allowed")
     if scope["type"] == "http" and scope["method"] in BODY_METHODS:
         ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-        if ctype != "application/json":
+        if ctype != "application/json" and not (
+                ctype == FORM_TYPE and scope.get("path", "").startswith(FORM_PATHS)):
             raise UnsupportedMediaTypeError(
                 f"Content-Type {ctype or 'none'!r} is not accepted; send application/json"
             )
+
+
+def _origin_allowed(origin: str, host: str, settings: Settings) -> bool:
+    """On the allow-list, or this daemon's own origin (its console and /docs pages; ``host``
+    has been checked to name this daemon on loopback)."""
+    return origin in settings.allowed_origins or origin == f"http://{host.lower()}"
 
 
 class LocalGuard:

@@ -22,11 +22,22 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["events"])
 
 
-async def _authorize(websocket: WebSocket, runtime: Runtime) -> bool:
+def _client(websocket: WebSocket, runtime: Runtime):
+    """The token's client, or else the clerk of a console session cookie (the console's page
+    never sees a token; the Origin check has refused other sites' pages)."""
     secret = bearer_secret(websocket.headers.get("authorization"))
     secret = secret or websocket.query_params.get("token")
+    console = getattr(websocket.app.state, "console", None)
+    if secret is None and console is not None:
+        clerk = console.accounts.clerk(websocket.cookies.get("cs_session"))
+        if clerk is not None:
+            return clerk
+    return authenticate(runtime.tokens, secret)
+
+
+async def _authorize(websocket: WebSocket, runtime: Runtime) -> bool:
     try:
-        require_role(authenticate(runtime.tokens, secret), Role.READER)
+        require_role(_client(websocket, runtime), Role.READER)
     except errors.CardServiceError as exc:
         if "websocket.http.response" in websocket.scope.get("extensions", {}):
             await websocket.send_denial_response(error_response(exc))
