@@ -48,7 +48,8 @@ class Translator:
     def field_message(self, field: str, reason: str, fallback: str) -> str:
         """``Current residence: must not be empty`` from the field and reason codes."""
         label = self(f"field.{field}", default=field)
-        return f"{label}: {self(f'reason.{reason}', default=fallback)}"
+        return self("form.field_message", label=label,
+                    reason=self(f"reason.{reason}", default=fallback))
 
     def describe(self, exc: errors.CardServiceError) -> tuple[str | None, str]:
         """``(field or None, message)`` for an error, in this language."""

@@ -45,6 +45,8 @@ def parse_permit(operation: str, form: dict[str, str]) -> pydantic.BaseModel:
     """The API's request model from the form (blank -> not given); ValidationError names the
     first bad field like the API does."""
     data = {k: form[k].strip() for k in FIELDS[operation] if form.get(k, "").strip()}
+    if operation == "resign":  # required: blank is the engine's "empty", not "missing"
+        data["current_residence"] = form.get("current_residence", "")
     try:
         body = MODELS[operation].model_validate(data)
     except pydantic.ValidationError as exc:

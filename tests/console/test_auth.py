@@ -97,10 +97,10 @@ def test_form_bodies_stay_refused_on_the_api(clerks):
 
 def test_events_take_the_session_cookie(as_clerk, clerks):
     client = as_clerk("reader")
-    with client.websocket_connect("/v1/events") as ws:
+    with client.websocket_connect("ws://127.0.0.1:8765/v1/events") as ws:
         assert ws.receive_json()["type"] == "hello"
     anonymous = TestClient(clerks.client.app, base_url=BASE_URL)
-    with pytest.raises(WebSocketDenialResponse), anonymous.websocket_connect("/v1/events") as ws:
+    with pytest.raises(WebSocketDenialResponse), anonymous.websocket_connect("ws://127.0.0.1:8765/v1/events") as ws:
         ws.receive_json()
 
 
