@@ -3,6 +3,8 @@
 # virtual reader slots used by the multi-reader tests and benchmark.
 set -eu
 PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc"
+# the web console's browser tests (Playwright drives Debian's chromium) and its Chinese text
+PKGS="$PKGS chromium fonts-noto-cjk"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=""
