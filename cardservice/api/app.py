@@ -38,7 +38,8 @@ def build_runtime(settings: Settings, *, service: Service | None = None,
                                       pcsc_timeout=settings.pcsc_timeout)
     service.home.ensure()
     backend = backend or PcscBackend(service.driver)
-    bus = EventBus(clock)
+    bus = EventBus(clock, max_subscribers=settings.max_subscribers,
+                   max_per_owner=settings.max_subscribers_per_token)
     runtime = Runtime(
         settings=settings, service=service, tokens=TokenStore(service.home.tokens_db),
         pool=ReaderPool(backend), bus=bus, monitor=Monitor(backend, bus),
@@ -80,5 +81,6 @@ def create_app(settings: Settings, *, service: Service | None = None,
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
                            allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"])
-    app.add_middleware(LocalGuard, settings=settings)  # outermost: runs before anything else
+    app.add_middleware(LocalGuard, settings=settings,  # outermost: runs before anything else
+                       token_known=lambda secret: runtime.tokens.authenticate(secret) is not None)
     return app
