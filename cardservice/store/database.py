@@ -200,7 +200,7 @@ class PostgresDatabase(Database):
         self.pool.close()
 
     def describe(self) -> str:
-        return f"postgresql:{_redact(self.url)}"
+        return _redact(self.url)
 
 
 def _redact(url: str) -> str:
