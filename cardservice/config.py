@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     max_subscribers_per_token: int = Field(default=8, gt=0, description="per client token")
     write_wait: float = Field(default=5.0, ge=0,
                               description="seconds a write queues behind running reads")
+    database_url: str | None = Field(default=None, description="postgresql://...; unset: SQLite")
+    site_id: str | None = Field(default=None, description="this site (required with PostgreSQL)")
 
     @field_validator("allowed_origins")
     @classmethod
