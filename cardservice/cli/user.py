@@ -13,7 +13,7 @@ from cardservice.console.passwords import check_password, hash_password
 from cardservice.engine.operations import utc_now
 from cardservice.engine.service import Service
 from cardservice.roles import Role
-from cardservice.store.users import UserStore, users_db
+from cardservice.store.users import UserStore
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ password_file_opt = click.option(
 
 def _store(svc: Service) -> UserStore:
     svc.home.ensure()
-    return UserStore(users_db(svc.home.root))
+    return svc.stores.users()
 
 
 def _password(password_file: Path | None) -> str:

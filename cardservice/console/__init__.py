@@ -14,7 +14,6 @@ from cardservice.api.runtime import Runtime
 from cardservice.console import docs, routes_audit, routes_auth, routes_cards, routes_writes
 from cardservice.console.accounts import Accounts
 from cardservice.console.web import PREFIX, Console, build_env, install_handlers
-from cardservice.store.users import UserStore, users_db
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +21,7 @@ STATIC = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
-    accounts = Accounts(UserStore(users_db(runtime.service.home.root)), runtime.clock,
+    accounts = Accounts(runtime.service.stores.users(), runtime.clock,
                         idle=timedelta(minutes=runtime.settings.console_idle_minutes))
     app.state.console = Console(runtime=runtime, accounts=accounts, env=build_env())
     install_handlers(app)

@@ -36,6 +36,11 @@ class Clerk:
     csrf: str
 
     @property
+    def id(self) -> str:
+        """The client id (event subscriber caps count per client)."""
+        return self.actor
+
+    @property
     def actor(self) -> str:
         """How the audit log names this clerk."""
         return f"clerk:{self.name}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from cardservice.transport.readers import reader_id
-from tests.api.conftest import SERIAL_A, issue_body
+from tests.api.conftest import SERIAL_A
 
 from .conftest import READER_A, csrf_of, form_post
 
@@ -41,7 +41,7 @@ def test_resign_confirm_then_written_with_new_verdict(clerks, as_clerk):
     client = as_clerk("operator")
     confirm, data = _resign(client, "示范县新城街道和平路12号")
     assert confirm.status_code == 200 and 'id="confirm-form"' in confirm.text
-    old, new = (re.search(rf'id="{k}".*?current-residence">([^<]+)<', confirm.text, re.S)
+    old, new = (re.search(rf'id="{k}".*?current-residence">([^<]+)<', confirm.text, re.DOTALL)
                 .group(1) for k in ("old", "new"))
     assert (old, new) == ("示范县城关镇幸福路1号", "示范县新城街道和平路12号")
     assert clerks.backend  # nothing written yet:

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from cardservice.cli.main import cli
 from cardservice.console import passwords
-from cardservice.store.users import UserStore, users_db
+from cardservice.store.users import UserStore
 
 
 def _run(home, *args, input=None):
@@ -32,10 +32,10 @@ def test_add_asks_twice_list_disable_reset(tmp_path):
     pw = tmp_path / "pw"
     pw.write_text("a new passphrase\n")
     assert _run(home, "reset-password", "alice", "--password-file", str(pw)).exit_code == 0
-    store = UserStore(users_db(home))
+    store = UserStore(home / "users.db")
     assert store.get("alice").active
     assert passwords.verify_password("a new passphrase", store.password_hash("alice"))
-    assert oct((users_db(home)).stat().st_mode & 0o777) == "0o600"
+    assert oct((home / "users.db").stat().st_mode & 0o777) == "0o600"
 
 
 def test_bad_role_and_short_password(tmp_path):
