@@ -116,3 +116,30 @@ def test_failures_outside_the_window_start_over(accounts):
     accounts.clock.advance(minutes=16)
     with pytest.raises(errors.LoginFailedError):  # a new window: not locked
         accounts.login("alice", "wrong password", "10.0.0.1")
+
+
+def test_store_on_both_backends(backend):
+    clock = Clock()
+    store = UserStore(backend.database("users"))
+    store.add("alice", "certifier", "scrypt$x", clock())
+    secret, session = store.open_session("alice", clock())
+    clock.advance(minutes=5)
+    found = store.session(secret, clock(), idle=timedelta(minutes=15), lifetime=timedelta(hours=1))
+    assert found.user.name == "alice" and found.csrf == session.csrf
+    assert found.user.role.value == "certifier"
+    failures = store.record_failure("account:alice", clock(), window=timedelta(minutes=15),
+                                    limit=2, lockout=timedelta(minutes=15))
+    assert failures.failures == 1 and failures.locked_until is None
+    locked = store.record_failure("account:alice", clock(), window=timedelta(minutes=15),
+                                  limit=2, lockout=timedelta(minutes=15))
+    assert locked.locked_until == clock() + timedelta(minutes=15)
+    assert store.failures("account:alice").locked_until == locked.locked_until
+    with pytest.raises(errors.UserExistsError):
+        store.add("alice", "admin", "x", clock())
+    store.disable("alice", clock())
+    assert store.session(secret, clock(), idle=timedelta(minutes=15),
+                         lifetime=timedelta(hours=1)) is None
+    other = UserStore(backend.site("b").database("users")) if backend.name == "postgresql" \
+        else None
+    if other is not None:  # accounts belong to their site
+        assert other.list() == []
