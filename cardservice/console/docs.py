@@ -1,6 +1,6 @@
-"""``/docs``: Swagger UI served from the ``swagger-ui-bundle`` package installed with the
-project, so the page works with no internet; its "Try it out" calls come from the daemon's own
-origin, which the Origin check accepts."""
+"""``/docs``: Swagger UI 5 (OpenAPI 3.1) from the ``openapi-ui-bundles`` package installed with
+the project, so the page works with no internet; its "Try it out" calls come from the daemon's
+own origin, which the Origin check accepts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
+from openapi_ui_bundles import swagger_ui
 
 from cardservice.console.web import PREFIX
 
@@ -43,4 +43,4 @@ async def docs(_request: Request) -> HTMLResponse:
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
-    app.mount(ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.mount(ASSETS, StaticFiles(directory=swagger_ui.static_path), name="docs-assets")

@@ -99,7 +99,7 @@ def _form_page(request: Request, clerk: Clerk, operation: str, rid: str, card: d
     return render(request, "permit_form.html", clerk=clerk, status=status, operation=operation,
                   rid=rid, card=card, values=values,
                   field_errors={field: message} if field else {},
-                  error=None if field else message)
+                  error=None if field else message, back=f"{PREFIX}/readers/{rid}/{operation}")
 
 
 def _status(exc: errors.CardServiceError) -> int:

@@ -112,9 +112,10 @@ async def posted_form(request: Request, required: Role) -> tuple[Clerk, dict[str
 def render(request: Request, template: str, *, clerk: Clerk | None = None, status: int = 200,
            **context: Any) -> HTMLResponse:
     t = translator(request)
+    context.setdefault("back", request.url.path if request.method == "GET"
+                       else f"{PREFIX}/readers")  # where the language switch returns to
     html = console_of(request).env.get_template(template).render(
-        t=t, lang=t.lang, clerk=clerk, Role=Role, **context,
-        back=request.url.path if request.method == "GET" else f"{PREFIX}/readers")
+        t=t, lang=t.lang, clerk=clerk, Role=Role, **context)
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
 
