@@ -81,8 +81,9 @@ def preview(request: Request, card: dict[str, Any], body: pydantic.BaseModel) ->
     basis = body.basis if body.basis is not None or permit_type != old["permit_type"] \
         else old["basis"]
     new.update(permit_type=permit_type, basis=basis)
+    engine = console_of(request).runtime.engine
+    new["issuing_authority"] = engine.keys.authority_name  # this site signs
     if old["sponsor_citizen_number"] is None:  # a family permit follows its sponsor's
-        engine = console_of(request).runtime.engine
         terms = decide_terms(permit_type=permit_type, basis=basis,
                              requested_expires_on=body.expires_on, today=engine.today())
         new.update(issued_on=terms.issued_on.isoformat(),
