@@ -48,7 +48,7 @@ async def _entries(request: Request, query: dict[str, str]) -> list[dict[str, An
     since, until = _day("since", query["since"]), _day("until", query["until"])
     log = console_of(request).runtime.audit()
     rows = await asyncio.to_thread(log.entries, card_serial=serial, limit=MAX_LIMIT)
-    found = [audit_dict(e) for e in rows]
+    found = [{**audit_dict(e), "site": e.site_id} for e in rows]  # site: PostgreSQL only
     return [e for e in found if _matches(e, query["site"], query["clerk"], since, until)]
 
 

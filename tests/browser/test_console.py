@@ -51,6 +51,9 @@ def log_in(page, site: Site, name: str, password: str = PASSWORD, *, keyboard=Fa
 
 def test_login_wrong_password_then_lockout(browser: Browser, site: Site):
     page = browser.page
+    page.goto(f"{site.url}/console/")
+    expect(page.locator("#name")).to_be_focused()
+    browser.shot("login")
     log_in(page, site, "locked-clerk", "not the password")
     expect(page.locator("#login-error")).to_have_text("用户名或密码错误。")
     browser.shot("login-wrong-password")
