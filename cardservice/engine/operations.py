@@ -273,7 +273,7 @@ class Engine:
                 sequence=sequence, permit_type=terms.permit_type, basis=terms.basis,
                 sponsor_citizen_number=terms.sponsor_citizen_number,
                 current_residence=residence, issuing_authority=self.keys.authority_name,
-                issued_on=terms.issued_on, expires_on=terms.expires_on,
+                issued_on=terms.issued_on, expires_on=terms.expires_on, signed_at=self.clock(),
             )
         except FieldError as exc:
             raise _field_error(exc) from exc
