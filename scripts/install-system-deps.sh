@@ -2,7 +2,7 @@
 # Installs the Debian packages the service and its tests need, if missing, and the extra
 # virtual reader slots used by the multi-reader tests and benchmark.
 set -eu
-PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc"
+PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc softhsm2"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=""

@@ -78,4 +78,7 @@ class Service:
         )
 
     def connect(self, name: str | None):
+        """A connection to the reader; the keys are loaded first, so a missing key or a token
+        that refuses its PIN fails before any reader or card is touched."""
+        self.engine  # noqa: B018
         return self.driver.connect(self.choose_reader(name))

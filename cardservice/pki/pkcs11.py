@@ -77,6 +77,13 @@ class TokenConfig:
         return self.pin_file.read_text().strip()
 
 
+def require_config() -> TokenConfig:
+    config = TokenConfig.from_env()
+    if config is None:
+        raise KeysMissingError(f"--pkcs11 needs {ENV_MODULE}, {ENV_TOKEN} and {ENV_PIN_FILE}")
+    return config
+
+
 _LIBS: dict[str, object] = {}
 _LIBS_LOCK = threading.Lock()
 
