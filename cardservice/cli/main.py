@@ -356,6 +356,12 @@ def token_revoke(svc: Service, name_or_id: str) -> None:
     click.echo(f"token {info.id} ({info.name}) revoked")
 
 
+from cardservice.cli.county import county, site, trust  # county PKI (docs/pki.md)
+
+for _group in (county, site, trust):
+    cli.add_command(_group)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="cardservice", standalone_mode=False)

@@ -54,6 +54,9 @@ class Status(str, Enum):
     REVOKED = "revoked"
     BLANK = "blank"
     UNSIGNED = "unsigned"
+    #: a verify-only installation whose trust bundle is older than its max_age (or missing):
+    #: the card verifies but its revocation state is not known to be current
+    REVOCATION_STALE = "revocation_stale"
 
 
 @dataclass(frozen=True)

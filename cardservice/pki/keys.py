@@ -53,7 +53,7 @@ from cardservice.pki.trust import (
 ENV_HOME = "CARDSERVICE_HOME"
 DEMO_ROOT_NAME = "示范县公安局"
 DEMO_AUTHORITY_NAME = "示范县公安局城关派出所"
-_MASTER_NAMES = {KeyRef.PERSONALIZATION: "personalization", KeyRef.WRITE: "write"}
+MASTER_NAMES = {KeyRef.PERSONALIZATION: "personalization", KeyRef.WRITE: "write"}
 
 
 def default_home() -> Path:
@@ -129,7 +129,7 @@ def check_private(path: Path) -> None:
         )
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -137,7 +137,7 @@ def _write_private(path: Path, data: bytes) -> None:
     os.chmod(path, 0o600)
 
 
-def _write_public(path: Path, data: bytes) -> None:
+def write_public(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
     path.write_bytes(data)
 
@@ -157,7 +157,7 @@ def load_keys(home: DataDir, token_config: TokenConfig | None = None) -> Keys:
     key = serialization.load_pem_private_key(home.authority_key.read_bytes(), password=None)
     cert = x509.load_pem_x509_certificate(home.authority_cert.read_bytes())
     raw = json.loads(home.masters.read_text())
-    masters = {ref: bytes.fromhex(raw[name]) for ref, name in _MASTER_NAMES.items()}
+    masters = {ref: bytes.fromhex(raw[name]) for ref, name in MASTER_NAMES.items()}
     return Keys(Signer(key), cert, authority_name(cert), TrustStore.load(home.trust_dir), masters)
 
 
@@ -174,7 +174,7 @@ def _load_token_keys(home: DataDir, config: TokenConfig | None) -> Keys:
     if key_id(cert.public_key()) != signer.key_id:
         raise KeysTokenError("authority/cert.pem does not certify the token's authority key")
     card_keys = TokenCardKeys(token, {ref: labels["masters"][name]
-                                      for ref, name in _MASTER_NAMES.items()})
+                                      for ref, name in MASTER_NAMES.items()})
     return Keys(signer, cert, authority_name(cert), TrustStore.load(home.trust_dir), None,
                 card_keys)
 
@@ -222,13 +222,13 @@ def init_demo(home: DataDir, *, now: datetime, masters: dict[KeyRef, bytes],
     auth_key = ec.generate_private_key(ec.SECP256R1())
     cert = make_authority_certificate(root_key, root, auth_key.public_key(), authority,
                                       now=now, days=1825)
-    _write_private(home.root / "root" / "key.pem", _key_pem(root_key))
-    _write_public(home.trust_dir / "root.pem", _pem(root))
-    _write_public(home.trust_dir / "authority.pem", _pem(cert))
-    _write_private(home.authority_key, _key_pem(auth_key))
-    _write_public(home.authority_cert, _pem(cert))
-    body = {name: masters[ref].hex() for ref, name in _MASTER_NAMES.items()}
-    _write_private(home.masters, (json.dumps(body, indent=2) + "\n").encode())
+    write_private(home.root / "root" / "key.pem", _key_pem(root_key))
+    write_public(home.trust_dir / "root.pem", _pem(root))
+    write_public(home.trust_dir / "authority.pem", _pem(cert))
+    write_private(home.authority_key, _key_pem(auth_key))
+    write_public(home.authority_cert, _pem(cert))
+    body = {name: masters[ref].hex() for ref, name in MASTER_NAMES.items()}
+    write_private(home.masters, (json.dumps(body, indent=2) + "\n").encode())
     return load_keys(home)
 
 
@@ -242,15 +242,15 @@ def _init_demo_token(home: DataDir, now: datetime, masters: dict[KeyRef, bytes],
     auth_key = session.generate_ec(f"cardservice-authority-{tag}")
     cert = make_authority_certificate(root_key, root, auth_key.public_key(), authority,
                                       now=now, days=1825)
-    labels = {name: f"cardservice-master-{name}-{tag}" for name in _MASTER_NAMES.values()}
-    for ref, name in _MASTER_NAMES.items():
+    labels = {name: f"cardservice-master-{name}-{tag}" for name in MASTER_NAMES.values()}
+    for ref, name in MASTER_NAMES.items():
         session.import_master(labels[name], masters[ref])
-    _write_public(home.trust_dir / "root.pem", _pem(root))
-    _write_public(home.trust_dir / "authority.pem", _pem(cert))
-    _write_public(home.authority_cert, _pem(cert))
+    write_public(home.trust_dir / "root.pem", _pem(root))
+    write_public(home.trust_dir / "authority.pem", _pem(cert))
+    write_public(home.authority_cert, _pem(cert))
     for stale in (home.authority_key, home.masters, home.root / "root" / "key.pem"):
         stale.unlink(missing_ok=True)
     body = {"backend": "pkcs11", "token": config.token, "root_key": root_key.label,
             "authority_key": auth_key.label, "masters": labels}
-    _write_public(home.token_map, (json.dumps(body, indent=2) + "\n").encode())
+    write_public(home.token_map, (json.dumps(body, indent=2) + "\n").encode())
     return load_keys(home, config)

@@ -46,6 +46,8 @@ def sign_builder(builder: Builder, key: object):
         return builder.sign(key, hashes.SHA256())  # type: ignore[arg-type]
     draft = builder.sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())  # type: ignore[arg-type]
     tbs, loader, check = _parts(draft)
+    if isinstance(draft, x509.CertificateSigningRequest):
+        tbs = _with_own_key(tbs, key.public_key())  # type: ignore[attr-defined]
     raw = key.sign_raw(tbs)  # type: ignore[attr-defined]
     der_sig = encode_dss_signature(int.from_bytes(raw[:_COORD], "big"),
                                    int.from_bytes(raw[_COORD:], "big"))
@@ -70,6 +72,16 @@ def _parts(draft):
     return draft.tbs_certrequest_bytes, x509.load_der_x509_csr, _check_csr
 
 
+def _with_own_key(tbs: bytes, public_key: ec.EllipticCurvePublicKey) -> bytes:
+    """A CSR's to-be-signed part names the requester's key; the draft named the throw-away
+    key, so its SubjectPublicKeyInfo (the third element) is replaced by the token key's."""
+    from cryptography.hazmat.primitives.serialization import PublicFormat
+
+    items = _tlvs(tbs)
+    items[2] = public_key.public_bytes(_der(), PublicFormat.SubjectPublicKeyInfo)
+    return _seq(b"".join(items))
+
+
 def _check_cert(cert: x509.Certificate, public_key: ec.EllipticCurvePublicKey) -> None:
     public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256()))
 
@@ -80,7 +92,8 @@ def _check_crl(crl: x509.CertificateRevocationList, public_key) -> None:
 
 
 def _check_csr(csr: x509.CertificateSigningRequest, public_key) -> None:
-    public_key.verify(csr.signature, csr.tbs_certrequest_bytes, ec.ECDSA(hashes.SHA256()))
+    if not csr.is_signature_valid or csr.public_key() != public_key:
+        raise ValueError("the token's certificate request does not verify")
 
 
 # --- minimal DER ------------------------------------------------------------------------

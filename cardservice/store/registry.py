@@ -151,6 +151,14 @@ class Registry(db.Store):
             row = self._active_row(citizen_number)
         return None if row is None else _row_to_card(row)
 
+    def revoked_serials(self) -> list[str]:
+        """The serials of every card that is not active (lost, replaced, withdrawn), sorted."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT serial FROM cards WHERE status != ? ORDER BY serial",
+                (CardStatus.ACTIVE.value,)).fetchall()
+        return [r[0] for r in rows]
+
     def count(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT count(*) FROM cards").fetchone()[0])
