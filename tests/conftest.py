@@ -141,3 +141,17 @@ def pkcs11_token(softhsm: Path):
     init_token(softhsm.parent, "cardservice-other")
     os.environ.update(token_env(config))
     return config
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory):
+    """A data directory with the demo keys as files (tests/engine overrides it to run every
+    engine test with file keys and with keys in a SoftHSM token)."""
+    from datetime import timedelta
+
+    from cardservice.pki.keys import DataDir, init_demo
+    from tests.clock import START
+
+    home = DataDir(tmp_path_factory.mktemp("home"))
+    init_demo(home, now=START - timedelta(days=1), masters=load_dev_master_keys())
+    return home
