@@ -2,7 +2,9 @@
 # Installs the Debian packages the service and its tests need, if missing, and the extra
 # virtual reader slots used by the multi-reader tests and benchmark.
 set -eu
-PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc softhsm2"
+# postgresql: the test session starts its own throw-away cluster from its binaries (tests/pg.py)
+# softhsm2: the PKCS#11 tests run on a fresh SoftHSM token per test session (tests/hsm.py)
+PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc postgresql softhsm2"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=""

@@ -119,6 +119,10 @@ def vpcd_card(pcscd: Pcscd, tmp_path: Path) -> Iterator[tuple[str, Path, VpcdBri
         wait_card_state(reader, present=False)  # so the next test starts from an empty reader
 
 
+# The throw-away PostgreSQL cluster and the sqlite|postgresql store fixture (docs/storage.md).
+from tests.pg import backend, pg_cluster  # noqa: F401
+
+
 @pytest.fixture(scope="session")
 def softhsm(tmp_path_factory) -> Path:
     """SoftHSM configured for this test session in a temp dir (SOFTHSM2_CONF); tokens come from
