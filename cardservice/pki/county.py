@@ -31,7 +31,7 @@ from cryptography.x509.oid import NameOID
 
 from cardservice.errors import CountyError
 from cardservice.pki.keys import check_private, open_token, write_private, write_public
-from cardservice.pki.pkcs11 import TokenConfig
+from cardservice.pki.pkcs11 import TokenConfig, unique_label
 from cardservice.pki.trust import authority_name, make_crl, make_root_certificate
 from cardservice.pki.x509sign import sign_builder
 
@@ -92,7 +92,7 @@ class County:
         if pkcs11:
             if self.token is None:
                 raise CountyError("--pkcs11 needs CARDSERVICE_PKCS11_MODULE, _TOKEN and _PIN_FILE")
-            key = open_token(self.token).generate_ec(f"county-root-{now:%Y%m%dT%H%M%S}")
+            key = open_token(self.token).generate_ec(unique_label("county-root", now))
         else:
             key = ec.generate_private_key(ec.SECP256R1())
         cert = make_root_certificate(key, name, now=now, days=days)

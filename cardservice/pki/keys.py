@@ -41,6 +41,7 @@ from cardservice.pki.pkcs11 import (
     TokenCardKeys,
     TokenConfig,
     TokenSigner,
+    unique_label,
 )
 from cardservice.pki.signing import Signer, key_id
 from cardservice.pki.trust import (
@@ -236,13 +237,12 @@ def _init_demo_token(home: DataDir, now: datetime, masters: dict[KeyRef, bytes],
                      config: TokenConfig) -> Keys:
     """The demo keys inside the token; the data directory gets certificates and labels only."""
     session = open_token(config)
-    tag = now.strftime("%Y%m%dT%H%M%S")
-    root_key = session.generate_ec(f"cardservice-demo-root-{tag}")
+    root_key = session.generate_ec(unique_label("demo-root", now))
     root = make_root_certificate(root_key, DEMO_ROOT_NAME, now=now, days=3650)
-    auth_key = session.generate_ec(f"cardservice-authority-{tag}")
+    auth_key = session.generate_ec(unique_label("authority", now))
     cert = make_authority_certificate(root_key, root, auth_key.public_key(), authority,
                                       now=now, days=1825)
-    labels = {name: f"cardservice-master-{name}-{tag}" for name in MASTER_NAMES.values()}
+    labels = {name: unique_label(f"master-{name}", now) for name in MASTER_NAMES.values()}
     for ref, name in MASTER_NAMES.items():
         session.import_master(labels[name], masters[ref])
     write_public(home.trust_dir / "root.pem", _pem(root))

@@ -27,8 +27,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -75,6 +77,11 @@ class TokenConfig:
             raise KeysMissingError(f"the PIN file named by {ENV_PIN_FILE} does not exist")
         check_private(self.pin_file)
         return self.pin_file.read_text().strip()
+
+
+def unique_label(kind: str, now: datetime) -> str:
+    """``cardservice-<kind>-<UTC time>-<random>``: a new object never shares a label."""
+    return f"cardservice-{kind}-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
 def require_config() -> TokenConfig:

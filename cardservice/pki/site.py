@@ -11,7 +11,7 @@ authority certificate stays in ``trust/``, so cards signed with the old key keep
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -28,7 +28,7 @@ from cardservice.pki.keys import (
     write_private,
     write_public,
 )
-from cardservice.pki.pkcs11 import TokenConfig
+from cardservice.pki.pkcs11 import TokenConfig, unique_label
 from cardservice.pki.signing import key_id
 from cardservice.pki.trust import TrustError, TrustStore, authority_name
 from cardservice.pki.x509sign import sign_builder
@@ -45,7 +45,7 @@ def request(home: DataDir, *, site_id: str, name: str, now: datetime,
         raise CountyError("--site-id and --name must not be empty")
     pending = _pending(home)
     if token is not None:
-        key = open_token(token).generate_ec(f"cardservice-authority-{now:%Y%m%dT%H%M%S}")
+        key = open_token(token).generate_ec(unique_label("authority", now))
         write_public(pending / "token.json", json.dumps({"authority_key": key.label}).encode())
         (pending / "key.pem").unlink(missing_ok=True)
     else:
@@ -120,7 +120,7 @@ def install_masters(home: DataDir, masters: dict[KeyRef, bytes],
     labels = json.loads(home.token_map.read_text()) if home.token_map.exists() else {}
     names = {}
     for ref, name in MASTER_NAMES.items():
-        label = f"cardservice-master-{name}-{datetime.now():%Y%m%dT%H%M%S%f}"
+        label = unique_label(f"master-{name}", datetime.now(UTC))
         session.import_master(label, masters[ref])
         names[name] = label
     labels.update({"backend": "pkcs11", "token": token.token, "masters": names})
