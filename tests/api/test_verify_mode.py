@@ -57,6 +57,7 @@ def test_reads_verify_against_the_bundle(verifier: Daemon) -> None:
     good = verifier.client.get(verifier.url(), headers=verifier.auth("reader"))
     assert good.status_code == 200
     assert good.json()["verification"]["status"] == "valid"
+    assert good.json()["residence"]["signed_at"] == NOW.isoformat()  # bound in the record
     revoked = verifier.client.get(verifier.url(READER_B), headers=verifier.auth("reader"))
     assert revoked.json()["verification"]["status"] == "revoked"
     verifier.clock.advance(days=8)
