@@ -101,6 +101,9 @@ class ResidenceOut(BaseModel):
     basis: int | None
     sponsor_citizen_number: str | None
     sequence: int
+    #: when the authority signed the record (ISO-8601 UTC; None on records from before the
+    #: signed time existed)
+    signed_at: str | None = None
 
 
 class Check(BaseModel):
