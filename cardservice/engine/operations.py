@@ -87,6 +87,8 @@ class CardView:
     report: VerificationReport
     locked: bool
     registry: CardRow | None
+    #: Pending write intents this read settled: ``(intent id, whether the write landed)``.
+    reconciled: tuple[tuple[int, bool], ...] = ()
 
     @property
     def serial(self) -> bytes:
@@ -151,9 +153,10 @@ class Engine:
 
     def read(self, conn: CardConnection) -> CardView:
         files = conn.exclusive(Rp1Card(conn).read_all)
+        settled: list[tuple[int, bool]] = []
         if self.verify_only is None:
-            self._reconcile_files(files)
-        return self.view(files)
+            self._reconcile_files(files, settled)
+        return dataclasses.replace(self.view(files), reconciled=tuple(settled))
 
     # --- issue --------------------------------------------------------------------------
 
@@ -347,7 +350,11 @@ class Engine:
             after = _try_read(card)
             if after is None:
                 logger.warning("intent %d stays pending: the card cannot be read", intent.id)
-                raise
+                raise errors.WriteVerifyError(
+                    f"the write was interrupted ({exc.code}) and the card could not be read "
+                    f"back: it holds either the old or the new record; intent {intent.id} is "
+                    "pending and the next read of this card settles it", intent_id=intent.id,
+                ) from exc
             cause = exc
         report = self._verify(after)  # once: the registry part is re-applied after the update
         if not self._landed(intent.detail, after, self._with_registry(after, report)):
@@ -362,8 +369,10 @@ class Engine:
 
     # --- reconciliation -----------------------------------------------------------------
 
-    def _reconcile_files(self, files: CardFiles) -> list[int]:
-        """Resolve pending intents for this card from what it holds now."""
+    def _reconcile_files(self, files: CardFiles,
+                         settled: list[tuple[int, bool]] | None = None) -> list[int]:
+        """Resolve pending intents for this card from what it holds now (each with whether it
+        landed appended to ``settled``)."""
         resolved = []
         serial = files.serial.hex()
         pending = self.audit.pending(card_serial=serial)
@@ -373,6 +382,8 @@ class Engine:
             landed = self._landed(entry.detail, files, self._with_registry(files, report))
             self._apply(intent, success=landed, reconciled=True)
             resolved.append(entry.id)
+            if settled is not None:
+                settled.append((entry.id, landed))
         return resolved
 
     def _landed(self, detail: dict, files: CardFiles, view: CardView) -> bool:
