@@ -78,7 +78,8 @@ def key_template(request, tmp_path_factory) -> Path:
 
 
 def make_settings(home: Path, **overrides) -> Settings:
-    values = {"home": home, "operation_timeout": 2.0, "pcsc_timeout": 1.0, "read_wait": 0.3}
+    values = {"home": home, "operation_timeout": 2.0, "pcsc_timeout": 1.0, "read_wait": 0.3,
+              "write_wait": 0.0}  # a write on a busy reader: READER_BUSY at once
     return Settings(**{**values, **overrides})
 
 
