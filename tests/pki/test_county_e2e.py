@@ -85,6 +85,13 @@ def test_revoking_a_site_at_t_splits_its_records_by_signing_time(cli: Cli, clock
     with pytest.raises(errors.VerifyOnlyError):
         dept.engine.issue(make_conn("0a0b0c0d0e0f0009"), person(3), temporary())
 
+    verify_cli = Cli({**cli.env, "CARDSERVICE_MODE": "verify"})
+    refused = verify_cli(verify_home, "card", "revoke", "0a0b0c0d0e0f0001", "--reason", "lost",
+                         ok=False)
+    assert refused.returncode != 0 and refused.stderr.startswith("error FORBIDDEN: ")
+    assert "0a0b0c0d0e0f0001" not in verify_cli(verify_home, "trust", "show").stdout
+    assert "current" in verify_cli(verify_home, "trust", "show").stdout
+
     clock.advance(days=8)  # older than the bundle's max_age (7 days)
     stale = dept.engine.read(before).report
     assert stale.status == Status.REVOCATION_STALE
