@@ -149,6 +149,8 @@ class Engine:
             report = dataclasses.replace(report, status=Status.BLANK)
         elif report.status == Status.BLANK:
             report = _locked_but_empty(report)
+        if row is not None and report.status in (Status.BLANK, Status.UNSIGNED):
+            report = _damaged(report, "issued_in_registry")
         return CardView(report, files.info.locked, row)
 
     def read(self, conn: CardConnection) -> CardView:
@@ -442,7 +444,13 @@ class Engine:
 def _locked_but_empty(report: VerificationReport) -> VerificationReport:
     """A locked card must hold its identity: an empty identity file there is damage, not a
     blank card (which could be mistaken for one to issue)."""
-    checks = tuple(CheckResult(c.check, Result.FAILED, "locked_but_empty")
+    return _damaged(report, "locked_but_empty")
+
+
+def _damaged(report: VerificationReport, reason: str) -> VerificationReport:
+    """``report`` as INVALID with its format check failed for ``reason``: a card the registry
+    knows as issued that reads blank or unsigned was tampered with or damaged."""
+    checks = tuple(CheckResult(c.check, Result.FAILED, reason)
                    if c.check == Check.FORMAT else c for c in report.checks)
     return dataclasses.replace(report, status=Status.INVALID, checks=checks)
 
