@@ -62,12 +62,9 @@ class Settings(BaseSettings):
                               description="seconds a write queues behind running reads")
     database_url: str | None = Field(default=None, description="postgresql://...; unset: SQLite")
     site_id: str | None = Field(default=None, description="this site (required with PostgreSQL)")
-<<<<<<< HEAD
-    console_idle_minutes: int = Field(default=15, gt=0, description="console session idle timeout")
-=======
     #: "verify": read and verify cards only; every write and application route -> FORBIDDEN
     mode: Literal["full", "verify"] = "full"
->>>>>>> main
+    console_idle_minutes: int = Field(default=15, gt=0, description="console session idle timeout")
 
     @field_validator("allowed_origins")
     @classmethod

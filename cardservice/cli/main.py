@@ -14,11 +14,8 @@ from card_layout.errors import FieldError
 from card_layout.identity import Identity
 from card_layout.record import PermitType
 from cardservice import __version__, errors
-<<<<<<< HEAD
-from cardservice.cli.user import user as user_group
-=======
 from cardservice.cli.confirm import confirm_card
->>>>>>> main
+from cardservice.cli.user import user as user_group
 from cardservice.engine.operations import PermitRequest, utc_now
 from cardservice.engine.service import Service
 from cardservice.engine.views import card_dict, registry_dict
