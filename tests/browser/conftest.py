@@ -100,7 +100,7 @@ def site(pcscd, tmp_path_factory) -> Iterator[Site]:
                               timeout=20)
         rid = next(r["id"] for r in client.get("/v1/readers").json() if r["name"] == reader)
         issued = client.post(f"/v1/readers/{rid}/card/issue", json={
-            "identity": HOLDER,
+            "card_serial": SERIAL, "identity": HOLDER,
             "residence": {"current_residence": FIRST_RESIDENCE, "permit_type": "temporary"}})
         assert issued.status_code == 200, issued.text
         yield Site(url, token, home, image, reader, rid)
