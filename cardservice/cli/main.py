@@ -353,6 +353,9 @@ def token_revoke(svc: Service, name_or_id: str) -> None:
 from cardservice.cli.db import db as _db_group
 
 cli.add_command(_db_group)
+from cardservice.cli.reconcile import reconcile as _reconcile
+
+cli.add_command(_reconcile)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -226,6 +226,12 @@ class Registry(Store):
         with self._db.connection() as tx:
             return int(tx.execute("SELECT count(*) FROM cards").fetchone()[0])
 
+    def all_rows(self) -> list[CardRow]:
+        """Every row in serial order (import, export)."""
+        with self._db.connection() as tx:
+            rows = tx.execute(f"SELECT {_COLUMNS} FROM cards ORDER BY serial").fetchall()
+        return [_row_to_card(r) for r in rows]
+
     def reservations(self, older_than: datetime | None = None) -> list[CardRow]:
         """Cards with a write reserved but not confirmed (oldest first); with ``older_than``,
         only reservations taken before that moment (expired ones)."""
