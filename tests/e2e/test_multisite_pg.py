@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.stores import citizen
 from cardservice.pki.keys import DataDir, init_demo
 from cardservice.store.database import PostgresDatabase
 from cardservice.store.tokens import TokenStore
@@ -226,7 +227,8 @@ def test_two_sites_share_one_registry(sites):
     offline_card = Card(sites["tmp"], "5250310000000301")
     sites["cards"].append(offline_card)
     reader = offline_card.serve(port_a)
-    assert _issue(ca, reader, {**ALICE, "citizen_number": "440524188001010014"}).status_code == 200
+    issued = _issue(ca, reader, {**ALICE, "citizen_number": citizen(7)})
+    assert issued.status_code == 200, issued.text
     sites["cluster"].stop()
     seen = _read(ca, reader)
     assert seen["verification"]["status"] == "valid"
