@@ -44,6 +44,7 @@ from cardservice.engine.verify import (
     VerificationReport,
     verify_card,
 )
+from cardservice.engine.verifyonly import VerifyOnly
 from cardservice.pki.keys import Keys
 from cardservice.pki.signing import sign_identity, sign_record
 from cardservice.store.audit import AuditLog
@@ -106,9 +107,11 @@ def _field_error(exc: FieldError) -> errors.ValidationError:
 class Engine:
     """The service's operations on one card connection at a time (callers serialise per reader)."""
 
-    def __init__(self, keys: Keys, registry: Registry, audit: AuditLog, *,
-                 clock: Clock = utc_now, issue_lock_path: Path | None = None) -> None:
+    def __init__(self, keys: Keys | None, registry: Registry, audit: AuditLog, *,
+                 clock: Clock = utc_now, issue_lock_path: Path | None = None,
+                 verify_only: VerifyOnly | None = None) -> None:
         self.keys = keys
+        self.verify_only = verify_only
         self.registry = registry
         self.audit = audit
         self.clock = clock
@@ -126,18 +129,28 @@ class Engine:
     def _verify(self, files: CardFiles) -> VerificationReport:
         """The card's own verdicts (format, signatures, chain, validity), before the registry."""
         now = self.clock()
+        trust = self.verify_only.trust(now) if self.verify_only else self.keys.trust
         return verify_card(files.serial, files.identity, files.slot_a, files.slot_b,
-                           self.keys.trust, today=now.astimezone().date(), at=now)
+                           trust, today=now.astimezone().date(), at=now)
+
+    def _writable(self) -> None:
+        if self.verify_only is not None or self.keys is None:
+            raise errors.VerifyOnlyError(
+                "this installation only reads and verifies cards (CARDSERVICE_MODE=verify)")
 
     def _with_registry(self, files: CardFiles, report: VerificationReport,
                        registry_error: dict | None = None) -> CardView:
         """The view: ``report`` with the registry's verdicts and the lock state applied. An
         unreachable registry leaves revocation and rollback skipped (``registry_unavailable``)."""
-        try:
-            row = self.registry.get(files.serial.hex())
-        except errors.RegistryUnavailableError as exc:
-            row, registry_error = None, _error_block(exc)
-            report = report.registry_unavailable()
+        row = None
+        if self.verify_only is not None:
+            report = self.verify_only.apply(report, self.clock())
+        else:
+            try:
+                row = self.registry.get(files.serial.hex())
+            except errors.RegistryUnavailableError as exc:
+                registry_error = _error_block(exc)
+                report = report.registry_unavailable()
         if row is not None and row.status is not CardStatus.PENDING:
             report = report.with_registry(revoked=row.revoked,
                                           last_sequence=row.last_sequence)
@@ -152,19 +165,20 @@ class Engine:
         files = conn.exclusive(Rp1Card(conn).read_all)
         registry_error = None
         try:
-            self._reconcile_files(files)
+            if self.verify_only is None:
+                self._reconcile_files(files)
         except errors.CardServiceError as exc:
             logger.warning("card %s: pending write not reconciled: %s (%s)", files.serial.hex(),
                            exc.message, exc.code)
             registry_error = _error_block(
                 exc, pending_write=not isinstance(exc, errors.RegistryUnavailableError))
-        view = self._with_registry(files, self._verify(files), registry_error)
-        return view
+        return self._with_registry(files, self._verify(files), registry_error)
 
     # --- issue --------------------------------------------------------------------------
 
     def issue(self, conn: CardConnection, identity: Identity, request: PermitRequest, *,
               actor: str | None = None, expected_serial: bytes | None = None) -> CardView:
+        self._writable()
         card = Rp1Card(conn)
         # one issue at a time in this process: the one-person-one-card check and the registry
         # row it guards must not race with an issue for the same citizen on another reader
@@ -226,6 +240,7 @@ class Engine:
 
     def _rewrite(self, conn: CardConnection, request: PermitRequest, operation: str,
                  actor: str | None, expected_serial: bytes | None) -> CardView:
+        self._writable()
         card = Rp1Card(conn)
 
         def run() -> CardView:
@@ -311,7 +326,7 @@ class Engine:
                 sequence=sequence, permit_type=terms.permit_type, basis=terms.basis,
                 sponsor_citizen_number=terms.sponsor_citizen_number,
                 current_residence=residence, issuing_authority=self.keys.authority_name,
-                issued_on=terms.issued_on, expires_on=terms.expires_on,
+                issued_on=terms.issued_on, expires_on=terms.expires_on, signed_at=self.clock(),
             )
         except FieldError as exc:
             raise _field_error(exc) from exc
@@ -431,12 +446,15 @@ class Engine:
 
     def reconcile(self, conn: CardConnection) -> list[int]:
         """Resolve pending intents for the card in ``conn`` (at start-up / card insertion)."""
+        if self.verify_only is not None:
+            return []
         files = conn.exclusive(Rp1Card(conn).read_all)
         return self._reconcile_files(files)
 
     # --- registry-only operations -------------------------------------------------------
 
     def revoke(self, serial_hex: str, reason: str, *, actor: str | None = None) -> CardRow:
+        self._writable()
         if reason not in ("lost", "replaced", "withdrawn"):
             raise errors.ValidationError("reason", "must be lost, replaced or withdrawn", "bad_value")
         now = self.clock()
