@@ -46,6 +46,7 @@ class Card:
     it into another reader."""
 
     def __init__(self, tmp: Path, serial: str) -> None:
+        self.serial = serial
         self.image = tmp / f"card-{serial}.json"
         subprocess.run([sys.executable, "-m", "simulator", "new", str(self.image), "--serial",
                         serial], check=True)
@@ -152,9 +153,14 @@ def _read(client: httpx.Client, reader: str) -> dict:
     return response.json()
 
 
-def _issue(client: httpx.Client, reader: str, who: dict) -> httpx.Response:
-    return client.post(f"/v1/readers/{_rid(client, reader)}/card/issue",
-                       json={"identity": who, "residence": RESIDENCE})
+def _issue(client: httpx.Client, card: Card, who: dict) -> httpx.Response:
+    return client.post(f"/v1/readers/{_rid(client, card.reader)}/card/issue",
+                       json={"identity": who, "residence": RESIDENCE, "card_serial": card.serial})
+
+
+def _resign(client: httpx.Client, card: Card, residence: str) -> httpx.Response:
+    return client.post(f"/v1/readers/{_rid(client, card.reader)}/card/resign",
+                       json={"current_residence": residence, "card_serial": card.serial})
 
 
 def _check(card: dict, name: str) -> dict:
@@ -171,10 +177,10 @@ def test_two_sites_share_one_registry(sites):
     moving = Card(sites["tmp"], "5250310000000101")
     sites["cards"].append(moving)
     reader = moving.serve(port_a)
-    assert _issue(ca, reader, ALICE).status_code == 200
+    first = _issue(ca, moving, ALICE)
+    assert first.status_code == 200, first.text
     reader = moving.serve(port_b)
-    resigned = cb.post(f"/v1/readers/{_rid(cb, reader)}/card/resign",
-                       json={"current_residence": "示范县新区8号"})
+    resigned = _resign(cb, moving, "示范县新区8号")
     assert resigned.status_code == 200, resigned.text
     reader = moving.serve(port_a)
     seen = _read(ca, reader)
@@ -193,12 +199,12 @@ def test_two_sites_share_one_registry(sites):
     results: dict[str, httpx.Response] = {}
     go = threading.Barrier(2)
 
-    def race(name: str, client: httpx.Client, reader: str) -> None:
+    def race(name: str, client: httpx.Client, card: Card) -> None:
         go.wait()
-        results[name] = _issue(client, reader, CAROL)
+        results[name] = _issue(client, card, CAROL)
 
-    threads = [threading.Thread(target=race, args=("a", ca, reader_a)),
-               threading.Thread(target=race, args=("b", cb, reader_b))]
+    threads = [threading.Thread(target=race, args=("a", ca, card_a)),
+               threading.Thread(target=race, args=("b", cb, card_b))]
     for t in threads:
         t.start()
     for t in threads:
@@ -227,7 +233,7 @@ def test_two_sites_share_one_registry(sites):
     offline_card = Card(sites["tmp"], "5250310000000301")
     sites["cards"].append(offline_card)
     reader = offline_card.serve(port_a)
-    issued = _issue(ca, reader, {**ALICE, "citizen_number": citizen(7)})
+    issued = _issue(ca, offline_card, {**ALICE, "citizen_number": citizen(7)})
     assert issued.status_code == 200, issued.text
     sites["cluster"].stop()
     seen = _read(ca, reader)
@@ -240,8 +246,7 @@ def test_two_sites_share_one_registry(sites):
     health = httpx.get(f"{a.base}/v1/health").json()
     assert health["database"]["available"] is False and health["status"] == "degraded"
     before = offline_card.image.read_bytes()
-    refused = ca.post(f"/v1/readers/{_rid(ca, reader)}/card/resign",
-                      json={"current_residence": "示范县新区9号"})
+    refused = _resign(ca, offline_card, "示范县新区9号")
     assert refused.status_code == 503, refused.text
     assert refused.json()["error"] == {
         "code": "REGISTRY_UNAVAILABLE", "retriable": True,
@@ -249,8 +254,7 @@ def test_two_sites_share_one_registry(sites):
     assert offline_card.image.read_bytes() == before
     assert _read(ca, reader)["residence"]["sequence"] == 1
     sites["cluster"].start()
-    again = ca.post(f"/v1/readers/{_rid(ca, reader)}/card/resign",
-                    json={"current_residence": "示范县新区9号"})
+    again = _resign(ca, offline_card, "示范县新区9号")
     assert again.status_code == 200, again.text
     assert again.json()["residence"]["sequence"] == 2
     assert httpx.get(f"{a.base}/v1/health").json()["database"]["available"] is True
