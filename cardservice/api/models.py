@@ -156,6 +156,11 @@ class RegistryError(BaseModel):
     pending_write: bool
 
 
+class Reconciled(BaseModel):
+    intent_id: int
+    outcome: Literal["reconciled_success", "reconciled_failure"]
+
+
 class Card(BaseModel):
     card_serial: str
     state: Literal["blank", "personalized"]
@@ -165,6 +170,10 @@ class Card(BaseModel):
     registry: RegistryCard | None
     #: a registry conflict, an unsettled write or an unreachable database (reads never fail)
     registry_error: RegistryError | None = None
+    reconciled: list[Reconciled] = Field(
+        default_factory=list,
+        description="writes left unconfirmed (WRITE_NOT_CONFIRMED, intent_id) that this read "
+                    "settled from what the card holds")
 
 
 class AuditEntry(BaseModel):
@@ -201,6 +210,7 @@ class ErrorDetail(BaseModel):
     retriable: bool
     field: str | None = None
     rule: str | None = None
+    intent_id: int | None = None
 
 
 class ErrorBody(BaseModel):

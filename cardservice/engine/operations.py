@@ -90,6 +90,8 @@ class CardView:
     #: why the registry part is missing or incomplete ({"code", "message"}); reads never fail
     #: on registry state: a conflict, a pending intent or an unreachable database shows here
     registry_error: dict | None = None
+    #: Pending write intents this read settled: ``(intent id, whether the write landed)``.
+    reconciled: tuple[tuple[int, bool], ...] = ()
 
     @property
     def serial(self) -> bytes:
@@ -158,21 +160,25 @@ class Engine:
             report = dataclasses.replace(report, status=Status.BLANK)
         elif report.status == Status.BLANK:
             report = _locked_but_empty(report)
+        if row is not None and report.status in (Status.BLANK, Status.UNSIGNED):
+            report = _damaged(report, "issued_in_registry")
         return CardView(report, files.info.locked, row, registry_error)
 
     def read(self, conn: CardConnection) -> CardView:
         """Read and verify; never fails because of registry state (see ``registry_error``)."""
         files = conn.exclusive(Rp1Card(conn).read_all)
         registry_error = None
+        settled: list[tuple[int, bool]] = []
         try:
             if self.verify_only is None:
-                self._reconcile_files(files)
+                self._reconcile_files(files, settled)
         except errors.CardServiceError as exc:
             logger.warning("card %s: pending write not reconciled: %s (%s)", files.serial.hex(),
                            exc.message, exc.code)
             registry_error = _error_block(
                 exc, pending_write=not isinstance(exc, errors.RegistryUnavailableError))
-        return self._with_registry(files, self._verify(files), registry_error)
+        view = self._with_registry(files, self._verify(files), registry_error)
+        return dataclasses.replace(view, reconciled=tuple(settled))
 
     # --- issue --------------------------------------------------------------------------
 
@@ -370,7 +376,11 @@ class Engine:
             after = _try_read(card)
             if after is None:
                 logger.warning("intent %d stays pending: the card cannot be read", intent.id)
-                raise
+                raise errors.WriteVerifyError(
+                    f"the write was interrupted ({exc.code}) and the card could not be read "
+                    f"back: it holds either the old or the new record; intent {intent.id} is "
+                    "pending and the next read of this card settles it", intent_id=intent.id,
+                ) from exc
             cause = exc
         report = self._verify(after)  # once: the registry part is re-applied after the update
         if not self._landed(intent.detail, after, self._with_registry(after, report)):
@@ -385,8 +395,10 @@ class Engine:
 
     # --- reconciliation -----------------------------------------------------------------
 
-    def _reconcile_files(self, files: CardFiles) -> list[int]:
-        """Resolve pending intents for this card from what it holds now."""
+    def _reconcile_files(self, files: CardFiles,
+                         settled: list[tuple[int, bool]] | None = None) -> list[int]:
+        """Resolve pending intents for this card from what it holds now (each with whether it
+        landed appended to ``settled``)."""
         resolved = []
         serial = files.serial.hex()
         pending = self.audit.pending(card_serial=serial)
@@ -396,6 +408,8 @@ class Engine:
             landed = self._landed(entry.detail, files, self._with_registry(files, report))
             self._apply(intent, success=landed, reconciled=True)
             resolved.append(entry.id)
+            if settled is not None:
+                settled.append((entry.id, landed))
         return resolved
 
     def _landed(self, detail: dict, files: CardFiles, view: CardView) -> bool:
@@ -479,7 +493,13 @@ def _error_block(exc: errors.CardServiceError, *, pending_write: bool = False) -
 def _locked_but_empty(report: VerificationReport) -> VerificationReport:
     """A locked card must hold its identity: an empty identity file there is damage, not a
     blank card (which could be mistaken for one to issue)."""
-    checks = tuple(CheckResult(c.check, Result.FAILED, "locked_but_empty")
+    return _damaged(report, "locked_but_empty")
+
+
+def _damaged(report: VerificationReport, reason: str) -> VerificationReport:
+    """``report`` as INVALID with its format check failed for ``reason``: a card the registry
+    knows as issued that reads blank or unsigned was tampered with or damaged."""
+    checks = tuple(CheckResult(c.check, Result.FAILED, reason)
                    if c.check == Check.FORMAT else c for c in report.checks)
     return dataclasses.replace(report, status=Status.INVALID, checks=checks)
 

@@ -54,6 +54,9 @@ def card_dict(view: CardView) -> dict[str, Any]:
         },
         "registry": registry_dict(view.registry) if view.registry else None,
         "registry_error": view.registry_error,
+        "reconciled": [{"intent_id": intent_id,
+                        "outcome": "reconciled_success" if landed else "reconciled_failure"}
+                       for intent_id, landed in view.reconciled],
     }
 
 
