@@ -15,6 +15,7 @@ from card_layout.identity import Identity
 from card_layout.record import PermitType
 from cardservice import __version__, errors
 from cardservice.cli.confirm import confirm_card
+from cardservice.cli.user import user as user_group
 from cardservice.engine.operations import PermitRequest, utc_now
 from cardservice.engine.service import Service
 from cardservice.engine.views import card_dict, registry_dict
@@ -384,6 +385,7 @@ cli.add_command(_db_group)
 from cardservice.cli.reconcile import reconcile as _reconcile
 
 cli.add_command(_reconcile)
+cli.add_command(user_group)  # clerk accounts of the web console
 
 from cardservice.cli.county import county, site, trust  # county PKI (docs/pki.md)
 
