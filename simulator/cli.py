@@ -14,6 +14,7 @@ import click
 from card_layout.files import SERIAL_LEN
 
 from .card import VirtualCard
+from .clone import readable_copy
 from .control import ControlServer, control_path, send_control
 from .devkeys import load_dev_master_keys
 from .image import CardImage, ImageError
@@ -54,6 +55,25 @@ def new(image: Path, serial: str | None, force: bool) -> None:
     except OSError as exc:
         _fail(f"cannot write {image}: {exc.strerror}")
     click.echo(f"new card {card.serial.hex().upper()} in {image}")
+
+
+@main.command("copy")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing image.")
+def copy_card(source: Path, target: Path, force: bool) -> None:
+    """Make the copy a card copier could make: every readable byte (same serial, files, lock
+    state, counter) in a new chip with its own keys. It reads invalid (chip_authentic)."""
+    if target.exists() and not force:
+        _fail(f"{target} exists (use --force to overwrite)")
+    try:
+        copy = readable_copy(CardImage.load(source), target)
+        copy.save()
+    except ImageError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot write {target}: {exc.strerror}")
+    click.echo(f"copy of card {copy.serial.hex().upper()} in {target}")
 
 
 @main.command()
