@@ -230,12 +230,20 @@ class Rp1Card:
         if len(data) > CAPACITY[fid]:
             raise errors.CardProtocolError(f"{len(data)} bytes do not fit {fid.name}")
         if self.extended:
-            send(self.conn, Apdu(0, Ins.UPDATE_BINARY, 0x80 | SFI[fid], 0, data), extended=True,
-                 name="UPDATE BINARY")
+            self._update_extended(fid, data)
         else:
             self._update_short(fid, data)
         if old_length is None or old_length > len(data):
             self._erase_from(fid, len(data))
+
+    def _update_extended(self, fid: Fid, data: bytes) -> None:
+        """One UPDATE BINARY per data-field limit (one for any record; two for a 4 KB photo)."""
+        limit = self.info.max_data if self.info else MAX_DATA_FIELD
+        send(self.conn, Apdu(0, Ins.UPDATE_BINARY, 0x80 | SFI[fid], 0, data[:limit]),
+             extended=True, name="UPDATE BINARY")
+        for off in range(limit, len(data), limit):  # the first update made ``fid`` current
+            send(self.conn, Apdu(0, Ins.UPDATE_BINARY, off >> 8, off & 0xFF,
+                                 data[off:off + limit]), extended=True, name="UPDATE BINARY")
 
     def _update_short(self, fid: Fid, data: bytes) -> None:
         first = data[:SHORT_MAX_LC]
