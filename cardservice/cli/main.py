@@ -328,10 +328,9 @@ def token() -> None:
 
 
 def _tokens(svc: Service):
-    from cardservice.store.tokens import TokenStore
 
     svc.home.ensure()
-    return TokenStore(svc.home.tokens_db)
+    return svc.stores.tokens()
 
 
 @token.command("create")
@@ -370,6 +369,11 @@ def token_revoke(svc: Service, name_or_id: str) -> None:
     """Revoke a token by name or id."""
     info = _tokens(svc).revoke(name_or_id, utc_now())
     click.echo(f"token {info.id} ({info.name}) revoked")
+
+
+from cardservice.cli.db import db as _db_group
+
+cli.add_command(_db_group)
 
 
 def main(argv: list[str] | None = None) -> None:
