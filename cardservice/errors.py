@@ -227,6 +227,30 @@ class KeysInsecureError(CardServiceError):
     code = "KEYS_INSECURE"
 
 
+class KeysTokenError(CardServiceError):
+    """The PKCS#11 token cannot be used (module, token label, PIN or a key in it)."""
+
+    code = "KEYS_TOKEN_ERROR"
+
+
+class TrustBundleError(CardServiceError):
+    """A trust bundle is malformed or its signature does not chain to a trusted root."""
+
+    code = "TRUST_BUNDLE_INVALID"
+
+
+class VerifyOnlyError(CardServiceError):
+    """This installation only reads and verifies cards (CARDSERVICE_MODE=verify)."""
+
+    code = "FORBIDDEN"
+
+
+class CountyError(CardServiceError):
+    """A county-centre operation cannot be done (missing root, unknown site, bad request)."""
+
+    code = "COUNTY_ERROR"
+
+
 # --- storage ------------------------------------------------------------------------------
 
 

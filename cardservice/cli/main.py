@@ -15,6 +15,7 @@ from card_layout.identity import Identity
 from card_layout.photo import validate_photo
 from card_layout.record import PermitType
 from cardservice import __version__, errors
+from cardservice.cli.confirm import confirm_card
 from cardservice.engine.operations import PermitRequest, utc_now
 from cardservice.engine.service import Service
 from cardservice.engine.views import card_dict, registry_dict
@@ -30,6 +31,8 @@ EXIT_CODES: dict[type[errors.CardServiceError], int] = {
     errors.CardProtocolError: 5,
 }
 EXIT_CONFLICT = 4
+#: Verdicts of ``card read`` that exit with EXIT_CONFLICT (README: invalid or revoked card).
+EXIT_CONFLICT_STATUSES = frozenset({"invalid", "revoked", "rollback"})
 EXIT_OTHER = 1
 
 
@@ -96,6 +99,9 @@ json_opt = click.option("--json", "as_json", is_flag=True, help="Machine-readabl
 permit_type_opt = click.option("--permit-type", type=click.Choice(["temporary", "long_term"]))
 basis_opt = click.option("--basis", type=click.IntRange(1, 5), help="Long-term basis 1-5.")
 expires_opt = click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD")
+serial_opt = click.option("--card-serial", default=None,
+                          help="Write only if the card has this serial (16 hex digits).")
+yes_opt = click.option("--yes", is_flag=True, help="Do not ask before writing.")
 
 
 @click.group()
@@ -150,6 +156,8 @@ def card_read(svc: Service, reader: str | None, photo_out: Path | None, as_json:
     elif photo_out is not None:
         click.echo("no photo bound to this card's identity; nothing written", err=True)
     _emit(card_dict(view), as_json, _print_card)
+    if view.report.status.value in EXIT_CONFLICT_STATUSES:
+        sys.exit(EXIT_CONFLICT)  # the card was read, and it is not one to accept
 
 
 @card.command("issue")
@@ -166,11 +174,13 @@ def card_read(svc: Service, reader: str | None, photo_out: Path | None, as_json:
 @expires_opt
 @click.option("--photo", "photo_in", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The holder's photo: a JPEG of at most 4096 bytes.")
+@serial_opt
+@yes_opt
 @json_opt
 @click.pass_obj
 def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
                household_address, residence, permit_type, basis, sponsor, expires,
-               photo_in, as_json) -> None:
+               photo_in, card_serial, yes, as_json) -> None:
     """Personalize a blank card."""
     photo = _read_photo(photo_in)
     try:
@@ -182,7 +192,9 @@ def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
         raise errors.ValidationError(exc.field, exc.message, exc.reason) from exc
     request = _request(residence, permit_type, basis, sponsor, expires)
     with svc.connect(reader) as conn:
-        view = svc.engine.issue(conn, identity, request, actor="cli", photo=photo)
+        serial = confirm_card(svc, conn, card_serial, yes)
+        view = svc.engine.issue(conn, identity, request, actor="cli", expected_serial=serial,
+                                photo=photo)
     _emit(card_dict(view), as_json, _print_card)
 
 
@@ -203,13 +215,17 @@ def _read_photo(path: Path | None) -> bytes | None:
 @permit_type_opt
 @basis_opt
 @expires_opt
+@serial_opt
+@yes_opt
 @json_opt
 @click.pass_obj
-def card_resign(svc: Service, reader, residence, permit_type, basis, expires, as_json) -> None:
+def card_resign(svc: Service, reader, residence, permit_type, basis, expires, card_serial, yes,
+                as_json) -> None:
     """Re-sign after a move: new residence, this authority, new dates."""
     request = _request(residence, permit_type, basis, None, expires)
     with svc.connect(reader) as conn:
-        view = svc.engine.resign(conn, request, actor="cli")
+        serial = confirm_card(svc, conn, card_serial, yes)
+        view = svc.engine.resign(conn, request, actor="cli", expected_serial=serial)
     _emit(card_dict(view), as_json, _print_card)
 
 
@@ -218,13 +234,17 @@ def card_resign(svc: Service, reader, residence, permit_type, basis, expires, as
 @permit_type_opt
 @basis_opt
 @expires_opt
+@serial_opt
+@yes_opt
 @json_opt
 @click.pass_obj
-def card_renew(svc: Service, reader, permit_type, basis, expires, as_json) -> None:
+def card_renew(svc: Service, reader, permit_type, basis, expires, card_serial, yes,
+               as_json) -> None:
     """Extend the expiry or change the permit type."""
     request = _request(None, permit_type, basis, None, expires)
     with svc.connect(reader) as conn:
-        view = svc.engine.renew(conn, request, actor="cli")
+        serial = confirm_card(svc, conn, card_serial, yes)
+        view = svc.engine.renew(conn, request, actor="cli", expected_serial=serial)
     _emit(card_dict(view), as_json, _print_card)
 
 
@@ -278,14 +298,20 @@ def keys() -> None:
 @click.option("--demo", is_flag=True, required=True,
               help="Create a demo county root, authority and the simulator's dev master keys.")
 @click.option("--force", is_flag=True, help="Replace existing keys.")
+@click.option("--pkcs11", is_flag=True,
+              help="Make the keys inside the PKCS#11 token named by CARDSERVICE_PKCS11_*.")
 @click.pass_obj
-def keys_init(svc: Service, demo: bool, force: bool) -> None:
-    """Create demo keys in the data directory."""
+def keys_init(svc: Service, demo: bool, force: bool, pkcs11: bool) -> None:
+    """Create demo keys in the data directory (or in the token, with --pkcs11)."""
+    from cardservice.pki.pkcs11 import require_config
     from simulator.devkeys import load_dev_master_keys
 
-    created = init_demo(svc.home, now=utc_now(), masters=load_dev_master_keys(), force=force)
+    token = require_config() if pkcs11 else None
+    created = init_demo(svc.home, now=utc_now(), masters=load_dev_master_keys(), force=force,
+                        token=token)
     click.echo(f"issuing authority: {created.authority_name}")
     click.echo(f"key id: {created.signer.key_id.hex()}")
+    click.echo(f"keys: {'PKCS#11 token ' + repr(token.token) if token else 'files'}")
     click.echo(f"data directory: {svc.home.root}")
 
 
@@ -374,6 +400,11 @@ def token_revoke(svc: Service, name_or_id: str) -> None:
 from cardservice.cli.db import db as _db_group
 
 cli.add_command(_db_group)
+
+from cardservice.cli.county import county, site, trust  # county PKI (docs/pki.md)
+
+for _group in (county, site, trust):
+    cli.add_command(_group)
 
 
 def main(argv: list[str] | None = None) -> None:

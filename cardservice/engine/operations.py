@@ -45,6 +45,7 @@ from cardservice.engine.verify import (
     VerificationReport,
     verify_card,
 )
+from cardservice.engine.verifyonly import VerifyOnly
 from cardservice.pki.keys import Keys
 from cardservice.pki.signing import sign_identity, sign_record
 from cardservice.store.audit import AuditLog
@@ -104,9 +105,11 @@ def _field_error(exc: FieldError) -> errors.ValidationError:
 class Engine:
     """The service's operations on one card connection at a time (callers serialise per reader)."""
 
-    def __init__(self, keys: Keys, registry: Registry, audit: AuditLog, *,
-                 clock: Clock = utc_now, issue_lock_path: Path | None = None) -> None:
+    def __init__(self, keys: Keys | None, registry: Registry, audit: AuditLog, *,
+                 clock: Clock = utc_now, issue_lock_path: Path | None = None,
+                 verify_only: VerifyOnly | None = None) -> None:
         self.keys = keys
+        self.verify_only = verify_only
         self.registry = registry
         self.audit = audit
         self.clock = clock
@@ -124,15 +127,23 @@ class Engine:
     def _verify(self, files: CardFiles) -> VerificationReport:
         """The card's own verdicts (format, signatures, chain, validity), before the registry."""
         now = self.clock()
+        trust = self.verify_only.trust(now) if self.verify_only else self.keys.trust
         chip = ChipEvidence(files.info.counter, files.chip_challenge, files.chip_answer)
         return verify_card(files.serial, files.identity, files.slot_a, files.slot_b,
-                           self.keys.trust, today=now.astimezone().date(), at=now, chip=chip,
+                           trust, today=now.astimezone().date(), at=now, chip=chip,
                            photo=files.photo)
+
+    def _writable(self) -> None:
+        if self.verify_only is not None or self.keys is None:
+            raise errors.VerifyOnlyError(
+                "this installation only reads and verifies cards (CARDSERVICE_MODE=verify)")
 
     def _with_registry(self, files: CardFiles, report: VerificationReport) -> CardView:
         """The view: ``report`` with the registry's verdicts and the lock state applied."""
-        row = self.registry.get(files.serial.hex())
-        if row is not None:
+        row = None if self.verify_only else self.registry.get(files.serial.hex())
+        if self.verify_only is not None:
+            report = self.verify_only.apply(report, self.clock())
+        elif row is not None:
             report = report.with_registry(revoked=row.status != CardStatus.ACTIVE,
                                           last_sequence=row.last_sequence)
         if not files.info.locked:
@@ -145,7 +156,8 @@ class Engine:
         """Read and verify (5 APDUs; EF.PHOTO too, one more, when ``photo``)."""
         card = Rp1Card(conn)
         files = conn.exclusive(lambda: card.read_all(photo=photo))
-        self._reconcile_files(files)
+        if self.verify_only is None:
+            self._reconcile_files(files)
         return self.view(files)
 
     # --- issue --------------------------------------------------------------------------
@@ -156,6 +168,7 @@ class Engine:
         """Personalize a blank card. The chip makes its own key pair first; its public key and
         the photo's SHA-256 (``photo``: a JPEG already checked by card_layout.photo) join the
         signed identity (format version 2)."""
+        self._writable()
         card = Rp1Card(conn)
         # one issue at a time in this process: the one-person-one-card check and the registry
         # row it guards must not race with an issue for the same citizen on another reader
@@ -234,6 +247,7 @@ class Engine:
 
     def _rewrite(self, conn: CardConnection, request: PermitRequest, operation: str,
                  actor: str | None, expected_serial: bytes | None) -> CardView:
+        self._writable()
         card = Rp1Card(conn)
 
         def run() -> CardView:
@@ -319,7 +333,7 @@ class Engine:
                 sequence=sequence, permit_type=terms.permit_type, basis=terms.basis,
                 sponsor_citizen_number=terms.sponsor_citizen_number,
                 current_residence=residence, issuing_authority=self.keys.authority_name,
-                issued_on=terms.issued_on, expires_on=terms.expires_on,
+                issued_on=terms.issued_on, expires_on=terms.expires_on, signed_at=self.clock(),
             )
         except FieldError as exc:
             raise _field_error(exc) from exc
@@ -426,12 +440,15 @@ class Engine:
 
     def reconcile(self, conn: CardConnection) -> list[int]:
         """Resolve pending intents for the card in ``conn`` (at start-up / card insertion)."""
+        if self.verify_only is not None:
+            return []
         files = conn.exclusive(Rp1Card(conn).read_all)
         return self._reconcile_files(files)
 
     # --- registry-only operations -------------------------------------------------------
 
     def revoke(self, serial_hex: str, reason: str, *, actor: str | None = None) -> CardRow:
+        self._writable()
         if reason not in ("lost", "replaced", "withdrawn"):
             raise errors.ValidationError("reason", "must be lost, replaced or withdrawn", "bad_value")
         now = self.clock()

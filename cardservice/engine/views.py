@@ -40,6 +40,7 @@ def card_dict(view: CardView) -> dict[str, Any]:
             "basis": r.basis,
             "sponsor_citizen_number": r.sponsor_citizen_number,
             "sequence": r.sequence,
+            "signed_at": r.signed_at.isoformat() if r.signed_at else None,
         }
     return {
         "card_serial": report.serial.hex(),

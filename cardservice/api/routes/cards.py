@@ -70,8 +70,8 @@ def _photo(body: IdentityIn) -> bytes | None:
     return data
 
 
-def _serial(value: str | None) -> bytes | None:
-    return bytes.fromhex(value) if value else None
+def _serial(value: str) -> bytes:
+    return bytes.fromhex(value)  # the model checked 16 hex digits
 
 
 async def _write_card(request: Request, runtime: Runtime, client: TokenInfo, rid: str,
@@ -95,7 +95,8 @@ async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
                            expires_on=res.expires_on)
 
     return await _write_card(request, runtime, client, rid, "issue", lambda conn: (
-        runtime.engine.issue(conn, identity, permit, actor=client.name, photo=photo)))
+        runtime.engine.issue(conn, identity, permit, actor=client.name, photo=photo,
+                             expected_serial=_serial(body.card_serial))))
 
 
 @router.post("/v1/readers/{rid}/card/resign", response_model=Card, responses=WRITE_RESPONSES)
