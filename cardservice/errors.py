@@ -151,10 +151,21 @@ class CitizenHasCardError(CardServiceError):
 
 
 class WriteVerifyError(CardServiceError):
-    """The card did not read back what was written."""
+    """The card did not read back what was written, or could not be read back at all: the
+    audit intent ``intent_id`` stays pending until the next read of the card reconciles it."""
 
     code = "WRITE_NOT_CONFIRMED"
     retriable = True
+
+    def __init__(self, message: str = "", intent_id: int | None = None) -> None:
+        super().__init__(message, intent_id=intent_id)
+        self.intent_id = intent_id
+
+    def to_dict(self) -> dict[str, object]:
+        out = super().to_dict()
+        if self.intent_id is not None:
+            out["intent_id"] = self.intent_id
+        return out
 
 
 class NotFoundError(CardServiceError):

@@ -140,6 +140,11 @@ class RegistryCard(BaseModel):
     updated_at: str
 
 
+class Reconciled(BaseModel):
+    intent_id: int
+    outcome: Literal["reconciled_success", "reconciled_failure"]
+
+
 class Card(BaseModel):
     card_serial: str
     state: Literal["blank", "personalized"]
@@ -147,6 +152,10 @@ class Card(BaseModel):
     residence: ResidenceOut | None
     verification: Verification
     registry: RegistryCard | None
+    reconciled: list[Reconciled] = Field(
+        default_factory=list,
+        description="writes left unconfirmed (WRITE_NOT_CONFIRMED, intent_id) that this read "
+                    "settled from what the card holds")
 
 
 class AuditEntry(BaseModel):
@@ -178,6 +187,7 @@ class ErrorDetail(BaseModel):
     retriable: bool
     field: str | None = None
     rule: str | None = None
+    intent_id: int | None = None
 
 
 class ErrorBody(BaseModel):

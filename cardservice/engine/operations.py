@@ -88,6 +88,8 @@ class CardView:
     report: VerificationReport
     locked: bool
     registry: CardRow | None
+    #: Pending write intents this read settled: ``(intent id, whether the write landed)``.
+    reconciled: tuple[tuple[int, bool], ...] = ()
 
     @property
     def serial(self) -> bytes:
@@ -150,15 +152,18 @@ class Engine:
             report = dataclasses.replace(report, status=Status.BLANK)
         elif report.status == Status.BLANK:
             report = _locked_but_empty(report)
+        if row is not None and report.status in (Status.BLANK, Status.UNSIGNED):
+            report = _damaged(report, "issued_in_registry")
         return CardView(report, files.info.locked, row)
 
     def read(self, conn: CardConnection, *, photo: bool = False) -> CardView:
         """Read and verify (5 APDUs; EF.PHOTO too, one more, when ``photo``)."""
         card = Rp1Card(conn)
         files = conn.exclusive(lambda: card.read_all(photo=photo))
+        settled: list[tuple[int, bool]] = []
         if self.verify_only is None:
-            self._reconcile_files(files)
-        return self.view(files)
+            self._reconcile_files(files, settled)
+        return dataclasses.replace(self.view(files), reconciled=tuple(settled))
 
     # --- issue --------------------------------------------------------------------------
 
@@ -377,7 +382,11 @@ class Engine:
             after = _try_read(card)
             if after is None:
                 logger.warning("intent %d stays pending: the card cannot be read", intent.id)
-                raise
+                raise errors.WriteVerifyError(
+                    f"the write was interrupted ({exc.code}) and the card could not be read "
+                    f"back: it holds either the old or the new record; intent {intent.id} is "
+                    "pending and the next read of this card settles it", intent_id=intent.id,
+                ) from exc
             cause = exc
         report = self._verify(after)  # once: the registry part is re-applied after the update
         if not self._landed(intent.detail, after, self._with_registry(after, report)):
@@ -392,8 +401,10 @@ class Engine:
 
     # --- reconciliation -----------------------------------------------------------------
 
-    def _reconcile_files(self, files: CardFiles) -> list[int]:
-        """Resolve pending intents for this card from what it holds now."""
+    def _reconcile_files(self, files: CardFiles,
+                         settled: list[tuple[int, bool]] | None = None) -> list[int]:
+        """Resolve pending intents for this card from what it holds now (each with whether it
+        landed appended to ``settled``)."""
         resolved = []
         serial = files.serial.hex()
         pending = self.audit.pending(card_serial=serial)
@@ -403,6 +414,8 @@ class Engine:
             landed = self._landed(entry.detail, files, self._with_registry(files, report))
             self._apply(intent, success=landed, reconciled=True)
             resolved.append(entry.id)
+            if settled is not None:
+                settled.append((entry.id, landed))
         return resolved
 
     def _landed(self, detail: dict, files: CardFiles, view: CardView) -> bool:
@@ -461,7 +474,13 @@ class Engine:
 def _locked_but_empty(report: VerificationReport) -> VerificationReport:
     """A locked card must hold its identity: an empty identity file there is damage, not a
     blank card (which could be mistaken for one to issue)."""
-    checks = tuple(CheckResult(c.check, Result.FAILED, "locked_but_empty")
+    return _damaged(report, "locked_but_empty")
+
+
+def _damaged(report: VerificationReport, reason: str) -> VerificationReport:
+    """``report`` as INVALID with its format check failed for ``reason``: a card the registry
+    knows as issued that reads blank or unsigned was tampered with or damaged."""
+    checks = tuple(CheckResult(c.check, Result.FAILED, reason)
                    if c.check == Check.FORMAT else c for c in report.checks)
     return dataclasses.replace(report, status=Status.INVALID, checks=checks)
 

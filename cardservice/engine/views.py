@@ -55,6 +55,9 @@ def card_dict(view: CardView) -> dict[str, Any]:
             ],
         },
         "registry": registry_dict(view.registry) if view.registry else None,
+        "reconciled": [{"intent_id": intent_id,
+                        "outcome": "reconciled_success" if landed else "reconciled_failure"}
+                       for intent_id, landed in view.reconciled],
     }
 
 
