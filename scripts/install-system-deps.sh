@@ -3,6 +3,9 @@
 # virtual reader slots used by the multi-reader tests and benchmark.
 set -eu
 PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc"
+# the card's printed face: CJK fonts (Noto; Hanazono for CJK Extension B), printing through CUPS
+# (cups-pdf is the test queue), OCR of rendered faces and PDF rasterising in the tests
+PKGS="$PKGS fonts-noto-cjk fonts-hanazono cups cups-pdf tesseract-ocr tesseract-ocr-chi-sim poppler-utils"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=""

@@ -43,6 +43,7 @@ from cardservice.engine.verify import (
     VerificationReport,
     verify_card,
 )
+from cardservice.face import Face, FitError, LayoutError
 from cardservice.pki.keys import Keys
 from cardservice.pki.signing import sign_identity, sign_record
 from cardservice.store.audit import AuditLog
@@ -103,8 +104,10 @@ class Engine:
     """The service's operations on one card connection at a time (callers serialise per reader)."""
 
     def __init__(self, keys: Keys, registry: Registry, audit: AuditLog, *,
-                 clock: Clock = utc_now, issue_lock_path: Path | None = None) -> None:
+                 clock: Clock = utc_now, issue_lock_path: Path | None = None,
+                 face: Face | None = None) -> None:
         self.keys = keys
+        self.face = face or Face()  # the default layout unless the data directory has one
         self.registry = registry
         self.audit = audit
         self.clock = clock
@@ -166,6 +169,7 @@ class Engine:
                 raise errors.ValidationError("permit_type", "is required", "empty")
             terms = self._terms(request, identity.citizen_number, request.sponsor_citizen_number)
             record = self._record(1, request.current_residence, terms)
+            self._check_face(identity, record)
             id_sig = sign_identity(self.keys.signer, files.serial, identity)
             id_file = encode_identity_file(identity, id_sig)
             slot = encode_slot(record, sign_record(self.keys.signer, files.serial, id_sig, record))
@@ -217,6 +221,7 @@ class Engine:
             sequence = max(current.sequence, view.registry.last_sequence if view.registry else 0) + 1
             residence = request.current_residence or current.current_residence
             record = self._record(sequence, residence, terms)
+            self._check_face(None, record)
             target = next_slot(view.report.slots)
             slot = encode_slot(record, sign_record(self.keys.signer, files.serial,
                                                    view.report.identity_signature, record))
@@ -277,6 +282,15 @@ class Engine:
             )
         except FieldError as exc:
             raise _field_error(exc) from exc
+
+    def _check_face(self, identity: Identity | None, record: ResidenceRecord) -> None:
+        """Before anything is written: every field must print on its side of the card."""
+        try:
+            self.face.check(identity, record)
+        except FitError as exc:
+            raise errors.ValidationError(exc.field, exc.message, exc.reason) from exc
+        except LayoutError as exc:
+            raise errors.FaceUnavailableError(str(exc)) from exc
 
     def _intent(self, operation: str, files: CardFiles, conn: CardConnection, actor: str | None,
                 record: ResidenceRecord, slot: bytes, *, citizen_number: str,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cardservice import errors
 from cardservice.engine.operations import Clock, Engine, utc_now
+from cardservice.face import Face
 from cardservice.pki.keys import DataDir, default_home, load_keys
 from cardservice.store.audit import AuditLog
 from cardservice.store.registry import Registry
@@ -33,7 +34,8 @@ class Service:
         if self._engine is None:
             keys = load_keys(self.home)
             self._engine = Engine(keys, self.registry(), self.audit(), clock=self.clock,
-                                  issue_lock_path=self.home.root / "issue.lock")
+                                  issue_lock_path=self.home.root / "issue.lock",
+                                  face=Face(home=self.home.root))
         return self._engine
 
     def registry(self) -> Registry:

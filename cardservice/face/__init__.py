@@ -39,16 +39,23 @@ def sides_of(side: str) -> tuple[str, ...]:
 
 
 class Face:
-    """A loaded layout with its fonts."""
+    """A layout with its fonts: given, or loaded on first use from the data directory ``home``
+    (the county's ``face-layout.json`` there, else the default)."""
 
-    def __init__(self, layout: Layout) -> None:
-        self.layout = layout
+    def __init__(self, layout: Layout | None = None, *, home: Path | None = None) -> None:
+        self._layout = layout
+        self._home = home
         self._chain: FontChain | None = None
 
     @classmethod
     def load(cls, home: Path | None = None) -> Face:
-        """The county's layout from the data directory ``home``, else the default."""
         return cls(load_layout(home))
+
+    @property
+    def layout(self) -> Layout:
+        if self._layout is None:
+            self._layout = load_layout(self._home)
+        return self._layout
 
     @property
     def chain(self) -> FontChain:

@@ -32,23 +32,27 @@ class Glyph:
 
 
 class FontChain:
+    """The fonts, each opened on first need (a fallback font is read only for its characters)."""
+
     def __init__(self, paths: tuple[tuple[Path, int], ...]) -> None:
         self.paths = paths
-        self._fonts = [_open(p, i) for p, i in paths]
-        self._cmaps = [f.getBestCmap() for f in self._fonts]
-        self._upm = [f["head"].unitsPerEm for f in self._fonts]
-        self._hmtx = [f["hmtx"] for f in self._fonts]
-        self._glyph_sets = [f.getGlyphSet() for f in self._fonts]
-        self._lock = threading.Lock()  # fontTools decompiles lazily: not thread-safe
+        self._loaded: list[_Font | None] = [None] * len(paths)
+        self._lock = threading.RLock()  # fontTools decompiles lazily: not thread-safe
+
+    def _font(self, i: int) -> _Font:
+        font = self._loaded[i]
+        if font is None:
+            font = self._loaded[i] = _Font(_open(*self.paths[i]))
+        return font
 
     def glyph(self, char: str) -> Glyph | None:
         code = ord(char)
-        for i, cmap in enumerate(self._cmaps):
-            name = cmap.get(code)
-            if name is not None:
-                with self._lock:
-                    advance = self._hmtx[i][name][0]
-                return Glyph(char, i, advance / self._upm[i])
+        with self._lock:
+            for i in range(len(self.paths)):
+                font = self._font(i)
+                name = font.cmap.get(code)
+                if name is not None:
+                    return Glyph(char, i, font.hmtx[name][0] / font.upm)
         return None
 
     def missing(self, text: str) -> list[str]:
@@ -56,18 +60,27 @@ class FontChain:
 
     def draw(self, glyph: Glyph, pen) -> None:
         """Draw ``glyph``'s outline in font units into a fontTools pen."""
-        i = glyph.font
         with self._lock:
-            self._glyph_sets[i][self._cmaps[i][ord(glyph.char)]].draw(pen)
+            font = self._font(glyph.font)
+            font.glyphs[font.cmap[ord(glyph.char)]].draw(pen)
 
     def units_per_em(self, font: int) -> int:
-        return self._upm[font]
+        with self._lock:
+            return self._font(font).upm
+
+
+class _Font:
+    def __init__(self, font: TTFont) -> None:
+        self.cmap = font.getBestCmap()
+        self.upm = font["head"].unitsPerEm
+        self.hmtx = font["hmtx"]
+        self.glyphs = font.getGlyphSet()
 
 
 def _open(path: Path, index: int) -> TTFont:
     try:
         return TTFont(str(path), fontNumber=index, lazy=True)
-    except Exception as exc:  # noqa: BLE001 - any parse failure means the font is unusable
+    except Exception as exc:
         raise LayoutError(f"font {path}: cannot be opened: {exc}") from exc
 
 

@@ -80,7 +80,7 @@ def open_photo(photo: bytes) -> Image.Image:
     try:
         picture = Image.open(io.BytesIO(photo))
         picture.load()
-    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for a bad image
+    except Exception as exc:
         raise PhotoError(f"the photo is not a readable image: {exc}") from exc
     return picture.convert("RGB")
 
@@ -116,16 +116,16 @@ class _PathPen(BasePen):
     def _pt(self, p: tuple[float, float]) -> tuple[float, float]:
         return self.x + p[0] * self.scale, self.y + p[1] * self.scale
 
-    def _moveTo(self, p):  # noqa: N802 - the fontTools pen protocol
+    def _moveTo(self, p):
         self.path.moveTo(*self._pt(p))
 
-    def _lineTo(self, p):  # noqa: N802
+    def _lineTo(self, p):
         self.path.lineTo(*self._pt(p))
 
-    def _curveToOne(self, p1, p2, p3):  # noqa: N802
+    def _curveToOne(self, p1, p2, p3):
         self.path.curveTo(*self._pt(p1), *self._pt(p2), *self._pt(p3))
 
-    def _closePath(self):  # noqa: N802
+    def _closePath(self):
         self.path.close()
 
 
