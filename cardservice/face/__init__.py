@@ -63,6 +63,10 @@ class Face:
             self._chain = font_chain(self.layout)
         return self._chain
 
+    def warm(self) -> None:
+        """Load the layout and the main font now (about a second), not in the first operation."""
+        self.chain.glyph("0")
+
     def check(self, identity: Identity | None, record: ResidenceRecord | None) -> None:
         """:class:`FitError` naming the first field that cannot be printed on its side."""
         if identity is not None:
