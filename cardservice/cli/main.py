@@ -166,7 +166,8 @@ def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
     try:
         identity = Identity.create(name=name, gender=gender, nationality=nationality,
                                    citizen_number=citizen_number,
-                                   household_address=household_address)
+                                   household_address=household_address,
+                                   today=svc.engine.today())
     except FieldError as exc:
         raise errors.ValidationError(exc.field, exc.message, exc.reason) from exc
     request = _request(residence, permit_type, basis, sponsor, expires)
