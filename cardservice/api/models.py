@@ -57,6 +57,12 @@ class RenewIn(_In):
     card_serial: str | None = Field(default=None, pattern=SERIAL_PATTERN)
 
 
+class PrintIn(_In):
+    side: Literal["front", "back", "both"] = "both"
+    card_serial: str | None = Field(default=None, pattern=SERIAL_PATTERN,
+                                    description="print only if this card is in the reader")
+
+
 class RevokeIn(_In):
     reason: Literal["lost", "replaced", "withdrawn"]
 
@@ -125,6 +131,26 @@ class RegistryCard(BaseModel):
     updated_at: str
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    retriable: bool
+    field: str | None = None
+    rule: str | None = None
+
+
+class PrintOut(BaseModel):
+    """A print of the card's face: ``failed`` carries the error (``PRINT_FAILED`` is retriable:
+    print again with ``POST .../card/print``; the chip is already written)."""
+
+    status: Literal["printed", "failed"]
+    card_serial: str
+    queue: str | None
+    sides: list[Literal["front", "back"]]
+    job: str | None = None
+    error: ErrorDetail | None = None
+
+
 class Card(BaseModel):
     card_serial: str
     state: Literal["blank", "personalized"]
@@ -132,6 +158,8 @@ class Card(BaseModel):
     residence: ResidenceOut | None
     verification: Verification
     registry: RegistryCard | None
+    print: PrintOut | None = Field(default=None, description="after a write with a printer "
+                                   "configured (CARDSERVICE_PRINTER): the reprint of the face")
 
 
 class AuditEntry(BaseModel):
@@ -155,14 +183,6 @@ class AuditVerify(BaseModel):
     first_broken_id: int | None
     reason: str | None
     pending_intents: list[int]
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    retriable: bool
-    field: str | None = None
-    rule: str | None = None
 
 
 class ErrorBody(BaseModel):

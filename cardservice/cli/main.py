@@ -14,6 +14,7 @@ from card_layout.errors import FieldError
 from card_layout.identity import Identity
 from card_layout.record import PermitType
 from cardservice import __version__, errors
+from cardservice.cli.face import card_face, card_print, print_after_write
 from cardservice.engine.operations import PermitRequest, utc_now
 from cardservice.engine.service import Service
 from cardservice.engine.views import card_dict, registry_dict
@@ -27,6 +28,7 @@ EXIT_CODES: dict[type[errors.CardServiceError], int] = {
     errors.PolicyError: 3,
     errors.TransportError: 5,
     errors.CardProtocolError: 5,
+    errors.PrintError: 6,
 }
 EXIT_CONFLICT = 4
 EXIT_OTHER = 1
@@ -134,6 +136,10 @@ def card() -> None:
     """Card operations."""
 
 
+card.add_command(card_face)
+card.add_command(card_print)
+
+
 @card.command("read")
 @reader_opt
 @json_opt
@@ -174,6 +180,7 @@ def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
     with svc.connect(reader) as conn:
         view = svc.engine.issue(conn, identity, request, actor="cli")
     _emit(card_dict(view), as_json, _print_card)
+    print_after_write(svc, card_dict(view), "issue")
 
 
 @card.command("resign")
@@ -190,6 +197,7 @@ def card_resign(svc: Service, reader, residence, permit_type, basis, expires, as
     with svc.connect(reader) as conn:
         view = svc.engine.resign(conn, request, actor="cli")
     _emit(card_dict(view), as_json, _print_card)
+    print_after_write(svc, card_dict(view), "resign")
 
 
 @card.command("renew")
@@ -205,6 +213,7 @@ def card_renew(svc: Service, reader, permit_type, basis, expires, as_json) -> No
     with svc.connect(reader) as conn:
         view = svc.engine.renew(conn, request, actor="cli")
     _emit(card_dict(view), as_json, _print_card)
+    print_after_write(svc, card_dict(view), "renew")
 
 
 @card.command("revoke")

@@ -9,7 +9,7 @@ import logging
 from fontTools.pens.basePen import BasePen
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 from reportlab.lib.units import mm
-from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.canvas import FILL_NON_ZERO, Canvas
 
 from cardservice.face.compose import SideFace
 from cardservice.face.fonts import FontChain
@@ -153,7 +153,7 @@ def _pdf_side(canvas: Canvas, face: SideFace, chain: FontChain, photo: bytes | N
         for glyph, x in run.positions():
             scale = run.size / chain.units_per_em(glyph.font)  # font units -> points
             chain.draw(glyph, _PathPen(path, scale, x * mm, height - run.baseline * mm))
-    canvas.drawPath(path, stroke=0, fill=1)
+    canvas.drawPath(path, stroke=0, fill=1, fillMode=FILL_NON_ZERO)
 
 
 def _pdf_photo(canvas: Canvas, box: Box, height: float, photo: bytes | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from card_layout.nationality import nationality_name
 from cardservice.face import Face
+from tests.cups import PrivateCups, running_cups, unavailable
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "vectors"
 VECTOR_NAMES = sorted(p.stem for p in VECTORS.glob("*.json"))
@@ -28,3 +30,20 @@ def vector_card(name: str) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def face() -> Face:
     return Face.load()
+
+
+@pytest.fixture(scope="session")
+def cups(tmp_path_factory) -> Iterator[PrivateCups]:
+    """A private cupsd with a cups-pdf queue (see tests/cups.py)."""
+    why = unavailable()
+    if why is not None:
+        pytest.skip(f"no private CUPS here: {why}")
+    yield from running_cups(tmp_path_factory.mktemp("cups"))
+
+
+@pytest.fixture
+def cups_env(cups: PrivateCups, monkeypatch) -> PrivateCups:
+    """``lp`` in this process's children reaches the private cupsd."""
+    for key, value in cups.env.items():
+        monkeypatch.setenv(key, value)
+    return cups

@@ -25,6 +25,7 @@ from cardservice.api.models import (
     ResignIn,
     RevokeIn,
 )
+from cardservice.api.routes.face import print_after_write
 from cardservice.api.routes.readers import CARD_IO_RESPONSES
 from cardservice.api.runtime import Runtime
 from cardservice.engine.operations import CardView, PermitRequest
@@ -66,7 +67,9 @@ async def _write_card(request: Request, runtime: Runtime, client: TokenInfo, rid
     """Run a card write on the reader (idempotent by key) and answer the card as read back."""
 
     async def compute() -> dict[str, Any]:
-        return card_dict(await runtime.write(rid, operation, call))
+        card = card_dict(await runtime.write(rid, operation, call))
+        printed = await print_after_write(runtime, card, operation)
+        return card if printed is None else {**card, "print": printed}
 
     return await idempotent(request, runtime, client, compute)
 
