@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -85,6 +86,12 @@ class PrivateCups:
     def accept(self) -> None:
         self._run("cupsaccept", self.queue)
 
+    def idle(self) -> bool:
+        """No job of the queue is still pending or processing."""
+        done = subprocess.run(["lpstat", "-o", self.queue], env={**os.environ, **self.env},
+                              capture_output=True, text=True, timeout=30, check=False)
+        return done.returncode == 0 and not done.stdout.strip()
+
     def _run(self, *command: str) -> None:
         subprocess.run(command, env={**os.environ, **self.env}, check=True, timeout=30,
                        capture_output=True)
@@ -93,14 +100,15 @@ class PrivateCups:
         return sorted(self.out.glob("*.pdf"), key=lambda p: p.stat().st_mtime)
 
     def wait_pdf(self, before: int, timeout: float = 60.0) -> Path:
-        """The next PDF cups-pdf writes (after ``before`` PDFs), once it is complete."""
+        """The next PDF cups-pdf writes (after ``before`` PDFs), once its job has completed."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pdfs = self.pdfs()
-            if len(pdfs) > before and _complete(pdfs[-1]):
+            if len(pdfs) > before and self.idle() and _complete(pdfs[-1]):
                 return pdfs[-1]
             time.sleep(0.2)
-        raise AssertionError(f"no PDF landed in {self.out} within {timeout:g} s: {self.log()}")
+        raise AssertionError(f"no PDF landed in {self.out} within {timeout:g} s "
+                             f"({sorted(p.name for p in self.out.iterdir())}): {self.log()}")
 
     def log(self) -> str:
         path = self.root / "log" / "error_log"
@@ -128,10 +136,16 @@ def pdf_pages(pdf: Path) -> int:
     return int(next(line.split()[-1] for line in out.splitlines() if line.startswith("Pages:")))
 
 
-def running_cups(root: Path) -> Iterator[PrivateCups]:
-    """Start a private cupsd under ``root``; stop it (and only it) afterwards."""
-    cups = PrivateCups(root).start()
+def running_cups() -> Iterator[PrivateCups]:
+    """Start a private cupsd in a new folder; stop it (and only it) and remove the folder after.
+
+    The folder is world-traversable (0755) and outside pytest's 0700 temp tree: CUPS runs its
+    filters as user ``lp``, which must reach the spool and temp folders."""
+    root = Path(tempfile.mkdtemp(prefix="cardservice-cups-"))
+    root.chmod(0o755)
+    cups = PrivateCups(root)
     try:
-        yield cups
+        yield cups.start()
     finally:
         cups.stop()
+        shutil.rmtree(root, ignore_errors=True)

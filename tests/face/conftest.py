@@ -33,12 +33,12 @@ def face() -> Face:
 
 
 @pytest.fixture(scope="session")
-def cups(tmp_path_factory) -> Iterator[PrivateCups]:
+def cups() -> Iterator[PrivateCups]:
     """A private cupsd with a cups-pdf queue (see tests/cups.py)."""
     why = unavailable()
     if why is not None:
         pytest.skip(f"no private CUPS here: {why}")
-    yield from running_cups(tmp_path_factory.mktemp("cups"))
+    yield from running_cups()
 
 
 @pytest.fixture
