@@ -11,6 +11,7 @@ import pytest
 
 from card_layout.nationality import nationality_name
 from cardservice.face import Face
+from tests.api.conftest import backend, daemon, home, key_template  # noqa: F401  (API fixtures)
 from tests.cups import PrivateCups, running_cups, unavailable
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "vectors"

@@ -13,18 +13,7 @@ from PIL import Image
 
 from cardservice.api import create_app
 from cardservice.engine.service import Service
-from tests.api.conftest import (  # noqa: F401  (fixtures)
-    BASE_URL,
-    NOW,
-    SERIAL_A,
-    Daemon,
-    backend,
-    daemon,
-    home,
-    issue_body,
-    key_template,
-    make_settings,
-)
+from tests.api.conftest import BASE_URL, NOW, SERIAL_A, Daemon, issue_body, make_settings
 from tests.clock import Clock
 from tests.cups import pdf_pages
 
@@ -65,7 +54,7 @@ def test_no_print_without_a_printer(daemon):
 
 
 @pytest.fixture
-def printing(home, backend, cups_env):  # noqa: F811
+def printing(home, backend, cups_env):
     """A daemon whose printer is the private CUPS queue."""
     clock = Clock()
     app = create_app(make_settings(home, printer=cups_env.queue),
