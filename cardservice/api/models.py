@@ -158,8 +158,13 @@ class Card(BaseModel):
     residence: ResidenceOut | None
     verification: Verification
     registry: RegistryCard | None
-    print: PrintOut | None = Field(default=None, description="after a write with a printer "
-                                   "configured (CARDSERVICE_PRINTER): the reprint of the face")
+
+
+class WrittenCard(Card):
+    """A card write's answer: the card as read back, and the reprint of its face."""
+
+    print: PrintOut | None = Field(default=None, description="with a printer configured "
+                                   "(CARDSERVICE_PRINTER): the reprint of the face after the write")
 
 
 class AuditEntry(BaseModel):

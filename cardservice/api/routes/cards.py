@@ -16,7 +16,6 @@ from cardservice import errors
 from cardservice.api.deps import AdminClient, OperatorClient, ReaderClient, RuntimeDep
 from cardservice.api.idempotent import idempotent
 from cardservice.api.models import (
-    Card,
     ErrorBody,
     IdentityIn,
     IssueIn,
@@ -24,6 +23,7 @@ from cardservice.api.models import (
     RenewIn,
     ResignIn,
     RevokeIn,
+    WrittenCard,
 )
 from cardservice.api.routes.face import print_after_write
 from cardservice.api.routes.readers import CARD_IO_RESPONSES
@@ -69,12 +69,13 @@ async def _write_card(request: Request, runtime: Runtime, client: TokenInfo, rid
     async def compute() -> dict[str, Any]:
         card = card_dict(await runtime.write(rid, operation, call))
         printed = await print_after_write(runtime, card, operation)
-        return card if printed is None else {**card, "print": printed}
+        return {**card, "print": printed}  # stored whole for an Idempotency-Key replay
 
     return await idempotent(request, runtime, client, compute)
 
 
-@router.post("/v1/readers/{rid}/card/issue", response_model=Card, responses=WRITE_RESPONSES)
+@router.post("/v1/readers/{rid}/card/issue", response_model=WrittenCard,
+             responses=WRITE_RESPONSES)
 async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
                 client: OperatorClient) -> Any:
     identity = _identity(body.identity, runtime.engine.today())
@@ -87,7 +88,8 @@ async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
         runtime.engine.issue(conn, identity, permit, actor=client.name)))
 
 
-@router.post("/v1/readers/{rid}/card/resign", response_model=Card, responses=WRITE_RESPONSES)
+@router.post("/v1/readers/{rid}/card/resign", response_model=WrittenCard,
+             responses=WRITE_RESPONSES)
 async def resign(rid: str, body: ResignIn, request: Request, runtime: RuntimeDep,
                  client: OperatorClient) -> Any:
     permit = PermitRequest(current_residence=body.current_residence, permit_type=body.permit_type,
@@ -98,7 +100,8 @@ async def resign(rid: str, body: ResignIn, request: Request, runtime: RuntimeDep
                               expected_serial=_serial(body.card_serial))))
 
 
-@router.post("/v1/readers/{rid}/card/renew", response_model=Card, responses=WRITE_RESPONSES)
+@router.post("/v1/readers/{rid}/card/renew", response_model=WrittenCard,
+             responses=WRITE_RESPONSES)
 async def renew(rid: str, body: RenewIn, request: Request, runtime: RuntimeDep,
                 client: OperatorClient) -> Any:
     permit = PermitRequest(permit_type=body.permit_type, basis=body.basis,
