@@ -209,6 +209,25 @@ class PrintError(CardServiceError):
     retriable = True
 
 
+class PayloadTooLargeError(CardServiceError):
+    """The request body is larger than this route accepts."""
+
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class TooManySubscribersError(CardServiceError):
+    """Too many event subscribers (for this token, or in all); close one and retry."""
+
+    code = "TOO_MANY_SUBSCRIBERS"
+    retriable = True
+
+
+class MalformedRequestError(CardServiceError):
+    """The request body is not well-formed JSON."""
+
+    code = "MALFORMED_REQUEST"
+
+
 # --- keys / configuration ----------------------------------------------------------------
 
 
@@ -222,3 +241,19 @@ class KeysInsecureError(CardServiceError):
     """A key file is readable by other users; fix its mode (0600)."""
 
     code = "KEYS_INSECURE"
+
+
+# --- storage ------------------------------------------------------------------------------
+
+
+class RegistryUnavailableError(CardServiceError):
+    """The registry database cannot be reached; nothing was written. Try again."""
+
+    code = "REGISTRY_UNAVAILABLE"
+    retriable = True
+
+
+class SchemaOutdatedError(CardServiceError):
+    """The database schema is older (or newer) than this software; run `cardservice db upgrade`."""
+
+    code = "SCHEMA_OUTDATED"
