@@ -136,6 +136,15 @@ def pdf_pages(pdf: Path) -> int:
     return int(next(line.split()[-1] for line in out.splitlines() if line.startswith("Pages:")))
 
 
+def pdf_page_size(pdf: Path) -> tuple[float, float]:
+    """The first page's width and height in points."""
+    out = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, timeout=30,
+                         check=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith("Page size:"))
+    width, _x, height = line.split(":", 1)[1].split()[:3]
+    return float(width), float(height)
+
+
 def running_cups() -> Iterator[PrivateCups]:
     """Start a private cupsd in a new folder; stop it (and only it) and remove the folder after.
 

@@ -9,7 +9,7 @@ import pytest
 
 from cardservice import errors
 from cardservice.face.printing import check_card, lp, print_card
-from tests.cups import pdf_pages
+from tests.cups import pdf_page_size, pdf_pages
 
 from .conftest import vector_card
 from .ocr import found, ocr
@@ -28,6 +28,7 @@ def test_both_sides_land_as_a_two_page_pdf_that_reads_back(face, cups_env, tmp_p
     assert job.job.startswith(f"{cups_env.queue}-")
     pdf = cups_env.wait_pdf(before)
     assert pdf_pages(pdf) == 2
+    assert pdf_page_size(pdf) == pytest.approx((242.6, 153.0), abs=1.0)  # 85.60 x 53.98 mm
     subprocess.run(["pdftoppm", "-r", "300", "-f", "2", "-l", "2", "-png", str(pdf),
                     str(tmp_path / "printed")], check=True, timeout=60)
     text = ocr(next(tmp_path.glob("printed-*.png")))
