@@ -2,12 +2,16 @@
 
 ``render_face(card_view, side, fmt)`` is the one call for showing a card: ``card_view`` is a card
 as read (the JSON of ``GET /v1/readers/{id}/card``, ``engine.views.card_dict``), ``side`` is ``front``,
-``back`` or ``both``, ``fmt`` is ``png`` or ``pdf``. :class:`Face` is the same with a chosen layout,
-and checks an identity and a record before they are written (:meth:`Face.check`).
+``back`` or ``both``, ``fmt`` is ``png`` or ``pdf``; the photo is the card's own
+(``identity.photo``, when the read included it) unless ``photo`` (JPEG bytes) is given.
+:class:`Face` is the same with a chosen layout, and checks an identity and a record before they
+are written (:meth:`Face.check`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from pathlib import Path
 from typing import Any
@@ -81,6 +85,7 @@ class Face:
                photo: bytes | None = None) -> bytes:
         """``card`` (a card dict) drawn as PNG (sides stacked) or PDF (one page per side)."""
         texts = texts_from_card(self.layout, card)
+        photo = photo if photo is not None else card_photo(card)
         faces = [compose(self.layout, self.chain, s, texts[s], has_photo=photo is not None)
                  for s in sides_of(side)]
         if fmt == "png":
@@ -89,6 +94,17 @@ class Face:
             title = f"RP1 card {card.get('card_serial', '')} {side}"
             return pdf_bytes(faces, self.chain, photo, title)
         raise ValueError(f"format must be png or pdf, not {fmt!r}")
+
+
+def card_photo(card: dict[str, Any]) -> bytes | None:
+    """The photo a card dict carries (``identity.photo``, base64, when the read asked for it)."""
+    encoded = (card.get("identity") or {}).get("photo")
+    if not encoded:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise PhotoError(f"identity.photo is not base64: {exc}") from exc
 
 
 _default: Face | None = None

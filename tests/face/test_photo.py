@@ -47,3 +47,12 @@ def test_bytes_that_are_no_image_are_refused_on_the_field_photo(face):
     with pytest.raises(errors.ValidationError) as caught:
         render(face, vector_card("cjk_temporary"), "front", "png", b"\xff\xd8 not a jpeg")
     assert caught.value.field == "photo"
+
+
+def test_the_cards_own_photo_is_used_when_the_read_carried_it(face):
+    import base64
+
+    card = vector_card("cjk_temporary")
+    card["identity"]["photo"] = base64.b64encode(_jpeg()).decode()
+    pixel = _centre_of_photo_box(face, face.render(card, "front", "png"))
+    assert all(abs(a - b) < 20 for a, b in zip(pixel, RED, strict=True)), pixel
