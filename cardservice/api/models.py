@@ -107,6 +107,9 @@ class ResidenceOut(BaseModel):
     basis: int | None
     sponsor_citizen_number: str | None
     sequence: int
+    #: when the authority signed the record (ISO-8601 UTC; None on records from before the
+    #: signed time existed)
+    signed_at: str | None = None
 
 
 class Check(BaseModel):
@@ -141,6 +144,7 @@ class ErrorDetail(BaseModel):
     retriable: bool
     field: str | None = None
     rule: str | None = None
+    intent_id: int | None = None
 
 
 class PrintOut(BaseModel):
@@ -155,6 +159,11 @@ class PrintOut(BaseModel):
     error: ErrorDetail | None = None
 
 
+class Reconciled(BaseModel):
+    intent_id: int
+    outcome: Literal["reconciled_success", "reconciled_failure"]
+
+
 class Card(BaseModel):
     card_serial: str
     state: Literal["blank", "personalized"]
@@ -162,6 +171,10 @@ class Card(BaseModel):
     residence: ResidenceOut | None
     verification: Verification
     registry: RegistryCard | None
+    reconciled: list[Reconciled] = Field(
+        default_factory=list,
+        description="writes left unconfirmed (WRITE_NOT_CONFIRMED, intent_id) that this read "
+                    "settled from what the card holds")
 
 
 class WrittenCard(Card):
