@@ -198,6 +198,7 @@ class Engine:
                                 lambda: self._write_issue(card, files, id_file, slot),
                                 card.read_all)
 
+        self._warm_face()  # not inside the card transaction
         with self._issue_lock, _file_lock(self._issue_lock_path):
             return conn.exclusive(run)
 
@@ -261,6 +262,7 @@ class Engine:
 
             return self._commit(intent, card, files, write, read_back)
 
+        self._warm_face()  # not inside the card transaction
         return conn.exclusive(run)
 
     def _writable_record(self, view: CardView) -> ResidenceRecord:
@@ -316,6 +318,14 @@ class Engine:
             )
         except FieldError as exc:
             raise _field_error(exc) from exc
+
+    def _warm_face(self) -> None:
+        """Load the face's layout and fonts (once per process, about a second) before the card
+        is held; a failure here is reported by the check itself."""
+        try:
+            self.face.warm()
+        except LayoutError:
+            pass
 
     def _check_face(self, identity: Identity | None, record: ResidenceRecord) -> None:
         """Before anything is written: every field must print on its side of the card."""
