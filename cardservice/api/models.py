@@ -26,6 +26,9 @@ class IdentityIn(_In):
     nationality: str = Field(description='GB/T 3304 code or name, e.g. "01" or "汉"')
     citizen_number: str
     household_address: str
+    photo: str | None = Field(
+        default=None, description="the holder's photo: base64 (standard alphabet, padded) of a "
+        "JPEG of at most 4096 bytes, 60..480 x 75..640 px; bound into the signed identity")
 
 
 class ResidenceIn(_In):
@@ -96,6 +99,11 @@ class IdentityOut(BaseModel):
     citizen_number: str
     birth_date: date
     household_address: str
+    photo_sha256: str | None = Field(
+        default=None, description="SHA-256 (hex) of the photo the signed identity binds")
+    photo: str | None = Field(
+        default=None, description="the photo (base64 JPEG), only when read with ?photo=true "
+        "and it matches photo_sha256")
 
 
 class ResidenceOut(BaseModel):

@@ -29,8 +29,9 @@ def _face(svc: Service) -> Face:
 
 
 def _read(svc: Service, reader: str | None) -> dict[str, Any]:
+    """The card as read and verified, with its photo (checked against the signed hash)."""
     with svc.connect(reader) as conn:
-        return card_dict(svc.engine.read(conn))
+        return card_dict(svc.engine.read(conn, photo=True))
 
 
 @click.command("face")

@@ -39,6 +39,7 @@ from cardservice.engine.policy import PermitTerms, Sponsor, decide_terms
 from cardservice.engine.verify import (
     Check,
     CheckResult,
+    ChipEvidence,
     Result,
     Status,
     VerificationReport,
@@ -131,8 +132,10 @@ class Engine:
         """The card's own verdicts (format, signatures, chain, validity), before the registry."""
         now = self.clock()
         trust = self.verify_only.trust(now) if self.verify_only else self.keys.trust
+        chip = ChipEvidence(files.info.counter, files.chip_challenge, files.chip_answer)
         return verify_card(files.serial, files.identity, files.slot_a, files.slot_b,
-                           trust, today=now.astimezone().date(), at=now)
+                           trust, today=now.astimezone().date(), at=now, chip=chip,
+                           photo=files.photo)
 
     def _writable(self) -> None:
         if self.verify_only is not None or self.keys is None:
@@ -155,8 +158,10 @@ class Engine:
             report = _damaged(report, "issued_in_registry")
         return CardView(report, files.info.locked, row)
 
-    def read(self, conn: CardConnection) -> CardView:
-        files = conn.exclusive(Rp1Card(conn).read_all)
+    def read(self, conn: CardConnection, *, photo: bool = False) -> CardView:
+        """Read and verify (5 APDUs; EF.PHOTO too, one more, when ``photo``)."""
+        card = Rp1Card(conn)
+        files = conn.exclusive(lambda: card.read_all(photo=photo))
         settled: list[tuple[int, bool]] = []
         if self.verify_only is None:
             self._reconcile_files(files, settled)
@@ -165,7 +170,11 @@ class Engine:
     # --- issue --------------------------------------------------------------------------
 
     def issue(self, conn: CardConnection, identity: Identity, request: PermitRequest, *,
-              actor: str | None = None, expected_serial: bytes | None = None) -> CardView:
+              actor: str | None = None, expected_serial: bytes | None = None,
+              photo: bytes | None = None) -> CardView:
+        """Personalize a blank card. The chip makes its own key pair first; its public key and
+        the photo's SHA-256 (``photo``: a JPEG already checked by card_layout.photo) join the
+        signed identity (format version 2)."""
         self._writable()
         card = Rp1Card(conn)
         # one issue at a time in this process: the one-person-one-card check and the registry
@@ -189,23 +198,41 @@ class Engine:
             terms = self._terms(request, identity.citizen_number, request.sponsor_citizen_number)
             record = self._record(1, request.current_residence, terms)
             self._check_face(identity, record)
-            id_sig = sign_identity(self.keys.signer, files.serial, identity)
-            id_file = encode_identity_file(identity, id_sig)
+            bound = self._bind_chip(card, files, identity, photo)
+            id_sig = sign_identity(self.keys.signer, files.serial, bound)
+            id_file = encode_identity_file(bound, id_sig)
             slot = encode_slot(record, sign_record(self.keys.signer, files.serial, id_sig, record))
             intent = self._intent("issue", files, conn, actor, record, slot,
                                   citizen_number=identity.citizen_number)
             return self._commit(intent, card, files,
-                                lambda: self._write_issue(card, files, id_file, slot),
+                                lambda: self._write_issue(card, files, id_file, slot, photo),
                                 card.read_all)
 
         self._warm_face()  # not inside the card transaction
         with self._issue_lock, _file_lock(self._issue_lock_path):
             return conn.exclusive(run)
 
-    def _write_issue(self, card: Rp1Card, files: CardFiles, id_file: bytes, slot: bytes) -> None:
+    def _bind_chip(self, card: Rp1Card, files: CardFiles, identity: Identity,
+                   photo: bytes | None) -> Identity:
+        """The identity with the chip's new public key (a card OS that has a counter has a key
+        pair to make) and the photo's SHA-256."""
+        chip_key = None
+        if files.info.counter is not None:
+            key = self.keys.card_key(KeyRef.PERSONALIZATION, files.serial)
+            card.authenticate(KeyRef.PERSONALIZATION, key)
+            chip_key = card.generate_key_pair()
+        photo_hash = hashlib.sha256(photo).digest() if photo is not None else None
+        return dataclasses.replace(identity, chip_public_key=chip_key, photo_sha256=photo_hash)
+
+    def _write_issue(self, card: Rp1Card, files: CardFiles, id_file: bytes, slot: bytes,
+                     photo: bytes | None) -> None:
         serial = files.serial
         card.authenticate(KeyRef.PERSONALIZATION, self.keys.card_key(KeyRef.PERSONALIZATION, serial))
         card.write_file(Fid.ID, id_file, old_length=len(files.identity))
+        if photo is not None:
+            card.write_file(Fid.PHOTO, photo)
+        elif files.info.counter is not None:
+            card.erase_file(Fid.PHOTO)  # no stale photo of an aborted issue stays behind
         card.authenticate(KeyRef.WRITE, self.keys.card_key(KeyRef.WRITE, serial))
         card.write_file(Fid.RES_A, slot, old_length=len(files.slot_a))
         if files.slot_b:
@@ -239,7 +266,10 @@ class Engine:
             current = self._writable_record(view)
             terms = self._terms(_merge(request, current), view.report.identity.citizen_number,
                                 current.sponsor_citizen_number)
-            sequence = max(current.sequence, view.registry.last_sequence if view.registry else 0) + 1
+            # above the card's own counter too: the counter counts this write, and a record
+            # below it reads as a rollback
+            sequence = max(current.sequence, view.registry.last_sequence if view.registry else 0,
+                           files.info.counter or 0) + 1
             residence = request.current_residence or current.current_residence
             record = self._record(sequence, residence, terms)
             self._check_face(None, record)

@@ -3,6 +3,7 @@ the HTTP API so that both return the same content."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from card_layout.nationality import nationality_name
@@ -24,6 +25,8 @@ def card_dict(view: CardView) -> dict[str, Any]:
             "citizen_number": i.citizen_number,
             "birth_date": i.birth_date.isoformat(),
             "household_address": i.household_address,
+            "photo_sha256": i.photo_sha256.hex() if i.photo_sha256 is not None else None,
+            "photo": base64.b64encode(report.photo).decode() if report.photo else None,
         }
     residence = None
     if report.record is not None and view.locked:

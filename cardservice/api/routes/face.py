@@ -36,7 +36,10 @@ PRINT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def _card(runtime: Runtime, rid: str) -> dict[str, Any]:
-    return card_dict(await runtime.on_card(rid, "read", runtime.engine.read, write=False))
+    """The card as read and verified, with its photo (EF.PHOTO, checked against the signed hash)."""
+    return card_dict(await runtime.on_card(rid, "read",
+                                           lambda conn: runtime.engine.read(conn, photo=True),
+                                           write=False))
 
 
 async def _face(runtime: Runtime, rid: str, side: str, fmt: str) -> bytes:
@@ -77,8 +80,8 @@ async def print_face(rid: str, body: PrintIn, request: Request, runtime: Runtime
     return await idempotent(request, runtime, _client, compute)
 
 
-async def print_after_write(runtime: Runtime, card: dict[str, Any],
-                            operation: str) -> dict[str, Any] | None:
+async def print_after_write(runtime: Runtime, card: dict[str, Any], operation: str, *,
+                            photo: bytes | None = None) -> dict[str, Any] | None:
     """With a printer configured: print what ``operation`` changed (both sides after an issue,
     the back after a re-sign or renewal). The write already succeeded, so a failure is reported
     in the answer (``print.status = failed``), not raised."""
@@ -87,7 +90,8 @@ async def print_after_write(runtime: Runtime, card: dict[str, Any],
         return None
     side = SIDES_AFTER[operation]
     try:
-        job = await asyncio.to_thread(print_card, runtime.engine.face, card, side, queue)
+        job = await asyncio.to_thread(lambda: print_card(runtime.engine.face, card, side, queue,
+                                                         photo=photo))
     except errors.CardServiceError as exc:
         logger.warning("card %s: printing the %s after %s failed: %s", card["card_serial"], side,
                        operation, exc.message)
