@@ -4,6 +4,7 @@ and POST .../card/print repeating a failed print without touching the chip."""
 
 from __future__ import annotations
 
+import base64
 import io
 import subprocess
 
@@ -13,6 +14,7 @@ from PIL import Image
 
 from cardservice.api import create_app
 from cardservice.engine.service import Service
+from cardservice.face.render import PX_PER_MM
 from tests.api.conftest import BASE_URL, NOW, SERIAL_A, Daemon, issue_body, make_settings
 from tests.clock import Clock
 from tests.cups import pdf_pages
@@ -139,3 +141,21 @@ def test_print_refuses_another_card_and_reports_print_failed_as_502(printing):
     reader = daemon.client.post(daemon.url(action="print"), headers=daemon.auth("reader"),
                                 json={})
     assert reader.status_code == 403
+
+
+def _jpeg_b64(colour=(200, 30, 30)) -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (102, 126), colour).save(out, "JPEG", quality=85)
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def test_the_face_shows_the_photo_bound_into_the_card(daemon):
+    body = issue_body({**issue_body()["identity"], "photo": _jpeg_b64()})
+    assert daemon.issue(body=body).status_code == 200
+    r = daemon.client.get(daemon.url(action="face.png"), headers=daemon.auth("reader"))
+    assert r.status_code == 200
+    box = daemon.runtime.engine.face.layout.sides["front"].photo
+    image = Image.open(io.BytesIO(r.content)).convert("RGB")
+    pixel = image.getpixel((round((box.x + box.w / 4) * PX_PER_MM),
+                            round((box.y + box.h / 4) * PX_PER_MM)))
+    assert all(abs(a - b) < 25 for a, b in zip(pixel, (200, 30, 30), strict=True)), pixel
