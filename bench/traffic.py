@@ -38,7 +38,7 @@ def _read_figures(label: str, conn: CountingConnection, bench_engine: Engine) ->
         Figure(group, "APDUs (layout minimum)", t.apdus, "", f"min {minimum.apdus}"),
         Figure(group, "wire bytes (command + response)", t.wire_bytes, "B",
                f"min {minimum.wire_bytes}"),
-        Figure(group, "stored payload (serial + used file bytes)", payload, "B"),
+        Figure(group, "payload (serial + used file bytes + chip proof)", payload, "B"),
         Figure(group, "wire / payload", t.wire_bytes / payload, "x"),
     ]
     verdicts = [

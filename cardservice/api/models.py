@@ -77,11 +77,19 @@ class RevokeIn(_In):
 # --- responses --------------------------------------------------------------------------
 
 
+class DatabaseHealth(BaseModel):
+    backend: Literal["sqlite", "postgresql"]
+    site_id: str
+    available: bool
+    message: str | None = None
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     pcsc_available: bool
     reader_count: int
     version: str
+    database: DatabaseHealth | None = None
 
 
 class Reader(BaseModel):
@@ -128,6 +136,8 @@ class Check(BaseModel):
 
 class Verification(BaseModel):
     status: str
+    #: "registry_unavailable": the status rests on the card alone (revocation, rollback skipped)
+    status_reason: str | None = None
     checks: list[Check]
 
 
@@ -144,6 +154,20 @@ class RegistryCard(BaseModel):
     revoked_reason: str | None
     created_at: str
     updated_at: str
+    #: the site that issued the card and the site of the last write (revocation included)
+    issued_site: str | None = None
+    last_write_site: str | None = None
+    #: a write reserved before its card APDUs and not confirmed yet
+    pending_sequence: int | None = None
+    pending_site: str | None = None
+    pending_since: str | None = None
+
+
+class RegistryError(BaseModel):
+    code: str
+    message: str
+    retriable: bool
+    pending_write: bool
 
 
 class ErrorDetail(BaseModel):
@@ -179,6 +203,8 @@ class Card(BaseModel):
     residence: ResidenceOut | None
     verification: Verification
     registry: RegistryCard | None
+    #: a registry conflict, an unsettled write or an unreachable database (reads never fail)
+    registry_error: RegistryError | None = None
     reconciled: list[Reconciled] = Field(
         default_factory=list,
         description="writes left unconfirmed (WRITE_NOT_CONFIRMED, intent_id) that this read "
@@ -205,6 +231,8 @@ class AuditEntry(BaseModel):
     sequence: int | None
     detail: dict[str, Any]
     hash: str
+    site_id: str | None = None
+    site_seq: int | None = None
 
 
 class AuditVerify(BaseModel):
@@ -213,6 +241,9 @@ class AuditVerify(BaseModel):
     first_broken_id: int | None
     reason: str | None
     pending_intents: list[int]
+    #: PostgreSQL: the site whose chain broke, and the entries of each site's chain
+    site: str | None = None
+    sites: dict[str, int] | None = None
 
 
 class ErrorBody(BaseModel):

@@ -284,13 +284,16 @@ def audit_verify(svc: Service, as_json: bool) -> None:
     result = log.verify()
     pending = [e.id for e in log.pending()]
     out = {"ok": result.ok, "entries": result.entries, "first_broken_id": result.first_broken_id,
-           "reason": result.reason, "pending_intents": pending}
+           "reason": result.reason, "pending_intents": pending, "site": result.site,
+           "sites": result.sites}
 
     def human(o: dict[str, Any]) -> None:
+        chains = f" in {len(o['sites'])} site chains" if o["sites"] is not None else ""
         if o["ok"]:
-            click.echo(f"audit log OK: {o['entries']} entries, chain intact")
+            click.echo(f"audit log OK: {o['entries']} entries{chains}, chain intact")
         else:
-            click.echo(f"audit log BROKEN at entry {o['first_broken_id']}: {o['reason']}")
+            where = f" of site {o['site']}" if o["site"] else ""
+            click.echo(f"audit log BROKEN at entry {o['first_broken_id']}{where}: {o['reason']}")
         if o["pending_intents"]:
             click.echo(f"unresolved intents: {', '.join(map(str, o['pending_intents']))}")
 
@@ -410,6 +413,9 @@ def token_revoke(svc: Service, name_or_id: str) -> None:
 from cardservice.cli.db import db as _db_group
 
 cli.add_command(_db_group)
+from cardservice.cli.reconcile import reconcile as _reconcile
+
+cli.add_command(_reconcile)
 cli.add_command(user_group)  # clerk accounts of the web console
 
 from cardservice.cli.county import county, site, trust  # county PKI (docs/pki.md)

@@ -70,6 +70,7 @@ class CheckResult:
 
 
 NOT_CHECKED_REGISTRY = "not_checked_registry"
+REGISTRY_UNAVAILABLE = "registry_unavailable"
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,15 @@ class VerificationReport:
             if item.check == check:
                 return item
         return _skipped(check, "not_checked")
+
+    def registry_unavailable(self) -> VerificationReport:
+        """The registry could not be asked: revocation and rollback are skipped with reason
+        ``registry_unavailable`` (the card's own verdicts stand)."""
+        updated = {item.check: item for item in self.checks}
+        for check in (Check.REVOCATION, Check.ROLLBACK):
+            updated[check] = _skipped(check, REGISTRY_UNAVAILABLE)
+        checks = tuple(updated[check] for check in Check)
+        return replace(self, checks=checks, status=status_of(checks))
 
     def with_registry(
         self, *, revoked: bool | None, last_sequence: int | None

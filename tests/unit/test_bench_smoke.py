@@ -59,11 +59,11 @@ def test_slope() -> None:
 
 
 def test_read_minimum_is_payload_plus_framing() -> None:
-    assert stored_payload(300, 200, 0) == 508
-    assert SELECT_FRAMING == 4 + 1 + 6 + 1 + 2 + 4
+    assert stored_payload(300, 200, 0) == 508 + 4 + 16 + 64  # + counter, challenge, signature
+    assert SELECT_FRAMING == 4 + 1 + 6 + 1 + 2
     assert read_minimum(300, 200, 0).apdus == 5
-    # + INTERNAL AUTHENTICATE: header, Lc, challenge 16, Le, signature 64, SW
-    assert read_minimum(300, 200, 0).wire_bytes == 508 + 18 + 88 + 3 * 9
+    # + INTERNAL AUTHENTICATE framing: header, Lc, Le, SW
+    assert read_minimum(300, 200, 0).wire_bytes == 592 + 14 + 8 + 3 * 9
 
 
 def test_resign_minimum_adds_erase_only_for_a_longer_old_slot() -> None:
