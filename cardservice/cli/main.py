@@ -16,6 +16,7 @@ from card_layout.photo import validate_photo
 from card_layout.record import PermitType
 from cardservice import __version__, errors
 from cardservice.cli.confirm import confirm_card
+from cardservice.cli.face import card_face, card_print, print_after_write
 from cardservice.cli.user import user as user_group
 from cardservice.engine.operations import PermitRequest, utc_now
 from cardservice.engine.service import Service
@@ -30,6 +31,7 @@ EXIT_CODES: dict[type[errors.CardServiceError], int] = {
     errors.PolicyError: 3,
     errors.TransportError: 5,
     errors.CardProtocolError: 5,
+    errors.PrintError: 6,
 }
 EXIT_CONFLICT = 4
 #: Verdicts of ``card read`` that exit with EXIT_CONFLICT (README: invalid or revoked card).
@@ -142,6 +144,10 @@ def card() -> None:
     """Card operations."""
 
 
+card.add_command(card_face)
+card.add_command(card_print)
+
+
 @card.command("read")
 @reader_opt
 @click.option("--photo", "photo_out", type=click.Path(dir_okay=False, path_type=Path),
@@ -197,6 +203,7 @@ def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
         view = svc.engine.issue(conn, identity, request, actor="cli", expected_serial=serial,
                                 photo=photo)
     _emit(card_dict(view), as_json, _print_card)
+    print_after_write(svc, card_dict(view), "issue", photo=photo)
 
 
 def _read_photo(path: Path | None) -> bytes | None:
@@ -228,6 +235,7 @@ def card_resign(svc: Service, reader, residence, permit_type, basis, expires, ca
         serial = confirm_card(svc, conn, card_serial, yes)
         view = svc.engine.resign(conn, request, actor="cli", expected_serial=serial)
     _emit(card_dict(view), as_json, _print_card)
+    print_after_write(svc, card_dict(view), "resign")
 
 
 @card.command("renew")
@@ -247,6 +255,7 @@ def card_renew(svc: Service, reader, permit_type, basis, expires, card_serial, y
         serial = confirm_card(svc, conn, card_serial, yes)
         view = svc.engine.renew(conn, request, actor="cli", expected_serial=serial)
     _emit(card_dict(view), as_json, _print_card)
+    print_after_write(svc, card_dict(view), "renew")
 
 
 @card.command("revoke")

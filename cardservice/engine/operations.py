@@ -46,6 +46,7 @@ from cardservice.engine.verify import (
     verify_card,
 )
 from cardservice.engine.verifyonly import VerifyOnly
+from cardservice.face import Face, FitError, LayoutError
 from cardservice.pki.keys import Keys
 from cardservice.pki.signing import sign_identity, sign_record
 from cardservice.store.audit import AuditLog
@@ -112,9 +113,10 @@ class Engine:
 
     def __init__(self, keys: Keys | None, registry: Registry, audit: AuditLog, *,
                  clock: Clock = utc_now, issue_lock_path: Path | None = None,
-                 verify_only: VerifyOnly | None = None) -> None:
+                 verify_only: VerifyOnly | None = None, face: Face | None = None) -> None:
         self.keys = keys
         self.verify_only = verify_only
+        self.face = face or Face()  # the default layout unless the data directory has one
         self.registry = registry
         self.audit = audit
         self.clock = clock
@@ -215,6 +217,7 @@ class Engine:
                 raise errors.ValidationError("permit_type", "is required", "empty")
             terms = self._terms(request, identity.citizen_number, request.sponsor_citizen_number)
             record = self._record(1, request.current_residence, terms)
+            self._check_face(identity, record)
             bound = self._bind_chip(card, files, identity, photo)
             id_sig = sign_identity(self.keys.signer, files.serial, bound)
             id_file = encode_identity_file(bound, id_sig)
@@ -226,6 +229,7 @@ class Engine:
                                 lambda: self._write_issue(card, files, id_file, slot, photo),
                                 card.read_all)
 
+        self._warm_face()  # not inside the card transaction
         with self._issue_lock, _file_lock(self._issue_lock_path):
             return conn.exclusive(run)
 
@@ -289,6 +293,7 @@ class Engine:
                            files.info.counter or 0) + 1
             residence = request.current_residence or current.current_residence
             record = self._record(sequence, residence, terms)
+            self._check_face(None, record)
             target = next_slot(view.report.slots)
             slot = encode_slot(record, sign_record(self.keys.signer, files.serial,
                                                    view.report.identity_signature, record))
@@ -309,6 +314,7 @@ class Engine:
 
             return self._commit(intent, card, files, write, read_back)
 
+        self._warm_face()  # not inside the card transaction
         return conn.exclusive(run)
 
     def _writable_record(self, view: CardView) -> ResidenceRecord:
@@ -366,6 +372,23 @@ class Engine:
             )
         except FieldError as exc:
             raise _field_error(exc) from exc
+
+    def _warm_face(self) -> None:
+        """Load the face's layout and fonts (once per process, about a second) before the card
+        is held; a failure here is reported by the check itself."""
+        try:
+            self.face.warm()
+        except LayoutError:
+            pass
+
+    def _check_face(self, identity: Identity | None, record: ResidenceRecord) -> None:
+        """Before anything is written: every field must print on its side of the card."""
+        try:
+            self.face.check(identity, record)
+        except FitError as exc:
+            raise errors.ValidationError(exc.field, exc.message, exc.reason) from exc
+        except LayoutError as exc:
+            raise errors.FaceUnavailableError(str(exc)) from exc
 
     def _intent(self, operation: str, files: CardFiles, conn: CardConnection, actor: str | None,
                 record: ResidenceRecord, slot: bytes, *, citizen_number: str,
