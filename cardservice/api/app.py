@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from cardservice import __version__
+from cardservice.api import openapi
 from cardservice.api.errors import install_handlers
 from cardservice.api.models import ErrorBody
 from cardservice.api.routes import audit, cards, events, health, readers
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, service: Service | None = None,
                   responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
     app.state.runtime = runtime
     install_handlers(app)
+    openapi.install(app)
     for module in (health, readers, cards, audit, events):
         app.include_router(module.router)
     if settings.cors and settings.allowed_origins:
