@@ -206,3 +206,20 @@ class KeysInsecureError(CardServiceError):
     """A key file is readable by other users; fix its mode (0600)."""
 
     code = "KEYS_INSECURE"
+
+
+# --- pairing of client apps ----------------------------------------------------------------
+
+
+class RateLimitedError(CardServiceError):
+    """Too many requests of this kind just now; try again later."""
+
+    code = "RATE_LIMITED"
+    retriable = True
+
+
+class TooManyPendingError(CardServiceError):
+    """Too many pairing requests wait for a clerk; try again when one is decided or expired."""
+
+    code = "TOO_MANY_PENDING"
+    retriable = True

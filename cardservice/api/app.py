@@ -14,7 +14,7 @@ from cardservice import __version__
 from cardservice.api import openapi
 from cardservice.api.errors import install_handlers
 from cardservice.api.models import ErrorBody
-from cardservice.api.routes import audit, cards, events, health, readers
+from cardservice.api.routes import audit, cards, events, health, pairing, readers
 from cardservice.api.runtime import Runtime
 from cardservice.api.security import LocalGuard
 from cardservice.config import Settings
@@ -76,7 +76,7 @@ def create_app(settings: Settings, *, service: Service | None = None,
     app.state.runtime = runtime
     install_handlers(app)
     openapi.install(app)
-    for module in (health, readers, cards, audit, events):
+    for module in (health, readers, cards, audit, events, pairing):
         app.include_router(module.router)
     if settings.cors and settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,

@@ -84,6 +84,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "KEYS_MISSING": 503,
     "KEYS_INSECURE": 503,
     "CARD_TIMEOUT": 504,
+    "RATE_LIMITED": 429,
+    "TOO_MANY_PENDING": 429,
     "INTERNAL_ERROR": 500,
 }
 

@@ -14,6 +14,7 @@ from card_layout.errors import FieldError
 from card_layout.identity import Identity
 from card_layout.record import PermitType
 from cardservice import __version__, errors
+from cardservice.cli.pairing import pairing
 from cardservice.engine.operations import PermitRequest, utc_now
 from cardservice.engine.service import Service
 from cardservice.engine.views import card_dict, registry_dict
@@ -348,6 +349,9 @@ def token_revoke(svc: Service, name_or_id: str) -> None:
     """Revoke a token by name or id."""
     info = _tokens(svc).revoke(name_or_id, utc_now())
     click.echo(f"token {info.id} ({info.name}) revoked")
+
+
+cli.add_command(pairing)
 
 
 def main(argv: list[str] | None = None) -> None:
