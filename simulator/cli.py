@@ -18,6 +18,7 @@ from .control import ControlServer, control_path, send_control
 from .devkeys import load_dev_master_keys
 from .image import CardImage, ImageError
 from .show import describe
+from .timing import PROFILES, profile
 from .vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdBridge
 
 logger = logging.getLogger(__name__)
@@ -69,10 +70,12 @@ def show(image: Path) -> None:
 @click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--port", default=DEFAULT_PORT, show_default=True, help="vpcd port of pcscd.")
 @click.option("--host", default=DEFAULT_HOST, show_default=True)
-def serve(image: Path, port: int, host: str) -> None:
+@click.option("--timing", type=click.Choice(list(PROFILES)), default="instant", show_default=True,
+              help="Answer as a real card would at this profile's bit rate (docs/simulator.md).")
+def serve(image: Path, port: int, host: str, timing: str) -> None:
     """Insert the card into pcscd's virtual reader until stopped (SIGTERM / Ctrl-C)."""
     try:
-        card = VirtualCard(image)
+        card = VirtualCard(image, timing=profile(timing))
     except ImageError as exc:
         _fail(str(exc))
     bridge = VpcdBridge(card, host, port).start()

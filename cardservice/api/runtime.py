@@ -69,7 +69,7 @@ class Runtime:
 
     def pairing(self) -> PairingService:
         if "pairing" not in self._stores:
-            store = PairingStore(self.service.home.root / "pairing.db")
+            store = PairingStore(self.service.stores.database("pairing"))
             self._stores["pairing"] = PairingService(store, self.tokens, self.audit, self.clock)
         return self._stores["pairing"]
 

@@ -11,13 +11,12 @@ from cardservice.engine.operations import utc_now
 from cardservice.engine.service import Service
 from cardservice.pairing import PairingService
 from cardservice.store.pairing import PairingStore
-from cardservice.store.tokens import TokenStore
 
 
 def _service(svc: Service) -> PairingService:
     svc.home.ensure()
-    return PairingService(PairingStore(svc.home.root / "pairing.db"),
-                          TokenStore(svc.home.tokens_db), svc.audit, utc_now)
+    return PairingService(PairingStore(svc.stores.database("pairing")), svc.stores.tokens(),
+                          svc.audit, utc_now)
 
 
 @click.group()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -80,7 +79,7 @@ class PairingService:
             try:
                 self.store.insert(req)
                 break
-            except sqlite3.IntegrityError:  # the code is in use by an open request
+            except self.store.database.IntegrityError:  # the code is taken by an open request
                 continue
         else:
             raise errors.CardServiceError("no free pairing code; try again")

@@ -1,5 +1,6 @@
-"""Pairing requests of client apps (SQLite): who asked, the code the clerk compares, and where
-the request stands. Holds no token secret: the token is created when the app collects it."""
+"""Pairing requests of client apps (SQLite or PostgreSQL, docs/storage.md): who asked, the code
+the clerk compares, and where the request stands. Holds no token secret: the token is created
+when the app collects it."""
 
 from __future__ import annotations
 
@@ -7,31 +8,35 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from cardservice.store import db
+from cardservice.store import db, migrations
+from cardservice.store.base import Store
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 STATUSES = ("pending", "approved", "claimed", "denied", "expired")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS pairing_requests (
+_TABLE = """
+CREATE TABLE pairing_requests (
     id          TEXT PRIMARY KEY,
     code        TEXT NOT NULL,
     app_name    TEXT NOT NULL,
     status      TEXT NOT NULL
                 CHECK (status IN ('pending', 'approved', 'claimed', 'denied', 'expired')),
     role        TEXT,
-    created_at  TEXT NOT NULL,
-    expires_at  TEXT NOT NULL,
-    decided_at  TEXT,
+    created_at  {time} NOT NULL,
+    expires_at  {time} NOT NULL,
+    decided_at  {time},
     decided_by  TEXT,
     token_id    TEXT
 );
-CREATE UNIQUE INDEX IF NOT EXISTS pairing_open_code ON pairing_requests (code)
+CREATE UNIQUE INDEX pairing_open_code ON pairing_requests (code)
     WHERE status IN ('pending', 'approved');
-CREATE INDEX IF NOT EXISTS pairing_by_created ON pairing_requests (created_at);
+CREATE INDEX pairing_by_created ON pairing_requests (created_at);
 """
+COMPONENT = migrations.register(migrations.Component("pairing", (
+    migrations.Step(1, "pairing requests", _TABLE.format(time="TEXT"),
+                    _TABLE.format(time="TIMESTAMPTZ")),
+)))
 _COLUMNS = ("id, code, app_name, status, role, created_at, expires_at, decided_at, decided_by, "
             "token_id")
 
@@ -58,15 +63,15 @@ def _row(row: tuple) -> PairingRequest:
     )
 
 
-class PairingStore(db.Store):
-    """One SQLite file (or ``":memory:"``); safe to share between threads."""
+class PairingStore(Store):
+    """Pairing requests on a :class:`Database`; thread-safe. ``IntegrityError`` of ``insert``
+    means the code is taken by an open request."""
 
-    SCHEMA = _SCHEMA
-    SCHEMA_VERSION = SCHEMA_VERSION
+    COMPONENT = COMPONENT
 
     def insert(self, req: PairingRequest) -> None:
-        with db.write_transaction(self._conn, self._lock):
-            self._conn.execute(
+        with self._db.transaction() as tx:
+            tx.execute(
                 f"INSERT INTO pairing_requests ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (req.id, req.code, req.app_name, req.status, req.role,
                  db.to_db_time(req.created_at), db.to_db_time(req.expires_at),
@@ -82,15 +87,15 @@ class PairingStore(db.Store):
 
     def with_status(self, *statuses: str) -> list[PairingRequest]:
         marks = ", ".join("?" for _ in statuses)
-        with self._lock:
-            rows = self._conn.execute(
+        with self._db.connection() as tx:
+            rows = tx.execute(
                 f"SELECT {_COLUMNS} FROM pairing_requests WHERE status IN ({marks}) "
-                "ORDER BY created_at, rowid", statuses).fetchall()
+                "ORDER BY created_at, id", statuses).fetchall()
         return [_row(r) for r in rows]
 
     def created_since(self, moment: datetime) -> int:
-        with self._lock:
-            return self._conn.execute(
+        with self._db.connection() as tx:
+            return tx.execute(
                 "SELECT count(*) FROM pairing_requests WHERE created_at > ?",
                 (db.to_db_time(moment),)).fetchone()[0]
 
@@ -111,13 +116,13 @@ class PairingStore(db.Store):
         if expires_at is not None:
             sets.append("expires_at = ?")
             args.append(db.to_db_time(expires_at))
-        with db.write_transaction(self._conn, self._lock):
-            cursor = self._conn.execute(
+        with self._db.transaction() as tx:
+            cursor = tx.execute(
                 f"UPDATE pairing_requests SET {', '.join(sets)} WHERE id = ? AND status = ?",
                 (*args, request_id, old))
             return cursor.rowcount == 1
 
     def _one(self, sql: str, args: tuple) -> PairingRequest | None:
-        with self._lock:
-            row = self._conn.execute(sql, args).fetchone()
+        with self._db.connection() as tx:
+            row = tx.execute(sql, args).fetchone()
         return _row(row) if row else None
