@@ -75,7 +75,8 @@ FAMILIES: dict[type[CardServiceError], tuple[str, ...]] = {
                      "METHOD_NOT_ALLOWED", "TOKEN_NAME_TAKEN"),
     PolicyViolation: ("POLICY_VIOLATION",),
     RateLimited: ("RATE_LIMITED", "TOO_MANY_PENDING"),
-    ServerError: ("INTERNAL_ERROR", "KEYS_MISSING", "KEYS_INSECURE", "AUDIT_STATE"),
+    ServerError: ("INTERNAL_ERROR", "KEYS_MISSING", "KEYS_INSECURE", "AUDIT_STATE",
+                  "REGISTRY_UNAVAILABLE", "SCHEMA_OUTDATED"),
 }
 BY_CODE: dict[str, type[CardServiceError]] = {
     code: family for family, codes in FAMILIES.items() for code in codes}
