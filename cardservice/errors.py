@@ -193,6 +193,25 @@ class PolicyError(CardServiceError):
         return {**super().to_dict(), "rule": self.rule}
 
 
+class PayloadTooLargeError(CardServiceError):
+    """The request body is larger than this route accepts."""
+
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class TooManySubscribersError(CardServiceError):
+    """Too many event subscribers (for this token, or in all); close one and retry."""
+
+    code = "TOO_MANY_SUBSCRIBERS"
+    retriable = True
+
+
+class MalformedRequestError(CardServiceError):
+    """The request body is not well-formed JSON."""
+
+    code = "MALFORMED_REQUEST"
+
+
 # --- keys / configuration ----------------------------------------------------------------
 
 

@@ -41,7 +41,8 @@ def build_runtime(settings: Settings, *, service: Service | None = None,
     service.home.ensure()
     _check_schema(service.stores)
     backend = backend or PcscBackend(service.driver)
-    bus = EventBus(clock)
+    bus = EventBus(clock, max_subscribers=settings.max_subscribers,
+                   max_per_owner=settings.max_subscribers_per_token)
     runtime = Runtime(
         settings=settings, service=service, tokens=service.stores.tokens(),
         pool=ReaderPool(backend), bus=bus, monitor=Monitor(backend, bus),
@@ -93,5 +94,6 @@ def create_app(settings: Settings, *, service: Service | None = None,
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
                            allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"])
-    app.add_middleware(LocalGuard, settings=settings)  # outermost: runs before anything else
+    app.add_middleware(LocalGuard, settings=settings,  # outermost: runs before anything else
+                       token_known=lambda secret: runtime.tokens.authenticate(secret) is not None)
     return app

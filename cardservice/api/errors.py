@@ -46,6 +46,9 @@ class UnsupportedMediaTypeError(errors.CardServiceError):
     code = "UNSUPPORTED_MEDIA_TYPE"
 
 
+PayloadTooLargeError = errors.PayloadTooLargeError
+
+
 #: Error code -> HTTP status. Codes not listed map to 500. Documented in the README.
 STATUS_BY_CODE: dict[str, int] = {
     "UNAUTHENTICATED": 401,
@@ -72,6 +75,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "AUDIT_STATE": 409,
     "NOT_A_PERMIT_CARD": 422,
     "UNSUPPORTED_MEDIA_TYPE": 415,
+    "PAYLOAD_TOO_LARGE": 413,
+    "MALFORMED_REQUEST": 400,
+    "TOO_MANY_SUBSCRIBERS": 429,
     "VALIDATION_ERROR": 422,
     "POLICY_VIOLATION": 422,
     "IDEMPOTENCY_KEY_REUSED": 422,

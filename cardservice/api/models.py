@@ -36,9 +36,14 @@ class ResidenceIn(_In):
     expires_on: date | None = None
 
 
+CARD_SERIAL_DESCRIPTION = ("the serial of the card as the client read it (GET .../card); "
+                           "409 CARD_CHANGED if another card is in the reader, nothing written")
+
+
 class IssueIn(_In):
     identity: IdentityIn
     residence: ResidenceIn
+    card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
 
 
 class ResignIn(_In):
@@ -46,15 +51,14 @@ class ResignIn(_In):
     permit_type: PermitType | None = None
     basis: int | None = Field(default=None, ge=1, le=5)
     expires_on: date | None = None
-    card_serial: str | None = Field(default=None, pattern=SERIAL_PATTERN,
-                                    description="refuse (409 CARD_CHANGED) if another card")
+    card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
 
 
 class RenewIn(_In):
     permit_type: PermitType | None = None
     basis: int | None = Field(default=None, ge=1, le=5)
     expires_on: date | None = None
-    card_serial: str | None = Field(default=None, pattern=SERIAL_PATTERN)
+    card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
 
 
 class RevokeIn(_In):

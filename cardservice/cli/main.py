@@ -14,6 +14,7 @@ from card_layout.errors import FieldError
 from card_layout.identity import Identity
 from card_layout.record import PermitType
 from cardservice import __version__, errors
+from cardservice.cli.confirm import confirm_card
 from cardservice.cli.pairing import pairing
 from cardservice.engine.operations import PermitRequest, utc_now
 from cardservice.engine.service import Service
@@ -30,6 +31,8 @@ EXIT_CODES: dict[type[errors.CardServiceError], int] = {
     errors.CardProtocolError: 5,
 }
 EXIT_CONFLICT = 4
+#: Verdicts of ``card read`` that exit with EXIT_CONFLICT (README: invalid or revoked card).
+EXIT_CONFLICT_STATUSES = frozenset({"invalid", "revoked", "rollback"})
 EXIT_OTHER = 1
 
 
@@ -96,6 +99,9 @@ json_opt = click.option("--json", "as_json", is_flag=True, help="Machine-readabl
 permit_type_opt = click.option("--permit-type", type=click.Choice(["temporary", "long_term"]))
 basis_opt = click.option("--basis", type=click.IntRange(1, 5), help="Long-term basis 1-5.")
 expires_opt = click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD")
+serial_opt = click.option("--card-serial", default=None,
+                          help="Write only if the card has this serial (16 hex digits).")
+yes_opt = click.option("--yes", is_flag=True, help="Do not ask before writing.")
 
 
 @click.group()
@@ -144,6 +150,8 @@ def card_read(svc: Service, reader: str | None, as_json: bool) -> None:
     with svc.connect(reader) as conn:
         view = svc.engine.read(conn)
     _emit(card_dict(view), as_json, _print_card)
+    if view.report.status.value in EXIT_CONFLICT_STATUSES:
+        sys.exit(EXIT_CONFLICT)  # the card was read, and it is not one to accept
 
 
 @card.command("issue")
@@ -158,11 +166,13 @@ def card_read(svc: Service, reader: str | None, as_json: bool) -> None:
 @basis_opt
 @click.option("--sponsor", help="Citizen number of the family-member sponsor.")
 @expires_opt
+@serial_opt
+@yes_opt
 @json_opt
 @click.pass_obj
 def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
                household_address, residence, permit_type, basis, sponsor, expires,
-               as_json) -> None:
+               card_serial, yes, as_json) -> None:
     """Personalize a blank card."""
     try:
         identity = Identity.create(name=name, gender=gender, nationality=nationality,
@@ -173,7 +183,8 @@ def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
         raise errors.ValidationError(exc.field, exc.message, exc.reason) from exc
     request = _request(residence, permit_type, basis, sponsor, expires)
     with svc.connect(reader) as conn:
-        view = svc.engine.issue(conn, identity, request, actor="cli")
+        serial = confirm_card(svc, conn, card_serial, yes)
+        view = svc.engine.issue(conn, identity, request, actor="cli", expected_serial=serial)
     _emit(card_dict(view), as_json, _print_card)
 
 
@@ -183,13 +194,17 @@ def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
 @permit_type_opt
 @basis_opt
 @expires_opt
+@serial_opt
+@yes_opt
 @json_opt
 @click.pass_obj
-def card_resign(svc: Service, reader, residence, permit_type, basis, expires, as_json) -> None:
+def card_resign(svc: Service, reader, residence, permit_type, basis, expires, card_serial, yes,
+                as_json) -> None:
     """Re-sign after a move: new residence, this authority, new dates."""
     request = _request(residence, permit_type, basis, None, expires)
     with svc.connect(reader) as conn:
-        view = svc.engine.resign(conn, request, actor="cli")
+        serial = confirm_card(svc, conn, card_serial, yes)
+        view = svc.engine.resign(conn, request, actor="cli", expected_serial=serial)
     _emit(card_dict(view), as_json, _print_card)
 
 
@@ -198,13 +213,17 @@ def card_resign(svc: Service, reader, residence, permit_type, basis, expires, as
 @permit_type_opt
 @basis_opt
 @expires_opt
+@serial_opt
+@yes_opt
 @json_opt
 @click.pass_obj
-def card_renew(svc: Service, reader, permit_type, basis, expires, as_json) -> None:
+def card_renew(svc: Service, reader, permit_type, basis, expires, card_serial, yes,
+               as_json) -> None:
     """Extend the expiry or change the permit type."""
     request = _request(None, permit_type, basis, None, expires)
     with svc.connect(reader) as conn:
-        view = svc.engine.renew(conn, request, actor="cli")
+        serial = confirm_card(svc, conn, card_serial, yes)
+        view = svc.engine.renew(conn, request, actor="cli", expected_serial=serial)
     _emit(card_dict(view), as_json, _print_card)
 
 

@@ -81,9 +81,10 @@ def read_card(reader_id: str) -> Call:
 
 
 def issue(reader_id: str, identity: dict[str, Any], residence: dict[str, Any],
-          key: str | None) -> Call:
-    return _write(f"/v1/readers/{reader_id}/card/issue", _CARD,
-                  {"identity": _clean(identity), "residence": _clean(residence)}, key)
+          card_serial: str | None, key: str | None) -> Call:
+    body = {"identity": _clean(identity), "residence": _clean(residence),
+            **_clean({"card_serial": card_serial})}
+    return _write(f"/v1/readers/{reader_id}/card/issue", _CARD, body, key)
 
 
 def resign(reader_id: str, fields: dict[str, Any], key: str | None) -> Call:

@@ -36,8 +36,10 @@ class AsyncClient:
         return await self._run(_core.read_card(reader_id))
 
     async def issue(self, reader_id: str, identity: dict[str, Any], residence: dict[str, Any],
-                    *, idempotency_key: str | None = None) -> models.Card:
-        return await self._run(_core.issue(reader_id, identity, residence, idempotency_key))
+                    *, card_serial: str | None = None,
+                    idempotency_key: str | None = None) -> models.Card:
+        return await self._run(_core.issue(reader_id, identity, residence, card_serial,
+                                           idempotency_key))
 
     async def resign(self, reader_id: str, current_residence: str, *,
                      idempotency_key: str | None = None, **fields: Any) -> models.Card:

@@ -72,9 +72,9 @@ FAMILIES: dict[type[CardServiceError], tuple[str, ...]] = {
     CardProtocolError: ("CARD_ERROR", "CARD_AUTH_FAILED", "CARD_AUTH_BLOCKED",
                         "NOT_A_PERMIT_CARD"),
     InvalidRequest: ("VALIDATION_ERROR", "UNSUPPORTED_MEDIA_TYPE", "IDEMPOTENCY_KEY_REUSED",
-                     "METHOD_NOT_ALLOWED", "TOKEN_NAME_TAKEN"),
+                     "METHOD_NOT_ALLOWED", "TOKEN_NAME_TAKEN", "PAYLOAD_TOO_LARGE"),
     PolicyViolation: ("POLICY_VIOLATION",),
-    RateLimited: ("RATE_LIMITED", "TOO_MANY_PENDING"),
+    RateLimited: ("RATE_LIMITED", "TOO_MANY_PENDING", "TOO_MANY_SUBSCRIBERS"),
     ServerError: ("INTERNAL_ERROR", "KEYS_MISSING", "KEYS_INSECURE", "AUDIT_STATE",
                   "REGISTRY_UNAVAILABLE", "SCHEMA_OUTDATED"),
 }

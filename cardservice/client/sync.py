@@ -40,8 +40,10 @@ class Client:
         return self._run(_core.read_card(reader_id))
 
     def issue(self, reader_id: str, identity: dict[str, Any], residence: dict[str, Any], *,
-              idempotency_key: str | None = None) -> models.Card:
-        return self._run(_core.issue(reader_id, identity, residence, idempotency_key))
+              card_serial: str | None = None, idempotency_key: str | None = None) -> models.Card:
+        """Personalize the blank card ``card_serial`` (its serial as read) in the reader."""
+        return self._run(_core.issue(reader_id, identity, residence, card_serial,
+                                     idempotency_key))
 
     def resign(self, reader_id: str, current_residence: str, *, idempotency_key: str | None = None,
                **fields: Any) -> models.Card:

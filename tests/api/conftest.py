@@ -35,9 +35,13 @@ BOB = {"name": "李四", "gender": "male", "nationality": "01",
        "citizen_number": "110105199001011232", "household_address": "新疆博乐市青得里大街1号"}
 
 
-def issue_body(identity: dict = ALICE, **residence) -> dict:
+SERIALS = {READER_A: SERIAL_A, READER_B: SERIAL_B}
+
+
+def issue_body(identity: dict = ALICE, *, card_serial: str = SERIAL_A, **residence) -> dict:
+    """An issue body for the blank card ``card_serial`` (the card in READER_A by default)."""
     res = {"current_residence": "示范县城关镇幸福路1号", "permit_type": "temporary", **residence}
-    return {"identity": identity, "residence": res}
+    return {"identity": identity, "residence": res, "card_serial": card_serial}
 
 
 
@@ -58,7 +62,8 @@ class Daemon:
         return f"{base}/{action}" if action else base
 
     def issue(self, reader: str = READER_A, body: dict | None = None, **headers: str):
-        return self.client.post(self.url(reader, "issue"), json=body or issue_body(),
+        body = {**(body or issue_body()), "card_serial": SERIALS.get(reader, SERIAL_A)}
+        return self.client.post(self.url(reader, "issue"), json=body,
                                 headers=self.auth(**headers))
 
 

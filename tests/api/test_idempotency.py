@@ -6,7 +6,8 @@ from .conftest import READER_A, SERIAL_A, issue_body
 
 
 def _resign(daemon, key: str, residence: str = "示范县新区2号"):
-    return daemon.client.post(daemon.url(action="resign"), json={"current_residence": residence},
+    return daemon.client.post(daemon.url(action="resign"), json={"current_residence": residence,
+                                                              "card_serial": SERIAL_A},
                               headers=daemon.auth(**{"Idempotency-Key": key}))
 
 

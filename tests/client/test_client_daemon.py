@@ -66,7 +66,7 @@ def test_read_issue_resign_renew_typed(daemon, served):
         blank = cs.read_card(rid)
         assert blank.state == "blank" and blank.card_serial == SERIAL.lower()
         card = cs.issue(rid, CITIZEN, {"current_residence": "示范县城关镇5号",
-                                       "permit_type": "temporary"})
+                                       "permit_type": "temporary"}, card_serial=blank.card_serial)
         assert card.valid and card.identity.name == "赵六" and card.residence.sequence == 1
         moved = cs.resign(rid, "示范县新区9号", card_serial=card.card_serial)
         assert moved.residence.current_residence == "示范县新区9号"
@@ -99,7 +99,7 @@ def test_errors_carry_code_family_field(daemon, served):
             "READER_NOT_FOUND", False, 404)
         rid = _rid(cs, served)
         with pytest.raises(InvalidRequest) as bad:
-            cs.resign(rid, "x", basis=9)
+            cs.resign(rid, "x", basis=9, card_serial=SERIAL)
         assert bad.value.code == "VALIDATION_ERROR" and bad.value.field == "basis"
         with pytest.raises(CardStateError) as other:
             cs.resign(rid, "x", card_serial="0000000000000001")
@@ -192,7 +192,8 @@ def test_async_client(daemon, served):
             card = await cs.read_card(rid)
             if card.state == "blank":  # this test alone
                 card = await cs.issue(rid, CITIZEN, {"current_residence": "示范县西区3号",
-                                                     "permit_type": "temporary"})
+                                                     "permit_type": "temporary"},
+                                      card_serial=card.card_serial)
             assert card.card_serial == SERIAL.lower() and card.valid
             renewed = await cs.renew(rid, card_serial=SERIAL)
             assert renewed.residence.sequence == card.residence.sequence + 1

@@ -28,8 +28,10 @@ def _line_with(proc: subprocess.Popen, text: str, seen: list[str]) -> str:
 def test_pair_show_and_resign(daemon, served, tmp_path):
     with Client(daemon.url, token=daemon.secret) as admin:
         rid = next(r.id for r in admin.readers() if r.name == served.reader)
+        blank = admin.read_card(rid)
         card = admin.issue(rid, CITIZEN, {"current_residence": "示范县旧址1号",
-                                          "permit_type": "temporary"})
+                                          "permit_type": "temporary"},
+                           card_serial=blank.card_serial)
     token_file = tmp_path / "token"
     proc = subprocess.Popen([sys.executable, str(EXAMPLE), "--url", daemon.url, "--token-file",
                              str(token_file), "--reader", served.reader, "--once"], stdin=subprocess.PIPE,

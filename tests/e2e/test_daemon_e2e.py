@@ -112,7 +112,8 @@ def test_issue_read_resign_over_http(served_card: Served, daemon_url):
         assert blank.json()["state"] == "blank" and blank.json()["card_serial"] == SERIAL.lower()
         issued = client.post(f"/v1/readers/{rid}/card/issue", json={
             "identity": CITIZEN,
-            "residence": {"current_residence": "示范县城关镇1号", "permit_type": "temporary"}})
+            "residence": {"current_residence": "示范县城关镇1号", "permit_type": "temporary"},
+            "card_serial": SERIAL})
         assert issued.status_code == 200, issued.text
         read = client.get(f"/v1/readers/{rid}/card").json()
         assert read["verification"]["status"] == "valid"

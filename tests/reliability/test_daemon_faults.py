@@ -82,8 +82,9 @@ def card_url(reader: str, action: str | None = None) -> str:
 
 
 def issue(client, reader: str) -> dict:
+    serial = client.get(card_url(reader)).json()["card_serial"]  # the blank card as read
     r = client.post(card_url(reader, "issue"), json={
-        "identity": CITIZEN,
+        "identity": CITIZEN, "card_serial": serial,
         "residence": {"current_residence": "示范县城关镇1号", "permit_type": "temporary"}})
     assert r.status_code == 200, r.text
     return r.json()

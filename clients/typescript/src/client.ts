@@ -14,6 +14,7 @@ export type Health = Schemas["Health"];
 export type Reader = Schemas["Reader"];
 export type Card = Schemas["Card"];
 export type RegistryCard = Schemas["RegistryCard"];
+export type IssueIn = Schemas["IssueIn"];
 export type IdentityIn = Schemas["IdentityIn"];
 export type ResidenceIn = Schemas["ResidenceIn"];
 export type ResignIn = Schemas["ResignIn"];
@@ -62,9 +63,9 @@ export class Client {
     return this.run({ method: "GET", path: `/v1/readers/${enc(readerId)}/card` });
   }
 
-  issue(readerId: string, identity: IdentityIn, residence: ResidenceIn,
-        options: WriteOptions = {}): Promise<Card> {
-    return this.run(write(`/v1/readers/${enc(readerId)}/card/issue`, { identity, residence }, options));
+  /** Personalize the blank card body.card_serial (its serial as read) in the reader. */
+  issue(readerId: string, body: IssueIn, options: WriteOptions = {}): Promise<Card> {
+    return this.run(write(`/v1/readers/${enc(readerId)}/card/issue`, body, options));
   }
 
   resign(readerId: string, body: ResignIn, options: WriteOptions = {}): Promise<Card> {

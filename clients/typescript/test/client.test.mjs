@@ -49,9 +49,10 @@ test("issue, resign, renew: each write carries its own Idempotency-Key", async (
   const rec = recorder();
   const client = new Client(url, { token, retry: FAST, onRequest: rec.onRequest });
   const rid = await readerId(client);
-  assert.equal((await client.readCard(rid)).state, "blank");
-  const card = await client.issue(rid, CITIZEN,
-    { current_residence: "示范县城关镇7号", permit_type: "temporary" });
+  const blank = await client.readCard(rid);
+  assert.equal(blank.state, "blank");
+  const card = await client.issue(rid, { identity: CITIZEN, card_serial: blank.card_serial,
+    residence: { current_residence: "示范县城关镇7号", permit_type: "temporary" } });
   assert.equal(card.verification.status, "valid");
   assert.equal(card.identity?.name, "孙七");
   const moved = await client.resign(rid, { current_residence: "示范县新区2号", card_serial: card.card_serial });
@@ -81,7 +82,8 @@ test("errors by family; only retriable codes are retried, with one key", async (
   await assert.rejects(client.readCard("no-such-reader"), (e) =>
     e instanceof NotFound && e.code === "READER_NOT_FOUND" && !e.retriable && e.status === 404);
   const rid = await readerId(client);
-  await assert.rejects(client.resign(rid, { current_residence: "x", basis: 9 }), (e) =>
+  const serial = (await client.readCard(rid)).card_serial;
+  await assert.rejects(client.resign(rid, { current_residence: "x", basis: 9, card_serial: serial }), (e) =>
     e instanceof InvalidRequest && e.code === "VALIDATION_ERROR" && e.field === "basis");
   await assert.rejects(client.resign(rid, { current_residence: "x", card_serial: "0000000000000001" }),
     (e) => e instanceof CardStateError && e.code === "CARD_CHANGED" && e.retriable);
