@@ -18,7 +18,9 @@ ERROR_BODY_REF = {"$ref": "#/components/schemas/ErrorBody"}
 #: Errors any operation can answer: a wrong method on its path, an unexpected failure.
 ANY_OPERATION = {405: "wrong HTTP method for this path", 500: "unexpected; see the daemon log"}
 #: Errors of any operation with a request body.
-WITH_BODY = {415: "the body is not application/json",
+WITH_BODY = {400: "the body is not well-formed JSON",
+             413: "the body is over the route's size cap",
+             415: "the body is not application/json",
              422: "validation (names the field) or policy (names the rule)"}
 BODY_METHODS = ("post", "put", "patch")
 

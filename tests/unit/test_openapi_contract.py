@@ -107,8 +107,8 @@ def test_response_field_made_nullable_is_breaking(schema):
 
 def test_new_required_request_field_is_breaking(schema):
     out = _edited(schema, lambda d: _schemas(d)["RenewIn"].setdefault("required", []).append(
-        "card_serial"))
-    assert out == ["POST /v1/readers/{rid}/card/renew body.card_serial: new required field"]
+        "expires_on"))
+    assert out == ["POST /v1/readers/{rid}/card/renew body.expires_on: new required field"]
 
 
 def test_removed_request_field_is_breaking_when_extras_are_refused(schema):

@@ -72,7 +72,7 @@ export class Client {
     return this.run(write(`/v1/readers/${enc(readerId)}/card/resign`, body, options));
   }
 
-  renew(readerId: string, body: RenewIn = {}, options: WriteOptions = {}): Promise<Card> {
+  renew(readerId: string, body: RenewIn, options: WriteOptions = {}): Promise<Card> {
     return this.run(write(`/v1/readers/${enc(readerId)}/card/renew`, body, options));
   }
 
