@@ -62,6 +62,8 @@ class Settings(BaseSettings):
                               description="seconds a write queues behind running reads")
     database_url: str | None = Field(default=None, description="postgresql://...; unset: SQLite")
     site_id: str | None = Field(default=None, description="this site (required with PostgreSQL)")
+    #: "verify": read and verify cards only; every write and application route -> FORBIDDEN
+    mode: Literal["full", "verify"] = "full"
 
     @field_validator("allowed_origins")
     @classmethod

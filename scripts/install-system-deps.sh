@@ -3,7 +3,8 @@
 # virtual reader slots used by the multi-reader tests and benchmark.
 set -eu
 # postgresql: the test session starts its own throw-away cluster from its binaries (tests/pg.py)
-PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc postgresql"
+# softhsm2: the PKCS#11 tests run on a fresh SoftHSM token per test session (tests/hsm.py)
+PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc postgresql softhsm2"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=""

@@ -17,6 +17,7 @@ from cardservice.api.models import ErrorBody
 from cardservice.api.routes import audit, cards, events, health, pairing, readers
 from cardservice.api.runtime import Runtime
 from cardservice.api.security import LocalGuard
+from cardservice.api.verifymode import VerifyOnlyGuard
 from cardservice.config import Settings
 from cardservice.engine.operations import Clock, utc_now
 from cardservice.engine.service import Service
@@ -35,7 +36,7 @@ def build_runtime(settings: Settings, *, service: Service | None = None,
                   backend: ReaderBackend | None = None, clock: Clock | None = None) -> Runtime:
     clock = clock or utc_now
     service = service or Service.open(
-        settings.home, clock=clock, pcsc_timeout=settings.pcsc_timeout,
+        settings.home, clock=clock, pcsc_timeout=settings.pcsc_timeout, mode=settings.mode,
         stores=Stores(settings.home, database_url=settings.database_url,
                       site_id=settings.site_id))
     service.home.ensure()
@@ -94,6 +95,8 @@ def create_app(settings: Settings, *, service: Service | None = None,
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
                            allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"])
+    if settings.mode == "verify" or runtime.service.mode == "verify":
+        app.add_middleware(VerifyOnlyGuard)
     app.add_middleware(LocalGuard, settings=settings,  # outermost: runs before anything else
                        token_known=lambda secret: runtime.tokens.authenticate(secret) is not None)
     return app

@@ -101,6 +101,9 @@ class ResidenceOut(BaseModel):
     basis: int | None
     sponsor_citizen_number: str | None
     sequence: int
+    #: when the authority signed the record (ISO-8601 UTC; None on records from before the
+    #: signed time existed)
+    signed_at: str | None = None
 
 
 class Check(BaseModel):
@@ -129,6 +132,11 @@ class RegistryCard(BaseModel):
     updated_at: str
 
 
+class Reconciled(BaseModel):
+    intent_id: int
+    outcome: Literal["reconciled_success", "reconciled_failure"]
+
+
 class Card(BaseModel):
     card_serial: str
     state: Literal["blank", "personalized"]
@@ -136,6 +144,10 @@ class Card(BaseModel):
     residence: ResidenceOut | None
     verification: Verification
     registry: RegistryCard | None
+    reconciled: list[Reconciled] = Field(
+        default_factory=list,
+        description="writes left unconfirmed (WRITE_NOT_CONFIRMED, intent_id) that this read "
+                    "settled from what the card holds")
 
 
 class AuditEntry(BaseModel):
@@ -167,6 +179,7 @@ class ErrorDetail(BaseModel):
     retriable: bool
     field: str | None = None
     rule: str | None = None
+    intent_id: int | None = None
 
 
 class ErrorBody(BaseModel):

@@ -277,14 +277,20 @@ def keys() -> None:
 @click.option("--demo", is_flag=True, required=True,
               help="Create a demo county root, authority and the simulator's dev master keys.")
 @click.option("--force", is_flag=True, help="Replace existing keys.")
+@click.option("--pkcs11", is_flag=True,
+              help="Make the keys inside the PKCS#11 token named by CARDSERVICE_PKCS11_*.")
 @click.pass_obj
-def keys_init(svc: Service, demo: bool, force: bool) -> None:
-    """Create demo keys in the data directory."""
+def keys_init(svc: Service, demo: bool, force: bool, pkcs11: bool) -> None:
+    """Create demo keys in the data directory (or in the token, with --pkcs11)."""
+    from cardservice.pki.pkcs11 import require_config
     from simulator.devkeys import load_dev_master_keys
 
-    created = init_demo(svc.home, now=utc_now(), masters=load_dev_master_keys(), force=force)
+    token = require_config() if pkcs11 else None
+    created = init_demo(svc.home, now=utc_now(), masters=load_dev_master_keys(), force=force,
+                        token=token)
     click.echo(f"issuing authority: {created.authority_name}")
     click.echo(f"key id: {created.signer.key_id.hex()}")
+    click.echo(f"keys: {'PKCS#11 token ' + repr(token.token) if token else 'files'}")
     click.echo(f"data directory: {svc.home.root}")
 
 
@@ -374,6 +380,10 @@ from cardservice.cli.db import db as _db_group
 
 cli.add_command(_db_group)
 
+from cardservice.cli.county import county, site, trust  # county PKI (docs/pki.md)
+
+for _group in (county, site, trust):
+    cli.add_command(_group)
 cli.add_command(pairing)
 
 

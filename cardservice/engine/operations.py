@@ -44,6 +44,7 @@ from cardservice.engine.verify import (
     VerificationReport,
     verify_card,
 )
+from cardservice.engine.verifyonly import VerifyOnly
 from cardservice.pki.keys import Keys
 from cardservice.pki.signing import sign_identity, sign_record
 from cardservice.store.audit import AuditLog
@@ -86,6 +87,8 @@ class CardView:
     report: VerificationReport
     locked: bool
     registry: CardRow | None
+    #: Pending write intents this read settled: ``(intent id, whether the write landed)``.
+    reconciled: tuple[tuple[int, bool], ...] = ()
 
     @property
     def serial(self) -> bytes:
@@ -103,9 +106,11 @@ def _field_error(exc: FieldError) -> errors.ValidationError:
 class Engine:
     """The service's operations on one card connection at a time (callers serialise per reader)."""
 
-    def __init__(self, keys: Keys, registry: Registry, audit: AuditLog, *,
-                 clock: Clock = utc_now, issue_lock_path: Path | None = None) -> None:
+    def __init__(self, keys: Keys | None, registry: Registry, audit: AuditLog, *,
+                 clock: Clock = utc_now, issue_lock_path: Path | None = None,
+                 verify_only: VerifyOnly | None = None) -> None:
         self.keys = keys
+        self.verify_only = verify_only
         self.registry = registry
         self.audit = audit
         self.clock = clock
@@ -123,30 +128,43 @@ class Engine:
     def _verify(self, files: CardFiles) -> VerificationReport:
         """The card's own verdicts (format, signatures, chain, validity), before the registry."""
         now = self.clock()
+        trust = self.verify_only.trust(now) if self.verify_only else self.keys.trust
         return verify_card(files.serial, files.identity, files.slot_a, files.slot_b,
-                           self.keys.trust, today=now.astimezone().date(), at=now)
+                           trust, today=now.astimezone().date(), at=now)
+
+    def _writable(self) -> None:
+        if self.verify_only is not None or self.keys is None:
+            raise errors.VerifyOnlyError(
+                "this installation only reads and verifies cards (CARDSERVICE_MODE=verify)")
 
     def _with_registry(self, files: CardFiles, report: VerificationReport) -> CardView:
         """The view: ``report`` with the registry's verdicts and the lock state applied."""
-        row = self.registry.get(files.serial.hex())
-        if row is not None:
+        row = None if self.verify_only else self.registry.get(files.serial.hex())
+        if self.verify_only is not None:
+            report = self.verify_only.apply(report, self.clock())
+        elif row is not None:
             report = report.with_registry(revoked=row.status != CardStatus.ACTIVE,
                                           last_sequence=row.last_sequence)
         if not files.info.locked:
             report = dataclasses.replace(report, status=Status.BLANK)
         elif report.status == Status.BLANK:
             report = _locked_but_empty(report)
+        if row is not None and report.status in (Status.BLANK, Status.UNSIGNED):
+            report = _damaged(report, "issued_in_registry")
         return CardView(report, files.info.locked, row)
 
     def read(self, conn: CardConnection) -> CardView:
         files = conn.exclusive(Rp1Card(conn).read_all)
-        self._reconcile_files(files)
-        return self.view(files)
+        settled: list[tuple[int, bool]] = []
+        if self.verify_only is None:
+            self._reconcile_files(files, settled)
+        return dataclasses.replace(self.view(files), reconciled=tuple(settled))
 
     # --- issue --------------------------------------------------------------------------
 
     def issue(self, conn: CardConnection, identity: Identity, request: PermitRequest, *,
               actor: str | None = None, expected_serial: bytes | None = None) -> CardView:
+        self._writable()
         card = Rp1Card(conn)
         # one issue at a time in this process: the one-person-one-card check and the registry
         # row it guards must not race with an issue for the same citizen on another reader
@@ -207,6 +225,7 @@ class Engine:
 
     def _rewrite(self, conn: CardConnection, request: PermitRequest, operation: str,
                  actor: str | None, expected_serial: bytes | None) -> CardView:
+        self._writable()
         card = Rp1Card(conn)
 
         def run() -> CardView:
@@ -289,7 +308,7 @@ class Engine:
                 sequence=sequence, permit_type=terms.permit_type, basis=terms.basis,
                 sponsor_citizen_number=terms.sponsor_citizen_number,
                 current_residence=residence, issuing_authority=self.keys.authority_name,
-                issued_on=terms.issued_on, expires_on=terms.expires_on,
+                issued_on=terms.issued_on, expires_on=terms.expires_on, signed_at=self.clock(),
             )
         except FieldError as exc:
             raise _field_error(exc) from exc
@@ -333,7 +352,11 @@ class Engine:
             after = _try_read(card)
             if after is None:
                 logger.warning("intent %d stays pending: the card cannot be read", intent.id)
-                raise
+                raise errors.WriteVerifyError(
+                    f"the write was interrupted ({exc.code}) and the card could not be read "
+                    f"back: it holds either the old or the new record; intent {intent.id} is "
+                    "pending and the next read of this card settles it", intent_id=intent.id,
+                ) from exc
             cause = exc
         report = self._verify(after)  # once: the registry part is re-applied after the update
         if not self._landed(intent.detail, after, self._with_registry(after, report)):
@@ -348,8 +371,10 @@ class Engine:
 
     # --- reconciliation -----------------------------------------------------------------
 
-    def _reconcile_files(self, files: CardFiles) -> list[int]:
-        """Resolve pending intents for this card from what it holds now."""
+    def _reconcile_files(self, files: CardFiles,
+                         settled: list[tuple[int, bool]] | None = None) -> list[int]:
+        """Resolve pending intents for this card from what it holds now (each with whether it
+        landed appended to ``settled``)."""
         resolved = []
         serial = files.serial.hex()
         pending = self.audit.pending(card_serial=serial)
@@ -359,6 +384,8 @@ class Engine:
             landed = self._landed(entry.detail, files, self._with_registry(files, report))
             self._apply(intent, success=landed, reconciled=True)
             resolved.append(entry.id)
+            if settled is not None:
+                settled.append((entry.id, landed))
         return resolved
 
     def _landed(self, detail: dict, files: CardFiles, view: CardView) -> bool:
@@ -396,12 +423,15 @@ class Engine:
 
     def reconcile(self, conn: CardConnection) -> list[int]:
         """Resolve pending intents for the card in ``conn`` (at start-up / card insertion)."""
+        if self.verify_only is not None:
+            return []
         files = conn.exclusive(Rp1Card(conn).read_all)
         return self._reconcile_files(files)
 
     # --- registry-only operations -------------------------------------------------------
 
     def revoke(self, serial_hex: str, reason: str, *, actor: str | None = None) -> CardRow:
+        self._writable()
         if reason not in ("lost", "replaced", "withdrawn"):
             raise errors.ValidationError("reason", "must be lost, replaced or withdrawn", "bad_value")
         now = self.clock()
@@ -414,7 +444,13 @@ class Engine:
 def _locked_but_empty(report: VerificationReport) -> VerificationReport:
     """A locked card must hold its identity: an empty identity file there is damage, not a
     blank card (which could be mistaken for one to issue)."""
-    checks = tuple(CheckResult(c.check, Result.FAILED, "locked_but_empty")
+    return _damaged(report, "locked_but_empty")
+
+
+def _damaged(report: VerificationReport, reason: str) -> VerificationReport:
+    """``report`` as INVALID with its format check failed for ``reason``: a card the registry
+    knows as issued that reads blank or unsigned was tampered with or damaged."""
+    checks = tuple(CheckResult(c.check, Result.FAILED, reason)
                    if c.check == Check.FORMAT else c for c in report.checks)
     return dataclasses.replace(report, status=Status.INVALID, checks=checks)
 

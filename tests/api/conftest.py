@@ -67,15 +67,19 @@ class Daemon:
                                 headers=self.auth(**headers))
 
 
-@pytest.fixture(scope="session")
-def key_template(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("keys")
-    init_demo(DataDir(root), now=NOW - timedelta(days=1), masters=load_dev_master_keys())
+@pytest.fixture(scope="session", params=["files", "pkcs11"])
+def key_template(request, tmp_path_factory) -> Path:
+    """The demo keys as files, and (second run of every API test) inside a SoftHSM token."""
+    root = tmp_path_factory.mktemp(f"keys-{request.param}")
+    token = request.getfixturevalue("pkcs11_token") if request.param == "pkcs11" else None
+    init_demo(DataDir(root), now=NOW - timedelta(days=1), masters=load_dev_master_keys(),
+              token=token)
     return root
 
 
 def make_settings(home: Path, **overrides) -> Settings:
-    values = {"home": home, "operation_timeout": 2.0, "pcsc_timeout": 1.0, "read_wait": 0.3}
+    values = {"home": home, "operation_timeout": 2.0, "pcsc_timeout": 1.0, "read_wait": 0.3,
+              "write_wait": 0.0}  # a write on a busy reader: READER_BUSY at once
     return Settings(**{**values, **overrides})
 
 

@@ -121,9 +121,10 @@ def test_pending_intent_reconciled_when_card_returns(daemon):
     daemon.backend.pull_after_write.add(READER_A)  # written, then gone before the read-back
     r = daemon.client.post(daemon.url(action="resign"), json={"current_residence": "新址", "card_serial": SERIAL_A},
                            headers=daemon.auth())
-    assert r.status_code == 409 and r.json()["error"]["code"] == "CARD_REMOVED"
+    assert r.status_code == 409 and r.json()["error"]["code"] == "WRITE_NOT_CONFIRMED"
     admin = daemon.auth("admin")
-    assert len(daemon.client.get("/v1/audit/verify", headers=admin).json()["pending_intents"]) == 1
+    pending = daemon.client.get("/v1/audit/verify", headers=admin).json()["pending_intents"]
+    assert pending == [r.json()["error"]["intent_id"]]
     with _connect(daemon, headers=daemon.auth("reader")) as ws:
         ws.receive_json()
         daemon.backend.insert(READER_A)
