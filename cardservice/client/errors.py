@@ -11,7 +11,8 @@ class CardServiceError(Exception):
     """Base of everything this client raises."""
 
     def __init__(self, code: str, message: str, *, retriable: bool = False, status: int = 0,
-                 field: str | None = None, rule: str | None = None) -> None:
+                 field: str | None = None, rule: str | None = None,
+                 intent_id: int | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
@@ -19,6 +20,7 @@ class CardServiceError(Exception):
         self.status = status
         self.field = field
         self.rule = rule
+        self.intent_id = intent_id  # WRITE_NOT_CONFIRMED: the write a later read settles
 
 
 class ConnectionFailed(CardServiceError):
@@ -110,4 +112,5 @@ def from_response(status: int, body: Any) -> CardServiceError:
     code = str(detail["code"])
     return family_for(code, status)(
         code, str(detail.get("message", "")), retriable=bool(detail.get("retriable", False)),
-        status=status, field=detail.get("field"), rule=detail.get("rule"))
+        status=status, field=detail.get("field"), rule=detail.get("rule"),
+        intent_id=detail.get("intent_id"))

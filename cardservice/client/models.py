@@ -47,6 +47,7 @@ class Residence(_Model):
     basis: int | None
     sponsor_citizen_number: str | None
     sequence: int
+    signed_at: str | None = None
 
 
 class Check(_Model):
@@ -75,6 +76,11 @@ class RegistryCard(_Model):
     updated_at: str
 
 
+class Reconciled(_Model):
+    intent_id: int
+    outcome: Literal["reconciled_success", "reconciled_failure"]
+
+
 class Card(_Model):
     card_serial: str
     state: Literal["blank", "personalized"]
@@ -82,6 +88,7 @@ class Card(_Model):
     residence: Residence | None
     verification: Verification
     registry: RegistryCard | None
+    reconciled: list[Reconciled] = []
 
     @property
     def valid(self) -> bool:
@@ -106,6 +113,7 @@ class ErrorDetail(_Model):
     retriable: bool
     field: str | None = None
     rule: str | None = None
+    intent_id: int | None = None
 
 
 class Event(_Model):
@@ -141,5 +149,5 @@ MIRRORS: dict[str, type[BaseModel]] = {
     "Health": Health, "Reader": Reader, "IdentityOut": Identity, "ResidenceOut": Residence,
     "Check": Check, "Verification": Verification, "RegistryCard": RegistryCard, "Card": Card,
     "PairingCreated": PairingCreated, "PairingStatus": PairingStatus,
-    "ErrorDetail": ErrorDetail,
+    "ErrorDetail": ErrorDetail, "Reconciled": Reconciled,
 }
