@@ -16,6 +16,7 @@ from card_layout.record import PermitType
 from cardservice import __version__, errors
 from cardservice.cli.confirm import confirm_card
 from cardservice.cli.pairing import pairing
+from cardservice.cli.user import user as user_group
 from cardservice.engine.operations import PermitRequest, utc_now
 from cardservice.engine.service import Service
 from cardservice.engine.views import card_dict, registry_dict
@@ -379,6 +380,7 @@ def token_revoke(svc: Service, name_or_id: str) -> None:
 from cardservice.cli.db import db as _db_group
 
 cli.add_command(_db_group)
+cli.add_command(user_group)  # clerk accounts of the web console
 
 from cardservice.cli.county import county, site, trust  # county PKI (docs/pki.md)
 

@@ -19,6 +19,9 @@ SITE_TABLE_GRANTS: dict[str, str] = {
     "pairing_requests": "SELECT, INSERT, UPDATE",
     "audit": "SELECT, INSERT",
     "schema_version": "SELECT",
+    "users": "SELECT, INSERT, UPDATE",
+    "sessions": "SELECT, INSERT, UPDATE, DELETE",
+    "login_failures": "SELECT, INSERT, UPDATE, DELETE",
 }
 
 
