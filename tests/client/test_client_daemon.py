@@ -58,6 +58,50 @@ def _rid(client: Client, served) -> str:
     return next(r.id for r in client.readers() if r.name == served.reader)
 
 
+def test_events_validate_and_reconnect_after_a_restart(daemon, served):
+    """First in the module, while the daemon's reader view is fresh."""
+    ctl = control_path(served.image)
+    with _client(daemon) as cs:
+        stream = cs.events()
+        watchdog = threading.Timer(60, stream.close)  # a lost event fails, it does not hang
+        watchdog.start()
+        try:
+            it = iter(stream)
+            hello = next(it)
+            assert hello.type == "hello" and EVENTS.is_valid(hello.model_dump())
+            assert {"reader": served.reader, "present": True} in [
+                {"reader": r["reader"], "present": r["card_present"]} for r in hello["readers"]]
+            seen = []
+            try:
+                assert send_control(ctl, "remove").startswith("ok")
+                seen.append(_next_type(it, "card_removed", served.reader))
+            finally:
+                assert send_control(ctl, "insert").startswith("ok")
+            seen.append(_next_type(it, "card_inserted", served.reader))
+            for event in seen:
+                assert EVENTS.is_valid(event.model_dump()), event
+            daemon.stop()
+            daemon.start()
+            missed = next(e for e in it if isinstance(e, Missed))  # after events still queued
+            assert missed == Missed(count=None, reason="restarted")
+            assert next(it).type == "hello"
+        finally:
+            watchdog.cancel()
+            stream.close()
+        assert wait_card_state(served.reader, present=True)
+
+
+def _next_type(it, type_: str, reader: str, limit: int = 200):
+    """The next event of this type on this reader (other tests' readers share pcscd)."""
+    for event in it:
+        if getattr(event, "type", None) == type_ and event.get("reader") == reader:
+            return event
+        limit -= 1
+        if limit == 0:
+            break
+    raise AssertionError(f"no {type_} on {reader}")
+
+
 def test_read_issue_resign_renew_typed(daemon, served):
     rec = Recorder()
     with _client(daemon, rec) as cs:
@@ -126,38 +170,6 @@ def test_retriable_code_is_retried_a_bounded_number_of_times(daemon, served):
             assert send_control(ctl, "insert").startswith("ok")
         assert gone.value.retriable and gone.value.code in ("NO_CARD", "CARD_REMOVED", "TRANSPORT_ERROR")
     assert len([r for r in rec.requests if r.url.path.endswith("/card")]) == 3
-
-
-def test_events_validate_and_reconnect_after_a_restart(daemon, served):
-    ctl = control_path(served.image)
-    with _client(daemon) as cs:
-        stream = cs.events()
-        seen = []
-        it = iter(stream)
-        hello = next(it)
-        assert hello.type == "hello" and EVENTS.is_valid(hello.model_dump())
-        assert send_control(ctl, "remove").startswith("ok")
-        seen.append(_next_type(it, "card_removed", served.reader))
-        assert send_control(ctl, "insert").startswith("ok")
-        seen.append(_next_type(it, "card_inserted", served.reader))
-        for event in seen:
-            assert EVENTS.is_valid(event.model_dump()), event
-            assert event["reader"] == served.reader
-        daemon.stop()
-        daemon.start()
-        missed = next(e for e in it if isinstance(e, Missed))  # after any events still queued
-        assert missed == Missed(count=None, reason="restarted")
-        assert next(it).type == "hello"
-        stream.close()
-
-
-def _next_type(it, type_: str, reader: str, limit: int = 50):
-    """The next event of this type on this reader (other tests' readers share pcscd)."""
-    for _ in range(limit):
-        event = next(it)
-        if getattr(event, "type", None) == type_ and event.get("reader") == reader:
-            return event
-    raise AssertionError(f"no {type_}")
 
 
 def test_pairing_helper(daemon):
