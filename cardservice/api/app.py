@@ -14,7 +14,7 @@ from cardservice import __version__, console, errors
 from cardservice.api import openapi
 from cardservice.api.errors import install_handlers
 from cardservice.api.models import ErrorBody
-from cardservice.api.routes import audit, cards, events, health, pairing, readers
+from cardservice.api.routes import audit, cards, events, face, health, pairing, readers
 from cardservice.api.runtime import Runtime
 from cardservice.api.security import LocalGuard
 from cardservice.api.verifymode import VerifyOnlyGuard
@@ -89,7 +89,7 @@ def create_app(settings: Settings, *, service: Service | None = None,
     app.state.runtime = runtime
     install_handlers(app)
     openapi.install(app)
-    for module in (health, readers, cards, audit, events, pairing):
+    for module in (health, readers, cards, audit, events, face, pairing):
         app.include_router(module.router)
     console.install(app, runtime)  # /console/ and an offline /docs
     if settings.cors and settings.allowed_origins:
