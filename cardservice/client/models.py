@@ -19,6 +19,7 @@ class Health(_Model):
     pcsc_available: bool
     reader_count: int
     version: str
+    database: dict[str, Any] | None = None  # the registry database's state, when one is used
 
 
 class Reader(_Model):
@@ -36,6 +37,8 @@ class Identity(_Model):
     citizen_number: str
     birth_date: date
     household_address: str
+    photo_sha256: str | None = None
+    photo: str | None = None  # base64 JPEG, only when read with ?photo=true
 
 
 class Residence(_Model):
@@ -59,6 +62,7 @@ class Check(_Model):
 class Verification(_Model):
     status: str
     checks: list[Check]
+    status_reason: str | None = None
 
 
 class RegistryCard(_Model):
@@ -74,6 +78,11 @@ class RegistryCard(_Model):
     revoked_reason: str | None
     created_at: str
     updated_at: str
+    issued_site: str | None = None
+    last_write_site: str | None = None
+    pending_sequence: int | None = None
+    pending_since: str | None = None
+    pending_site: str | None = None
 
 
 class Reconciled(_Model):
@@ -89,6 +98,7 @@ class Card(_Model):
     verification: Verification
     registry: RegistryCard | None
     reconciled: list[Reconciled] = []
+    registry_error: dict[str, Any] | None = None  # why the registry's view is missing
 
     @property
     def valid(self) -> bool:
