@@ -11,9 +11,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from cardservice import __version__, console, errors
+from cardservice.api import openapi
 from cardservice.api.errors import install_handlers
 from cardservice.api.models import ErrorBody
-from cardservice.api.routes import audit, cards, events, face, health, readers
+from cardservice.api.routes import audit, cards, events, face, health, pairing, readers
 from cardservice.api.runtime import Runtime
 from cardservice.api.security import LocalGuard
 from cardservice.api.verifymode import VerifyOnlyGuard
@@ -87,7 +88,8 @@ def create_app(settings: Settings, *, service: Service | None = None,
                   responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
     app.state.runtime = runtime
     install_handlers(app)
-    for module in (health, readers, cards, audit, events, face):
+    openapi.install(app)
+    for module in (health, readers, cards, audit, events, face, pairing):
         app.include_router(module.router)
     console.install(app, runtime)  # /console/ and an offline /docs
     if settings.cors and settings.allowed_origins:
