@@ -206,3 +206,24 @@ class KeysInsecureError(CardServiceError):
     """A key file is readable by other users; fix its mode (0600)."""
 
     code = "KEYS_INSECURE"
+
+
+# --- applications (first issue) ----------------------------------------------------------
+
+
+class ApplicationStateError(CardServiceError):
+    """The application is not in a state that allows this step."""
+
+    code = "APPLICATION_STATE"
+
+
+class ApplicationOpenError(CardServiceError):
+    """The citizen already has an open application."""
+
+    code = "APPLICATION_OPEN"
+
+
+class CalendarYearUnknownError(CardServiceError):
+    """The working-day calendar does not know the year a due date falls in."""
+
+    code = "CALENDAR_YEAR_UNKNOWN"
