@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     operation_timeout: float = Field(default=20.0, gt=0, description="seconds per card operation")
     read_wait: float = Field(default=2.0, ge=0, description="seconds a read waits for a busy reader")
     idempotency_ttl_hours: int = Field(default=24, gt=0)
+    require_applications: bool | None = Field(
+        default=None, description="refuse direct issues (application_required); default: "
+        "true with a PostgreSQL database, else false")
 
     @field_validator("allowed_origins")
     @classmethod
@@ -67,6 +70,14 @@ class Settings(BaseSettings):
         if self.pcsc_timeout >= self.operation_timeout:
             raise ValueError("pcsc_timeout must be shorter than operation_timeout")
         return self
+
+    @property
+    def applications_required(self) -> bool:
+        """Whether a direct card issue is refused: set explicitly, or by the database kind."""
+        if self.require_applications is not None:
+            return self.require_applications
+        url = str(getattr(self, "database_url", None) or "")
+        return url.startswith(("postgres://", "postgresql://", "postgresql+"))
 
     @property
     def allowed_hosts(self) -> frozenset[str]:

@@ -35,7 +35,8 @@ def build_runtime(settings: Settings, *, service: Service | None = None,
                   backend: ReaderBackend | None = None, clock: Clock | None = None) -> Runtime:
     clock = clock or utc_now
     service = service or Service.open(settings.home, clock=clock,
-                                      pcsc_timeout=settings.pcsc_timeout)
+                                      pcsc_timeout=settings.pcsc_timeout,
+                                      require_applications=settings.applications_required)
     service.home.ensure()
     backend = backend or PcscBackend(service.driver)
     bus = EventBus(clock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -15,6 +16,7 @@ from card_layout.identity import Identity
 from card_layout.record import PermitType
 from cardservice import __version__, errors
 from cardservice.engine.operations import PermitRequest, utc_now
+from cardservice.engine.policy import Evidence
 from cardservice.engine.service import Service
 from cardservice.engine.views import card_dict, registry_dict
 from cardservice.pki.keys import init_demo
@@ -75,8 +77,19 @@ def _print_card(card: dict[str, Any]) -> None:
     for label, value in rows:
         click.echo(f"  {label:<18} {value}")
     for c in v["checks"]:
-        mark = {"succeeded": "ok", "failed": "FAILED", "not_checked": "-"}[c["result"]]
+        mark = {"succeeded": "ok", "failed": "FAILED", "not_checked": "-",
+                "warning": "WARNING"}[c["result"]]
         click.echo(f"  check {c['check']:<19} {mark:<7} {c['reason']}")
+
+
+def _applications_required() -> bool:
+    """CARDSERVICE_REQUIRE_APPLICATIONS (or the database kind), as the daemon reads it."""
+    from cardservice.config import Settings
+
+    try:
+        return Settings().applications_required
+    except ValueError as exc:  # another CARDSERVICE_ variable is unusable: say which
+        raise click.UsageError(f"settings: {exc}") from exc
 
 
 def _permit_type(value: str | None) -> PermitType | None:
@@ -108,7 +121,7 @@ def cli(ctx: click.Context, home: Path | None, verbose: int) -> None:
     from cardservice.logs import setup_logging
 
     setup_logging(verbose)
-    ctx.obj = Service.open(home)
+    ctx.obj = Service.open(home, require_applications=_applications_required())
 
 
 @cli.command()
@@ -181,11 +194,16 @@ def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
 @permit_type_opt
 @basis_opt
 @expires_opt
+@click.option("--extend", is_flag=True, help="Also renew (new expiry); else the expiry stays.")
+@click.option("--evidence", "evidence", nargs=2, default=None, metavar="KIND REFERENCE",
+              help="New basis evidence, e.g. --evidence lease_contract HT-2026-0042.")
 @json_opt
 @click.pass_obj
-def card_resign(svc: Service, reader, residence, permit_type, basis, expires, as_json) -> None:
-    """Re-sign after a move: new residence, this authority, new dates."""
-    request = _request(residence, permit_type, basis, None, expires)
+def card_resign(svc: Service, reader, residence, permit_type, basis, expires, extend, evidence,
+                as_json) -> None:
+    """Re-sign after a move: new residence, this authority; the expiry stays (--extend)."""
+    request = dataclasses.replace(_request(residence, permit_type, basis, None, expires),
+                                  extend=extend, evidence=Evidence(*evidence) if evidence else None)
     with svc.connect(reader) as conn:
         view = svc.engine.resign(conn, request, actor="cli")
     _emit(card_dict(view), as_json, _print_card)

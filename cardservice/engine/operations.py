@@ -34,7 +34,15 @@ from card_layout.record import PermitType, ResidenceRecord
 from card_layout.slots import encode_slot, next_slot
 from cardservice import errors
 from cardservice.card.protocol import CardFiles, Rp1Card
-from cardservice.engine.policy import PermitTerms, Sponsor, decide_terms
+from cardservice.engine.policy import (
+    Evidence,
+    PermitTerms,
+    Sponsor,
+    check_direct_issue,
+    decide_resign_terms,
+    decide_terms,
+    sponsor_eligible,
+)
 from cardservice.engine.verify import (
     Check,
     CheckResult,
@@ -67,6 +75,10 @@ class PermitRequest:
     basis: int | None = None
     sponsor_citizen_number: str | None = None
     expires_on: date | None = None
+    #: a re-sign also renews (new expiry); without it a re-sign keeps the expiry
+    extend: bool = False
+    #: new evidence for the long-term basis (a move on basis 1 needs it)
+    evidence: Evidence | None = None
 
 
 @dataclass(frozen=True)
@@ -103,8 +115,11 @@ class Engine:
     """The service's operations on one card connection at a time (callers serialise per reader)."""
 
     def __init__(self, keys: Keys, registry: Registry, audit: AuditLog, *,
-                 clock: Clock = utc_now, issue_lock_path: Path | None = None) -> None:
+                 clock: Clock = utc_now, issue_lock_path: Path | None = None,
+                 require_applications: bool = False) -> None:
         self.keys = keys
+        #: a direct issue (not from a certified application) is refused
+        self.require_applications = require_applications
         self.registry = registry
         self.audit = audit
         self.clock = clock
@@ -130,12 +145,20 @@ class Engine:
         row = self.registry.get(files.serial.hex())
         if row is not None:
             report = report.with_registry(revoked=row.status != CardStatus.ACTIVE,
-                                          last_sequence=row.last_sequence)
+                                          last_sequence=row.last_sequence,
+                                          sponsor_eligible=self._sponsor_eligible(report))
         if not files.info.locked:
             report = dataclasses.replace(report, status=Status.BLANK)
         elif report.status == Status.BLANK:
             report = _locked_but_empty(report)
         return CardView(report, files.info.locked, row)
+
+    def _sponsor_eligible(self, report: VerificationReport) -> bool | None:
+        record = report.record
+        if record is None or record.sponsor_citizen_number is None:
+            return None
+        return sponsor_eligible(self._sponsor_or_none(record.sponsor_citizen_number),
+                                self.today())
 
     def read(self, conn: CardConnection) -> CardView:
         files = conn.exclusive(Rp1Card(conn).read_all)
@@ -145,7 +168,9 @@ class Engine:
     # --- issue --------------------------------------------------------------------------
 
     def issue(self, conn: CardConnection, identity: Identity, request: PermitRequest, *,
-              actor: str | None = None, expected_serial: bytes | None = None) -> CardView:
+              actor: str | None = None, expected_serial: bytes | None = None,
+              from_application: bool = False) -> CardView:
+        check_direct_issue(self.require_applications and not from_application)
         card = Rp1Card(conn)
         # one issue at a time in this process: the one-person-one-card check and the registry
         # row it guards must not race with an issue for the same citizen on another reader
@@ -212,8 +237,8 @@ class Engine:
             _check_expected(files, expected_serial)
             view = self.view(files)
             current = self._writable_record(view)
-            terms = self._terms(_merge(request, current), view.report.identity.citizen_number,
-                                current.sponsor_citizen_number)
+            terms = self._rewrite_terms(operation, request, current,
+                                        view.report.identity.citizen_number)
             sequence = max(current.sequence, view.registry.last_sequence if view.registry else 0) + 1
             residence = request.current_residence or current.current_residence
             record = self._record(sequence, residence, terms)
@@ -222,7 +247,7 @@ class Engine:
                                                    view.report.identity_signature, record))
             intent = self._intent(operation, files, conn, actor, record, slot,
                                   citizen_number=view.report.identity.citizen_number,
-                                  slot_fid=target)
+                                  slot_fid=target, evidence=request.evidence)
 
             def write() -> None:
                 card.authenticate(KeyRef.WRITE, self.keys.card_key(KeyRef.WRITE, files.serial))
@@ -260,12 +285,40 @@ class Engine:
                             requested_expires_on=request.expires_on, today=self.today(),
                             sponsor=sponsor, applicant_citizen_number=applicant)
 
+    def _rewrite_terms(self, operation: str, request: PermitRequest, current: ResidenceRecord,
+                       applicant: str) -> PermitTerms:
+        """Re-sign or renewal terms. A family member keeps the sponsor only while staying
+        long-term without naming an own basis; as temporary (or on an own basis) the sponsor
+        is dropped, so a holder whose sponsor lost eligibility is not locked out."""
+        merged = _merge(request, current)
+        family = (current.sponsor_citizen_number is not None and request.basis is None
+                  and merged.permit_type is PermitType.LONG_TERM)
+        sponsor = self._sponsor(current.sponsor_citizen_number) if family else None
+        if family:
+            merged = dataclasses.replace(merged, basis=None)
+        if operation == "renew":
+            return decide_terms(permit_type=merged.permit_type, basis=merged.basis,
+                                requested_expires_on=request.expires_on, today=self.today(),
+                                sponsor=sponsor, applicant_citizen_number=applicant)
+        return decide_resign_terms(
+            permit_type=merged.permit_type, basis=merged.basis,
+            requested_expires_on=request.expires_on, current_expires_on=current.expires_on,
+            extend=request.extend, evidence=request.evidence, today=self.today(),
+            sponsor=sponsor, applicant_citizen_number=applicant)
+
     def _sponsor(self, citizen_number: str) -> Sponsor:
-        row = self.registry.active_card(citizen_number)
-        if row is None:
+        sponsor = self._sponsor_or_none(citizen_number)
+        if sponsor is None:
             raise errors.PolicyError("sponsor_not_registered",
                                      "the sponsor holds no active card in the registry")
-        return Sponsor(row.citizen_number, PermitType(row.permit_type), row.basis, row.expires_on)
+        return sponsor
+
+    def _sponsor_or_none(self, citizen_number: str) -> Sponsor | None:
+        row = self.registry.active_card(citizen_number)
+        if row is None:
+            return None
+        return Sponsor(row.citizen_number, PermitType(row.permit_type), row.basis, row.expires_on,
+                       sponsored_by=row.sponsor_citizen_number)
 
     def _record(self, sequence: int, residence: str, terms: PermitTerms) -> ResidenceRecord:
         try:
@@ -280,7 +333,7 @@ class Engine:
 
     def _intent(self, operation: str, files: CardFiles, conn: CardConnection, actor: str | None,
                 record: ResidenceRecord, slot: bytes, *, citizen_number: str,
-                slot_fid: Fid = Fid.RES_A) -> Intent:
+                slot_fid: Fid = Fid.RES_A, evidence: Evidence | None = None) -> Intent:
         detail = {
             "citizen_number": citizen_number,
             "sequence": record.sequence,
@@ -293,6 +346,8 @@ class Engine:
             "expires_on": record.expires_on.isoformat(),
             "issuing_authority": record.issuing_authority,
         }
+        if evidence is not None:
+            detail["evidence"] = {"kind": evidence.kind, "reference": evidence.reference}
         entry_id = self.audit.intent(operation=operation, card_serial=files.serial.hex(),
                                      reader=conn.reader_name, actor=actor, detail=detail,
                                      now=self.clock())

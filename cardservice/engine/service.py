@@ -21,6 +21,7 @@ class Service:
     home: DataDir
     clock: Clock = utc_now
     pcsc_timeout: float = 5.0
+    require_applications: bool = False
     _engine: Engine | None = field(default=None, init=False)
     _driver: object | None = field(default=None, init=False)
 
@@ -33,7 +34,8 @@ class Service:
         if self._engine is None:
             keys = load_keys(self.home)
             self._engine = Engine(keys, self.registry(), self.audit(), clock=self.clock,
-                                  issue_lock_path=self.home.root / "issue.lock")
+                                  issue_lock_path=self.home.root / "issue.lock",
+                                  require_applications=self.require_applications)
         return self._engine
 
     def registry(self) -> Registry:

@@ -53,6 +53,7 @@ def test_valid_card() -> None:
         "record_signature": ("succeeded", "ok"), "certificate_chain": ("succeeded", "ok"),
         "validity": ("succeeded", "ok"), "revocation": ("not_checked", "not_checked_registry"),
         "rollback": ("not_checked", "not_checked_registry"),
+        "sponsor": ("not_checked", "not_checked_registry"),
     }
     assert (report.identity, report.record, report.current_slot) == (IDENTITY, c.record, Fid.RES_A)
     assert report.identity_signature == c.identity_sig
@@ -207,7 +208,7 @@ def test_registry_on_blank_card_keeps_blank() -> None:
 def test_report_values_are_lower_case_strings() -> None:
     report = verify(card())
     assert report.status.value == "valid"
-    assert {r.value for r in Result} == {"succeeded", "failed", "not_checked"}
+    assert {r.value for r in Result} == {"succeeded", "failed", "not_checked", "warning"}
     assert {s.value for s in Status} == {"valid", "invalid", "expired", "revoked", "blank",
                                          "unsigned"}
 
