@@ -3,6 +3,8 @@
 # virtual reader slots used by the multi-reader tests and benchmark.
 set -eu
 PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc"
+# the application receipt: CJK text (poppler-data maps its CID font), tests read it with poppler
+PKGS="$PKGS poppler-utils poppler-data fonts-noto-cjk"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=""
