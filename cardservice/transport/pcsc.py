@@ -314,11 +314,14 @@ class PcscConnection(CardConnection):
         if _code(hresult) not in (0, _W_REMOVED_CARD, _W_RESET_CARD, _E_NOT_TRANSACTED):
             _check(hresult, "end transaction")
 
-    def close(self) -> None:
+    def eject(self) -> None:
+        self.close(disposition=scard.SCARD_EJECT_CARD)
+
+    def close(self, disposition: int = scard.SCARD_LEAVE_CARD) -> None:
         if not self._broken:
             try:
                 self.end_transaction()
-                scard.SCardDisconnect(self._hcard, scard.SCARD_LEAVE_CARD)
+                scard.SCardDisconnect(self._hcard, disposition)
             except errors.CardServiceError:
                 pass
             self._context.close()
