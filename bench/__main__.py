@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--json] [--strict] [--cache DIR] [--seed N]``."""
+"""``python -m bench [--quick] [--json] [--strict] [--compare OLD.json] [--cache DIR] [--seed N]``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import compare
 from .report import all_passed, render, to_json
 from .runner import Plan, run
 
@@ -23,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path(".bench-cache"),
                         help="folder for the 1,000,000-row fixture databases (built once)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--compare", type=Path, metavar="OLD.json",
+                        help="print each figure's change against an earlier --json run")
+    parser.add_argument("--noise", type=float, default=compare.DEFAULT_NOISE,
+                        help="relative change treated as noise by --compare (default 0.10)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -30,8 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     sections = run(Plan.for_mode(args.quick), args.cache, datetime.now(UTC), args.seed)
     print(to_json(sections) if args.json else render(sections))
+    regressions = 0
+    if args.compare:
+        text, regressions = compare.render(compare.load(args.compare), compare.as_doc(sections),
+                                           args.noise)
+        print(text, file=sys.stderr if args.json else sys.stdout)
     print(f"run took {time.monotonic() - started:.1f} s", file=sys.stderr)
-    return 1 if args.strict and not all_passed(sections) else 0
+    failed = args.strict and (not all_passed(sections) or regressions)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -44,6 +44,10 @@ class CountingConnection(CardConnection):
         return Traffic(len(self.log[first:]), sum(map(len, self.log[first:])),
                        sum(self._received[first:]))
 
+    def exchanges(self) -> list[tuple[bytes, int]]:
+        """(command APDU, response length with SW) of every APDU, in order."""
+        return list(zip(self.log, self._received))
+
     def reset(self) -> None:
         self.log.clear()
         self._received.clear()

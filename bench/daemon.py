@@ -41,9 +41,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_daemon(bench: Bench, now: datetime) -> Iterator[tuple[httpx.Client, int]]:
-    """``cardservice serve`` on a free loopback port; yields a keep-alive client and its PID."""
-    secret, _ = TokenStore(bench.home.tokens_db).create("bench", "reader", now)
+def running_daemon(bench: Bench, now: datetime,
+                   role: str = "reader") -> Iterator[tuple[httpx.Client, int]]:
+    """``cardservice serve`` on a free loopback port; yields a keep-alive client (a token of
+    ``role``) and the daemon's PID."""
+    store = TokenStore(bench.home.tokens_db)
+    name = f"bench-{role}-{len(store.list())}"
+    secret, _ = store.create(name, role, now)
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-c", "from cardservice.cli.main import main; main()",
                              "--home", str(bench.home.root), "serve", "--port", str(port)],

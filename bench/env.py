@@ -20,8 +20,9 @@ from .rawpcsc import present_readers
 
 logger = logging.getLogger(__name__)
 
+#: The 16 vpcd ports scripts/install-system-deps.sh sets up (CARDSIM_VPCD_PORTS narrows them).
 VPCD_PORTS = tuple(int(p) for p in os.environ.get(
-    "CARDSIM_VPCD_PORTS", "35963,35964,35965,35966").split(","))
+    "CARDSIM_VPCD_PORTS", ",".join(str(p) for p in range(35963, 35979))).split(","))
 
 
 @dataclass
@@ -44,21 +45,23 @@ class PcscEnv:
     def ensure_pcscd(self, timeout: float = 10.0) -> None:
         self.pcscd.ensure(timeout)
 
-    def serve(self, images: list[Path], serials: list[bytes]) -> list[Served]:
-        """Serve each image on a free vpcd port; as many as there are free reader slots."""
+    def serve(self, images: list[Path], serials: list[bytes],
+              timing: str = "instant") -> list[Served]:
+        """Serve each image on a free vpcd port (its card answering at the ``timing`` profile);
+        as many as there are free reader slots."""
         free = [p for p in VPCD_PORTS if p not in {s.port for s in self.served}]
         for image, serial in zip(images, serials):
             while free:
-                served = self._try_port(image, serial, free.pop(0))
+                served = self._try_port(image, serial, free.pop(0), timing)
                 if served is not None:
                     self.served.append(served)
                     break
         return list(self.served)
 
-    def _try_port(self, image: Path, serial: bytes, port: int) -> Served | None:
+    def _try_port(self, image: Path, serial: bytes, port: int, timing: str) -> Served | None:
         before = present_readers()
         proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", str(image),
-                                 "--port", str(port)],
+                                 "--port", str(port), "--timing", timing],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline and proc.poll() is None:
@@ -70,10 +73,15 @@ class PcscEnv:
         _stop(proc)
         return None
 
+    def release(self, served: list[Served]) -> None:
+        """Take these cards out (their reader slots are free again)."""
+        for s in served:
+            _stop(s.process)
+            if s in self.served:
+                self.served.remove(s)
+
     def close(self) -> None:
-        for served in self.served:
-            _stop(served.process)
-        self.served.clear()
+        self.release(list(self.served))
         self.pcscd.stop()  # only if this run started it
 
 

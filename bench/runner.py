@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cardservice.errors import CardServiceError
 
-from . import daemon, latency, scaling, stores, traffic
+from . import cardtiming, daemon, latency, scaling, stores, traffic
 from .cards import issued_image, make_bench, serial_for
 from .env import PcscEnv
 from .report import Section
@@ -30,12 +30,15 @@ class Plan:
     scaling_seconds: float
     daemon_requests: int
     lookups: int
+    timing: cardtiming.Plan
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
-            return cls(latency_n=300, scaling_seconds=1.5, daemon_requests=5_000, lookups=2_000)
-        return cls(latency_n=3_000, scaling_seconds=5.0, daemon_requests=10_000, lookups=20_000)
+            return cls(latency_n=300, scaling_seconds=1.5, daemon_requests=5_000, lookups=2_000,
+                       timing=cardtiming.QUICK)
+        return cls(latency_n=3_000, scaling_seconds=5.0, daemon_requests=10_000, lookups=20_000,
+                   timing=cardtiming.FULL)
 
 
 def run(plan: Plan, cache: Path, now: datetime, seed: int) -> list[Section]:
@@ -56,6 +59,9 @@ def run(plan: Plan, cache: Path, now: datetime, seed: int) -> list[Section]:
                 bench, engine, first, now, plan.latency_n, plan.daemon_requests)))
             sections.append(guarded("scaling", lambda: scaling.run(
                 engine, readers, plan.scaling_seconds)))
+            env.release(list(env.served))  # the timed cards need the reader slots
+            sections.append(guarded("card timing", lambda: cardtiming.run(
+                bench, engine, env, plan.timing, rng)))
         finally:
             env.close()
             engine.registry.close()

@@ -37,6 +37,7 @@ FIELD_REASONS = frozenset(
         "unknown_code",
         "out_of_range",
         "bad_characters",
+        "bad_region",
     }
 )
 

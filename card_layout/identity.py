@@ -101,13 +101,15 @@ class Identity:
         nationality: str,
         citizen_number: str,
         household_address: str,
+        today: date | None = None,
     ) -> Identity:
-        """A validated identity from user input (NFC, stripped, parsed; FieldError if not)."""
+        """A validated identity from user input (NFC, stripped, parsed; FieldError if not).
+        With ``today``, a citizen number whose birth date lies after it is refused."""
         return cls(
             name=normalize_text("name", name),
             gender=Gender.parse(gender),
             nationality=parse_nationality(nationality),
-            citizen_number=citizen.validate_citizen_number(citizen_number),
+            citizen_number=citizen.validate_citizen_number(citizen_number, today=today),
             household_address=normalize_text("household_address", household_address),
         )
 

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     operation_timeout: float = Field(default=20.0, gt=0, description="seconds per card operation")
     read_wait: float = Field(default=2.0, ge=0, description="seconds a read waits for a busy reader")
     idempotency_ttl_hours: int = Field(default=24, gt=0)
+    database_url: str | None = Field(default=None, description="postgresql://...; unset: SQLite")
+    site_id: str | None = Field(default=None, description="this site (required with PostgreSQL)")
     require_applications: bool | None = Field(
         default=None, description="refuse direct issues (application_required); default: "
         "true with a PostgreSQL database, else false")

@@ -208,6 +208,22 @@ class KeysInsecureError(CardServiceError):
     code = "KEYS_INSECURE"
 
 
+# --- storage ------------------------------------------------------------------------------
+
+
+class RegistryUnavailableError(CardServiceError):
+    """The registry database cannot be reached; nothing was written. Try again."""
+
+    code = "REGISTRY_UNAVAILABLE"
+    retriable = True
+
+
+class SchemaOutdatedError(CardServiceError):
+    """The database schema is older (or newer) than this software; run `cardservice db upgrade`."""
+
+    code = "SCHEMA_OUTDATED"
+
+
 # --- applications (first issue) ----------------------------------------------------------
 
 

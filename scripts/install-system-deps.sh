@@ -2,7 +2,8 @@
 # Installs the Debian packages the service and its tests need, if missing, and the extra
 # virtual reader slots used by the multi-reader tests and benchmark.
 set -eu
-PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc"
+# postgresql: the test session starts its own throw-away cluster from its binaries (tests/pg.py)
+PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc postgresql"
 # the application receipt: CJK text (poppler-data maps its CID font), tests read it with poppler
 PKGS="$PKGS poppler-utils poppler-data fonts-noto-cjk"
 SUDO=""

@@ -251,6 +251,7 @@ main() {
     chmod 700 "$DEMO"
     ensure_pcscd
     "$CS" keys init --demo >&2
+    "$CS" db upgrade >&2  # a .demo/ of an older version: bring its schema up to date
     ensure_card_image
     insert_card
     issue_card_once

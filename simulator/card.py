@@ -9,10 +9,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .atr import ATR
 from .card_os import CardOS
 from .faults import CardAbsent, CardMute, CardPulled, FaultPlan, NotPowered, PowerLost
 from .image import CardImage
+from .timing import INSTANT, Pacer, Profile, atr_for, atr_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +31,12 @@ class VirtualCard:
     """One card. ``process`` answers an APDU or raises a :class:`~simulator.faults.CardGone`.
 
     ``image`` is a :class:`CardImage` or the path of an image file; ``rng`` a ``random.Random`` or
-    a callable ``n -> n bytes`` (default ``os.urandom``) for GET CHALLENGE.
+    a callable ``n -> n bytes`` (default ``os.urandom``) for GET CHALLENGE; ``timing`` the
+    :mod:`~simulator.timing` profile the card answers at (default: instantly).
     """
 
-    def __init__(self, image: CardImage | str | Path, rng: Rng | None = None) -> None:
+    def __init__(self, image: CardImage | str | Path, rng: Rng | None = None,
+                 timing: Profile = INSTANT) -> None:
         self.image = image if isinstance(image, CardImage) else CardImage.load(Path(image))
         self.faults = FaultPlan()
         self.os = CardOS(self.image, _byte_source(rng), self.faults.update_cut_point)
@@ -42,6 +44,9 @@ class VirtualCard:
         self.powered = False
         self.apdu_count = 0
         self._lock = threading.RLock()
+        self.timing = timing
+        self._pacer = Pacer(timing)
+        self._atr = atr_for(timing)
 
     @property
     def update_count(self) -> int:
@@ -50,7 +55,7 @@ class VirtualCard:
 
     @property
     def atr(self) -> bytes:
-        return ATR
+        return self._atr
 
     def power_on(self) -> bytes:
         """Cold reset: RAM cleared, RP1 implicitly selected; returns the ATR."""
@@ -59,7 +64,8 @@ class VirtualCard:
                 raise CardAbsent("no card in the reader")
             self.powered = True
             self.os.reset()
-            return ATR
+            self._pacer.pause(atr_seconds(self.timing))
+            return self._atr
 
     def power_off(self) -> None:
         with self._lock:
@@ -91,7 +97,10 @@ class VirtualCard:
             if not self.powered:
                 raise NotPowered("card not powered")
             self.apdu_count += 1
-            return self._run(apdu)
+            started = self._pacer.start()
+            response = self._run(apdu)
+            self._pacer.finish(started, apdu, len(response))
+            return response
 
     def _run(self, apdu: bytes) -> bytes:
         action = self.faults.before_apdu(apdu[1] if len(apdu) > 1 else -1)

@@ -18,6 +18,7 @@ from .control import ControlServer, control_path, send_control
 from .devkeys import load_dev_master_keys
 from .image import CardImage, ImageError
 from .show import describe
+from .timing import PROFILES, profile
 from .vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdBridge
 
 logger = logging.getLogger(__name__)
@@ -74,8 +75,10 @@ def show(image: Path) -> None:
 @click.option("--count", type=click.IntRange(1), default=None,
               help="Cards in the feeder stack (created blank if missing).")
 @click.option("--seed", type=int, default=None, help="Repeatable serials for a new stack.")
+@click.option("--timing", type=click.Choice(list(PROFILES)), default="instant", show_default=True,
+              help="Answer as a real card would at this profile's bit rate (docs/simulator.md).")
 def serve(image: Path | None, port: int, host: str, feeder: Path | None, count: int | None,
-          seed: int | None) -> None:
+          seed: int | None, timing: str) -> None:
     """Insert the card into pcscd's virtual reader until stopped (SIGTERM / Ctrl-C).
 
     With --feeder DIR --count N: insert the next blank card of the stack each time the previous
@@ -83,12 +86,12 @@ def serve(image: Path | None, port: int, host: str, feeder: Path | None, count: 
     if feeder is not None:
         if count is None or image is not None:
             _fail("--feeder needs --count N and no IMAGE")
-        _serve_feeder(feeder, count, seed, host, port)
+        _serve_feeder(feeder, count, seed, host, port, timing)
         return
     if image is None:
         _fail("name an IMAGE or use --feeder DIR --count N")
     try:
-        card = VirtualCard(image)
+        card = VirtualCard(image, timing=profile(timing))
     except ImageError as exc:
         _fail(str(exc))
     bridge = VpcdBridge(card, host, port).start()
@@ -98,13 +101,15 @@ def serve(image: Path | None, port: int, host: str, feeder: Path | None, count: 
     click.echo("card removed", err=True)
 
 
-def _serve_feeder(folder: Path, count: int, seed: int | None, host: str, port: int) -> None:
+def _serve_feeder(folder: Path, count: int, seed: int | None, host: str, port: int,
+                  timing: str) -> None:
     from .feeder import FeederBridge, prepare_stack
 
     def taken(card: VirtualCard, done: int) -> None:
         click.echo(f"taken {card.image.serial.hex().upper()} ({done} of {count})", err=True)
 
-    bridge = FeederBridge(prepare_stack(folder, count, seed), host, port, on_taken=taken)
+    bridge = FeederBridge(prepare_stack(folder, count, seed), host, port, on_taken=taken,
+                          timing=profile(timing))
     click.echo(f"feeder: {bridge.remaining} blank of {count} cards in {folder} into "
                f"{host}:{port} ({bridge.reader_name})", err=True)
     bridge.start()

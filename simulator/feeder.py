@@ -58,7 +58,9 @@ class FeederBridge(VpcdBridge):
 
     def __init__(self, paths: list[Path], host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                  insert_delay: float = 0.8,
-                 on_taken: Callable[[VirtualCard, int], None] | None = None) -> None:
+                 on_taken: Callable[[VirtualCard, int], None] | None = None,
+                 timing: object | None = None) -> None:
+        self._timing = timing
         self._queue = [p for p in paths if not CardImage.load(p).locked]
         self.total = len(paths)
         self.taken: list[str] = []
@@ -79,7 +81,8 @@ class FeederBridge(VpcdBridge):
     def _next_card(self) -> VirtualCard | None:
         if not self._queue:
             return None
-        return VirtualCard(self._queue.pop(0))
+        path = self._queue.pop(0)
+        return VirtualCard(path) if self._timing is None else VirtualCard(path, timing=self._timing)
 
     def _control(self, code: int) -> bytes | None:
         if code == POWER_OFF and self.card.image.locked and not self.card.faults.muted:

@@ -117,3 +117,7 @@ def vpcd_card(pcscd: Pcscd, tmp_path: Path) -> Iterator[tuple[str, Path, VpcdBri
     finally:
         bridge.stop()
         wait_card_state(reader, present=False)  # so the next test starts from an empty reader
+
+
+# The throw-away PostgreSQL cluster and the sqlite|postgresql store fixture (docs/storage.md).
+from tests.pg import backend, pg_cluster  # noqa: F401

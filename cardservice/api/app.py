@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from cardservice import __version__
+from cardservice import __version__, errors
 from cardservice.api.errors import install_handlers
 from cardservice.api.models import ErrorBody
 from cardservice.api.routes import audit, cards, events, health, readers
@@ -19,8 +19,7 @@ from cardservice.api.security import LocalGuard
 from cardservice.config import Settings
 from cardservice.engine.operations import Clock, utc_now
 from cardservice.engine.service import Service
-from cardservice.store.idempotency import IdempotencyStore
-from cardservice.store.tokens import TokenStore
+from cardservice.store.stores import Stores
 from cardservice.transport.events import EventBus, Monitor
 from cardservice.transport.readers import PcscBackend, ReaderBackend, ReaderPool
 
@@ -34,21 +33,33 @@ DESCRIPTION = """Local card service for RP1 residence-permit cards. Every route 
 def build_runtime(settings: Settings, *, service: Service | None = None,
                   backend: ReaderBackend | None = None, clock: Clock | None = None) -> Runtime:
     clock = clock or utc_now
-    service = service or Service.open(settings.home, clock=clock,
-                                      pcsc_timeout=settings.pcsc_timeout,
-                                      require_applications=settings.applications_required)
+    service = service or Service.open(
+        settings.home, clock=clock, pcsc_timeout=settings.pcsc_timeout,
+        stores=Stores(settings.home, database_url=settings.database_url,
+                      site_id=settings.site_id),
+        require_applications=settings.applications_required)
     service.home.ensure()
+    _check_schema(service.stores)
     backend = backend or PcscBackend(service.driver)
     bus = EventBus(clock)
     runtime = Runtime(
-        settings=settings, service=service, tokens=TokenStore(service.home.tokens_db),
+        settings=settings, service=service, tokens=service.stores.tokens(),
         pool=ReaderPool(backend), bus=bus, monitor=Monitor(backend, bus),
-        idempotency=IdempotencyStore(service.home.root / "idempotency.db",
-                                     ttl=timedelta(hours=settings.idempotency_ttl_hours)),
+        idempotency=service.stores.idempotency(
+            ttl=timedelta(hours=settings.idempotency_ttl_hours)),
         clock=clock,
     )
     runtime.monitor.on_card = runtime.reconcile_reader
     return runtime
+
+
+def _check_schema(stores: Stores) -> None:
+    """Refuse to start on a schema older than the code (SchemaOutdatedError names the command);
+    an unreachable database is not fatal: the daemon starts offline and recovers by itself."""
+    try:
+        stores.check_current()
+    except errors.RegistryUnavailableError as exc:
+        logger.warning("starting offline: %s", exc.message)
 
 
 def _lifespan(runtime: Runtime):

@@ -179,7 +179,8 @@ def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
     try:
         identity = Identity.create(name=name, gender=gender, nationality=nationality,
                                    citizen_number=citizen_number,
-                                   household_address=household_address)
+                                   household_address=household_address,
+                                   today=svc.engine.today())
     except FieldError as exc:
         raise errors.ValidationError(exc.field, exc.message, exc.reason) from exc
     request = _request(residence, permit_type, basis, sponsor, expires)
@@ -324,10 +325,9 @@ def token() -> None:
 
 
 def _tokens(svc: Service):
-    from cardservice.store.tokens import TokenStore
 
     svc.home.ensure()
-    return TokenStore(svc.home.tokens_db)
+    return svc.stores.tokens()
 
 
 @token.command("create")
@@ -366,6 +366,11 @@ def token_revoke(svc: Service, name_or_id: str) -> None:
     """Revoke a token by name or id."""
     info = _tokens(svc).revoke(name_or_id, utc_now())
     click.echo(f"token {info.id} ({info.name}) revoked")
+
+
+from cardservice.cli.db import db as _db_group
+
+cli.add_command(_db_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from card_layout import citizen
 from card_layout.errors import FieldError
 from card_layout.files import Fid, KeyRef
 from card_layout.identity import Identity
@@ -184,6 +185,7 @@ class Engine:
             serial_hex = files.serial.hex()
             if self.registry.get(serial_hex) is not None:
                 raise errors.AlreadyPersonalizedError(f"card {serial_hex} was issued before")
+            self._check_born(identity)
             self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
             if not request.current_residence:
                 raise errors.ValidationError("current_residence", "is required", "empty")
@@ -306,7 +308,21 @@ class Engine:
             extend=request.extend, evidence=request.evidence, today=self.today(),
             sponsor=sponsor, applicant_citizen_number=applicant)
 
+    def _check_born(self, identity: Identity) -> None:
+        """A write-once identity must not carry a birth date after today."""
+        try:
+            citizen.validate_citizen_number(identity.citizen_number, today=self.today())
+        except FieldError as exc:
+            raise _field_error(exc) from exc
+
     def _sponsor(self, citizen_number: str) -> Sponsor:
+        """The sponsor's registry row, looked up by the number in stored form only after it
+        passed the same format and check-digit rules as any citizen number."""
+        try:
+            citizen_number = citizen.validate_citizen_number(
+                citizen_number, "sponsor_citizen_number", today=self.today())
+        except FieldError as exc:
+            raise _field_error(exc) from exc
         sponsor = self._sponsor_or_none(citizen_number)
         if sponsor is None:
             raise errors.PolicyError("sponsor_not_registered",

@@ -1,5 +1,6 @@
-"""Wiring: open the data directory, keys, registry and audit log into an :class:`Engine`, and
-pick a reader. Used by the CLI and the daemon."""
+"""Wiring: open the data directory, keys and the stores (SQLite in the data directory, or the
+county PostgreSQL database) into an :class:`Engine`, and pick a reader. Used by the CLI and
+the daemon."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 from cardservice import errors
 from cardservice.engine.operations import Clock, Engine, utc_now
 from cardservice.pki.keys import DataDir, default_home, load_keys
-from cardservice.store.audit import AuditLog
 from cardservice.store.registry import Registry
+from cardservice.store.stores import Stores
 
 logger = logging.getLogger(__name__)
 
@@ -21,13 +22,22 @@ class Service:
     home: DataDir
     clock: Clock = utc_now
     pcsc_timeout: float = 5.0
+    stores: Stores | None = None
     require_applications: bool = False
     _engine: Engine | None = field(default=None, init=False)
     _driver: object | None = field(default=None, init=False)
 
+    def __post_init__(self) -> None:
+        if self.stores is None:  # CARDSERVICE_DATABASE_URL / CARDSERVICE_SITE_ID, or SQLite
+            self.stores = Stores.from_env(self.home.root)
+
     @classmethod
     def open(cls, home: Path | None = None, **kw) -> Service:
         return cls(DataDir(home or default_home()), **kw)
+
+    @property
+    def site_id(self) -> str:
+        return self.stores.site_id
 
     @property
     def engine(self) -> Engine:
@@ -42,13 +52,14 @@ class Service:
         if self._engine is not None:
             return self._engine.registry
         self.home.ensure()
-        return Registry(self.home.registry_db)
+        return self.stores.registry()
 
-    def audit(self) -> AuditLog:
+    def audit(self):
+        """The audit log (SQLite: AuditLog; PostgreSQL: PgAuditLog, one chain per site)."""
         if self._engine is not None:
             return self._engine.audit
         self.home.ensure()
-        return AuditLog(self.home.audit_db)
+        return self.stores.audit()
 
     @property
     def driver(self):

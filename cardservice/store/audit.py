@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit log (its own SQLite file).
+"""The append-only, hash-chained audit log (its own SQLite file; PostgreSQL: audit_pg.py).
 
 Every card write is bracketed by an *intent* (durable before the first card write) and an
 *outcome*; other actions (revoke, ...) are single *events*. Each entry's hash is
@@ -17,51 +17,22 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from cardservice.errors import CardServiceError, NotFoundError, ValidationError
 from cardservice.store import db
+from cardservice.store.audit_schema import COMPONENT
+from cardservice.store.base import Store
+from cardservice.store.database import SQLITE, Database
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 GENESIS_HASH = bytes(32)
 MAX_LIMIT = 10_000
 
 KINDS = ("intent", "outcome", "event")
 OUTCOMES = ("success", "failure", "unknown", "reconciled_success", "reconciled_failure")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-    id          INTEGER PRIMARY KEY,
-    ts          TEXT NOT NULL,
-    kind        TEXT NOT NULL,
-    operation   TEXT NOT NULL,
-    card_serial TEXT,
-    reader      TEXT,
-    actor       TEXT,
-    intent_id   INTEGER,
-    outcome     TEXT,
-    sequence    INTEGER,
-    error_code  TEXT,
-    detail      TEXT NOT NULL,
-    prev_hash   BLOB NOT NULL,
-    hash        BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_by_serial ON audit (card_serial, id);
-CREATE INDEX IF NOT EXISTS audit_by_intent ON audit (intent_id) WHERE intent_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS audit_intents ON audit (id) WHERE kind = 'intent';
-CREATE TABLE IF NOT EXISTS audit_head (
-    one       INTEGER PRIMARY KEY CHECK (one = 1),
-    last_id   INTEGER NOT NULL,
-    last_hash BLOB NOT NULL
-);
-INSERT OR IGNORE INTO audit_head (one, last_id, last_hash) VALUES (1, 0, zeroblob(32));
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-"""
 
 # Column order of the table = order of the canonical encoding (minus the two hashes).
 _FIELDS = (
@@ -108,6 +79,8 @@ class AuditEntry:
     prev_hash: bytes
     hash: bytes
     error_code: str | None = None
+    site_id: str | None = None  # PostgreSQL: the site that appended it
+    site_seq: int | None = None  # PostgreSQL: its place in that site's chain
 
 
 @dataclass(frozen=True)
@@ -116,6 +89,8 @@ class AuditVerifyResult:
     entries: int
     first_broken_id: int | None
     reason: str | None
+    site: str | None = None  # PostgreSQL: the site whose chain broke
+    sites: dict[str, int] | None = None  # PostgreSQL: entries per site chain
 
 
 def canonical_bytes(fields: tuple[Any, ...]) -> bytes:
@@ -173,11 +148,17 @@ def _row_to_entry(row: tuple) -> AuditEntry:
     )  # fmt: skip
 
 
-class AuditLog(db.Store):
-    """The audit log in one SQLite file (or ``":memory:"``); appends from threads serialize."""
+class AuditLog(Store):
+    """The audit log in one SQLite file (or ``":memory:"``): one hash chain; appends from
+    threads serialize. PostgreSQL: :class:`cardservice.store.audit_pg.PgAuditLog`."""
 
-    SCHEMA = _SCHEMA
-    SCHEMA_VERSION = SCHEMA_VERSION
+    COMPONENT = COMPONENT
+
+    def __init__(self, target: Path | str | Database) -> None:
+        super().__init__(target)
+        if self._db.backend != SQLITE:
+            raise TypeError("AuditLog is the SQLite audit log; use store.open_audit()")
+        self._lock = self._db.lock
 
     # --- appends -----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Shared SQLite plumbing for the registry, the audit log and the token store.
+"""SQLite plumbing and the time/date conversions every store shares.
 
 Every store opens its own connection here: WAL journal, ``synchronous=FULL`` (a commit is on
 disk before it returns), foreign keys on, a busy timeout so a second process (the CLI next to
@@ -90,38 +90,20 @@ def normalize_time(moment: datetime) -> datetime:
     return datetime.fromisoformat(to_db_time(moment))
 
 
-def from_db_time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+def from_db_time(value: str | datetime) -> datetime:
+    """A stored time: ISO text (SQLite) or a timestamptz (PostgreSQL), as UTC-aware datetime."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.fromisoformat(value)
 
 
-def from_db_time_or_none(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
+def from_db_time_or_none(value: str | datetime | None) -> datetime | None:
+    return None if value is None else from_db_time(value)
 
 
 def to_db_date(day: date) -> str:
     return day.isoformat()
 
 
-def from_db_date(text: str) -> date:
-    return date.fromisoformat(text)
-
-
-class Store:
-    """Base of the SQLite-backed stores: one connection, guarded by a lock, shared by threads.
-
-    Subclasses set ``SCHEMA`` (the DDL script) and ``SCHEMA_VERSION``.
-    """
-
-    SCHEMA = ""
-    SCHEMA_VERSION = 1
-
-    def __init__(self, path: Path | str) -> None:
-        self._lock = threading.Lock()
-        self._conn = open_database(path)
-        with self._lock:
-            apply_schema(self._conn, self.SCHEMA, self.SCHEMA_VERSION)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
+def from_db_date(value: str | date) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)

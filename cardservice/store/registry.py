@@ -1,4 +1,4 @@
-"""The card registry: one row per card the service has issued (SQLite).
+"""The card registry: one row per card the service has issued (SQLite or PostgreSQL).
 
 It enforces "one person, one card" twice: :meth:`Registry.ensure_can_issue` and
 :meth:`Registry.record_issue` check it in code, and a partial UNIQUE index on the citizen number
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,14 +22,15 @@ from cardservice.errors import (
     NotFoundError,
     ValidationError,
 )
-from cardservice.store import db
+from cardservice.store import db, migrations
+from cardservice.store.base import Store
+from cardservice.store.database import constraint_name
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 _SERIAL_RE = re.compile(r"^[0-9a-f]{16}$")
 
-_SCHEMA = """
+_V1_SQLITE = """
 CREATE TABLE IF NOT EXISTS cards (
     serial                  TEXT PRIMARY KEY,
     citizen_number          TEXT NOT NULL,
@@ -51,14 +51,63 @@ CREATE UNIQUE INDEX IF NOT EXISTS cards_one_active_per_citizen
     ON cards (citizen_number) WHERE status = 'active';
 """
 
-_COLUMNS = (
+# v2: sites, and the reservation a write takes before its first card APDU. A card being issued
+# is 'pending' until its write is confirmed; the one-card index covers pending cards too.
+_CARDS_V2 = """
+CREATE TABLE cards{suffix} (
+    serial                  TEXT PRIMARY KEY,
+    citizen_number          TEXT NOT NULL,
+    status                  TEXT NOT NULL
+                            CHECK (status IN ('pending', 'active', 'revoked', 'lost', 'replaced')),
+    last_sequence           {int} NOT NULL CHECK (last_sequence >= 0),
+    issuing_authority       TEXT NOT NULL,
+    permit_type             TEXT NOT NULL,
+    basis                   INTEGER,
+    expires_on              {date} NOT NULL,
+    sponsor_citizen_number  TEXT,
+    revoked_reason          TEXT,
+    created_at              {time} NOT NULL,
+    updated_at              {time} NOT NULL,
+    issued_site             TEXT,
+    last_write_site         TEXT,
+    pending_sequence        {int},
+    pending_site            TEXT,
+    pending_since           {time}
+);
+"""
+_INDEXES_V2 = """
+CREATE INDEX cards_by_citizen ON cards (citizen_number, created_at);
+CREATE UNIQUE INDEX cards_one_active_per_citizen
+    ON cards (citizen_number) WHERE status IN ('active', 'pending');
+CREATE INDEX cards_reserved ON cards (pending_since) WHERE pending_since IS NOT NULL;
+"""
+_OLD_COLUMNS = (
     "serial, citizen_number, status, last_sequence, issuing_authority, permit_type, basis, "
     "expires_on, sponsor_citizen_number, revoked_reason, created_at, updated_at"
 )
-_INSERT = f"INSERT INTO cards ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_V2_SQLITE = (
+    _CARDS_V2.format(suffix="_v2", int="INTEGER", date="TEXT", time="TEXT")
+    + f"INSERT INTO cards_v2 ({_OLD_COLUMNS}) SELECT {_OLD_COLUMNS} FROM cards;\n"
+    + "DROP TABLE cards;\nALTER TABLE cards_v2 RENAME TO cards;\n" + _INDEXES_V2
+)
+_V1_POSTGRESQL = (_CARDS_V2.format(suffix="", int="BIGINT", date="DATE", time="TIMESTAMPTZ")
+                  + _INDEXES_V2)
+
+COMPONENT = migrations.register(migrations.Component("registry", (
+    migrations.Step(1, "cards, one active card per citizen", _V1_SQLITE, _V1_POSTGRESQL),
+    migrations.Step(2, "sites and write reservations", _V2_SQLITE, ""),
+)))
+
+_COLUMNS = (
+    "serial, citizen_number, status, last_sequence, issuing_authority, permit_type, basis, "
+    "expires_on, sponsor_citizen_number, revoked_reason, created_at, updated_at, "
+    "issued_site, last_write_site, pending_sequence, pending_site, pending_since"
+)
+_INSERT = f"INSERT INTO cards ({_COLUMNS}) VALUES ({', '.join('?' * 17)})"
 
 
 class CardStatus(str, Enum):
+    PENDING = "pending"  # issue reserved, card write not confirmed yet
     ACTIVE = "active"
     REVOKED = "revoked"
     LOST = "lost"
@@ -86,6 +135,15 @@ class CardRow:
     revoked_reason: str | None
     created_at: datetime
     updated_at: datetime
+    issued_site: str | None = None
+    last_write_site: str | None = None
+    pending_sequence: int | None = None
+    pending_site: str | None = None
+    pending_since: datetime | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.status not in (CardStatus.ACTIVE, CardStatus.PENDING)
 
     def to_db(self) -> tuple[object, ...]:
         return (
@@ -93,6 +151,8 @@ class CardRow:
             self.issuing_authority, self.permit_type, self.basis, db.to_db_date(self.expires_on),
             self.sponsor_citizen_number, self.revoked_reason,
             db.to_db_time(self.created_at), db.to_db_time(self.updated_at),
+            self.issued_site, self.last_write_site, self.pending_sequence, self.pending_site,
+            None if self.pending_since is None else db.to_db_time(self.pending_since),
         )  # fmt: skip
 
 
@@ -102,7 +162,9 @@ def _row_to_card(row: tuple) -> CardRow:
         issuing_authority=row[4], permit_type=row[5], basis=row[6],
         expires_on=db.from_db_date(row[7]), sponsor_citizen_number=row[8],
         revoked_reason=row[9], created_at=db.from_db_time(row[10]),
-        updated_at=db.from_db_time(row[11]),
+        updated_at=db.from_db_time(row[11]), issued_site=row[12], last_write_site=row[13],
+        pending_sequence=row[14], pending_site=row[15],
+        pending_since=db.from_db_time_or_none(row[16]),
     )  # fmt: skip
 
 
@@ -120,52 +182,143 @@ def _check_sequence(sequence: int) -> int:
     return sequence
 
 
-class Registry(db.Store):
-    """The card registry in one SQLite file (or ``":memory:"``); safe to share between threads."""
+@dataclass(frozen=True)
+class Terms:
+    """What a card write puts into the registry besides the sequence."""
 
-    SCHEMA = _SCHEMA
-    SCHEMA_VERSION = SCHEMA_VERSION
+    issuing_authority: str
+    permit_type: str
+    basis: int | None
+    expires_on: date
+
+
+class Registry(Store):
+    """The card registry on a :class:`Database` (SQLite file or PostgreSQL); thread-safe."""
+
+    COMPONENT = COMPONENT
 
     # --- queries -----------------------------------------------------------------------
 
     def get(self, serial: str) -> CardRow | None:
         key = normalize_serial(serial)
-        with self._lock:
-            row = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM cards WHERE serial = ?", (key,)
-            ).fetchone()
+        with self._db.connection() as tx:
+            row = tx.execute(f"SELECT {_COLUMNS} FROM cards WHERE serial = ?", (key,)).fetchone()
         return None if row is None else _row_to_card(row)
 
     def find_by_citizen(self, citizen_number: str) -> list[CardRow]:
         """All cards of a citizen, newest first."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._db.connection() as tx:
+            rows = tx.execute(
                 f"SELECT {_COLUMNS} FROM cards WHERE citizen_number = ? "
-                "ORDER BY created_at DESC, rowid DESC",
+                "ORDER BY created_at DESC, serial DESC",
                 (citizen_number,),
             ).fetchall()
         return [_row_to_card(r) for r in rows]
 
     def active_card(self, citizen_number: str) -> CardRow | None:
-        with self._lock:
-            row = self._active_row(citizen_number)
-        return None if row is None else _row_to_card(row)
+        """The citizen's active card (a pending issue does not count as a card yet)."""
+        with self._db.connection() as tx:
+            row = _holding_row(tx, citizen_number)
+        card = None if row is None else _row_to_card(row)
+        return card if card is not None and card.status is CardStatus.ACTIVE else None
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT count(*) FROM cards").fetchone()[0])
+        with self._db.connection() as tx:
+            return int(tx.execute("SELECT count(*) FROM cards").fetchone()[0])
+
+    def reservations(self, older_than: datetime | None = None) -> list[CardRow]:
+        """Cards with a write reserved but not confirmed (oldest first); with ``older_than``,
+        only reservations taken before that moment (expired ones)."""
+        sql = f"SELECT {_COLUMNS} FROM cards WHERE pending_since IS NOT NULL"
+        args: tuple = ()
+        if older_than is not None:
+            sql, args = sql + " AND pending_since < ?", (db.to_db_time(older_than),)
+        with self._db.connection() as tx:
+            rows = tx.execute(sql + " ORDER BY pending_since", args).fetchall()
+        return [_row_to_card(r) for r in rows]
 
     def ensure_can_issue(self, citizen_number: str, serial: str) -> None:
-        """Raise CitizenHasCardError if the citizen holds an ACTIVE card other than ``serial``."""
+        """Raise CitizenHasCardError if the citizen holds (or is being issued) a card other than
+        ``serial``."""
         key = normalize_serial(serial)
-        active = self.active_card(citizen_number)
-        if active is not None and active.serial != key:
-            raise CitizenHasCardError(
-                f"citizen already holds active card {active.serial}; revoke it first",
-                serial=active.serial,
-            )
+        with self._db.connection() as tx:
+            row = _holding_row(tx, citizen_number)
+        if row is not None and row[0] != key:
+            raise _has_card(row[0])
 
-    # --- writes ------------------------------------------------------------------------
+    # --- reservation and confirmation (the engine's write path) ------------------------
+
+    def reserve(self, *, serial: str, citizen_number: str, sequence: int, terms: Terms,
+                sponsor_citizen_number: str | None, now: datetime) -> CardRow:
+        """Take the registry's side of a card write before the card is touched.
+
+        A card the registry does not know yet (an issue, or a card issued at another SQLite
+        site) gets a 'pending' row: one person, one card is decided here, so a loser of a race
+        never writes its card (CitizenHasCardError). A known active card records the pending
+        sequence and site. A revoked card -> CardRevokedError."""
+        key, site = normalize_serial(serial), self.site_id
+        _check_sequence(sequence)
+        when = db.to_db_time(now)
+        with self._db.transaction() as tx:
+            current = _select(tx, key)
+            if current is None:
+                holder = _holding_row(tx, citizen_number)
+                if holder is not None:
+                    raise _has_card(holder[0])
+                card = CardRow(key, citizen_number, CardStatus.PENDING, 0, terms.issuing_authority,
+                               terms.permit_type, terms.basis, terms.expires_on,
+                               sponsor_citizen_number, None, db.normalize_time(now),
+                               db.normalize_time(now), site, None, sequence, site,
+                               db.normalize_time(now))  # fmt: skip
+                self._insert(tx, card)
+                return card
+            if current.revoked:
+                raise CardRevokedError(f"card {key} is {current.status.value}", serial=key)
+            tx.execute("UPDATE cards SET pending_sequence = ?, pending_site = ?, "
+                       "pending_since = ? WHERE serial = ?", (sequence, site, when, key))
+            return _select(tx, key)
+
+    def confirm(self, *, serial: str, citizen_number: str, sequence: int, terms: Terms,
+                sponsor_citizen_number: str | None, now: datetime) -> CardRow:
+        """The card read back what was written: the row becomes (or stays) active with
+        ``last_sequence = max(old, sequence)`` and this site as the last writer."""
+        key, site = normalize_serial(serial), self.site_id
+        _check_sequence(sequence)
+        with self._db.transaction() as tx:
+            current = _select(tx, key)
+            if current is None:  # reservation lost (e.g. released): register it now
+                holder = _holding_row(tx, citizen_number)
+                if holder is not None:
+                    raise _has_card(holder[0])
+                self._insert(tx, CardRow(
+                    key, citizen_number, CardStatus.ACTIVE, sequence, terms.issuing_authority,
+                    terms.permit_type, terms.basis, terms.expires_on, sponsor_citizen_number,
+                    None, db.normalize_time(now), db.normalize_time(now), site, site))
+            elif current.revoked:
+                raise CardRevokedError(f"card {key} is {current.status.value}", serial=key)
+            else:
+                tx.execute(
+                    "UPDATE cards SET status = 'active', last_sequence = CASE WHEN "
+                    "last_sequence > ? THEN last_sequence ELSE ? END, issuing_authority = ?, "
+                    "permit_type = ?, basis = ?, expires_on = ?, updated_at = ?, "
+                    "last_write_site = ?, pending_sequence = NULL, pending_site = NULL, "
+                    "pending_since = NULL WHERE serial = ?",
+                    (sequence, sequence, terms.issuing_authority, terms.permit_type, terms.basis,
+                     db.to_db_date(terms.expires_on), db.to_db_time(now), site, key))  # fmt: skip
+            updated = _select(tx, key)
+        logger.info("confirmed write of card %s (sequence %d)", key, updated.last_sequence)
+        return updated
+
+    def release(self, serial: str, now: datetime) -> CardRow | None:
+        """The write did not land: drop the reservation (a pending issue's row goes away)."""
+        key = normalize_serial(serial)
+        with self._db.transaction() as tx:
+            tx.execute("DELETE FROM cards WHERE serial = ? AND status = 'pending'", (key,))
+            tx.execute("UPDATE cards SET pending_sequence = NULL, pending_site = NULL, "
+                       "pending_since = NULL WHERE serial = ?", (key,))
+            return _select(tx, key)
+
+    # --- direct writes (technician tools, import, tests) -------------------------------
 
     def record_issue(
         self,
@@ -185,26 +338,22 @@ class Registry(db.Store):
         A serial seen before (in any status) -> AlreadyPersonalizedError; a citizen with another
         active card -> CitizenHasCardError.
         """
+        site = self.site_id
         card = CardRow(
             serial=normalize_serial(serial), citizen_number=citizen_number,
             status=CardStatus.ACTIVE, last_sequence=_check_sequence(sequence),
             issuing_authority=issuing_authority, permit_type=permit_type, basis=basis,
             expires_on=expires_on, sponsor_citizen_number=sponsor_citizen_number,
             revoked_reason=None, created_at=db.normalize_time(now),
-            updated_at=db.normalize_time(now),
+            updated_at=db.normalize_time(now), issued_site=site, last_write_site=site,
         )  # fmt: skip
-        with db.write_transaction(self._conn, self._lock):
-            if self._conn.execute(
-                "SELECT 1 FROM cards WHERE serial = ?", (card.serial,)
-            ).fetchone():
+        with self._db.transaction() as tx:
+            if _select(tx, card.serial) is not None:
                 raise AlreadyPersonalizedError(f"card {card.serial} is already registered")
-            active = self._active_row(citizen_number)
-            if active is not None:
-                raise CitizenHasCardError(
-                    f"citizen already holds active card {active[0]}; revoke it first",
-                    serial=active[0],
-                )
-            self._insert(card)
+            holder = _holding_row(tx, citizen_number)
+            if holder is not None:
+                raise _has_card(holder[0])
+            self._insert(tx, card)
         logger.info("registered card %s (sequence %d)", card.serial, card.last_sequence)
         return card
 
@@ -222,17 +371,20 @@ class Registry(db.Store):
         """Record a re-sign or renewal; ``last_sequence`` becomes max(old, sequence)."""
         key = normalize_serial(serial)
         _check_sequence(sequence)
-        with db.write_transaction(self._conn, self._lock):
-            current = self._require(key)
+        with self._db.transaction() as tx:
+            current = _select(tx, key)
+            if current is None:
+                raise NotFoundError(f"card {key} is not in the registry", serial=key)
             if current.status is not CardStatus.ACTIVE:
                 raise CardRevokedError(f"card {key} is {current.status.value}", serial=key)
-            self._conn.execute(
-                "UPDATE cards SET last_sequence = max(last_sequence, ?), issuing_authority = ?, "
-                "permit_type = ?, basis = ?, expires_on = ?, updated_at = ? WHERE serial = ?",
-                (sequence, issuing_authority, permit_type, basis, db.to_db_date(expires_on),
-                 db.to_db_time(now), key),
+            tx.execute(
+                "UPDATE cards SET last_sequence = CASE WHEN last_sequence > ? THEN last_sequence "
+                "ELSE ? END, issuing_authority = ?, permit_type = ?, basis = ?, expires_on = ?, "
+                "updated_at = ?, last_write_site = ? WHERE serial = ?",
+                (sequence, sequence, issuing_authority, permit_type, basis,
+                 db.to_db_date(expires_on), db.to_db_time(now), self.site_id, key),
             )  # fmt: skip
-            updated = self._require(key)
+            updated = _select(tx, key)
         logger.info("recorded write of card %s (sequence %d)", key, updated.last_sequence)
         return updated
 
@@ -247,55 +399,64 @@ class Registry(db.Store):
             raise ValidationError(
                 "reason", f"must be one of {', '.join(REVOKE_REASONS)}", reason="choice"
             )
-        with db.write_transaction(self._conn, self._lock):
-            current = self._require(key)
+        with self._db.transaction() as tx:
+            current = _select(tx, key)
+            if current is None:
+                raise NotFoundError(f"card {key} is not in the registry", serial=key)
             if current.status is not CardStatus.ACTIVE:
                 raise CardRevokedError(f"card {key} is already {current.status.value}", serial=key)
-            self._conn.execute(
-                "UPDATE cards SET status = ?, revoked_reason = ?, updated_at = ? WHERE serial = ?",
-                (status.value, reason, db.to_db_time(now), key),
+            tx.execute(
+                "UPDATE cards SET status = ?, revoked_reason = ?, updated_at = ?, "
+                "last_write_site = ? WHERE serial = ?",
+                (status.value, reason, db.to_db_time(now), self.site_id, key),
             )
-            updated = self._require(key)
+            updated = _select(tx, key)
         logger.info("card %s revoked (%s)", key, reason)
         return updated
 
     def import_rows(self, rows: Iterable[CardRow]) -> int:
         """Bulk-insert complete rows in one transaction (migration and benchmark fill)."""
-        with db.write_transaction(self._conn, self._lock):
-            before = self._conn.total_changes
+        batch = [r.to_db() for r in rows]
+        with self._db.transaction() as tx:
             try:
-                self._conn.executemany(_INSERT, (r.to_db() for r in rows))
-            except sqlite3.IntegrityError as exc:
+                tx.executemany(_INSERT, batch)
+            except self._db.IntegrityError as exc:
                 raise _integrity_error(exc) from exc
-            return self._conn.total_changes - before
+        return len(batch)
 
-    # --- helpers (call with the lock held) ---------------------------------------------
-
-    def _active_row(self, citizen_number: str) -> tuple | None:
-        return self._conn.execute(
-            f"SELECT {_COLUMNS} FROM cards WHERE citizen_number = ? AND status = 'active'",
-            (citizen_number,),
-        ).fetchone()
-
-    def _require(self, serial: str) -> CardRow:
-        row = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM cards WHERE serial = ?", (serial,)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"card {serial} is not in the registry", serial=serial)
-        return _row_to_card(row)
-
-    def _insert(self, card: CardRow) -> None:
+    def _insert(self, tx, card: CardRow) -> None:
         try:
-            self._conn.execute(_INSERT, card.to_db())
-        except sqlite3.IntegrityError as exc:
+            tx.execute(_INSERT, card.to_db())
+        except self._db.IntegrityError as exc:
             raise _integrity_error(exc) from exc
 
 
-def _integrity_error(exc: sqlite3.IntegrityError) -> Exception:
-    text = str(exc)
-    if "cards.citizen_number" in text:
+# --- helpers (inside a connection or transaction) ------------------------------------------
+
+
+def _select(tx, serial: str) -> CardRow | None:
+    row = tx.execute(f"SELECT {_COLUMNS} FROM cards WHERE serial = ?", (serial,)).fetchone()
+    return None if row is None else _row_to_card(row)
+
+
+def _holding_row(tx, citizen_number: str) -> tuple | None:
+    """The citizen's active or pending card (the one the unique index allows)."""
+    return tx.execute(
+        f"SELECT {_COLUMNS} FROM cards WHERE citizen_number = ? "
+        "AND status IN ('active', 'pending')",
+        (citizen_number,),
+    ).fetchone()
+
+
+def _has_card(serial: str) -> CitizenHasCardError:
+    return CitizenHasCardError(
+        f"citizen already holds active card {serial}; revoke it first", serial=serial)
+
+
+def _integrity_error(exc: BaseException) -> Exception:
+    text = constraint_name(exc)
+    if "cards.citizen_number" in text or "cards_one_active_per_citizen" in text:
         return CitizenHasCardError("citizen already holds an active card; revoke it first")
-    if "cards.serial" in text:
+    if "cards.serial" in text or "cards_pkey" in text:
         return AlreadyPersonalizedError("card is already registered")
     return ValidationError("card", f"rejected by the registry: {text}", reason="constraint")

@@ -1,4 +1,4 @@
-"""Bearer tokens for the daemon's client apps (SQLite).
+"""Bearer tokens for the daemon's client apps (SQLite or PostgreSQL).
 
 A token is ``"cs_"`` + 43 URL-safe characters (32 random bytes). Only its SHA-256 is stored;
 the secret is shown once by :meth:`TokenStore.create`. Authentication looks the hash up and
@@ -12,24 +12,24 @@ import hashlib
 import hmac
 import logging
 import secrets
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from cardservice.errors import CardServiceError, NotFoundError, ValidationError
 from cardservice.roles import Role
-from cardservice.store import db
+from cardservice.store import db, migrations
+from cardservice.store.base import Store
+from cardservice.store.database import constraint_name
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 TOKEN_PREFIX = "cs_"
 SECRET_BYTES = 32
 MAX_NAME_CHARS = 64
 _TOKEN_CHARS = len(TOKEN_PREFIX) + 43
 
-_SCHEMA = """
+_V1_SQLITE = """
 CREATE TABLE IF NOT EXISTS tokens (
     id          TEXT PRIMARY KEY,
     name        TEXT NOT NULL,
@@ -40,6 +40,27 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS tokens_live_name ON tokens (name) WHERE revoked_at IS NULL;
 """
+# v2: the role CHECK allows 'certifier' (cardservice/roles.py); SQLite rebuilds the table.
+_TABLE_V2 = """
+CREATE TABLE {name} (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    role        TEXT NOT NULL CHECK (role IN ('reader', 'operator', 'certifier', 'admin')),
+    secret_hash {blob} NOT NULL UNIQUE,
+    created_at  {time} NOT NULL,
+    revoked_at  {time}
+);
+"""
+_INDEX_V2 = "CREATE UNIQUE INDEX tokens_live_name ON tokens (name) WHERE revoked_at IS NULL;\n"
+_V2_SQLITE = (_TABLE_V2.format(name="tokens_v2", blob="BLOB", time="TEXT")
+              + "INSERT INTO tokens_v2 SELECT * FROM tokens;\nDROP TABLE tokens;\n"
+              "ALTER TABLE tokens_v2 RENAME TO tokens;\n" + _INDEX_V2)
+_V1_POSTGRESQL = _TABLE_V2.format(name="tokens", blob="BYTEA", time="TIMESTAMPTZ") + _INDEX_V2
+
+COMPONENT = migrations.register(migrations.Component("tokens", (
+    migrations.Step(1, "client tokens", _V1_SQLITE, _V1_POSTGRESQL),
+    migrations.Step(2, "role certifier", _V2_SQLITE, ""),
+)))
 _COLUMNS = "id, name, role, created_at, revoked_at"
 
 
@@ -92,11 +113,10 @@ def _check_role(role: Role | str) -> Role:
         raise ValidationError("role", f"must be one of {choices}", reason="choice") from None
 
 
-class TokenStore(db.Store):
-    """Client tokens in one SQLite file (or ``":memory:"``); safe to share between threads."""
+class TokenStore(Store):
+    """Client tokens on a :class:`Database` (SQLite file or PostgreSQL); thread-safe."""
 
-    SCHEMA = _SCHEMA
-    SCHEMA_VERSION = SCHEMA_VERSION
+    COMPONENT = COMPONENT
 
     def create(
         self,
@@ -120,14 +140,15 @@ class TokenStore(db.Store):
         )
         row = (info.id, info.name, info.role.value, digest, db.to_db_time(now))
         try:
-            with db.write_transaction(self._conn, self._lock):
-                self._conn.execute(
+            with self._db.transaction() as tx:
+                tx.execute(
                     "INSERT INTO tokens (id, name, role, secret_hash, created_at) "
                     "VALUES (?, ?, ?, ?, ?)",
                     row,
                 )
-        except sqlite3.IntegrityError as exc:
-            if "tokens.name" in str(exc):
+        except self._db.IntegrityError as exc:
+            name = constraint_name(exc)
+            if "tokens.name" in name or "tokens_live_name" in name:
                 raise TokenNameTakenError(f"a token named {info.name!r} exists") from exc
             raise ValueError("token collision; try again") from exc
         logger.info("token %s created (%s, role %s)", info.id, info.name, info.role.value)
@@ -140,8 +161,8 @@ class TokenStore(db.Store):
         if not token.startswith(TOKEN_PREFIX) or not token.isascii():
             return None
         digest = hash_token(token)
-        with self._lock:
-            row = self._conn.execute(
+        with self._db.connection() as tx:
+            row = tx.execute(
                 f"SELECT {_COLUMNS}, secret_hash FROM tokens WHERE secret_hash = ?", (digest,)
             ).fetchone()
         if row is None or not hmac.compare_digest(bytes(row[5]), digest):
@@ -151,9 +172,9 @@ class TokenStore(db.Store):
 
     def list(self) -> list[TokenInfo]:
         """All tokens, revoked ones included, oldest first."""
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM tokens ORDER BY created_at, rowid"
+        with self._db.connection() as tx:
+            rows = tx.execute(
+                f"SELECT {_COLUMNS} FROM tokens ORDER BY created_at, id"
             ).fetchall()
         return [_row_to_info(r) for r in rows]
 
@@ -161,8 +182,8 @@ class TokenStore(db.Store):
         """Revoke by id, or by the name of a live token. Revoking a revoked id is a no-op.
 
         Unknown -> NotFoundError."""
-        with db.write_transaction(self._conn, self._lock):
-            row = self._conn.execute(
+        with self._db.transaction() as tx:
+            row = tx.execute(
                 f"SELECT {_COLUMNS} FROM tokens WHERE id = ? "
                 "OR (name = ? AND revoked_at IS NULL) ORDER BY id = ? DESC LIMIT 1",
                 (name_or_id, name_or_id, name_or_id),
@@ -170,10 +191,10 @@ class TokenStore(db.Store):
             if row is None:
                 raise NotFoundError(f"no live token with name or id {name_or_id!r}")
             if row[4] is None:
-                self._conn.execute(
+                tx.execute(
                     "UPDATE tokens SET revoked_at = ? WHERE id = ?", (db.to_db_time(now), row[0])
                 )
-            row = self._conn.execute(
+            row = tx.execute(
                 f"SELECT {_COLUMNS} FROM tokens WHERE id = ?", (row[0],)
             ).fetchone()
         logger.info("token %s revoked", row[0])

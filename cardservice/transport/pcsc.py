@@ -46,6 +46,17 @@ _E_NOT_TRANSACTED = 0x80100016
 _E_CANCELLED = 0x80100002
 
 _DEAD_CONTEXT = {_E_NO_SERVICE, _E_SERVICE_STOPPED, _F_COMM_ERROR, _E_INVALID_HANDLE}
+#: Results after which a card handle is dead (the card was pulled, reset or lost power, the
+#: reader went away, pcscd restarted): the connection is dropped and reopened, never reused.
+DEAD_HANDLE = _DEAD_CONTEXT | {
+    _E_READER_UNAVAILABLE, _W_REMOVED_CARD, _W_RESET_CARD, _W_UNPOWERED_CARD, _E_NO_SMARTCARD,
+    _E_UNKNOWN_READER, _E_NOT_TRANSACTED,
+}
+
+
+def handle_is_dead(exc: errors.CardServiceError) -> bool:
+    """True when ``exc`` came from a PC/SC result that leaves the card handle unusable."""
+    return exc.details.get("pcsc_code") in DEAD_HANDLE or isinstance(exc, errors.CardRemovedError)
 
 _ERROR_MAP: dict[int, type[errors.CardServiceError]] = {
     _E_NO_SERVICE: errors.PcscUnavailableError,
@@ -188,6 +199,7 @@ class PcscConnection(CardConnection):
         self._context = Context()
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pcsc-io")
         self._broken = False
+        self._stale = False  # the handle died (card pulled, reset, pcscd gone): reopen it
         self._in_transaction = False
         self._io_thread = self._pool.submit(threading.get_ident).result()
         self._inflight_since: float | None = None  # start of the PC/SC call now running
@@ -220,8 +232,18 @@ class PcscConnection(CardConnection):
 
     @property
     def broken(self) -> bool:
-        """True after a PC/SC call outlived the watchdog: this connection must be dropped."""
-        return self._broken
+        """True after a PC/SC call outlived the watchdog or the handle died: this connection
+        must be dropped and a new one opened for the next operation."""
+        return self._broken or self._stale
+
+    def _check(self, hresult: int, what: str) -> None:
+        """:func:`_check`, marking the connection stale when the result means a dead handle."""
+        try:
+            _check(hresult, what)
+        except errors.CardServiceError as exc:
+            if handle_is_dead(exc):
+                self._stale = True
+            raise
 
     @property
     def atr(self) -> bytes:
@@ -272,11 +294,14 @@ class PcscConnection(CardConnection):
     def _exclusive_here(self, operation: Callable[[], T]) -> T:
         try:
             self.begin_transaction()
-        except (errors.CardResetError, errors.CardRemovedError, errors.PcscUnavailableError):
-            # a kept connection whose card was reset or swapped, or whose pcscd restarted:
-            # nothing was sent yet, so connect afresh to what the reader holds now and go on
-            logger.debug("stale PC/SC handle on %r; reconnecting", self._reader)
+        except errors.CardServiceError as exc:
+            if not handle_is_dead(exc):
+                raise
+            # a kept connection whose card was pulled, reset or swapped, or whose pcscd
+            # restarted: nothing was sent yet, so connect afresh to what the reader holds now
+            logger.debug("dead PC/SC handle on %r (%s); reconnecting", self._reader, exc.code)
             self._reconnect()
+            self._stale = False
             self.begin_transaction()
         try:
             return operation()
@@ -289,8 +314,9 @@ class PcscConnection(CardConnection):
         hresult, response = self._guarded(
             scard.SCardTransmit, self._hcard, pci, list(apdu), what="transmit"
         )
-        _check(hresult, "transmit")
+        self._check(hresult, "transmit")
         if len(response) < 2:
+            self._stale = True
             # vpcd (and some CCID readers) report a card lost mid-command as an empty answer
             raise errors.CardRemovedError("the card was lost during the command (no status word)")
         data, sw = bytes(response[:-2]), (response[-2] << 8) | response[-1]
@@ -301,7 +327,7 @@ class PcscConnection(CardConnection):
 
     def begin_transaction(self) -> None:
         hresult = self._guarded(scard.SCardBeginTransaction, self._hcard, what="begin transaction")
-        _check(hresult, "begin transaction")
+        self._check(hresult, "begin transaction")
         self._in_transaction = True
 
     def end_transaction(self) -> None:
@@ -311,8 +337,10 @@ class PcscConnection(CardConnection):
         hresult = self._guarded(
             scard.SCardEndTransaction, self._hcard, scard.SCARD_LEAVE_CARD, what="end transaction"
         )
+        if _code(hresult) in DEAD_HANDLE:
+            self._stale = True
         if _code(hresult) not in (0, _W_REMOVED_CARD, _W_RESET_CARD, _E_NOT_TRANSACTED):
-            _check(hresult, "end transaction")
+            self._check(hresult, "end transaction")
 
     def eject(self) -> None:
         self.close(disposition=scard.SCARD_EJECT_CARD)

@@ -69,8 +69,11 @@ class PcscBackend:
         request otherwise); a connection the watchdog gave up on is replaced."""
         with self._lock:
             conn = self._conns.get(name)
+            if conn is not None and conn.broken:
+                del self._conns[name]  # never lend it again, even if reconnecting fails
         if conn is None or conn.broken:
             if conn is not None:
+                logger.info("dropping the dead PC/SC connection to %r; reconnecting", name)
                 conn.close()
             # connect outside the lock: a mute card may block its own connect, never another's
             # (each reader's worker serialises its operations, so one connect per reader at once)

@@ -8,7 +8,7 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from card_layout.budgets import BUDGETS
+from card_layout.budgets import BUDGETS, INVISIBLE
 from card_layout.citizen import check_digit
 from card_layout.errors import FieldError, FormatError
 from card_layout.frame import encode_frame
@@ -22,7 +22,7 @@ from card_layout.slots import decode_slot, encode_slot, read_slots
 LETTERS = st.characters(
     categories=("Lu", "Ll", "Lo", "Nd", "Pd", "Po", "Mn", "So", "Zs"),
     exclude_characters="\u3000",
-)
+).filter(lambda c: ord(c) not in INVISIBLE)
 TEXT_CHARS = st.one_of(LETTERS, st.sampled_from("𠀀𪚥张王·中華路號 ABCé"))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cardservice import errors
-from cardservice.transport.pcsc import _check
+from cardservice.transport.pcsc import _check, handle_is_dead
 
 
 @pytest.mark.parametrize("hresult,cls,code", [
@@ -33,3 +33,17 @@ def test_result_codes_map_to_typed_errors(hresult: int, cls, code: str):
 
 def test_success_is_silent():
     assert _check(0, "transmit") is None
+
+
+@pytest.mark.parametrize("hresult", [0x80100003, 0x80100017, 0x80100069, 0x80100068, 0x80100067,
+                                     0x8010001D, 0x8010001E, 0x80100016, 0x8010000C])
+def test_dead_handle_results_drop_the_connection(hresult: int):
+    with pytest.raises(errors.CardServiceError) as exc:
+        _check(hresult, "begin transaction")
+    assert handle_is_dead(exc.value)
+
+
+def test_busy_is_not_a_dead_handle():
+    with pytest.raises(errors.CardServiceError) as exc:
+        _check(0x8010000B, "begin transaction")
+    assert not handle_is_dead(exc.value)

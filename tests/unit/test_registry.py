@@ -124,7 +124,9 @@ def test_partial_unique_index_enforces_one_active_card_in_sql(tmp_path):
     Registry(path).close()
     raw = sqlite3.connect(path)
     insert = (
-        "INSERT INTO cards VALUES (?, ?, 'active', 1, 'a', 'temporary', NULL, '2026-09-01', "
+        "INSERT INTO cards (serial, citizen_number, status, last_sequence, issuing_authority, "
+        "permit_type, basis, expires_on, sponsor_citizen_number, revoked_reason, created_at, "
+        "updated_at) VALUES (?, ?, 'active', 1, 'a', 'temporary', NULL, '2026-09-01', "
         "NULL, NULL, 't', 't')"
     )
     raw.execute(insert, (SERIAL_A, CITIZEN))

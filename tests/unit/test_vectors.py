@@ -9,12 +9,20 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 VECTORS = sorted((Path(__file__).resolve().parents[2] / "docs" / "vectors").glob("*.json"))
 #: DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): SEQUENCE, AlgorithmIdentifier
 #: 1.3.101.112, BIT STRING of 32 bytes.
 ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+#: DER prefix of a P-256 SubjectPublicKeyInfo (RFC 5480): SEQUENCE, AlgorithmIdentifier
+#: id-ecPublicKey 1.2.840.10045.2.1 with prime256v1 1.2.840.10045.3.1.7, BIT STRING of the
+#: 65-byte uncompressed point.
+P256_SPKI_PREFIX = bytes.fromhex(
+    "3059301306072a8648ce3d020106082a8648ce3d030107034200")
 
 
 def load(path: Path) -> dict:
@@ -36,6 +44,7 @@ def test_required_cards_are_present() -> None:
     family = [v for v in vectors if v["record"]["sponsor_citizen_number"]]
     assert family and family[0]["record"]["permit_type"] == "long_term"
     assert family[0]["record"]["basis"] in (1, 3, 4)
+    assert {v["algorithm"] for v in vectors} >= {"ed25519", "ecdsa_p256_sha256"}
 
 
 # --- independent check: no project imports below this line's helpers ---------------------
@@ -45,11 +54,22 @@ def test_required_cards_are_present() -> None:
 def test_independent_signature_and_key_id(path: Path) -> None:
     v = load(path)
     raw = h(v, "public_key_hex")
-    assert len(raw) == 32
-    assert h(v, "key_id_hex") == hashlib.sha256(ED25519_SPKI_PREFIX + raw).digest()[:8]
-    public = Ed25519PublicKey.from_public_bytes(raw)
-    public.verify(h(v, "identity_signature_hex"), h(v, "identity_signed_hex"))
-    public.verify(h(v, "record_signature_hex"), h(v, "record_signed_hex"))
+    if v["algorithm"] == "ed25519":
+        assert len(raw) == 32
+        assert h(v, "key_id_hex") == hashlib.sha256(ED25519_SPKI_PREFIX + raw).digest()[:8]
+        public = Ed25519PublicKey.from_public_bytes(raw)
+        public.verify(h(v, "identity_signature_hex"), h(v, "identity_signed_hex"))
+        public.verify(h(v, "record_signature_hex"), h(v, "record_signed_hex"))
+        return
+    assert v["algorithm"] == "ecdsa_p256_sha256"
+    assert len(raw) == 65 and raw[0] == 4
+    assert h(v, "key_id_hex") == hashlib.sha256(P256_SPKI_PREFIX + raw).digest()[:8]
+    point = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+    for sig, data in (("identity_signature_hex", "identity_signed_hex"),
+                      ("record_signature_hex", "record_signed_hex")):
+        rs = h(v, sig)
+        der = encode_dss_signature(int.from_bytes(rs[:32], "big"), int.from_bytes(rs[32:], "big"))
+        point.verify(der, h(v, data), ec.ECDSA(hashes.SHA256()))
 
 
 @pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
@@ -66,8 +86,12 @@ def test_independent_structure_of_signed_bytes(path: Path) -> None:
     assert rec_signed.startswith(rec_tag + serial + id_hash)
     rec_len = int.from_bytes(rec_signed[len(rec_tag) + 40:len(rec_tag) + 42], "big")
     assert len(rec_signed) == len(rec_tag) + 8 + 32 + 2 + rec_len + 8
-    # the framed files carry the same TLV bodies and the signatures
+    # the signed bodies are the files without frame header, CRC and signature block
     id_body = id_signed[len(id_tag) + 10:-8]
+    id_file, slot = h(v, "identity_file_hex"), h(v, "record_slot_hex")
+    assert id_file[5:-4 - 81] == id_body
+    assert slot[5:-4 - 81] == rec_signed[len(rec_tag) + 42:-8]
+    assert id_file[-4 - 81:-4 - 79] == slot[-4 - 81:-4 - 79] == bytes.fromhex("704f")
     assert h(v, "identity_file_hex")[5:5 + len(id_body)] == id_body
     assert h(v, "identity_signature_hex") in h(v, "identity_file_hex")
     assert h(v, "record_signature_hex") in h(v, "record_slot_hex")
@@ -84,10 +108,17 @@ def test_code_reproduces_vector(path: Path) -> None:
     assert render(vector(path.stem, build_pki())) == path.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
-def test_code_rebuilds_files_from_json_fields(path: Path) -> None:
+def _test_private_key(v: dict) -> object:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    if v["algorithm"] == "ed25519":
+        return Ed25519PrivateKey.from_private_bytes(h(v, "test_private_key_seed_hex"))
+    scalar = int.from_bytes(h(v, "test_private_key_scalar_hex"), "big")
+    return ec.derive_private_key(scalar, ec.SECP256R1())
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
+def test_code_rebuilds_files_from_json_fields(path: Path) -> None:
     from card_layout.identity import Identity
     from card_layout.idfile import decode_identity_file, encode_identity_file
     from card_layout.record import ResidenceRecord
@@ -96,7 +127,7 @@ def test_code_rebuilds_files_from_json_fields(path: Path) -> None:
 
     v = load(path)
     serial = h(v, "card_serial_hex")
-    signer = Signer(Ed25519PrivateKey.from_private_bytes(h(v, "test_private_key_seed_hex")))
+    signer = Signer(_test_private_key(v))
     fields = {k: val for k, val in v["identity"].items() if k != "birth_date"}
     identity = Identity.create(**fields)
     assert identity.birth_date.isoformat() == v["identity"]["birth_date"]

@@ -158,7 +158,15 @@ RECORDS: dict[str, dict[str, object]] = {
 }
 
 SERIALS = {"cjk_temporary": "5250310000000001", "supplementary_plane": "5250310000000002",
-           "family_long_term": "52503100000000A3"}
+           "family_long_term": "52503100000000A3", "ecdsa_p256": "5250310000000004"}
+
+#: vector name -> (identity and record it reuses, signing authority label)
+VECTOR_CARDS: dict[str, tuple[str, str]] = {
+    "cjk_temporary": ("cjk_temporary", "ed"),
+    "supplementary_plane": ("supplementary_plane", "ed"),
+    "family_long_term": ("family_long_term", "ed"),
+    "ecdsa_p256": ("cjk_temporary", "ec"),  # the algorithm the demo keys use
+}
 
 
 def sample_identity(name: str) -> Identity:
@@ -170,18 +178,35 @@ def sample_record(name: str, authority: str = "ed", **changes: object) -> Reside
     return ResidenceRecord.create(**fields)  # type: ignore[arg-type]
 
 
+def public_raw(key: object) -> bytes:
+    """Ed25519: the 32 raw bytes; P-256: the uncompressed point 04 || X || Y (65 bytes)."""
+    public = key.public_key()  # type: ignore[attr-defined]
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return public.public_bytes(serialization.Encoding.X962,
+                               serialization.PublicFormat.UncompressedPoint)
+
+
+def private_json(label: str) -> dict[str, str]:
+    """How a reader rebuilds the TEST private key of ``label`` from the vector."""
+    if AUTHORITIES[label][0] == "ed25519":
+        return {"test_private_key_seed_hex": seed(label).hex()}
+    scalar = p256_key(label).private_numbers().private_value  # type: ignore[attr-defined]
+    return {"test_private_key_scalar_hex": scalar.to_bytes(32, "big").hex()}
+
+
 def vector(name: str, pki: Pki) -> dict[str, object]:
-    """The JSON object of one vector card (signed by the Ed25519 authority "ed")."""
-    identity, record = sample_identity(name), sample_record(name)
-    card = make_card(pki, bytes.fromhex(SERIALS[name]), identity, record)
-    public = pki.keys["ed"].public_key()
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    signer = pki.signer("ed")
+    """The JSON object of one vector card, signed by the authority VECTOR_CARDS names."""
+    base, label = VECTOR_CARDS[name]
+    identity, record = sample_identity(base), sample_record(base, label)
+    card = make_card(pki, bytes.fromhex(SERIALS[name]), identity, record,
+                     identity_by=label, record_by=label)
+    signer = pki.signer(label)
     return {
         "name": name,
-        "algorithm": "ed25519",
+        "algorithm": "ed25519" if AUTHORITIES[label][0] == "ed25519" else "ecdsa_p256_sha256",
         "card_serial_hex": card.serial.hex(),
-        "identity": {**IDENTITIES[name], "birth_date": identity.birth_date.isoformat()},
+        "identity": {**IDENTITIES[base], "birth_date": identity.birth_date.isoformat()},
         "record": _record_json(record),
         "identity_file_hex": card.id_file.hex(),
         "record_slot_hex": card.slot.hex(),
@@ -189,9 +214,9 @@ def vector(name: str, pki: Pki) -> dict[str, object]:
         "identity_signature_hex": card.identity_sig.signature.hex(),
         "record_signed_hex": card.record_signed.hex(),
         "record_signature_hex": card.record_sig.signature.hex(),
-        "public_key_hex": raw.hex(),
+        "public_key_hex": public_raw(pki.keys[label]).hex(),
         "key_id_hex": signer.key_id.hex(),
-        "test_private_key_seed_hex": seed("ed").hex(),
+        **private_json(label),
     }
 
 
@@ -215,7 +240,7 @@ def render(obj: dict[str, object]) -> str:
 def main() -> None:
     pki = build_pki()
     VECTORS_DIR.mkdir(parents=True, exist_ok=True)
-    for name in IDENTITIES:
+    for name in VECTOR_CARDS:
         (VECTORS_DIR / f"{name}.json").write_text(render(vector(name, pki)), encoding="utf-8")
         print(f"wrote docs/vectors/{name}.json")
 

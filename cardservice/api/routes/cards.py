@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -50,9 +51,9 @@ REGISTRY_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _identity(body: IdentityIn) -> Identity:
+def _identity(body: IdentityIn, today: date) -> Identity:
     try:
-        return Identity.create(**body.model_dump())
+        return Identity.create(**body.model_dump(), today=today)
     except FieldError as exc:
         raise errors.ValidationError(f"identity.{exc.field}", exc.message, exc.reason) from exc
 
@@ -74,7 +75,7 @@ async def _write_card(request: Request, runtime: Runtime, client: TokenInfo, rid
 @router.post("/v1/readers/{rid}/card/issue", response_model=Card, responses=WRITE_RESPONSES)
 async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
                 client: OperatorClient) -> Any:
-    identity = _identity(body.identity)
+    identity = _identity(body.identity, runtime.engine.today())
     res = body.residence
     permit = PermitRequest(current_residence=res.current_residence, permit_type=res.permit_type,
                            basis=res.basis, sponsor_citizen_number=res.sponsor_citizen_number,

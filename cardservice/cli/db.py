@@ -1,0 +1,45 @@
+"""``cardservice db``: schema migrations of the stores (SQLite data directory or PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from cardservice.engine.service import Service
+
+
+@click.group("db")
+def db() -> None:
+    """The database: schema status and upgrades (CARDSERVICE_DATABASE_URL, else SQLite)."""
+
+
+@db.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def status(svc: Service, as_json: bool) -> None:
+    """Each component's schema version and the version this software needs (exit 1 if any is
+    not current)."""
+    items = [{"component": s.component, "version": s.current, "needed": s.latest,
+              "state": s.state} for s in svc.stores.status()]
+    if as_json:
+        click.echo(json.dumps({"database": svc.stores.describe(), "site_id": svc.site_id,
+                               "components": items}, indent=2))
+    else:
+        click.echo(f"database: {svc.stores.describe()}  (site {svc.site_id})")
+        for item in items:
+            click.echo(f"  {item['component']:<14} version {item['version']}"
+                       f" (needs {item['needed']})  {item['state']}")
+    if any(item["state"] != "current" for item in items):
+        raise SystemExit(1)
+
+
+@db.command("upgrade")
+@click.pass_obj
+def upgrade(svc: Service) -> None:
+    """Apply the missing schema steps, each in its own transaction (safe to run again)."""
+    applied = svc.stores.upgrade()
+    click.echo(f"database: {svc.stores.describe()}")
+    for component, versions in applied.items():
+        what = ", ".join(str(v) for v in versions) if versions else "already current"
+        click.echo(f"  {component:<14} {what}")

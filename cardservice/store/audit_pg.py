@@ -1,0 +1,212 @@
+"""The audit log on PostgreSQL: several sites append at once, one hash chain per site.
+
+An entry's hash is ``SHA-256(prev_hash || canonical)`` where ``canonical`` is the JSON array
+``[site_id, site_seq, ts, kind, operation, card_serial, reader, actor, intent_id, outcome,
+sequence, error_code, detail]`` as PostgreSQL's ``json_build_array(...)::text`` writes it (items
+separated by ", "; :func:`canonical_pg` is the same in Python). ``prev_hash`` is the previous
+entry *of the same site* (32 zero bytes for its first). Appends of one site serialise on a
+transaction-scoped advisory lock; an outcome also locks its intent, so two sites cannot close one
+intent twice. Verification streams every chain and reports the site and entry that broke.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from cardservice.errors import NotFoundError, ValidationError
+from cardservice.store import db
+from cardservice.store.audit import (
+    GENESIS_HASH,
+    MAX_LIMIT,
+    AuditEntry,
+    AuditStateError,
+    AuditVerifyResult,
+    _check_columns,
+    _encode_detail,
+)
+from cardservice.store.audit_schema import COMPONENT
+from cardservice.store.base import Store
+from cardservice.store.database import POSTGRESQL, Database
+
+logger = logging.getLogger(__name__)
+
+_FIELDS = ("site_id, site_seq, ts, kind, operation, card_serial, reader, actor, intent_id, "
+           "outcome, sequence, error_code, detail")
+_SELECT = f"SELECT id, {_FIELDS}, prev_hash, hash FROM audit"
+_CANONICAL_SQL = f"convert_to(json_build_array({_FIELDS})::text, 'UTF8')"
+_VERIFY_SQL = (f"SELECT site_id, site_seq, id, prev_hash, hash, {_CANONICAL_SQL} FROM audit "
+               "ORDER BY site_id, site_seq")
+_INTENT_LOCK_BASE = 1 << 32  # intents lock above the int4 range the site locks use
+
+
+def canonical_pg(fields: tuple[Any, ...]) -> bytes:
+    """The canonical bytes of an entry, as ``json_build_array(...)::text`` writes them."""
+    return json.dumps(list(fields), ensure_ascii=False, separators=(", ", ": ")).encode("utf-8")
+
+
+def _row_to_entry(row: tuple) -> AuditEntry:
+    return AuditEntry(
+        id=row[0], site_id=row[1], site_seq=row[2], ts=db.from_db_time(row[3]), kind=row[4],
+        operation=row[5], card_serial=row[6], reader=row[7], actor=row[8], intent_id=row[9],
+        outcome=row[10], sequence=row[11], error_code=row[12], detail=json.loads(row[13]),
+        prev_hash=bytes(row[14]), hash=bytes(row[15]),
+    )  # fmt: skip
+
+
+class PgAuditLog(Store):
+    """The county audit log; this process appends to the chain of its ``site_id``."""
+
+    COMPONENT = COMPONENT
+
+    def __init__(self, target: Database) -> None:
+        if not isinstance(target, Database) or target.backend != POSTGRESQL:
+            raise TypeError("PgAuditLog needs a PostgreSQL database")
+        super().__init__(target)
+
+    # --- appends -----------------------------------------------------------------------
+
+    def intent(self, *, operation: str, card_serial: str | None, reader: str | None,
+               actor: str | None, detail: Mapping[str, Any] | None, now: datetime) -> int:
+        return self._append(now, "intent", operation, card_serial, reader, actor,
+                            None, None, None, None, detail)  # fmt: skip
+
+    def outcome(self, intent_id: int, *, success: bool | None, sequence: int | None,
+                error_code: str | None, detail: Mapping[str, Any] | None, now: datetime,
+                reconciled: bool = False) -> int:
+        if success is None:
+            result = "unknown"
+        else:
+            result = ("reconciled_" if reconciled else "") + ("success" if success else "failure")
+        with self._db.transaction() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(?)", (_INTENT_LOCK_BASE + int(intent_id),))
+            intent = _require_open_intent(tx, intent_id)
+            return self._append_tx(tx, now, "outcome", intent.operation, intent.card_serial,
+                                   intent.reader, intent.actor, intent_id, result, sequence,
+                                   error_code, detail)  # fmt: skip
+
+    def event(self, *, operation: str, card_serial: str | None, actor: str | None,
+              detail: Mapping[str, Any] | None, now: datetime) -> int:
+        return self._append(now, "event", operation, card_serial, None, actor,
+                            None, None, None, None, detail)  # fmt: skip
+
+    def _append(self, now: datetime, *fields: Any) -> int:
+        with self._db.transaction() as tx:
+            return self._append_tx(tx, now, *fields)
+
+    def _append_tx(self, tx, now: datetime, kind: str, operation: str, *rest: Any) -> int:
+        if not isinstance(operation, str) or not operation:
+            raise ValidationError("operation", "must be a non-empty string")
+        *columns, detail = rest
+        _check_columns([operation, *columns])
+        site = self.site_id
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", ("cardservice audit " + site,))
+        last = tx.execute("SELECT site_seq, hash FROM audit WHERE site_id = ? "
+                          "ORDER BY site_seq DESC LIMIT 1", (site,)).fetchone()
+        seq, prev = (1, GENESIS_HASH) if last is None else (last[0] + 1, bytes(last[1]))
+        fields = (site, seq, db.to_db_time(now), kind, operation, *columns,
+                  _encode_detail(detail))  # fmt: skip
+        digest = hashlib.sha256(prev + canonical_pg(fields)).digest()
+        row = tx.execute(f"INSERT INTO audit ({_FIELDS}, prev_hash, hash) VALUES "
+                         f"({', '.join('?' * 15)}) RETURNING id", (*fields, prev, digest))
+        entry_id = int(row.fetchone()[0])
+        logger.debug("audit %d (%s #%d): %s %s", entry_id, site, seq, kind, operation)
+        return entry_id
+
+    def append_imported(self, tx, entry: AuditEntry, intent_ids: dict[int, int]) -> int:
+        """Copy one entry of a SQLite chain into this site's chain (``db import``): the same
+        fields, its intent re-numbered to the county id; hashed into the site chain."""
+        intent_id = intent_ids.get(entry.intent_id) if entry.intent_id is not None else None
+        return self._append_tx(tx, entry.ts, entry.kind, entry.operation, entry.card_serial,
+                               entry.reader, entry.actor, intent_id, entry.outcome,
+                               entry.sequence, entry.error_code, entry.detail)  # fmt: skip
+
+    # --- queries -----------------------------------------------------------------------
+
+    def pending(self, card_serial: str | None = None) -> list[AuditEntry]:
+        where = "kind = 'intent'" + (" AND card_serial = ?" if card_serial is not None else "")
+        params = (card_serial,) if card_serial is not None else ()
+        with self._db.connection() as tx:
+            rows = tx.execute(
+                f"{_SELECT} AS i WHERE {where} AND NOT EXISTS ("
+                "SELECT 1 FROM audit AS o WHERE o.intent_id = i.id AND o.outcome != 'unknown') "
+                "ORDER BY id", params).fetchall()
+        return [_row_to_entry(r) for r in rows]
+
+    def entries(self, *, card_serial: str | None = None, limit: int = 100,
+                after_id: int | None = None, before_id: int | None = None) -> list[AuditEntry]:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise ValidationError("limit", f"must be between 1 and {MAX_LIMIT}", reason="range")
+        where, args = ["TRUE"], []
+        for clause, value in (("card_serial = ?", card_serial), ("id > ?", after_id),
+                              ("id < ?", before_id)):  # fmt: skip
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        with self._db.connection() as tx:
+            rows = tx.execute(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+                              (*args, limit)).fetchall()
+        return [_row_to_entry(r) for r in rows]
+
+    def head(self) -> tuple[int, bytes]:
+        """(last site_seq, last hash) of this site's chain."""
+        with self._db.connection() as tx:
+            row = tx.execute("SELECT site_seq, hash FROM audit WHERE site_id = ? "
+                             "ORDER BY site_seq DESC LIMIT 1", (self.site_id,)).fetchone()
+        return (0, GENESIS_HASH) if row is None else (int(row[0]), bytes(row[1]))
+
+    def count(self) -> int:
+        with self._db.connection() as tx:
+            return int(tx.execute("SELECT count(*) FROM audit").fetchone()[0])
+
+    # --- verification ------------------------------------------------------------------
+
+    def verify(self) -> AuditVerifyResult:
+        """Walk every site's chain; report the first site and entry that break."""
+        with self._db.connection() as tx:
+            conn = tx.conn
+            with conn.transaction(), conn.cursor(name="audit_verify") as cur:
+                cur.itersize = 20_000
+                cur.execute(_VERIFY_SQL)
+                result = _walk_sites(cur)
+        if not result.ok:
+            logger.warning("audit chain of site %s broken at entry %s: %s", result.site,
+                           result.first_broken_id, result.reason)
+        return result
+
+
+def _require_open_intent(tx, intent_id: int) -> AuditEntry:
+    row = tx.execute(f"{_SELECT} WHERE id = ?", (intent_id,)).fetchone()
+    if row is None or row[4] != "intent":
+        raise NotFoundError(f"audit entry {intent_id} is not an intent")
+    closed = tx.execute("SELECT id FROM audit WHERE intent_id = ? AND outcome != 'unknown' "
+                        "LIMIT 1", (intent_id,)).fetchone()
+    if closed is not None:
+        raise AuditStateError(f"intent {intent_id} already has outcome entry {closed[0]}")
+    return _row_to_entry(row)
+
+
+def _walk_sites(rows: Iterator[tuple]) -> AuditVerifyResult:
+    """One SHA-256 per row (PostgreSQL builds the canonical bytes); chains in site order."""
+    sha256 = hashlib.sha256
+    sites: dict[str, int] = {}
+    site, prev, expected, total = None, GENESIS_HASH, 1, 0
+    for row_site, seq, row_id, stored_prev, stored_hash, canonical in rows:
+        if row_site != site:
+            site, prev, expected = row_site, GENESIS_HASH, 1
+        reason = None
+        if seq != expected:
+            reason = f"entry {expected} of site {site} is missing (next present is {seq})"
+        elif bytes(stored_prev) != prev:
+            reason = "prev_hash does not match"
+        elif sha256(prev + bytes(canonical)).digest() != bytes(stored_hash):
+            reason = "hash does not match content"
+        if reason is not None:
+            return AuditVerifyResult(False, total, row_id, reason, site=site, sites=sites)
+        prev, expected, total = bytes(stored_hash), expected + 1, total + 1
+        sites[site] = seq
+    return AuditVerifyResult(True, total, None, None, sites=sites)

@@ -1,0 +1,219 @@
+"""The storage seam: one small interface over the two backends, SQLite and PostgreSQL.
+
+A store (registry, audit log, tokens, idempotency, and any module's own tables) holds a
+:class:`Database` and writes portable SQL with ``?`` placeholders:
+
+    with db.transaction() as tx:          # a write transaction: all or nothing
+        tx.execute("UPDATE t SET a = ? WHERE id = ?", (1, 2))
+    with db.connection() as tx:           # reads (autocommit)
+        row = tx.execute("SELECT a FROM t WHERE id = ?", (2,)).fetchone()
+
+* **SQLite** (the default, no configuration): one file per component in the data directory,
+  one connection per file shared by threads under a lock; writes take ``BEGIN IMMEDIATE``.
+* **PostgreSQL** (``CARDSERVICE_DATABASE_URL=postgresql://...``): one connection pool per
+  process (psycopg 3 + psycopg_pool), shared by every component. Each checkout is checked, so a
+  database that went away and came back is used again without a restart. A database that cannot
+  be reached raises :class:`RegistryUnavailableError` (``REGISTRY_UNAVAILABLE``, retriable).
+
+Integrity errors of either backend are :attr:`Database.IntegrityError` (a tuple for ``except``);
+:func:`constraint_name` tells which constraint or index refused the row.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from cardservice.errors import RegistryUnavailableError
+from cardservice.store import db as sqlite_db
+
+logger = logging.getLogger(__name__)
+
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+#: seconds to wait for a connection to PostgreSQL before a request is refused as unavailable
+CONNECT_TIMEOUT = 2.0
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Tx(Protocol):
+    """One connection inside :meth:`Database.transaction` or :meth:`Database.connection`."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+
+    def executemany(self, sql: str, rows: Any) -> None: ...
+
+
+class Database:
+    """What every store needs from a backend. ``backend`` is ``"sqlite"`` or ``"postgresql"``;
+    ``site_id`` names this acceptance point (or the county centre)."""
+
+    backend: str = ""
+    site_id: str = "local"
+    IntegrityError: tuple[type[BaseException], ...] = ()
+
+    def transaction(self):  # -> ContextManager[Tx]
+        raise NotImplementedError
+
+    def connection(self):  # -> ContextManager[Tx]
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def ping(self) -> None:
+        """Raise RegistryUnavailableError if the database cannot be reached now."""
+        with self.connection() as tx:
+            tx.execute("SELECT 1").fetchone()
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+# --- SQLite ---------------------------------------------------------------------------------
+
+
+class SqliteDatabase(Database):
+    """One SQLite file (or ``":memory:"``); one connection guarded by a lock."""
+
+    backend = SQLITE
+    IntegrityError = (sqlite3.IntegrityError,)
+
+    def __init__(self, path: Path | str, *, site_id: str = "local") -> None:
+        self.path = str(path)
+        self.site_id = site_id
+        self.lock = threading.Lock()
+        self.raw = sqlite_db.open_database(path)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with sqlite_db.write_transaction(self.raw, self.lock):
+            yield self.raw
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            yield self.raw
+
+    def close(self) -> None:
+        with self.lock:
+            self.raw.close()
+
+    def describe(self) -> str:
+        return f"sqlite:{self.path}"
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=512)
+def pg_sql(sql: str) -> str:
+    """``?`` placeholders -> psycopg's ``%s`` (a literal ``%`` is doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _PgTx:
+    """A psycopg connection that speaks the seam's ``?`` placeholders."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        try:
+            return self.conn.execute(pg_sql(sql), params or None, prepare=bool(params))
+        except _pg_unavailable() as exc:
+            raise _unavailable(exc) from exc
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(pg_sql(sql), rows)
+
+
+def _pg_unavailable() -> tuple[type[BaseException], ...]:
+    import psycopg
+    import psycopg_pool
+
+    return (psycopg.OperationalError, psycopg_pool.PoolTimeout, psycopg.InterfaceError)
+
+
+def _unavailable(exc: BaseException) -> RegistryUnavailableError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return RegistryUnavailableError(f"the registry database is unreachable: {text}")
+
+
+class PostgresDatabase(Database):
+    """A psycopg connection pool on one database; every component shares it."""
+
+    backend = POSTGRESQL
+
+    def __init__(self, url: str, *, site_id: str, max_size: int = 8,
+                 timeout: float = CONNECT_TIMEOUT) -> None:
+        import psycopg
+        import psycopg_pool
+
+        self.url = url
+        self.site_id = site_id
+        self.timeout = timeout
+        self.IntegrityError = (psycopg.errors.IntegrityError,)
+        self.pool = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=max_size, open=False, timeout=timeout,
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(timeout)),
+                    "application_name": f"cardservice:{site_id}"[:63]},
+            check=psycopg_pool.ConnectionPool.check_connection, reconnect_timeout=0,
+            name=f"cardservice-{site_id}",
+        )
+        self.pool.open(wait=False)
+
+    @contextmanager
+    def connection(self) -> Iterator[_PgTx]:
+        try:
+            with self.pool.connection(timeout=self.timeout) as conn:
+                yield _PgTx(conn)
+        except _pg_unavailable() as exc:
+            raise _unavailable(exc) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[_PgTx]:
+        try:
+            with self.pool.connection(timeout=self.timeout) as conn, conn.transaction():
+                yield _PgTx(conn)
+        except _pg_unavailable() as exc:
+            raise _unavailable(exc) from exc
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def describe(self) -> str:
+        return _redact(self.url)
+
+
+def _redact(url: str) -> str:
+    """The URL without its password (for logs and /v1/health)."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def constraint_name(exc: BaseException) -> str:
+    """The constraint or index that refused a row (PostgreSQL), or the SQLite message."""
+    diag = getattr(exc, "diag", None)
+    name = getattr(diag, "constraint_name", None) if diag is not None else None
+    return name or str(exc)
+
+
+def is_postgres_url(url: str | None) -> bool:
+    return bool(url) and url.startswith(("postgresql://", "postgres://", "postgresql:///"))

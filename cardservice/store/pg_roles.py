@@ -1,0 +1,36 @@
+"""The database roles of a county deployment (PostgreSQL) and what each may do.
+
+* the **owner** role (the county's DBA / `cardservice db upgrade`) owns the tables and runs DDL;
+* the **site** role (one per acceptance point, or one shared, see ops/postgresql.md) reads and
+  writes the registry, tokens and idempotency records, and may only INSERT and SELECT the audit
+  log: the database refuses its UPDATE, DELETE and TRUNCATE (the triggers refuse them even for
+  the owner).
+
+A module adding a table adds its grants to :data:`SITE_TABLE_GRANTS` (docs/storage.md).
+"""
+
+from __future__ import annotations
+
+#: table -> privileges of the site role
+SITE_TABLE_GRANTS: dict[str, str] = {
+    "cards": "SELECT, INSERT, UPDATE, DELETE",
+    "tokens": "SELECT, INSERT, UPDATE",
+    "idempotency": "SELECT, INSERT, DELETE",
+    "audit": "SELECT, INSERT",
+    "schema_version": "SELECT",
+}
+
+
+def site_grants(role: str) -> list[str]:
+    """The GRANT statements for a site role (run by the owner after `db upgrade`)."""
+    who = _ident(role)
+    statements = [f"GRANT USAGE ON SCHEMA public TO {who}"]
+    statements += [f"GRANT {privileges} ON {table} TO {who}"
+                   for table, privileges in SITE_TABLE_GRANTS.items()]
+    return statements
+
+
+def _ident(name: str) -> str:
+    if not name or not all(c.isalnum() or c in "_-" for c in name):
+        raise ValueError(f"role name {name!r}: letters, digits, _ and - only")
+    return '"' + name + '"'

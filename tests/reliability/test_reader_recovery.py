@@ -1,0 +1,162 @@
+"""A reader never stays wedged (issue 11, point 1): the real daemon (uvicorn) through pcscd + vpcd,
+a card pulled and put back in every phase of an operation (idle between requests, between the
+APDUs of a read, inside a write's transaction, while a client keeps polling, and swapped for
+another card); once pcscd reports the card back, the next request succeeds."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from simulator.card import VirtualCard
+from simulator.devkeys import load_dev_master_keys
+from simulator.image import CardImage
+from simulator.vpcd import VpcdBridge
+from tests.conftest import serve_card, wait_card_state
+
+from .daemon import DaemonProcess, make_home, wait_until
+from .test_daemon_faults import card_ready, card_url, issue
+
+pytestmark = pytest.mark.pcsc
+
+SERIAL = "52503100000000C1"
+OTHER_SERIAL = "52503100000000C2"
+#: While the card is out or just lost power, a request may fail with one of these (retriable).
+OUT_CODES = {"NO_CARD", "CARD_REMOVED", "CARD_RESET", "CARD_TIMEOUT", "WRITE_NOT_CONFIRMED"}
+
+
+def _image(tmp_path: Path, serial: str) -> Path:
+    image = CardImage.blank(bytes.fromhex(serial), load_dev_master_keys(),
+                            tmp_path / f"{serial}.json")
+    image.save()
+    return image.path
+
+
+@pytest.fixture
+def card(pcscd, tmp_path: Path) -> Iterator[tuple[VpcdBridge, str]]:
+    bridge, reader = serve_card(VirtualCard(_image(tmp_path, SERIAL), random.Random(3)))
+    bridge.reinsert_delay = 1.5
+    try:
+        yield bridge, reader
+    finally:
+        bridge.stop()
+        wait_card_state(reader, present=False)
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
+    home = tmp_path / "home"
+    proc = DaemonProcess(home, make_home(home), tmp_path / "daemon.log").start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def _back(reader: str, *, was_out: bool = True) -> None:
+    """Wait until pcscd has seen the card go (power cut: out for ``reinsert_delay``) and come
+    back answering."""
+    if was_out:
+        assert wait_card_state(reader, present=False, timeout=5), "pcscd never saw the card go"
+    wait_until(lambda: card_ready(reader), 15, "pcscd to report the card back")
+
+
+def _read_ok(client: httpx.Client, reader: str, serial: str = SERIAL) -> dict:
+    r = client.get(card_url(reader))
+    assert r.status_code == 200, r.text
+    assert r.json()["card_serial"] == serial.lower()
+    return r.json()
+
+
+def _out(r: httpx.Response) -> None:
+    assert r.status_code in (409, 504), r.text
+    assert r.json()["error"]["code"] in OUT_CODES, r.text
+    assert r.json()["error"]["retriable"] is True
+
+
+def test_pulled_while_idle_then_reinserted(card, daemon):
+    bridge, reader = card
+    with daemon.client() as client:
+        _read_ok(client, reader)
+        bridge.remove()
+        assert wait_card_state(reader, present=False)
+        for _ in range(3):
+            _out(client.get(card_url(reader)))
+        bridge.insert()
+        _back(reader, was_out=False)
+        _read_ok(client, reader)
+        assert daemon.health()["status"] == "ok"
+
+
+def test_pulled_between_apdus_of_a_read(card, daemon):
+    bridge, reader = card
+    with daemon.client() as client:
+        _read_ok(client, reader)
+        for after in (0, 1, 2, 3):  # lose power on the 1st..4th APDU of the read
+            bridge.card.faults.cut_power_after(after)
+            _out(client.get(card_url(reader)))
+            _back(reader)
+            _read_ok(client, reader)
+
+
+def test_pulled_inside_a_write_transaction(card, daemon):
+    bridge, reader = card
+    with daemon.client() as client:
+        issue(client, reader)
+        bridge.card.faults.cut_power_in_update(1, 10)
+        r = client.post(card_url(reader, "resign"),
+                        json={"current_residence": "示范县新区8号", "card_serial": SERIAL})
+        _out(r)
+        _back(reader)
+        card_json = _read_ok(client, reader)
+        assert card_json["verification"]["status"] == "valid"
+        r = client.post(card_url(reader, "resign"),
+                        json={"current_residence": "示范县新区9号", "card_serial": SERIAL})
+        assert r.status_code == 200, r.text
+
+
+def test_pulled_while_a_client_keeps_polling(card, daemon):
+    bridge, reader = card
+    stop, answers = threading.Event(), []
+
+    def poll() -> None:
+        with daemon.client() as client:
+            while not stop.is_set():
+                answers.append(client.get(card_url(reader)).status_code)
+
+    with daemon.client() as client:
+        _read_ok(client, reader)
+        poller = threading.Thread(target=poll)
+        poller.start()
+        try:
+            for _ in range(3):
+                time.sleep(0.3)
+                bridge.remove()
+                time.sleep(0.5)
+                bridge.insert()
+                _back(reader, was_out=False)
+                time.sleep(0.3)
+        finally:
+            stop.set()
+            poller.join(20)
+        _back(reader, was_out=False)
+        _read_ok(client, reader)
+    assert 200 in answers and any(s != 200 for s in answers), answers
+
+
+def test_card_swapped_for_another(card, daemon, tmp_path: Path):
+    bridge, reader = card
+    with daemon.client() as client:
+        _read_ok(client, reader)
+        bridge.remove()
+        assert wait_card_state(reader, present=False)
+        bridge.card = VirtualCard(_image(tmp_path, OTHER_SERIAL), random.Random(4))
+        bridge.insert()
+        _back(reader, was_out=False)
+        _read_ok(client, reader, OTHER_SERIAL)
