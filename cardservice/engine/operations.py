@@ -145,7 +145,7 @@ class Engine:
         """The view: ``report`` with the registry's verdicts and the lock state applied."""
         row = self.registry.get(files.serial.hex())
         if row is not None:
-            report = report.with_registry(revoked=row.status != CardStatus.ACTIVE,
+            report = report.with_registry(revoked=row.revoked,
                                           last_sequence=row.last_sequence,
                                           sponsor_eligible=self._sponsor_eligible(report))
         if not files.info.locked:
@@ -186,7 +186,8 @@ class Engine:
             if self.registry.get(serial_hex) is not None:
                 raise errors.AlreadyPersonalizedError(f"card {serial_hex} was issued before")
             self._check_born(identity)
-            self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
+            if not from_application:  # an application's rules decide that (replacements)
+                self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
             if not request.current_residence:
                 raise errors.ValidationError("current_residence", "is required", "empty")
             if request.permit_type is None:
@@ -197,7 +198,8 @@ class Engine:
             id_file = encode_identity_file(identity, id_sig)
             slot = encode_slot(record, sign_record(self.keys.signer, files.serial, id_sig, record))
             intent = self._intent("issue", files, conn, actor, record, slot,
-                                  citizen_number=identity.citizen_number)
+                                  citizen_number=identity.citizen_number,
+                                  produced=from_application)
             return self._commit(intent, card, files,
                                 lambda: self._write_issue(card, files, id_file, slot),
                                 card.read_all)
@@ -349,7 +351,8 @@ class Engine:
 
     def _intent(self, operation: str, files: CardFiles, conn: CardConnection, actor: str | None,
                 record: ResidenceRecord, slot: bytes, *, citizen_number: str,
-                slot_fid: Fid = Fid.RES_A, evidence: Evidence | None = None) -> Intent:
+                slot_fid: Fid = Fid.RES_A, evidence: Evidence | None = None,
+                produced: bool = False) -> Intent:
         detail = {
             "citizen_number": citizen_number,
             "sequence": record.sequence,
@@ -362,6 +365,8 @@ class Engine:
             "expires_on": record.expires_on.isoformat(),
             "issuing_authority": record.issuing_authority,
         }
+        if produced:  # from an application: active only once handed over
+            detail["register_as"] = CardStatus.PRODUCED.value
         if evidence is not None:
             detail["evidence"] = {"kind": evidence.kind, "reference": evidence.reference}
         entry_id = self.audit.intent(operation=operation, card_serial=files.serial.hex(),
@@ -445,6 +450,7 @@ class Engine:
         if self.registry.get(intent.serial) is None:
             self.registry.record_issue(citizen_number=d["citizen_number"],
                                        sponsor_citizen_number=d["sponsor_citizen_number"],
+                                       status=CardStatus(d.get("register_as", "active")),
                                        **common)
         else:
             self.registry.record_write(**common)

@@ -1,54 +1,62 @@
-"""Applications for a permit card (SQLite): one row per application, its searchable columns
-plus the whole application as JSON (``body``), which the workflow layer reads and writes.
+"""Applications for a permit card (SQLite or PostgreSQL): one row per application, its
+searchable columns plus the whole application as JSON (``body``), which the workflow layer
+reads and writes.
 
 The database enforces what must hold even for racing writers:
 
 - one open application per citizen: a partial UNIQUE index on the citizen number over the open
   states (a second submission gets :class:`~cardservice.errors.ApplicationOpenError`);
 - a state change is a compare-and-set on the status it was decided from (:meth:`update`), so two
-  clerks deciding at once cannot both win;
+  clerks (or two sites) deciding at once cannot both win;
 - a production worker *claims* the next certified application (:meth:`claim_next`) in one
-  transaction; a claim is released when the card fails, and stale claims of an interrupted run
-  are released when the next run starts (:meth:`release_claims`).
+  transaction; a claim is released when the card fails, and the stale claims of an interrupted
+  run are released when the next run starts (:meth:`release_claims`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from cardservice.errors import ApplicationOpenError, ApplicationStateError, NotFoundError
-from cardservice.store import db
+from cardservice.store import db, migrations
+from cardservice.store.base import Store
+from cardservice.store.database import constraint_name
 
 logger = logging.getLogger(__name__)
 
 OPEN_STATES = ("submitted", "audited", "certified", "produced")
 _OPEN_SQL = "('submitted', 'audited', 'certified', 'produced')"
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS applications (
-    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+_TABLE = f"""
+CREATE TABLE applications (
+    seq             {{int}} PRIMARY KEY,
     id              TEXT NOT NULL UNIQUE,
     citizen_number  TEXT NOT NULL,
-    kind            TEXT NOT NULL,
-    status          TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('first_issue', 'replacement', 'family')),
+    status          TEXT NOT NULL CHECK (status IN ('submitted', 'audited', 'certified',
+                                         'produced', 'handed_over', 'rejected', 'cancelled')),
     site            TEXT NOT NULL,
-    due_on          TEXT NOT NULL,
-    submitted_at    TEXT NOT NULL,
-    updated_at      TEXT NOT NULL,
+    due_on          {{date}} NOT NULL,
+    submitted_at    {{time}} NOT NULL,
+    updated_at      {{time}} NOT NULL,
     card_serial     TEXT,
     claimed_by      TEXT,
     body            TEXT NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS applications_one_open_per_citizen
+CREATE UNIQUE INDEX applications_one_open_per_citizen
     ON applications (citizen_number) WHERE status IN {_OPEN_SQL};
-CREATE INDEX IF NOT EXISTS applications_by_status_due ON applications (status, due_on, seq);
-CREATE INDEX IF NOT EXISTS applications_by_card ON applications (card_serial);
+CREATE INDEX applications_by_status_due ON applications (status, due_on, seq);
+CREATE INDEX applications_by_card ON applications (card_serial);
 """
+COMPONENT = migrations.register(migrations.Component("applications", (
+    migrations.Step(1, "applications, one open application per citizen",
+                    _TABLE.format(int="INTEGER", date="TEXT", time="TEXT"),
+                    _TABLE.format(int="BIGINT", date="DATE", time="TIMESTAMPTZ")),
+)))
 
 _COLUMNS = ("id, citizen_number, kind, status, site, due_on, submitted_at, updated_at, "
             "card_serial, claimed_by, body")
@@ -77,40 +85,56 @@ def _row(raw: tuple) -> ApplicationRow:
         body=json.loads(raw[10]))  # fmt: skip
 
 
-class ApplicationStore(db.Store):
-    """The applications table in one SQLite file; safe to share between threads."""
+def _select(tx, app_id: str) -> ApplicationRow | None:
+    raw = tx.execute(f"SELECT {_COLUMNS} FROM applications WHERE id = ?", (app_id,)).fetchone()
+    return None if raw is None else _row(raw)
 
-    SCHEMA = _SCHEMA
-    SCHEMA_VERSION = 1
+
+def _require(tx, app_id: str) -> ApplicationRow:
+    row = _select(tx, app_id)
+    if row is None:
+        raise NotFoundError(f"no application {app_id}", application_id=app_id)
+    return row
+
+
+class ApplicationStore(Store):
+    """The applications table on a :class:`Database`; thread-safe."""
+
+    COMPONENT = COMPONENT
 
     def create(self, *, id_prefix: str, citizen_number: str, kind: str, site: str,
                due_on: date, submitted_at: datetime, body: dict[str, Any]) -> ApplicationRow:
         """Insert a ``submitted`` application; its id is ``id_prefix`` + a 6-digit number."""
-        with db.write_transaction(self._conn, self._lock):
-            seq = self._conn.execute(
-                "SELECT coalesce(max(seq), 0) + 1 FROM applications").fetchone()[0]
-            app_id = f"{id_prefix}{seq:06d}"
-            stamp = db.to_db_time(submitted_at)
+        for _attempt in range(5):  # two sites numbering at once: the loser takes the next
             try:
-                self._conn.execute(
-                    f"INSERT INTO applications (seq, {_COLUMNS}) VALUES "
-                    "(?, ?, ?, ?, 'submitted', ?, ?, ?, ?, NULL, NULL, ?)",
-                    (seq, app_id, citizen_number, kind, site, db.to_db_date(due_on), stamp,
-                     stamp, json.dumps({**body, "id": app_id}, ensure_ascii=False)))
-            except sqlite3.IntegrityError as exc:
-                raise ApplicationOpenError(
-                    f"citizen {citizen_number} already has an open application") from exc
-            return self._require(app_id)
+                return self._insert(id_prefix, citizen_number, kind, site, due_on, submitted_at,
+                                    body)
+            except self._db.IntegrityError as exc:
+                if "one_open" in constraint_name(exc) or "citizen_number" in constraint_name(exc):
+                    raise ApplicationOpenError(
+                        f"citizen {citizen_number} already has an open application") from exc
+        raise ApplicationOpenError("could not number the application; try again")
+
+    def _insert(self, id_prefix: str, citizen_number: str, kind: str, site: str, due_on: date,
+                submitted_at: datetime, body: dict[str, Any]) -> ApplicationRow:
+        with self._db.transaction() as tx:
+            seq = tx.execute("SELECT coalesce(max(seq), 0) + 1 FROM applications").fetchone()[0]
+            app_id = f"{id_prefix}{int(seq):06d}"
+            stamp = db.to_db_time(submitted_at)
+            tx.execute(
+                f"INSERT INTO applications (seq, {_COLUMNS}) VALUES "
+                "(?, ?, ?, ?, 'submitted', ?, ?, ?, ?, NULL, NULL, ?)",
+                (seq, app_id, citizen_number, kind, site, db.to_db_date(due_on), stamp, stamp,
+                 json.dumps({**body, "id": app_id}, ensure_ascii=False)))
+            return _require(tx, app_id)
 
     def get(self, app_id: str) -> ApplicationRow | None:
-        with self._lock:
-            raw = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM applications WHERE id = ?", (app_id,)).fetchone()
-        return None if raw is None else _row(raw)
+        with self._db.connection() as tx:
+            return _select(tx, app_id)
 
     def require(self, app_id: str) -> ApplicationRow:
-        with self._lock:
-            return self._require(app_id)
+        with self._db.connection() as tx:
+            return _require(tx, app_id)
 
     def find(self, *, status: str | None = None, site: str | None = None,
              citizen_number: str | None = None, due_before: date | None = None,
@@ -129,80 +153,73 @@ class ApplicationStore(db.Store):
         sql = f"SELECT {_COLUMNS} FROM applications"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY due_on, seq LIMIT ?"
-        with self._lock:
-            rows = self._conn.execute(sql, (*args, limit)).fetchall()
+        with self._db.connection() as tx:
+            rows = tx.execute(sql + " ORDER BY due_on, seq LIMIT ?", (*args, limit)).fetchall()
         return [_row(r) for r in rows]
 
     def open_application(self, citizen_number: str, *, other_than: str | None) -> str | None:
-        with self._lock:
-            raw = self._conn.execute(
-                f"SELECT id FROM applications WHERE citizen_number = ? AND status IN {_OPEN_SQL}",
-                (citizen_number,)).fetchone()
+        with self._db.connection() as tx:
+            raw = tx.execute(f"SELECT id FROM applications WHERE citizen_number = ? "
+                             f"AND status IN {_OPEN_SQL}", (citizen_number,)).fetchone()
         return None if raw is None or raw[0] == other_than else raw[0]
 
     def by_card(self, serial: str) -> ApplicationRow | None:
         """The application that produced card ``serial``."""
-        with self._lock:
-            raw = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM applications WHERE card_serial = ? "
-                "ORDER BY seq DESC LIMIT 1", (serial,)).fetchone()
+        with self._db.connection() as tx:
+            raw = tx.execute(f"SELECT {_COLUMNS} FROM applications WHERE card_serial = ? "
+                             "ORDER BY seq DESC LIMIT 1", (serial,)).fetchone()
         return None if raw is None else _row(raw)
 
     def update(self, app_id: str, *, expected_status: str, status: str, now: datetime,
                body: dict[str, Any], card_serial: str | None = None,
                keep_claim: bool = False) -> ApplicationRow:
         """Move an application from ``expected_status`` to ``status`` (compare-and-set)."""
-        with db.write_transaction(self._conn, self._lock):
-            current = self._require(app_id)
+        sets = ["status = ?", "updated_at = ?", "body = ?"]
+        args: list[Any] = [status, db.to_db_time(now), json.dumps(body, ensure_ascii=False)]
+        if card_serial is not None:
+            sets.append("card_serial = ?")
+            args.append(card_serial)
+        if not keep_claim:
+            sets.append("claimed_by = NULL")
+        with self._db.transaction() as tx:
+            current = _require(tx, app_id)
             if current.status != expected_status:
                 raise ApplicationStateError(
                     f"the application is {current.status} (it was {expected_status} when "
                     "the step was decided)", state=current.status)
-            self._conn.execute(
-                "UPDATE applications SET status = ?, updated_at = ?, body = ?, "
-                "card_serial = coalesce(?, card_serial), "
-                "claimed_by = CASE WHEN ? THEN claimed_by END WHERE id = ?",
-                (status, db.to_db_time(now), json.dumps(body, ensure_ascii=False),
-                 card_serial, keep_claim, app_id))
-            return self._require(app_id)
+            tx.execute(f"UPDATE applications SET {', '.join(sets)} WHERE id = ? AND status = ?",
+                       (*args, app_id, expected_status))
+            return _require(tx, app_id)
 
-    def claim_next(self, run_id: str, *, limit_ids: set[str] | None = None) -> ApplicationRow | None:
+    def claim_next(self, run_id: str) -> ApplicationRow | None:
         """Claim the certified, unclaimed application due first for production run ``run_id``."""
-        with db.write_transaction(self._conn, self._lock):
-            rows = self._conn.execute(
-                "SELECT id FROM applications WHERE status = 'certified' AND claimed_by IS NULL "
-                "ORDER BY due_on, seq").fetchall()
-            for (app_id,) in rows:
-                if limit_ids is None or app_id in limit_ids:
-                    self._conn.execute("UPDATE applications SET claimed_by = ? WHERE id = ?",
-                                       (run_id, app_id))
-                    return self._require(app_id)
+        with self._db.transaction() as tx:
+            for (app_id,) in tx.execute(
+                    "SELECT id FROM applications WHERE status = 'certified' "
+                    "AND claimed_by IS NULL ORDER BY due_on, seq LIMIT 5").fetchall():
+                taken = tx.execute("UPDATE applications SET claimed_by = ? WHERE id = ? "
+                                   "AND claimed_by IS NULL AND status = 'certified'",
+                                   (run_id, app_id)).rowcount
+                if taken:
+                    return _require(tx, app_id)
         return None
 
     def release(self, app_id: str) -> None:
-        with db.write_transaction(self._conn, self._lock):
-            self._conn.execute("UPDATE applications SET claimed_by = NULL WHERE id = ?",
-                               (app_id,))
+        with self._db.transaction() as tx:
+            tx.execute("UPDATE applications SET claimed_by = NULL WHERE id = ?", (app_id,))
 
     def release_claims(self, *, except_run: str | None = None) -> int:
         """Release the claims on still-certified applications (an interrupted run's)."""
-        with db.write_transaction(self._conn, self._lock):
-            cur = self._conn.execute(
-                "UPDATE applications SET claimed_by = NULL WHERE status = 'certified' "
-                "AND claimed_by IS NOT NULL AND claimed_by IS NOT ?", (except_run,))
-            return cur.rowcount
+        sql = ("UPDATE applications SET claimed_by = NULL WHERE status = 'certified' "
+               "AND claimed_by IS NOT NULL")
+        with self._db.transaction() as tx:
+            if except_run is None:
+                return tx.execute(sql).rowcount
+            return tx.execute(sql + " AND claimed_by <> ?", (except_run,)).rowcount
 
     def count(self, status: str | None = None) -> int:
-        with self._lock:
+        with self._db.connection() as tx:
             if status is None:
-                return int(self._conn.execute("SELECT count(*) FROM applications").fetchone()[0])
-            return int(self._conn.execute(
-                "SELECT count(*) FROM applications WHERE status = ?", (status,)).fetchone()[0])
-
-    def _require(self, app_id: str) -> ApplicationRow:
-        raw = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM applications WHERE id = ?", (app_id,)).fetchone()
-        if raw is None:
-            raise NotFoundError(f"no application {app_id}", application_id=app_id)
-        return _row(raw)
+                return int(tx.execute("SELECT count(*) FROM applications").fetchone()[0])
+            return int(tx.execute("SELECT count(*) FROM applications WHERE status = ?",
+                                  (status,)).fetchone()[0])
