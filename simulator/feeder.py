@@ -63,6 +63,7 @@ class FeederBridge(VpcdBridge):
         self._timing = timing
         self._queue = [p for p in paths if not CardImage.load(p).locked]
         self.total = len(paths)
+        self._done_before = self.total - len(self._queue)  # a resumed stack
         self.taken: list[str] = []
         self.insert_delay = insert_delay
         self.on_taken = on_taken
@@ -94,10 +95,11 @@ class FeederBridge(VpcdBridge):
     def _take_out(self) -> None:
         """The finished card leaves; the next blank one follows after ``insert_delay``."""
         self.taken.append(self.card.image.serial.hex())
-        logger.info("card %s taken out (%d of %d)", self.card.image.serial.hex(),
-                    len(self.taken), self.total)
+        done = self._done_before + len(self.taken)
+        logger.info("card %s taken out (%d of %d)", self.card.image.serial.hex(), done,
+                    self.total)
         if self.on_taken is not None:
-            self.on_taken(self.card, len(self.taken))
+            self.on_taken(self.card, done)
         following = self._next_card()
         if following is None:
             self.empty.set()

@@ -13,7 +13,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from cardservice import __version__, errors
 from cardservice.api.errors import install_handlers
 from cardservice.api.models import ErrorBody
-from cardservice.api.routes import audit, cards, events, health, readers
+from cardservice.api.routes import (
+    applications,
+    audit,
+    cards,
+    events,
+    health,
+    production,
+    readers,
+)
 from cardservice.api.runtime import Runtime
 from cardservice.api.security import LocalGuard
 from cardservice.config import Settings
@@ -86,7 +94,7 @@ def create_app(settings: Settings, *, service: Service | None = None,
                   responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
     app.state.runtime = runtime
     install_handlers(app)
-    for module in (health, readers, cards, audit, events):
+    for module in (health, readers, cards, audit, events, applications, production):
         app.include_router(module.router)
     if settings.cors and settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,

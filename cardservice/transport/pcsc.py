@@ -170,6 +170,19 @@ def reader_infos(context: Context) -> list[ReaderInfo]:
     return infos
 
 
+def card_token(context: Context, reader: str) -> int | None:
+    """A token of the card now in ``reader`` (None: no card): pcscd's event counter of the
+    reader, which changes with every insertion and removal, so a new card has a new token."""
+    hresult, states = scard.SCardGetStatusChange(context.get(), 0,
+                                                 [(reader, scard.SCARD_STATE_UNAWARE)])
+    if _code(hresult) not in (0, _E_TIMEOUT):
+        _check(hresult, "reader status")
+    _name, state, _atr = states[0]
+    if not state & scard.SCARD_STATE_PRESENT or state & scard.SCARD_STATE_MUTE:
+        return None
+    return (state >> 16) & 0xFFFF
+
+
 def wait_for_change(context: Context, known: dict[str, int], timeout_ms: int) -> dict[str, int]:
     """Block until a reader or card changes (or ``timeout_ms``); return the new event states.
 
@@ -372,6 +385,10 @@ class PcscDriver:
 
     def connect(self, reader: str) -> PcscConnection:
         return PcscConnection(reader, timeout=self.timeout)
+
+    def card_token(self, reader: str) -> int | None:
+        """See :func:`card_token`: changes whenever a card is inserted or removed."""
+        return card_token(self._context, reader)
 
     def close(self) -> None:
         self._context.close()

@@ -1,10 +1,11 @@
 """Production runs at the county centre: certified applications, in due-date order, each
 personalized onto a blank card, on several readers at once (one worker thread per reader).
 
-- A worker waits for a card in its reader, claims the next certified application (a database
+- A worker waits for a card in its reader (by the reader's state, without connecting), claims the next certified application (a database
   claim, so two workers or two daemons never take the same one), checks the rules again, issues
   the card (registered ``produced``, active only at hand-over), marks the application
-  ``produced`` with the card's serial, and ejects the card (a feeder then inserts the next).
+  ``produced`` with the card's serial, ejects the card and waits until it has left the reader
+  (a feeder then inserts the next; at a plain reader a clerk takes it out).
 - A card that fails its write or read-back is not linked; its application keeps its claim until
   the run ends and is then ``certified`` again (never retried on a second card in the same run);
   the spoiled card is ejected.
@@ -101,12 +102,15 @@ class ProductionRun:
     """One run over ``readers``; :meth:`run` blocks until done or stopped."""
 
     def __init__(self, service: ApplicationService, engine: Engine,
-                 connect: Callable[[str], CardConnection], readers: list[str], actor: Actor, *,
+                 connect: Callable[[str], CardConnection],
+                 card_token: Callable[[str], object | None],
+                 readers: list[str], actor: Actor, *,
                  limit: int | None = None, card_wait: float = 10.0,
                  on_progress: Callable[[Progress], None] | None = None) -> None:
         if not readers:
             raise errors.NoReaderError("no reader to produce on")
         self.service, self.engine, self.connect = service, engine, connect
+        self.card_token = card_token
         self.readers, self.actor, self.limit = list(readers), actor, limit
         self.card_wait = card_wait
         self.on_progress = on_progress
@@ -114,6 +118,7 @@ class ProductionRun:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._budget = 0
+        self._ejected: dict[str, object] = {}
         self.progress = Progress(self.run_id, self.readers, 0, service.clock())
 
     def stop(self) -> None:
@@ -145,34 +150,42 @@ class ProductionRun:
             return True
 
     def _worker(self, reader: str, started: float) -> None:
-        while not self._stop.is_set():
-            conn = self._wait_for_card(reader)
-            if conn is None:
-                return
-            if not self._take_budget():
-                conn.close()
-                return
+        while (token := self._wait_for_card(reader)) is not None and self._take_budget():
             row = self.service.store.claim_next(self.run_id)
             if row is None:
-                conn.close()
                 return
-            self._produce(from_row(row), conn)
+            try:
+                conn = self.connect(reader)
+            except errors.CardServiceError as exc:
+                logger.warning("cannot connect to %s: %s", reader, exc.code)
+                self.service.store.release(row.id)
+                with self._lock:
+                    self._budget += 1
+                continue
+            if self._produce(from_row(row), conn):  # ejected: wait for another card
+                self._ejected[reader] = token
             self._report(started)
 
-    def _wait_for_card(self, reader: str) -> CardConnection | None:
+    def _wait_for_card(self, reader: str) -> object | None:
+        """Wait (by the reader's state, without connecting) for a card other than the one last
+        ejected from ``reader``; its token, or None when none came in ``card_wait`` seconds."""
         deadline = time.monotonic() + self.card_wait
         while not self._stop.is_set():
             try:
-                return self.connect(reader)
-            except (errors.NoCardError, errors.CardRemovedError, errors.CardResetError) as exc:
-                if time.monotonic() > deadline:
-                    logger.warning("no card came into %s within %.0f s (%s); worker ends",
-                                   reader, self.card_wait, exc.code)
-                    return None
-                self._stop.wait(0.1)
+                token = self.card_token(reader)
+                if token is not None and token != self._ejected.get(reader):
+                    return token
+            except errors.CardServiceError as exc:
+                logger.warning("reader %s: %s", reader, exc.code)
+            if time.monotonic() > deadline:
+                logger.warning("%s: no new card within %.0f s; its worker ends", reader,
+                               self.card_wait)
+                return None
+            self._stop.wait(0.05)
         return None
 
-    def _produce(self, app: Application, conn: CardConnection) -> None:
+    def _produce(self, app: Application, conn: CardConnection) -> bool:
+        """Produce ``app`` on the card in ``conn``; True if the card was ejected."""
         eject = False
         try:
             check_application(app, self.service.lookups, self.service.today())
@@ -192,6 +205,7 @@ class ProductionRun:
                 conn.eject()
             else:
                 conn.close()
+        return eject
 
     def _record(self, app_id: str, serial: str | None, code: str | None) -> None:
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ PEOPLE = [identity(), identity(name="李四", gender="male", citizen_number="110
 
 def _start_feeder(folder: Path, count: int) -> tuple[subprocess.Popen, str]:
     port = free_ports()[0]
-    proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--feeder", str(folder),
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "-v", "serve", "--feeder", str(folder),
                              "--count", str(count), "--seed", "3", "--port", str(port)],
                             stderr=subprocess.PIPE, text=True)
     reader = reader_name_for_port(port)
@@ -41,8 +42,20 @@ def _stop(proc: subprocess.Popen) -> str:
     return proc.communicate(timeout=10)[1]
 
 
-def _issue_and_eject(engine: Engine, driver: PcscDriver, reader: str, person) -> str:
-    assert wait_card_state(reader, present=True, timeout=8.0)
+def _next_card(driver: PcscDriver, reader: str, last: int | None) -> int:
+    """Wait for a card other than the one with token ``last`` (the feeder's next)."""
+    deadline = time.monotonic() + 8.0
+    while time.monotonic() < deadline:
+        token = driver.card_token(reader)
+        if token is not None and token != last:
+            return token
+        time.sleep(0.05)
+    raise AssertionError(f"no new card came into {reader}")
+
+
+def _issue_and_eject(engine: Engine, driver: PcscDriver, reader: str, person,
+                     last: int | None = None) -> tuple[str, int]:
+    token = _next_card(driver, reader, last)
     conn = driver.connect(reader)
     try:
         view = engine.issue(conn, person, temporary())
@@ -51,7 +64,7 @@ def _issue_and_eject(engine: Engine, driver: PcscDriver, reader: str, person) ->
         raise
     conn.eject()
     assert view.report.status == Status.VALID
-    return view.serial.hex()
+    return view.serial.hex(), token
 
 
 def test_feeder_feeds_the_next_card_after_each_eject(pcscd, demo_home, tmp_path: Path) -> None:
@@ -61,15 +74,16 @@ def test_feeder_feeds_the_next_card_after_each_eject(pcscd, demo_home, tmp_path:
     folder = tmp_path / "stack"
     proc, reader = _start_feeder(folder, 3)
     try:
-        serials = [_issue_and_eject(engine, driver, reader, PEOPLE[0])]
-        serials.append(_issue_and_eject(engine, driver, reader, PEOPLE[1]))
-        assert wait_card_state(reader, present=True, timeout=8.0)
+        first, token = _issue_and_eject(engine, driver, reader, PEOPLE[0])
+        second, token = _issue_and_eject(engine, driver, reader, PEOPLE[1], token)
+        _next_card(driver, reader, token)  # the third card came in
         log = _stop(proc)
         assert wait_card_state(reader, present=False, timeout=5.0)
         # a restarted feeder skips the personalized cards and resumes with the third
         proc, reader = _start_feeder(folder, 3)
-        serials.append(_issue_and_eject(engine, driver, reader, PEOPLE[2]))
+        third, _ = _issue_and_eject(engine, driver, reader, PEOPLE[2])
         assert wait_card_state(reader, present=False, timeout=8.0)  # the stack is empty
+        serials = [first, second, third]
     finally:
         log2 = _stop(proc)
         driver.close()

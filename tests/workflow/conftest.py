@@ -13,6 +13,7 @@ from cardservice.store.applications import ApplicationStore
 from cardservice.workflow.calendar import WorkingDayCalendar
 from cardservice.workflow.model import Application, Kind, Residence
 from cardservice.workflow.service import Actor, ApplicationService
+from simulator.inprocess import InProcessConnection
 from tests.clock import Clock
 from tests.engine.conftest import demo_home  # noqa: F401  (session fixture)
 from tests.workflow_fixtures import NOW
@@ -44,3 +45,35 @@ def draft(identity: dict, kind: Kind = Kind.FIRST_ISSUE, **changes) -> Applicati
                       residence=Residence("示范县城关镇幸福路1号", "temporary"), site="",
                       submitted_at=NOW, submitted_by="", due_on=date(2000, 1, 1))
     return dataclasses.replace(app, **changes)
+
+
+class InProcessFeeder:
+    """Readers each holding a stack of in-process cards: an ejected card leaves its reader and
+    the next one of the stack comes in (what `cardsim serve --feeder` does through pcscd)."""
+
+    def __init__(self, stacks: dict[str, list]) -> None:
+        self.stacks = {reader: list(cards) for reader, cards in stacks.items()}
+        self.ejected: list = []
+
+    def card_token(self, reader: str) -> object | None:
+        return id(self.stacks[reader][0]) if self.stacks[reader] else None
+
+    def connect(self, reader: str):
+        from cardservice import errors
+
+        if not self.stacks[reader]:
+            raise errors.NoCardError(f"no card in {reader}")
+        return _EjectingConnection(self, reader, self.stacks[reader][0])
+
+    def take(self, reader: str) -> None:
+        self.ejected.append(self.stacks[reader].pop(0))
+
+
+class _EjectingConnection(InProcessConnection):
+    def __init__(self, feeder: InProcessFeeder, reader: str, card) -> None:
+        super().__init__(card)
+        self._feeder, self._reader = feeder, reader
+
+    def eject(self) -> None:
+        self.close()
+        self._feeder.take(self._reader)

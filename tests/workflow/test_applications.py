@@ -15,7 +15,11 @@ from simulator.inprocess import InProcessConnection
 from tests.engine.conftest import make_card, temporary
 from tests.workflow_fixtures import ALICE, BOB
 
-from .conftest import CERTIFIER, CLERK, World, draft
+from .conftest import CERTIFIER, CLERK, InProcessFeeder, World, draft
+
+#: valid citizen numbers (check digits computed), men born 1990
+CITIZENS = ["110105199001011232", "110105199001021238", "110105199001031233",
+            "110105199001041239", "110105199001051234"]
 
 
 def _certified(world: World, identity: dict, **changes):
@@ -25,10 +29,10 @@ def _certified(world: World, identity: dict, **changes):
 
 
 def _produce(world: World, serials: list[str], limit: int | None = None):
-    cards = {f"R{i}": make_card(s, seed=i) for i, s in enumerate(serials)}
-    run = ProductionRun(world.service, world.engine, lambda r: InProcessConnection(cards[r]),
-                        list(cards), CERTIFIER, limit=limit, card_wait=0.5)
-    return run.run(), cards
+    feeder = InProcessFeeder({"R0": [make_card(s, seed=i) for i, s in enumerate(serials)]})
+    run = ProductionRun(world.service, world.engine, feeder.connect, feeder.card_token, ["R0"],
+                        CERTIFIER, limit=limit, card_wait=0.2)
+    return run.run(), feeder
 
 
 def test_first_issue_end_to_end(world: World) -> None:
@@ -88,7 +92,8 @@ def test_production_in_due_order_with_a_failed_card(world: World) -> None:
     # a card whose write fails (answers 6581 to UPDATE BINARY) is not linked
     bad = make_card("52500000000000b2", seed=2)
     bad.faults.answer_sw(0x6581, ins=0xD6, times=50)
-    run = ProductionRun(world.service, world.engine, lambda r: InProcessConnection(bad), ["R"],
+    feeder = InProcessFeeder({"R": [bad]})
+    run = ProductionRun(world.service, world.engine, feeder.connect, feeder.card_token, ["R"],
                         CERTIFIER, card_wait=0.2)
     progress = run.run()
     assert (progress.done, progress.failed) == (0, 1)
@@ -97,6 +102,22 @@ def test_production_in_due_order_with_a_failed_card(world: World) -> None:
     assert (again.status, again.card_serial) == (State.CERTIFIED, None)
     assert world.service.store.require(second.id).claimed_by is None  # free for the next run
     assert world.engine.registry.get("52500000000000b2") is None
+    assert feeder.ejected == [bad]  # the spoiled card left the reader
+
+
+def test_two_readers_share_the_queue_without_duplicates(world: World) -> None:
+    people = [dict(BOB, citizen_number=cn, name=f"持证人{i}") for i, cn in enumerate(CITIZENS)]
+    ids = [_certified(world, p).id for p in people]
+    stacks = {r: [make_card(f"5250{r[-1]}{n:011x}", seed=n) for n in range(4)]
+              for r in ("R1", "R2")}
+    feeder = InProcessFeeder(stacks)
+    run = ProductionRun(world.service, world.engine, feeder.connect, feeder.card_token,
+                        ["R1", "R2"], CERTIFIER, card_wait=0.2)
+    progress = run.run()
+    assert (progress.done, progress.failed, progress.total) == (len(ids), 0, len(ids))
+    serials = [world.service.get(i).card_serial for i in ids]
+    assert len(set(serials)) == len(ids) and None not in serials
+    assert len(feeder.ejected) == len(ids)
 
 
 def test_rules_are_checked_again_at_certification_and_production(world: World) -> None:
