@@ -58,6 +58,8 @@ class ProductionRunIn(_In):
     readers: list[str] | Literal["all"] = Field(
         default="all", description='reader names or ids, or "all"')
     limit: int | None = Field(default=None, ge=1)
+    card_wait: float = Field(default=30.0, gt=0, le=3600,
+                             description="seconds a reader may wait for its next card")
 
 
 class ApplicationOut(BaseModel):

@@ -40,7 +40,8 @@ def _exit_code(exc: errors.CardServiceError) -> int:
             return code
     if isinstance(exc, (errors.CardChangedError, errors.AlreadyPersonalizedError,
                         errors.CitizenHasCardError, errors.NotPersonalizedError,
-                        errors.CardInvalidError, errors.CardRevokedError)):
+                        errors.CardInvalidError, errors.CardRevokedError,
+                        errors.ApplicationStateError, errors.ApplicationOpenError)):
         return EXIT_CONFLICT
     return EXIT_OTHER
 
@@ -371,6 +372,12 @@ def token_revoke(svc: Service, name_or_id: str) -> None:
 from cardservice.cli.db import db as _db_group
 
 cli.add_command(_db_group)
+
+from cardservice.cli.application import application as _application_group
+from cardservice.cli.produce import produce as _produce_command
+
+cli.add_command(_application_group)
+cli.add_command(_produce_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -69,7 +69,7 @@ async def start(body: ProductionRunIn, runtime: RuntimeDep, client: CertifierCli
     engine = await asyncio.to_thread(lambda: runtime.engine)
     connect, card_token = _card_io(runtime)
     run = ProductionRun(applications(runtime), engine, connect, card_token, readers,
-                        actor(runtime, client), limit=body.limit,
+                        actor(runtime, client), limit=body.limit, card_wait=body.card_wait,
                         on_progress=lambda p: _event(runtime, p))
     runs[run.run_id] = run
     threading.Thread(target=_run_logged, args=(run,), name=run.run_id, daemon=True).start()
