@@ -9,6 +9,8 @@ personalized onto a blank card, on several readers at once (one worker thread pe
 - A card that fails its write or read-back is not linked; its application keeps its claim until
   the run ends and is then ``certified`` again (never retried on a second card in the same run);
   the spoiled card is ejected.
+- ``on_produced(application, card_view)`` runs after a card is linked and before it is ejected:
+  the hook where the card face is rendered and printed (no printer code in this release).
 - Stopping (Ctrl-C, SIGTERM, :meth:`ProductionRun.stop`) lets each worker finish the card in
   hand; a run killed outright is repaired by the next one (:func:`recover`): a card the registry
   holds as produced for a certified application's citizen is linked to it instead of producing
@@ -27,7 +29,7 @@ from datetime import datetime
 
 from card_layout.record import PermitType
 from cardservice import errors
-from cardservice.engine.operations import Engine, PermitRequest
+from cardservice.engine.operations import CardView, Engine, PermitRequest
 from cardservice.store.registry import CardStatus
 from cardservice.transport import CardConnection
 from cardservice.workflow.codec import from_row
@@ -106,7 +108,9 @@ class ProductionRun:
                  card_token: Callable[[str], object | None],
                  readers: list[str], actor: Actor, *,
                  limit: int | None = None, card_wait: float = 10.0,
-                 on_progress: Callable[[Progress], None] | None = None) -> None:
+                 on_progress: Callable[[Progress], None] | None = None,
+                 on_produced: Callable[[Application, CardView], None] | None = None,
+                 release: Callable[[str], None] | None = None) -> None:
         if not readers:
             raise errors.NoReaderError("no reader to produce on")
         self.service, self.engine, self.connect = service, engine, connect
@@ -114,6 +118,9 @@ class ProductionRun:
         self.readers, self.actor, self.limit = list(readers), actor, limit
         self.card_wait = card_wait
         self.on_progress = on_progress
+        self.on_produced = on_produced
+        #: closes other handles this process keeps on a reader before an eject
+        self.release = release
         self.run_id = "run-" + uuid.uuid4().hex[:12]
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -193,7 +200,9 @@ class ProductionRun:
                                      actor=self.actor.name, from_application=True)
             serial = view.serial.hex()
             eject = True
-            self.service.mark_produced(app, serial, self.actor)
+            produced = self.service.mark_produced(app, serial, self.actor)
+            if self.on_produced is not None:
+                self.on_produced(produced, view)
             self._record(app.id, serial, None)
         except errors.CardServiceError as exc:
             eject = eject or isinstance(exc, CARD_FAILURES)
@@ -202,6 +211,8 @@ class ProductionRun:
             self._record(app.id, None, exc.code)
         finally:
             if eject:
+                if self.release is not None:
+                    self.release(conn.reader_name)
                 conn.eject()
             else:
                 conn.close()

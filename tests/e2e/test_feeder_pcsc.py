@@ -28,7 +28,7 @@ PEOPLE = [identity(), identity(name="李四", gender="male", citizen_number="110
 
 
 def _start_feeder(folder: Path, count: int) -> tuple[subprocess.Popen, str]:
-    port = free_ports()[0]
+    port = free_ports()[-1]  # the last: tests that wedge a reader take the first
     proc = subprocess.Popen([sys.executable, "-m", "simulator", "-v", "serve", "--feeder", str(folder),
                              "--count", str(count), "--seed", "3", "--port", str(port)],
                             stderr=subprocess.PIPE, text=True)
