@@ -4,7 +4,10 @@ Canonical TLV (tags in this order; 0x13 and 0x14 are omitted when absent):
 0x11 sequence (4 bytes BE), 0x12 permit type (1 byte: 1 temporary, 2 long-term),
 0x13 long-term basis (1 byte, 1..5), 0x14 sponsor citizen number (18 ASCII),
 0x15 current residence (UTF-8), 0x16 issuing authority (UTF-8),
-0x17 issued on (4 bytes BCD YYYYMMDD), 0x18 expires on (4 bytes BCD YYYYMMDD).
+0x17 issued on (4 bytes BCD YYYYMMDD), 0x18 expires on (4 bytes BCD YYYYMMDD),
+0x19 signed at (optional, 4 bytes BE: whole seconds since 1970-01-01 UTC; the moment the
+authority signed the record, so a certificate revoked from a moment T separates records
+signed before T from those signed after it; records written before this tag existed lack it).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 
 from . import citizen
@@ -42,6 +45,7 @@ TAG_CURRENT_RESIDENCE = 0x15
 TAG_ISSUING_AUTHORITY = 0x16
 TAG_ISSUED_ON = 0x17
 TAG_EXPIRES_ON = 0x18
+TAG_SIGNED_AT = 0x19
 REQUIRED_TAGS = (
     TAG_SEQUENCE,
     TAG_PERMIT_TYPE,
@@ -50,7 +54,7 @@ REQUIRED_TAGS = (
     TAG_ISSUED_ON,
     TAG_EXPIRES_ON,
 )
-OPTIONAL_TAGS = (TAG_BASIS, TAG_SPONSOR)
+OPTIONAL_TAGS = (TAG_BASIS, TAG_SPONSOR, TAG_SIGNED_AT)
 
 SEQUENCE_MAX = 2**32 - 1
 BASIS_RANGE = range(1, 6)
@@ -93,6 +97,7 @@ class ResidenceRecord:
     issuing_authority: str
     issued_on: date
     expires_on: date
+    signed_at: datetime | None = None
 
     def __post_init__(self) -> None:
         _check_int("sequence", self.sequence, range(1, SEQUENCE_MAX + 1))
@@ -109,6 +114,8 @@ class ResidenceRecord:
         check_normalized("issuing_authority", self.issuing_authority)
         _check_date("issued_on", self.issued_on)
         _check_date("expires_on", self.expires_on)
+        if self.signed_at is not None:
+            _check_signed_at(self.signed_at)
 
     @classmethod
     def create(
@@ -122,6 +129,7 @@ class ResidenceRecord:
         issuing_authority: str,
         issued_on: date,
         expires_on: date,
+        signed_at: datetime | None = None,
     ) -> ResidenceRecord:
         """A validated record from input (NFC, stripped; FieldError if not acceptable)."""
         sponsor = sponsor_citizen_number
@@ -136,7 +144,22 @@ class ResidenceRecord:
             issuing_authority=normalize_text("issuing_authority", issuing_authority),
             issued_on=issued_on,
             expires_on=expires_on,
+            signed_at=None if signed_at is None else _whole_seconds(signed_at),
         )
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise FieldError("signed_at", "bad_format", "signed_at must be a timezone-aware datetime")
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _check_signed_at(moment: object) -> None:
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise FieldError("signed_at", "bad_format", "signed_at must be a timezone-aware datetime")
+    if moment.microsecond or not 0 <= moment.timestamp() <= SEQUENCE_MAX:
+        raise FieldError("signed_at", "out_of_range",
+                         "signed_at must be whole seconds between 1970 and 2106 (UTC)")
 
 
 def _parse_permit_type(value: PermitType | str) -> PermitType:
@@ -164,6 +187,8 @@ def encode_record(record: ResidenceRecord) -> bytes:
         encode_tlv(TAG_ISSUED_ON, encode_date(record.issued_on)),
         encode_tlv(TAG_EXPIRES_ON, encode_date(record.expires_on)),
     ]
+    if record.signed_at is not None:
+        parts.append(encode_tlv(TAG_SIGNED_AT, encode_uint(int(record.signed_at.timestamp()), 4)))
     return b"".join(parts)
 
 
@@ -179,6 +204,7 @@ def record_from_tlvs(items: Sequence[Tlv]) -> ResidenceRecord:
         raise FormatError("bad_value", f"permit type code {kind} is not 1 or 2")
     basis = fields.get(TAG_BASIS)
     sponsor = fields.get(TAG_SPONSOR)
+    signed_at = fields.get(TAG_SIGNED_AT)
     try:
         return ResidenceRecord(
             sequence=decode_uint(fields[TAG_SEQUENCE], 4, "sequence"),
@@ -189,6 +215,8 @@ def record_from_tlvs(items: Sequence[Tlv]) -> ResidenceRecord:
             issuing_authority=decode_text(fields[TAG_ISSUING_AUTHORITY], "issuing authority"),
             issued_on=decode_date(fields[TAG_ISSUED_ON], "issued on"),
             expires_on=decode_date(fields[TAG_EXPIRES_ON], "expires on"),
+            signed_at=None if signed_at is None else datetime.fromtimestamp(
+                decode_uint(signed_at, 4, "signed at"), UTC),
         )
     except FieldError as exc:
         raise FormatError("bad_value", f"stored {exc.field} is invalid: {exc.message}") from None

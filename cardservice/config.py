@@ -49,8 +49,22 @@ class Settings(BaseSettings):
     operation_timeout: float = Field(default=20.0, gt=0, description="seconds per card operation")
     read_wait: float = Field(default=2.0, ge=0, description="seconds a read waits for a busy reader")
     idempotency_ttl_hours: int = Field(default=24, gt=0)
+    # resource bounds (issue: nothing unbounded before authentication)
+    max_body_bytes: int = Field(default=64 * 1024, gt=0, description="request body cap")
+    max_photo_body_bytes: int = Field(default=1024 * 1024, gt=0,
+                                      description="body cap of routes whose path names a photo")
+    header_timeout: float = Field(default=10.0, gt=0, description="seconds for a request head")
+    body_timeout: float = Field(default=30.0, gt=0, description="seconds for a request body")
+    max_connections: int = Field(default=256, gt=0, description="open HTTP + WebSocket connections")
+    max_subscribers: int = Field(default=64, gt=0, description="event subscribers in all")
+    max_subscribers_per_token: int = Field(default=8, gt=0, description="per client token")
+    write_wait: float = Field(default=5.0, ge=0,
+                              description="seconds a write queues behind running reads")
     database_url: str | None = Field(default=None, description="postgresql://...; unset: SQLite")
     site_id: str | None = Field(default=None, description="this site (required with PostgreSQL)")
+    #: "verify": read and verify cards only; every write and application route -> FORBIDDEN
+    mode: Literal["full", "verify"] = "full"
+    console_idle_minutes: int = Field(default=15, gt=0, description="console session idle timeout")
     require_applications: bool | None = Field(
         default=None, description="refuse direct issues (application_required); default: "
         "true with a PostgreSQL database, else false")

@@ -151,10 +151,21 @@ class CitizenHasCardError(CardServiceError):
 
 
 class WriteVerifyError(CardServiceError):
-    """The card did not read back what was written."""
+    """The card did not read back what was written, or could not be read back at all: the
+    audit intent ``intent_id`` stays pending until the next read of the card reconciles it."""
 
     code = "WRITE_NOT_CONFIRMED"
     retriable = True
+
+    def __init__(self, message: str = "", intent_id: int | None = None) -> None:
+        super().__init__(message, intent_id=intent_id)
+        self.intent_id = intent_id
+
+    def to_dict(self) -> dict[str, object]:
+        out = super().to_dict()
+        if self.intent_id is not None:
+            out["intent_id"] = self.intent_id
+        return out
 
 
 class NotFoundError(CardServiceError):
@@ -193,6 +204,25 @@ class PolicyError(CardServiceError):
         return {**super().to_dict(), "rule": self.rule}
 
 
+class PayloadTooLargeError(CardServiceError):
+    """The request body is larger than this route accepts."""
+
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class TooManySubscribersError(CardServiceError):
+    """Too many event subscribers (for this token, or in all); close one and retry."""
+
+    code = "TOO_MANY_SUBSCRIBERS"
+    retriable = True
+
+
+class MalformedRequestError(CardServiceError):
+    """The request body is not well-formed JSON."""
+
+    code = "MALFORMED_REQUEST"
+
+
 # --- keys / configuration ----------------------------------------------------------------
 
 
@@ -206,6 +236,30 @@ class KeysInsecureError(CardServiceError):
     """A key file is readable by other users; fix its mode (0600)."""
 
     code = "KEYS_INSECURE"
+
+
+class KeysTokenError(CardServiceError):
+    """The PKCS#11 token cannot be used (module, token label, PIN or a key in it)."""
+
+    code = "KEYS_TOKEN_ERROR"
+
+
+class TrustBundleError(CardServiceError):
+    """A trust bundle is malformed or its signature does not chain to a trusted root."""
+
+    code = "TRUST_BUNDLE_INVALID"
+
+
+class VerifyOnlyError(CardServiceError):
+    """This installation only reads and verifies cards (CARDSERVICE_MODE=verify)."""
+
+    code = "FORBIDDEN"
+
+
+class CountyError(CardServiceError):
+    """A county-centre operation cannot be done (missing root, unknown site, bad request)."""
+
+    code = "COUNTY_ERROR"
 
 
 # --- storage ------------------------------------------------------------------------------
@@ -222,6 +276,37 @@ class SchemaOutdatedError(CardServiceError):
     """The database schema is older (or newer) than this software; run `cardservice db upgrade`."""
 
     code = "SCHEMA_OUTDATED"
+
+
+# --- console clerks ------------------------------------------------------------------------
+
+
+class CsrfError(CardServiceError):
+    """The form's CSRF token is missing or does not match the session."""
+
+    code = "CSRF_FAILED"
+
+
+class LoginFailedError(CardServiceError):
+    """The name or the password is wrong, or the account is disabled."""
+
+    code = "LOGIN_FAILED"
+
+
+class LoginLockedError(CardServiceError):
+    """Too many failed logins; wait until the lockout ends."""
+
+    code = "LOGIN_LOCKED"
+
+    def __init__(self, until) -> None:
+        super().__init__(f"too many failed logins; try again after {until.isoformat()}")
+        self.until = until
+
+
+class UserExistsError(CardServiceError):
+    """A clerk account with this name exists."""
+
+    code = "USER_EXISTS"
 
 
 # --- applications (first issue) ----------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 
 from card_layout.files import Ins
@@ -28,6 +29,52 @@ def redact_response(apdu: bytes, data: bytes, sw: int) -> str:
     return f"{data.hex()} {sw:04X}"
 
 
+#: Control characters (C0, DEL, C1) and Unicode line/paragraph separators: a request path with
+#: ``%0d%0a``, ESC or NUL must not forge log lines or drive a terminal.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: A bearer token (``cs_`` + 43 base64url characters) anywhere, and a ``token=`` query value.
+_TOKEN = re.compile(r"cs_[A-Za-z0-9_-]{20,}")
+_TOKEN_PARAM = re.compile(r"(?i)((?:^|[?&;\s])(?:access_)?token=)[^&\s\"']*")
+REDACTED = "[redacted]"
+
+
+def escape_text(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\r``, ``\\x1b``, ...)."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with bearer tokens and ``token=`` query values replaced by ``[redacted]``."""
+    return _TOKEN.sub(REDACTED, _TOKEN_PARAM.sub(lambda m: m.group(1) + REDACTED, text))
+
+
+def redact_query(query: str) -> str:
+    """A URL query string with the value of every ``token`` parameter redacted."""
+    return redact_secrets(query)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts tokens from every record, whatever logger wrote it (uvicorn logs a WebSocket's
+    full request target, query string included)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact_secrets(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """One line per record: the message's control characters escaped (the traceback of an
+    exception follows on its own lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(record.__dict__)
+        record.message = escape_text(record.message)
+        return super().formatMessage(record)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out = {
@@ -36,7 +83,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key in ("method", "path", "status", "ms", "client", "operation", "reader", "code"):
+        for key in ("method", "path", "query", "status", "ms", "client", "operation", "reader", "code"):
             if hasattr(record, key):
                 out[key] = getattr(record, key)
         if record.exc_info:
@@ -45,12 +92,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(verbose: int = 0, fmt: str = "text") -> None:
-    level = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}.get(verbose, TRAFFIC)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, TRAFFIC)  # -vv: APDU traffic
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

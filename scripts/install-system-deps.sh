@@ -3,9 +3,12 @@
 # virtual reader slots used by the multi-reader tests and benchmark.
 set -eu
 # postgresql: the test session starts its own throw-away cluster from its binaries (tests/pg.py)
-PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc postgresql"
-# the application receipt: CJK text (poppler-data maps its CID font), tests read it with poppler
-PKGS="$PKGS poppler-utils poppler-data fonts-noto-cjk"
+# softhsm2: the PKCS#11 tests run on a fresh SoftHSM token per test session (tests/hsm.py)
+PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc postgresql softhsm2"
+# the web console's browser tests (Playwright drives Debian's chromium) and its Chinese text
+PKGS="$PKGS chromium fonts-noto-cjk"
+# the application receipt: tests read it with poppler (poppler-data maps its CJK CID font)
+PKGS="$PKGS poppler-utils poppler-data"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=""

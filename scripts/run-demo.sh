@@ -11,6 +11,8 @@
 #                    takes the card)
 #   DEMO_READER      that port's reader name          (default: from the port, see reader_for_port)
 set -eu
+# Everything this script writes (token, logs, card image) is for this user only.
+umask 077
 
 cd "$(dirname "$0")/.."
 BIN=$(pwd)/.venv/bin
@@ -222,22 +224,24 @@ print(next(r["id"] for r in readers if r["name"] == name))
 EOF
 }
 
+# The banner names the token's file, never the token: this output often ends up in a log.
 print_banner() {
-    token=$1 rid=$2
+    rid=$1
     cat <<EOF
 
 ==========================================================================================
  cardservice demo daemon: $URL   (API docs: $URL/docs)
- demo operator token:     $token
- demo card:               $DEMO/card.json in "$READER" (reader id $rid)
+ demo operator token:     in $DEMO/operator.token (only you can read it)
+ demo card:               $DEMO/card.json (serial $SERIAL) in "$READER" (reader id $rid)
 
  Read the card:
-   curl -s -H "Authorization: Bearer $token" $URL/v1/readers
-   curl -s -H "Authorization: Bearer $token" $URL/v1/readers/$rid/card
+   TOKEN=\$(cat $DEMO/operator.token)
+   curl -s -H "Authorization: Bearer \$TOKEN" $URL/v1/readers
+   curl -s -H "Authorization: Bearer \$TOKEN" $URL/v1/readers/$rid/card
 
- Re-sign it after a move:
-   curl -s -X POST -H "Authorization: Bearer $token" -H "Content-Type: application/json" \\
-     -d '{"current_residence": "示范县新城街道和平路12号", "permit_type": "temporary"}' \\
+ Re-sign it after a move (card_serial: the card you read; another card in the reader gets 409):
+   curl -s -X POST -H "Authorization: Bearer \$TOKEN" -H "Content-Type: application/json" \\
+     -d '{"current_residence": "示范县新城街道和平路12号", "permit_type": "temporary", "card_serial": "$SERIAL"}' \\
      $URL/v1/readers/$rid/card/resign
 
  Ctrl-C stops the daemon and the simulated card.
@@ -248,7 +252,7 @@ EOF
 
 main() {
     mkdir -p "$DEMO"
-    chmod 700 "$DEMO"
+    chmod -R go-rwx "$DEMO"  # also files an earlier version left readable
     ensure_pcscd
     "$CS" keys init --demo >&2
     "$CS" db upgrade >&2  # a .demo/ of an older version: bring its schema up to date
@@ -258,7 +262,7 @@ main() {
     token=$(ensure_token)
     start_daemon
     rid=$(reader_id "$token") || die "the daemon does not list \"$READER\""
-    print_banner "$token" "$rid"
+    print_banner "$rid"
     wait "$DAEMON_PID"
 }
 

@@ -121,3 +121,41 @@ def vpcd_card(pcscd: Pcscd, tmp_path: Path) -> Iterator[tuple[str, Path, VpcdBri
 
 # The throw-away PostgreSQL cluster and the sqlite|postgresql store fixture (docs/storage.md).
 from tests.pg import backend, pg_cluster  # noqa: F401
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory) -> Path:
+    """SoftHSM configured for this test session in a temp dir (SOFTHSM2_CONF); tokens come from
+    :func:`tests.hsm.init_token`. Fails (never skips) when SoftHSM is not installed."""
+    from tests.hsm import configure_softhsm, softhsm_available
+
+    assert softhsm_available(), "softhsm2 is not installed (scripts/install-system-deps.sh)"
+    return configure_softhsm(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture(scope="session")
+def pkcs11_token(softhsm: Path):
+    """A fresh token for the session (its PIN in a 0600 file), configured in the environment
+    (CARDSERVICE_PKCS11_*) so that data directories whose keys are in it load them."""
+    from tests.hsm import init_token, token_env
+
+    config = init_token(softhsm.parent, "cardservice-test")
+    # a second token, never logged in by the test process (a wrong PIN must meet a token that
+    # is not already logged in); made now because SoftHSM lists tokens once per process
+    init_token(softhsm.parent, "cardservice-other")
+    os.environ.update(token_env(config))
+    return config
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory):
+    """A data directory with the demo keys as files (tests/engine overrides it to run every
+    engine test with file keys and with keys in a SoftHSM token)."""
+    from datetime import timedelta
+
+    from cardservice.pki.keys import DataDir, init_demo
+    from tests.clock import START
+
+    home = DataDir(tmp_path_factory.mktemp("home"))
+    init_demo(home, now=START - timedelta(days=1), masters=load_dev_master_keys())
+    return home

@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from cardservice import __version__, errors
+from cardservice import __version__, console, errors
 from cardservice.api.errors import install_handlers
 from cardservice.api.models import ErrorBody
 from cardservice.api.routes import (
@@ -24,6 +24,7 @@ from cardservice.api.routes import (
 )
 from cardservice.api.runtime import Runtime
 from cardservice.api.security import LocalGuard
+from cardservice.api.verifymode import VerifyOnlyGuard
 from cardservice.config import Settings
 from cardservice.engine.operations import Clock, utc_now
 from cardservice.engine.service import Service
@@ -42,14 +43,15 @@ def build_runtime(settings: Settings, *, service: Service | None = None,
                   backend: ReaderBackend | None = None, clock: Clock | None = None) -> Runtime:
     clock = clock or utc_now
     service = service or Service.open(
-        settings.home, clock=clock, pcsc_timeout=settings.pcsc_timeout,
+        settings.home, clock=clock, pcsc_timeout=settings.pcsc_timeout, mode=settings.mode,
         stores=Stores(settings.home, database_url=settings.database_url,
                       site_id=settings.site_id),
         require_applications=settings.applications_required)
     service.home.ensure()
     _check_schema(service.stores)
     backend = backend or PcscBackend(service.driver)
-    bus = EventBus(clock)
+    bus = EventBus(clock, max_subscribers=settings.max_subscribers,
+                   max_per_owner=settings.max_subscribers_per_token)
     runtime = Runtime(
         settings=settings, service=service, tokens=service.stores.tokens(),
         pool=ReaderPool(backend), bus=bus, monitor=Monitor(backend, bus),
@@ -90,15 +92,19 @@ def create_app(settings: Settings, *, service: Service | None = None,
                backend: ReaderBackend | None = None, clock: Clock | None = None) -> FastAPI:
     runtime = build_runtime(settings, service=service, backend=backend, clock=clock)
     app = FastAPI(title="cardservice", version=__version__, description=DESCRIPTION,
-                  lifespan=_lifespan(runtime),
+                  lifespan=_lifespan(runtime), docs_url=None, redoc_url=None,
                   responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
     app.state.runtime = runtime
     install_handlers(app)
     for module in (health, readers, cards, audit, events, applications, production):
         app.include_router(module.router)
+    console.install(app, runtime)  # /console/ and an offline /docs
     if settings.cors and settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
                            allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"])
-    app.add_middleware(LocalGuard, settings=settings)  # outermost: runs before anything else
+    if settings.mode == "verify" or runtime.service.mode == "verify":
+        app.add_middleware(VerifyOnlyGuard)
+    app.add_middleware(LocalGuard, settings=settings,  # outermost: runs before anything else
+                       token_known=lambda secret: runtime.tokens.authenticate(secret) is not None)
     return app

@@ -46,12 +46,19 @@ class UnsupportedMediaTypeError(errors.CardServiceError):
     code = "UNSUPPORTED_MEDIA_TYPE"
 
 
+PayloadTooLargeError = errors.PayloadTooLargeError
+
+
 #: Error code -> HTTP status. Codes not listed map to 500. Documented in the README.
 STATUS_BY_CODE: dict[str, int] = {
     "UNAUTHENTICATED": 401,
     "FORBIDDEN": 403,
     "HOST_NOT_ALLOWED": 403,
     "ORIGIN_NOT_ALLOWED": 403,
+    "CSRF_FAILED": 403,
+    "LOGIN_FAILED": 401,
+    "LOGIN_LOCKED": 429,
+    "USER_EXISTS": 409,
     "READER_NOT_FOUND": 404,
     "NOT_FOUND": 404,
     "ROUTE_NOT_FOUND": 404,
@@ -74,6 +81,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "APPLICATION_OPEN": 409,
     "NOT_A_PERMIT_CARD": 422,
     "UNSUPPORTED_MEDIA_TYPE": 415,
+    "PAYLOAD_TOO_LARGE": 413,
+    "MALFORMED_REQUEST": 400,
+    "TOO_MANY_SUBSCRIBERS": 429,
     "VALIDATION_ERROR": 422,
     "POLICY_VIOLATION": 422,
     "IDEMPOTENCY_KEY_REUSED": 422,
@@ -88,9 +98,18 @@ STATUS_BY_CODE: dict[str, int] = {
     "KEYS_INSECURE": 503,
     "REGISTRY_UNAVAILABLE": 503,
     "SCHEMA_OUTDATED": 503,
+    "KEYS_TOKEN_ERROR": 503,
+    "TRUST_BUNDLE_INVALID": 422,
+    "COUNTY_ERROR": 422,
     "CARD_TIMEOUT": 504,
     "INTERNAL_ERROR": 500,
 }
+
+
+#: Framework HTTP errors -> a code of the table (every error body carries a code from it).
+HTTP_STATUS_CODES = {400: "MALFORMED_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN",
+                     404: "ROUTE_NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+                     413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
 def status_for(code: str) -> int:
@@ -105,8 +124,12 @@ def error_response(exc: errors.CardServiceError, headers: dict[str, str] | None 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _validation_error(exc: RequestValidationError) -> errors.ValidationError:
+def _validation_error(exc: RequestValidationError) -> errors.CardServiceError:
     first = exc.errors()[0] if exc.errors() else {"loc": ("body",), "msg": "invalid request"}
+    if first.get("type") == "json_invalid":  # not JSON at all: no field to name
+        ctx = first.get("ctx") or {}
+        return errors.MalformedRequestError(
+            f"the body is not well-formed JSON ({ctx.get('error', first.get('msg', 'invalid'))})")
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
     field = ".".join(loc) or "body"
     return errors.ValidationError(field, str(first.get("msg", "invalid")), str(first.get("type", "invalid")))
@@ -121,9 +144,10 @@ async def _on_request_validation(_request: Request, exc: RequestValidationError)
 
 
 async def _on_http_exception(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    code = {404: "ROUTE_NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+    code = HTTP_STATUS_CODES.get(exc.status_code,
+                                 "MALFORMED_REQUEST" if exc.status_code < 500 else "INTERNAL_ERROR")
     body = {"error": {"code": code, "message": str(exc.detail), "retriable": False}}
-    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    return JSONResponse(body, status_code=status_for(code), headers=getattr(exc, "headers", None))
 
 
 async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:

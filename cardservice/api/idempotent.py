@@ -1,9 +1,12 @@
 """Applying ``Idempotency-Key`` to a write route: replay the stored response for a repeated key,
-refuse a reused key with another body, store the first successful response."""
+refuse a reused key with another body (compared as parsed JSON: key order and whitespace do not
+matter), store the first successful response. A request that arrives while the first with its
+key still runs waits for it and then replays its answer."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,13 +31,25 @@ async def idempotent(request: Request, runtime: Runtime, client: TokenInfo,
         return await compute()
     check_key(key)
     scope = f"{client.id} {request.method} {request.url.path}"
-    digest = body_hash(await request.body())
+    digest = body_hash(canonical(await request.body()))
     store = runtime.idempotency
-    stored = await asyncio.to_thread(store.lookup, scope, key, digest)
-    if stored is not None:
-        logger.info("replaying the response stored for Idempotency-Key %r", key)
-        return JSONResponse(stored.body, status_code=stored.status, headers={REPLAYED: "true"})
-    body = await compute()
-    await asyncio.to_thread(store.store, scope, key, digest, StoredResponse(200, body),
-                            runtime.clock())
-    return body
+    async with runtime.key_locks.hold((scope, key)):
+        stored = await asyncio.to_thread(store.lookup, scope, key, digest)
+        if stored is not None:
+            logger.info("replaying the response stored for Idempotency-Key %r", key)
+            return JSONResponse(stored.body, status_code=stored.status,
+                                headers={REPLAYED: "true"})
+        body = await compute()
+        await asyncio.to_thread(store.store, scope, key, digest, StoredResponse(200, body),
+                                runtime.clock())
+        return body
+
+
+def canonical(raw: bytes) -> bytes:
+    """The body as parsed JSON, serialised one way (sorted keys, no spaces)."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    return json.dumps(value, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")

@@ -36,9 +36,14 @@ class ResidenceIn(_In):
     expires_on: date | None = None
 
 
+CARD_SERIAL_DESCRIPTION = ("the serial of the card as the client read it (GET .../card); "
+                           "409 CARD_CHANGED if another card is in the reader, nothing written")
+
+
 class IssueIn(_In):
     identity: IdentityIn
     residence: ResidenceIn
+    card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
 
 
 class EvidenceIn(_In):
@@ -54,15 +59,14 @@ class ResignIn(_In):
     extend: bool = Field(default=False, description="also renew: a new expiry (else it stays)")
     evidence: EvidenceIn | None = Field(
         default=None, description="new basis evidence (a move on basis 1 needs it)")
-    card_serial: str | None = Field(default=None, pattern=SERIAL_PATTERN,
-                                    description="refuse (409 CARD_CHANGED) if another card")
+    card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
 
 
 class RenewIn(_In):
     permit_type: PermitType | None = None
     basis: int | None = Field(default=None, ge=1, le=5)
     expires_on: date | None = None
-    card_serial: str | None = Field(default=None, pattern=SERIAL_PATTERN)
+    card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
 
 
 class RevokeIn(_In):
@@ -105,6 +109,9 @@ class ResidenceOut(BaseModel):
     basis: int | None
     sponsor_citizen_number: str | None
     sequence: int
+    #: when the authority signed the record (ISO-8601 UTC; None on records from before the
+    #: signed time existed)
+    signed_at: str | None = None
 
 
 class Check(BaseModel):
@@ -133,6 +140,11 @@ class RegistryCard(BaseModel):
     updated_at: str
 
 
+class Reconciled(BaseModel):
+    intent_id: int
+    outcome: Literal["reconciled_success", "reconciled_failure"]
+
+
 class Card(BaseModel):
     card_serial: str
     state: Literal["blank", "personalized"]
@@ -140,6 +152,10 @@ class Card(BaseModel):
     residence: ResidenceOut | None
     verification: Verification
     registry: RegistryCard | None
+    reconciled: list[Reconciled] = Field(
+        default_factory=list,
+        description="writes left unconfirmed (WRITE_NOT_CONFIRMED, intent_id) that this read "
+                    "settled from what the card holds")
 
 
 class AuditEntry(BaseModel):
@@ -171,6 +187,7 @@ class ErrorDetail(BaseModel):
     retriable: bool
     field: str | None = None
     rule: str | None = None
+    intent_id: int | None = None
 
 
 class ErrorBody(BaseModel):

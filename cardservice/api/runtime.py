@@ -5,8 +5,9 @@ routes run card I/O (on the reader's worker thread, bounded by the operation tim
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -28,6 +29,27 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class KeyedLocks:
+    """An asyncio lock per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[object, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: object) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -39,6 +61,8 @@ class Runtime:
     idempotency: IdempotencyStore
     clock: Callable[[], datetime]
 
+    #: Idempotency keys in flight: a second request with the key waits for the first.
+    key_locks: KeyedLocks = field(default_factory=KeyedLocks)
     _stores: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -78,15 +102,15 @@ class Runtime:
 
     async def on_card(self, rid: str, operation: str, fn: Callable[[CardConnection], T], *,
                       write: bool) -> T:
-        """Run ``fn(conn)`` on reader ``rid``'s thread: 409 READER_BUSY at once for a busy
-        reader's write, 504 CARD_TIMEOUT after ``operation_timeout``."""
+        """Run ``fn(conn)`` on reader ``rid``'s thread: a write queues fairly behind the running
+        operation (409 READER_BUSY after ``write_wait``), 504 CARD_TIMEOUT after
+        ``operation_timeout``."""
         info = self.pool.known(rid) or await self.blocking(self.pool.resolve, rid)
         worker = self.pool.worker(info.name)
-        if write:
-            worker.acquire(write=True, read_wait=0)
-        elif not worker.try_acquire():  # busy: wait for it off the event loop
-            await asyncio.to_thread(worker.acquire, write=False,
-                                    read_wait=self.settings.read_wait)
+        if not worker.try_acquire(write=write):  # busy: wait for it off the event loop
+            await asyncio.to_thread(worker.acquire, write=write,
+                                    read_wait=self.settings.read_wait,
+                                    write_wait=self.settings.write_wait)
         future = worker.submit(operation, fn)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future),

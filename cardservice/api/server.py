@@ -13,6 +13,7 @@ import uvicorn
 
 from cardservice import errors
 from cardservice.api import create_app
+from cardservice.api.limits import ConnectionLimits, guarded_protocol
 from cardservice.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -52,9 +53,13 @@ def bind_unix_socket(path: Path) -> socket.socket:
 
 def serve(settings: Settings) -> None:
     app = create_app(settings)
+    limits = ConnectionLimits(settings.max_connections, settings.header_timeout,
+                              settings.body_timeout)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                             access_log=False, server_header=False, proxy_headers=False,
-                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+                            http=guarded_protocol(limits),
+                            ws_max_size=settings.max_body_bytes)
     server = uvicorn.Server(config)
     if settings.uds is None:
         logger.info("listening on http://%s:%d", settings.host, settings.port)

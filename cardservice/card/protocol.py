@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from card_layout import auth
 from card_layout.files import (
@@ -30,6 +31,12 @@ from cardservice.card.apdu import SHORT_MAX_LC, SW, Apdu, ApduError, send, trans
 from cardservice.transport import CardConnection
 
 logger = logging.getLogger(__name__)
+
+
+class CardKeyHandle(Protocol):
+    """A card key that never leaves where it is kept: it only answers a challenge."""
+
+    def cryptogram(self, challenge: bytes) -> bytes: ...
 
 EXTENDED_NE = 65536
 SHORT_NE = 256
@@ -170,9 +177,14 @@ class Rp1Card:
 
     # --- writing ------------------------------------------------------------------------
 
-    def authenticate(self, keyref: KeyRef, card_key: bytes) -> None:
+    def authenticate(self, keyref: KeyRef, card_key: bytes | CardKeyHandle) -> None:
+        """EXTERNAL AUTHENTICATE with the card key, given as bytes or as a handle whose
+        ``cryptogram(challenge)`` computes it where the key is (a PKCS#11 token)."""
         challenge = send(self.conn, Apdu(0, Ins.GET_CHALLENGE, 0, 0, ne=8), name="GET CHALLENGE")
-        cryptogram = auth.cryptogram(card_key, challenge)
+        if isinstance(card_key, bytes | bytearray):
+            cryptogram = auth.cryptogram(bytes(card_key), challenge)
+        else:
+            cryptogram = card_key.cryptogram(challenge)
         _, sw = transceive(self.conn, Apdu(0, Ins.EXTERNAL_AUTHENTICATE, 0, keyref, cryptogram))
         if sw == SW.OK:
             return

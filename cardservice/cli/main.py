@@ -15,6 +15,8 @@ from card_layout.errors import FieldError
 from card_layout.identity import Identity
 from card_layout.record import PermitType
 from cardservice import __version__, errors
+from cardservice.cli.confirm import confirm_card
+from cardservice.cli.user import user as user_group
 from cardservice.engine.operations import PermitRequest, utc_now
 from cardservice.engine.policy import Evidence
 from cardservice.engine.service import Service
@@ -31,6 +33,8 @@ EXIT_CODES: dict[type[errors.CardServiceError], int] = {
     errors.CardProtocolError: 5,
 }
 EXIT_CONFLICT = 4
+#: Verdicts of ``card read`` that exit with EXIT_CONFLICT (README: invalid or revoked card).
+EXIT_CONFLICT_STATUSES = frozenset({"invalid", "revoked", "rollback"})
 EXIT_OTHER = 1
 
 
@@ -109,6 +113,9 @@ json_opt = click.option("--json", "as_json", is_flag=True, help="Machine-readabl
 permit_type_opt = click.option("--permit-type", type=click.Choice(["temporary", "long_term"]))
 basis_opt = click.option("--basis", type=click.IntRange(1, 5), help="Long-term basis 1-5.")
 expires_opt = click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD")
+serial_opt = click.option("--card-serial", default=None,
+                          help="Write only if the card has this serial (16 hex digits).")
+yes_opt = click.option("--yes", is_flag=True, help="Do not ask before writing.")
 
 
 @click.group()
@@ -157,6 +164,8 @@ def card_read(svc: Service, reader: str | None, as_json: bool) -> None:
     with svc.connect(reader) as conn:
         view = svc.engine.read(conn)
     _emit(card_dict(view), as_json, _print_card)
+    if view.report.status.value in EXIT_CONFLICT_STATUSES:
+        sys.exit(EXIT_CONFLICT)  # the card was read, and it is not one to accept
 
 
 @card.command("issue")
@@ -171,11 +180,13 @@ def card_read(svc: Service, reader: str | None, as_json: bool) -> None:
 @basis_opt
 @click.option("--sponsor", help="Citizen number of the family-member sponsor.")
 @expires_opt
+@serial_opt
+@yes_opt
 @json_opt
 @click.pass_obj
 def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
                household_address, residence, permit_type, basis, sponsor, expires,
-               as_json) -> None:
+               card_serial, yes, as_json) -> None:
     """Personalize a blank card."""
     try:
         identity = Identity.create(name=name, gender=gender, nationality=nationality,
@@ -186,7 +197,8 @@ def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
         raise errors.ValidationError(exc.field, exc.message, exc.reason) from exc
     request = _request(residence, permit_type, basis, sponsor, expires)
     with svc.connect(reader) as conn:
-        view = svc.engine.issue(conn, identity, request, actor="cli")
+        serial = confirm_card(svc, conn, card_serial, yes)
+        view = svc.engine.issue(conn, identity, request, actor="cli", expected_serial=serial)
     _emit(card_dict(view), as_json, _print_card)
 
 
@@ -199,15 +211,18 @@ def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
 @click.option("--extend", is_flag=True, help="Also renew (new expiry); else the expiry stays.")
 @click.option("--evidence", "evidence", nargs=2, default=None, metavar="KIND REFERENCE",
               help="New basis evidence, e.g. --evidence lease_contract HT-2026-0042.")
+@serial_opt
+@yes_opt
 @json_opt
 @click.pass_obj
 def card_resign(svc: Service, reader, residence, permit_type, basis, expires, extend, evidence,
-                as_json) -> None:
+                card_serial, yes, as_json) -> None:
     """Re-sign after a move: new residence, this authority; the expiry stays (--extend)."""
     request = dataclasses.replace(_request(residence, permit_type, basis, None, expires),
                                   extend=extend, evidence=Evidence(*evidence) if evidence else None)
     with svc.connect(reader) as conn:
-        view = svc.engine.resign(conn, request, actor="cli")
+        serial = confirm_card(svc, conn, card_serial, yes)
+        view = svc.engine.resign(conn, request, actor="cli", expected_serial=serial)
     _emit(card_dict(view), as_json, _print_card)
 
 
@@ -216,13 +231,17 @@ def card_resign(svc: Service, reader, residence, permit_type, basis, expires, ex
 @permit_type_opt
 @basis_opt
 @expires_opt
+@serial_opt
+@yes_opt
 @json_opt
 @click.pass_obj
-def card_renew(svc: Service, reader, permit_type, basis, expires, as_json) -> None:
+def card_renew(svc: Service, reader, permit_type, basis, expires, card_serial, yes,
+               as_json) -> None:
     """Extend the expiry or change the permit type."""
     request = _request(None, permit_type, basis, None, expires)
     with svc.connect(reader) as conn:
-        view = svc.engine.renew(conn, request, actor="cli")
+        serial = confirm_card(svc, conn, card_serial, yes)
+        view = svc.engine.renew(conn, request, actor="cli", expected_serial=serial)
     _emit(card_dict(view), as_json, _print_card)
 
 
@@ -276,14 +295,20 @@ def keys() -> None:
 @click.option("--demo", is_flag=True, required=True,
               help="Create a demo county root, authority and the simulator's dev master keys.")
 @click.option("--force", is_flag=True, help="Replace existing keys.")
+@click.option("--pkcs11", is_flag=True,
+              help="Make the keys inside the PKCS#11 token named by CARDSERVICE_PKCS11_*.")
 @click.pass_obj
-def keys_init(svc: Service, demo: bool, force: bool) -> None:
-    """Create demo keys in the data directory."""
+def keys_init(svc: Service, demo: bool, force: bool, pkcs11: bool) -> None:
+    """Create demo keys in the data directory (or in the token, with --pkcs11)."""
+    from cardservice.pki.pkcs11 import require_config
     from simulator.devkeys import load_dev_master_keys
 
-    created = init_demo(svc.home, now=utc_now(), masters=load_dev_master_keys(), force=force)
+    token = require_config() if pkcs11 else None
+    created = init_demo(svc.home, now=utc_now(), masters=load_dev_master_keys(), force=force,
+                        token=token)
     click.echo(f"issuing authority: {created.authority_name}")
     click.echo(f"key id: {created.signer.key_id.hex()}")
+    click.echo(f"keys: {'PKCS#11 token ' + repr(token.token) if token else 'files'}")
     click.echo(f"data directory: {svc.home.root}")
 
 
@@ -372,6 +397,12 @@ def token_revoke(svc: Service, name_or_id: str) -> None:
 from cardservice.cli.db import db as _db_group
 
 cli.add_command(_db_group)
+cli.add_command(user_group)  # clerk accounts of the web console
+
+from cardservice.cli.county import county, site, trust  # county PKI (docs/pki.md)
+
+for _group in (county, site, trust):
+    cli.add_command(_group)
 
 from cardservice.cli.application import application as _application_group
 from cardservice.cli.produce import produce as _produce_command

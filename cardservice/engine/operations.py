@@ -52,6 +52,7 @@ from cardservice.engine.verify import (
     VerificationReport,
     verify_card,
 )
+from cardservice.engine.verifyonly import VerifyOnly
 from cardservice.pki.keys import Keys
 from cardservice.pki.signing import sign_identity, sign_record
 from cardservice.store.audit import AuditLog
@@ -98,6 +99,8 @@ class CardView:
     report: VerificationReport
     locked: bool
     registry: CardRow | None
+    #: Pending write intents this read settled: ``(intent id, whether the write landed)``.
+    reconciled: tuple[tuple[int, bool], ...] = ()
 
     @property
     def serial(self) -> bytes:
@@ -115,10 +118,12 @@ def _field_error(exc: FieldError) -> errors.ValidationError:
 class Engine:
     """The service's operations on one card connection at a time (callers serialise per reader)."""
 
-    def __init__(self, keys: Keys, registry: Registry, audit: AuditLog, *,
+    def __init__(self, keys: Keys | None, registry: Registry, audit: AuditLog, *,
                  clock: Clock = utc_now, issue_lock_path: Path | None = None,
+                 verify_only: VerifyOnly | None = None,
                  require_applications: bool = False) -> None:
         self.keys = keys
+        self.verify_only = verify_only
         #: a direct issue (not from a certified application) is refused
         self.require_applications = require_applications
         self.registry = registry
@@ -138,13 +143,21 @@ class Engine:
     def _verify(self, files: CardFiles) -> VerificationReport:
         """The card's own verdicts (format, signatures, chain, validity), before the registry."""
         now = self.clock()
+        trust = self.verify_only.trust(now) if self.verify_only else self.keys.trust
         return verify_card(files.serial, files.identity, files.slot_a, files.slot_b,
-                           self.keys.trust, today=now.astimezone().date(), at=now)
+                           trust, today=now.astimezone().date(), at=now)
+
+    def _writable(self) -> None:
+        if self.verify_only is not None or self.keys is None:
+            raise errors.VerifyOnlyError(
+                "this installation only reads and verifies cards (CARDSERVICE_MODE=verify)")
 
     def _with_registry(self, files: CardFiles, report: VerificationReport) -> CardView:
         """The view: ``report`` with the registry's verdicts and the lock state applied."""
-        row = self.registry.get(files.serial.hex())
-        if row is not None:
+        row = None if self.verify_only else self.registry.get(files.serial.hex())
+        if self.verify_only is not None:
+            report = self.verify_only.apply(report, self.clock())
+        elif row is not None:
             report = report.with_registry(revoked=row.revoked,
                                           last_sequence=row.last_sequence,
                                           sponsor_eligible=self._sponsor_eligible(report))
@@ -152,6 +165,8 @@ class Engine:
             report = dataclasses.replace(report, status=Status.BLANK)
         elif report.status == Status.BLANK:
             report = _locked_but_empty(report)
+        if row is not None and report.status in (Status.BLANK, Status.UNSIGNED):
+            report = _damaged(report, "issued_in_registry")
         return CardView(report, files.info.locked, row)
 
     def _sponsor_eligible(self, report: VerificationReport) -> bool | None:
@@ -163,14 +178,17 @@ class Engine:
 
     def read(self, conn: CardConnection) -> CardView:
         files = conn.exclusive(Rp1Card(conn).read_all)
-        self._reconcile_files(files)
-        return self.view(files)
+        settled: list[tuple[int, bool]] = []
+        if self.verify_only is None:
+            self._reconcile_files(files, settled)
+        return dataclasses.replace(self.view(files), reconciled=tuple(settled))
 
     # --- issue --------------------------------------------------------------------------
 
     def issue(self, conn: CardConnection, identity: Identity, request: PermitRequest, *,
               actor: str | None = None, expected_serial: bytes | None = None,
               from_application: bool = False) -> CardView:
+        self._writable()
         check_direct_issue(self.require_applications and not from_application)
         card = Rp1Card(conn)
         # one issue at a time in this process: the one-person-one-card check and the registry
@@ -234,6 +252,7 @@ class Engine:
 
     def _rewrite(self, conn: CardConnection, request: PermitRequest, operation: str,
                  actor: str | None, expected_serial: bytes | None) -> CardView:
+        self._writable()
         card = Rp1Card(conn)
 
         def run() -> CardView:
@@ -344,7 +363,7 @@ class Engine:
                 sequence=sequence, permit_type=terms.permit_type, basis=terms.basis,
                 sponsor_citizen_number=terms.sponsor_citizen_number,
                 current_residence=residence, issuing_authority=self.keys.authority_name,
-                issued_on=terms.issued_on, expires_on=terms.expires_on,
+                issued_on=terms.issued_on, expires_on=terms.expires_on, signed_at=self.clock(),
             )
         except FieldError as exc:
             raise _field_error(exc) from exc
@@ -393,7 +412,11 @@ class Engine:
             after = _try_read(card)
             if after is None:
                 logger.warning("intent %d stays pending: the card cannot be read", intent.id)
-                raise
+                raise errors.WriteVerifyError(
+                    f"the write was interrupted ({exc.code}) and the card could not be read "
+                    f"back: it holds either the old or the new record; intent {intent.id} is "
+                    "pending and the next read of this card settles it", intent_id=intent.id,
+                ) from exc
             cause = exc
         report = self._verify(after)  # once: the registry part is re-applied after the update
         if not self._landed(intent.detail, after, self._with_registry(after, report)):
@@ -408,8 +431,10 @@ class Engine:
 
     # --- reconciliation -----------------------------------------------------------------
 
-    def _reconcile_files(self, files: CardFiles) -> list[int]:
-        """Resolve pending intents for this card from what it holds now."""
+    def _reconcile_files(self, files: CardFiles,
+                         settled: list[tuple[int, bool]] | None = None) -> list[int]:
+        """Resolve pending intents for this card from what it holds now (each with whether it
+        landed appended to ``settled``)."""
         resolved = []
         serial = files.serial.hex()
         pending = self.audit.pending(card_serial=serial)
@@ -419,6 +444,8 @@ class Engine:
             landed = self._landed(entry.detail, files, self._with_registry(files, report))
             self._apply(intent, success=landed, reconciled=True)
             resolved.append(entry.id)
+            if settled is not None:
+                settled.append((entry.id, landed))
         return resolved
 
     def _landed(self, detail: dict, files: CardFiles, view: CardView) -> bool:
@@ -457,12 +484,15 @@ class Engine:
 
     def reconcile(self, conn: CardConnection) -> list[int]:
         """Resolve pending intents for the card in ``conn`` (at start-up / card insertion)."""
+        if self.verify_only is not None:
+            return []
         files = conn.exclusive(Rp1Card(conn).read_all)
         return self._reconcile_files(files)
 
     # --- registry-only operations -------------------------------------------------------
 
     def revoke(self, serial_hex: str, reason: str, *, actor: str | None = None) -> CardRow:
+        self._writable()
         if reason not in ("lost", "replaced", "withdrawn"):
             raise errors.ValidationError("reason", "must be lost, replaced or withdrawn", "bad_value")
         now = self.clock()
@@ -475,7 +505,13 @@ class Engine:
 def _locked_but_empty(report: VerificationReport) -> VerificationReport:
     """A locked card must hold its identity: an empty identity file there is damage, not a
     blank card (which could be mistaken for one to issue)."""
-    checks = tuple(CheckResult(c.check, Result.FAILED, "locked_but_empty")
+    return _damaged(report, "locked_but_empty")
+
+
+def _damaged(report: VerificationReport, reason: str) -> VerificationReport:
+    """``report`` as INVALID with its format check failed for ``reason``: a card the registry
+    knows as issued that reads blank or unsigned was tampered with or damaged."""
+    checks = tuple(CheckResult(c.check, Result.FAILED, reason)
                    if c.check == Check.FORMAT else c for c in report.checks)
     return dataclasses.replace(report, status=Status.INVALID, checks=checks)
 

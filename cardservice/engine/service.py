@@ -5,16 +5,29 @@ the daemon."""
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cardservice import errors
 from cardservice.engine.operations import Clock, Engine, utc_now
+from cardservice.engine.verifyonly import VerifyOnly
 from cardservice.pki.keys import DataDir, default_home, load_keys
 from cardservice.store.registry import Registry
 from cardservice.store.stores import Stores
 
 logger = logging.getLogger(__name__)
+
+
+ENV_MODE = "CARDSERVICE_MODE"
+MODES = ("full", "verify")
+
+
+def mode_from_env() -> str:
+    mode = os.environ.get(ENV_MODE) or "full"
+    if mode not in MODES:
+        raise errors.ValidationError("mode", f"{ENV_MODE} must be full or verify", "bad_value")
+    return mode
 
 
 @dataclass
@@ -23,6 +36,8 @@ class Service:
     clock: Clock = utc_now
     pcsc_timeout: float = 5.0
     stores: Stores | None = None
+    #: "full" (sign and write) or "verify" (read and verify only; CARDSERVICE_MODE)
+    mode: str = "full"
     require_applications: bool = False
     _engine: Engine | None = field(default=None, init=False)
     _driver: object | None = field(default=None, init=False)
@@ -33,6 +48,8 @@ class Service:
 
     @classmethod
     def open(cls, home: Path | None = None, **kw) -> Service:
+        if kw.get("mode") is None:
+            kw["mode"] = mode_from_env()
         return cls(DataDir(home or default_home()), **kw)
 
     @property
@@ -41,6 +58,9 @@ class Service:
 
     @property
     def engine(self) -> Engine:
+        if self._engine is None and self.mode == "verify":
+            self._engine = Engine(None, self.registry(), self.audit(), clock=self.clock,
+                                  verify_only=VerifyOnly(self.home))
         if self._engine is None:
             keys = load_keys(self.home)
             self._engine = Engine(keys, self.registry(), self.audit(), clock=self.clock,
@@ -91,4 +111,7 @@ class Service:
         )
 
     def connect(self, name: str | None):
+        """A connection to the reader; the keys are loaded first, so a missing key or a token
+        that refuses its PIN fails before any reader or card is touched."""
+        self.engine  # noqa: B018
         return self.driver.connect(self.choose_reader(name))

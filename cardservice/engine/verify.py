@@ -58,6 +58,9 @@ class Status(str, Enum):
     REVOKED = "revoked"
     BLANK = "blank"
     UNSIGNED = "unsigned"
+    #: a verify-only installation whose trust bundle is older than its max_age (or missing):
+    #: the card verifies but its revocation state is not known to be current
+    REVOCATION_STALE = "revocation_stale"
 
 
 @dataclass(frozen=True)
@@ -241,9 +244,13 @@ def _checks(serial: bytes, parsed: _Parsed, trust: TrustStore, today: date,
     format_result = _format_check(serial, parsed)
     if format_result.result is Result.FAILED:
         return (format_result,) + _rest_not_checked(Check.FORMAT)
-    id_auth, id_chain = _resolve(trust, parsed.identity_sig, at)
     record_sig = parsed.current.signature if parsed.current else None
-    rec_auth, rec_chain = _resolve(trust, record_sig, at)
+    # the record's signed time judges a revoked certificate for both signatures: the identity
+    # was signed no later than the record that binds it (docs/signing.md)
+    signed_at = parsed.current.record.signed_at if parsed.current and parsed.current.record \
+        else None
+    id_auth, id_chain = _resolve(trust, parsed.identity_sig, at, signed_at)
+    rec_auth, rec_chain = _resolve(trust, record_sig, at, signed_at)
     results = (
         format_result,
         _identity_signature(serial, parsed, id_auth, id_chain),
@@ -267,8 +274,8 @@ def _format_check(serial: bytes, parsed: _Parsed) -> CheckResult:
     return _ok(Check.FORMAT)
 
 
-def _resolve(trust: TrustStore, sig: SignatureBlock | None,
-             at: datetime) -> tuple[Authority | None, CheckResult | None]:
+def _resolve(trust: TrustStore, sig: SignatureBlock | None, at: datetime,
+             signed_at: datetime | None = None) -> tuple[Authority | None, CheckResult | None]:
     """(the authority whose key checks the signature, a failed chain result or None).
 
     When the chain fails but a certificate with the key id exists, its key still checks the
@@ -276,7 +283,7 @@ def _resolve(trust: TrustStore, sig: SignatureBlock | None,
     if sig is None:
         return None, None
     try:
-        return trust.resolve(sig.key_id, at), None
+        return trust.resolve(sig.key_id, at, signed_at), None
     except TrustError as exc:
         known = [a for a in trust.authorities if a.key_id == sig.key_id]
         return (known[0] if known else None), _failed(Check.CERTIFICATE_CHAIN, exc.reason)

@@ -37,6 +37,7 @@ def card_dict(view: CardView) -> dict[str, Any]:
             "basis": r.basis,
             "sponsor_citizen_number": r.sponsor_citizen_number,
             "sequence": r.sequence,
+            "signed_at": r.signed_at.isoformat() if r.signed_at else None,
         }
     return {
         "card_serial": report.serial.hex(),
@@ -51,6 +52,9 @@ def card_dict(view: CardView) -> dict[str, Any]:
             ],
         },
         "registry": registry_dict(view.registry) if view.registry else None,
+        "reconciled": [{"intent_id": intent_id,
+                        "outcome": "reconciled_success" if landed else "reconciled_failure"}
+                       for intent_id, landed in view.reconciled],
     }
 
 

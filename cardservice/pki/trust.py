@@ -21,11 +21,11 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from cardservice.pki.signing import key_id as compute_key_id
+from cardservice.pki.x509sign import sign_builder
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ TRUST_REASONS = (
     "not_yet_valid",
     "expired",
     "revoked",
+    "authority_revoked",
     "not_a_ca",
     "bad_trust_file",
 )
@@ -63,14 +64,6 @@ class Authority:
 
 
 # --- making certificates and CRLs --------------------------------------------------------
-
-
-def _hash_for(private_key: object) -> hashes.HashAlgorithm | None:
-    if isinstance(private_key, ed25519.Ed25519PrivateKey):
-        return None
-    if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        return hashes.SHA256()
-    raise TypeError("signing keys must be EC P-256 or Ed25519")
 
 
 def _derived_serial(public_key: object, name: str, now: datetime) -> int:
@@ -102,7 +95,7 @@ def make_root_certificate(
         .add_extension(_key_usage(cert_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     )
-    return builder.sign(private_key, _hash_for(private_key))  # type: ignore[arg-type]
+    return sign_builder(builder, private_key)
 
 
 def make_authority_certificate(
@@ -132,7 +125,7 @@ def make_authority_certificate(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(root_cert.public_key()),
             critical=False)
     )
-    return builder.sign(root_key, _hash_for(root_key))  # type: ignore[arg-type]
+    return sign_builder(builder, root_key)
 
 
 def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
@@ -145,23 +138,26 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
 def make_crl(
     root_key: object,
     root_cert: x509.Certificate,
-    revoked_serials: list[int],
+    revoked_serials: list[int] | dict[int, datetime],
     *,
     now: datetime,
     days: int = 30,
 ) -> x509.CertificateRevocationList:
-    """A CRL signed by the root revoking ``revoked_serials`` (certificate serial numbers)."""
+    """A CRL signed by the root revoking ``revoked_serials`` (certificate serial numbers; a dict
+    gives each its revocation date, a list revokes them from ``now``)."""
+    if not isinstance(revoked_serials, dict):
+        revoked_serials = dict.fromkeys(revoked_serials, now)
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(root_cert.subject)
         .last_update(now)
         .next_update(now + timedelta(days=days))
     )
-    for serial in revoked_serials:
+    for serial, revoked_at in revoked_serials.items():
         entry = (x509.RevokedCertificateBuilder().serial_number(serial)
-                 .revocation_date(now).build())
+                 .revocation_date(revoked_at).build())
         builder = builder.add_revoked_certificate(entry)
-    return builder.sign(root_key, _hash_for(root_key))  # type: ignore[arg-type]
+    return sign_builder(builder, root_key)
 
 
 def authority_name(cert: x509.Certificate) -> str:
@@ -187,6 +183,7 @@ class TrustStore:
         self.authorities = [_authority(cert) for cert in authorities]
         # cert -> its root, or the (reason, message) of the time-independent check that failed
         self._issuers: dict[x509.Certificate, x509.Certificate | tuple[str, str]] = {}
+        self._revocations: dict[x509.Certificate, datetime | None] = {}
 
     @classmethod
     def load(cls, folder: Path) -> TrustStore:
@@ -204,8 +201,13 @@ class TrustStore:
                      len(roots), len(others), len(crls))
         return cls(roots, others, crls)
 
-    def resolve(self, key_id: bytes, at: datetime) -> Authority:
-        """The authority whose key has ``key_id``, trusted at ``at``; raises TrustError."""
+    def resolve(self, key_id: bytes, at: datetime, signed_at: datetime | None = None) -> Authority:
+        """The authority whose key has ``key_id``, trusted at ``at``; raises TrustError.
+
+        A certificate on a CRL is judged by the moment the data was signed: ``signed_at`` at or
+        after the CRL entry's revocation date raises "authority_revoked", before it the
+        certificate stays good; without ``signed_at`` (data that carries no signing time) any
+        entry raises "revoked"."""
         candidates = [a for a in self.authorities if a.key_id == bytes(key_id)]
         if not candidates:
             raise TrustError("unknown_key_id", f"no authority certificate has key id "
@@ -214,20 +216,22 @@ class TrustStore:
         first_error: TrustError | None = None
         for authority in candidates:
             try:
-                self._check_chain(authority.certificate, at)
+                self._check_chain(authority.certificate, at, signed_at)
                 return authority
             except TrustError as exc:
                 first_error = first_error or exc
         assert first_error is not None
         raise first_error
 
-    def _check_chain(self, cert: x509.Certificate, at: datetime) -> None:
+    def _check_chain(self, cert: x509.Certificate, at: datetime,
+                     signed_at: datetime | None = None) -> None:
         root = self._trusted_root(cert)
+        self._check_revocation(root, cert, signed_at)
         for checked in (root, cert):
             _check_window(checked, at)
 
     def _trusted_root(self, cert: x509.Certificate) -> x509.Certificate:
-        """The root that issued ``cert``, is a CA and has not revoked it. These checks do not
+        """The root that issued ``cert`` and is a CA. These checks do not
         depend on the time, and roots and CRLs are fixed at construction, so the verdict is
         computed once per certificate (the chain signature costs more than the rest of a read's
         verification); the validity windows are checked on every call."""
@@ -246,9 +250,21 @@ class TrustStore:
         root = self._issuer_of(cert)
         if not _is_ca(root):
             raise TrustError("not_a_ca", f"root {authority_name(root)!r} is not a CA")
-        if self._revoked(root, cert):
-            raise TrustError("revoked", f"certificate {cert.serial_number:x} is revoked")
         return root
+
+    def _check_revocation(self, root: x509.Certificate, cert: x509.Certificate,
+                          signed_at: datetime | None) -> None:
+        revoked_at = self.revoked_at(root, cert)
+        if revoked_at is None:
+            return
+        if signed_at is None:
+            raise TrustError("revoked", f"certificate {cert.serial_number:x} is revoked")
+        if signed_at.tzinfo is None:
+            signed_at = signed_at.replace(tzinfo=UTC)
+        if signed_at >= revoked_at:
+            raise TrustError("authority_revoked",
+                             f"certificate {cert.serial_number:x} is revoked from "
+                             f"{revoked_at.isoformat()}; signed {signed_at.isoformat()}")
 
     def _issuer_of(self, cert: x509.Certificate) -> x509.Certificate:
         named = [r for r in self.roots if r.subject == cert.issuer]
@@ -264,13 +280,20 @@ class TrustStore:
         raise TrustError("bad_chain_signature",
                          f"certificate of {authority_name(cert)!r} does not verify under its root")
 
-    def _revoked(self, root: x509.Certificate, cert: x509.Certificate) -> bool:
+    def revoked_at(self, root: x509.Certificate, cert: x509.Certificate) -> datetime | None:
+        """The earliest revocation date of ``cert`` on a CRL that ``root`` signed, or None
+        (computed once per certificate: the CRLs are fixed at construction)."""
+        if cert in self._revocations:
+            return self._revocations[cert]
+        dates = []
         for crl in self.crls:
             if crl.issuer != root.subject or not crl.is_signature_valid(root.public_key()):
                 continue
-            if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
-                return True
-        return False
+            entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+            if entry is not None:
+                dates.append(entry.revocation_date_utc)
+        self._revocations[cert] = min(dates) if dates else None
+        return self._revocations[cert]
 
 
 def _authority(cert: x509.Certificate) -> Authority:

@@ -251,6 +251,13 @@ class Registry(Store):
         card = None if row is None else _row_to_card(row)
         return card if card is not None and card.status is CardStatus.ACTIVE else None
 
+    def revoked_serials(self) -> list[str]:
+        """The serials of every card that is not active (lost, replaced, withdrawn), sorted."""
+        with self._db.connection() as tx:
+            rows = tx.execute("SELECT serial FROM cards WHERE status != ? ORDER BY serial",
+                              (CardStatus.ACTIVE.value,)).fetchall()
+        return [r[0] for r in rows]
+
     def count(self) -> int:
         with self._db.connection() as tx:
             return int(tx.execute("SELECT count(*) FROM cards").fetchone()[0])

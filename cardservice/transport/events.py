@@ -26,31 +26,64 @@ QUEUE_SIZE = 256
 
 @dataclass(eq=False)
 class Subscription:
+    """One subscriber's queue. A subscriber that does not keep up loses events; the next
+    thing it receives after the gap is an ``events_dropped`` notice with the count lost."""
+
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    owner: str | None = None
+    size: int = QUEUE_SIZE
+    queue: asyncio.Queue = field(init=False)
     dropped: int = 0
 
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue(self.size + 1)  # one slot kept for the notice
+
     def offer(self, event: dict[str, Any]) -> None:
-        """Runs on the subscriber's loop; a subscriber that does not keep up loses events."""
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        """Runs on the subscriber's loop."""
+        if self.queue.qsize() >= self.size:
             self.dropped += 1
+            return
+        self.flush_notice(event["ts"])
+        self.queue.put_nowait(event)
+
+    def flush_notice(self, ts: str) -> None:
+        """Queue the ``events_dropped`` notice of a gap that ended (there is room for it)."""
+        if self.dropped and not self.queue.full():
+            self.queue.put_nowait({"type": "events_dropped", "count": self.dropped, "ts": ts})
+            self.dropped = 0
 
 
 class EventBus:
-    """Thread-safe publish; each subscriber reads an asyncio queue on its own loop."""
+    """Thread-safe publish; each subscriber reads an asyncio queue on its own loop. Subscribers
+    are capped in all and per owner (the client token)."""
 
-    def __init__(self, clock: Callable[[], datetime]) -> None:
+    def __init__(self, clock: Callable[[], datetime], *, max_subscribers: int = 64,
+                 max_per_owner: int = 8, queue_size: int = QUEUE_SIZE) -> None:
         self._clock = clock
         self._subs: set[Subscription] = set()
         self._lock = threading.Lock()
+        self.max_subscribers = max_subscribers
+        self.max_per_owner = max_per_owner
+        self.queue_size = queue_size
 
-    def subscribe(self) -> Subscription:
-        sub = Subscription(asyncio.get_running_loop())
+    def subscribe(self, owner: str | None = None) -> Subscription:
+        """A new subscription; TOO_MANY_SUBSCRIBERS over either cap."""
+        sub = Subscription(asyncio.get_running_loop(), owner, self.queue_size)
         with self._lock:
+            if len(self._subs) >= self.max_subscribers:
+                raise errors.TooManySubscribersError(
+                    f"{len(self._subs)} event subscribers already (cap {self.max_subscribers})")
+            mine = sum(1 for s in self._subs if owner is not None and s.owner == owner)
+            if mine >= self.max_per_owner:
+                raise errors.TooManySubscribersError(
+                    f"this token has {mine} event subscribers already (cap {self.max_per_owner})")
             self._subs.add(sub)
         return sub
+
+    @property
+    def subscribers(self) -> int:
+        with self._lock:
+            return len(self._subs)
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:

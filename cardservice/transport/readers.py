@@ -76,13 +76,15 @@ class PcscBackend:
                 logger.info("dropping the dead PC/SC connection to %r; reconnecting", name)
                 conn.close()
             # connect outside the lock: a mute card may block its own connect, never another's
-            # (each reader's worker serialises its operations, so one connect per reader at once)
-            conn = self._driver.connect(name)
+            # (each reader's worker serialises its operations, so one connect per reader at once).
+            # The reader's worker thread owns the handle and the API's operation timeout watches
+            # it, so PC/SC calls run on that thread with no hand-off of their own.
+            conn = self._driver.connect(name, watchdog=False)
             with self._lock:
                 self._conns[name] = conn
         return _Lease(conn)
 
-    def release(self, name: str) -> None:
+    def release_reader(self, name: str) -> None:
         """Close the kept connection to ``name``: a producer is about to eject its card, and
         pcscd powers a card down (a feeder's cue) only when no handle is left on it."""
         with self._lock:
@@ -145,30 +147,59 @@ class _Lease(CardConnection):
 
 
 class ReaderWorker:
-    """One reader's thread and lock. Writes fail at once with READER_BUSY when the reader is in
-    use; reads wait up to ``read_wait`` seconds. An operation that outlives its timeout keeps the
-    reader busy until its thread returns (the PC/SC watchdog bounds that)."""
+    """One reader's thread and a fair lock: a write queues behind the operation running now
+    (at most ``write_wait`` seconds, then READER_BUSY) and reads that arrive after it wait
+    behind it, so a write never loses to a stream of new reads; reads wait up to ``read_wait``.
+    An operation that outlives its timeout keeps the reader busy until its thread returns
+    (the PC/SC watchdog bounds that)."""
 
     def __init__(self, name: str, backend: ReaderBackend) -> None:
         self.name = name
         self.id = reader_id(name)
         self._backend = backend
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._writers = 0  # writes waiting for the reader
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"reader-{self.id}")
         self.stuck_since: float | None = None
 
-    def try_acquire(self) -> bool:
-        """Take the reader if it is free right now (never blocks)."""
-        return self._lock.acquire(blocking=False)
+    def _free_for(self, write: bool) -> bool:
+        return not self._busy and (write or self._writers == 0)
 
-    def acquire(self, *, write: bool, read_wait: float) -> None:
-        if self._lock.acquire(blocking=not write, timeout=-1 if write else read_wait):
-            return
+    def try_acquire(self, *, write: bool = False) -> bool:
+        """Take the reader if it is free right now (never blocks; a read yields to a waiting
+        write)."""
+        with self._cond:
+            if not self._free_for(write):
+                return False
+            self._busy = True
+            return True
+
+    def acquire(self, *, write: bool, read_wait: float, write_wait: float = 0.0) -> None:
+        """Take the reader, waiting up to ``write_wait`` (a write) or ``read_wait`` (a read)."""
+        with self._cond:
+            if write:
+                self._writers += 1
+            try:
+                got = self._cond.wait_for(lambda: self._free_for(write),
+                                          write_wait if write else read_wait)
+                if got:
+                    self._busy = True
+                    return
+            finally:
+                if write:
+                    self._writers -= 1
+                    self._cond.notify_all()  # reads held back for this write may go on
         if self.stuck_since is not None:
             raise errors.CardTimeoutError(
                 f"reader {self.name!r}: an earlier card operation has not returned"
             )
         raise errors.ReaderBusyError(f"reader {self.name!r} is busy with another operation")
+
+    def release(self) -> None:
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
 
     def submit(self, operation: str, fn: Callable[[CardConnection], T]) -> concurrent.futures.Future:
         """Run ``fn(connection)`` on this reader's thread; the caller holds the lock (acquire)
@@ -187,7 +218,7 @@ class ReaderWorker:
         finally:
             ms = (time.monotonic() - started) * 1000
             self.stuck_since = None
-            self._lock.release()
+            self.release()
             logger.info("card %s on %r: %s in %.0f ms", operation, self.name, code, ms,
                         extra={"operation": operation, "reader": self.name, "code": code,
                                "ms": round(ms, 1)})

@@ -35,9 +35,13 @@ BOB = {"name": "李四", "gender": "male", "nationality": "01",
        "citizen_number": "110105199001011232", "household_address": "新疆博乐市青得里大街1号"}
 
 
-def issue_body(identity: dict = ALICE, **residence) -> dict:
+SERIALS = {READER_A: SERIAL_A, READER_B: SERIAL_B}
+
+
+def issue_body(identity: dict = ALICE, *, card_serial: str = SERIAL_A, **residence) -> dict:
+    """An issue body for the blank card ``card_serial`` (the card in READER_A by default)."""
     res = {"current_residence": "示范县城关镇幸福路1号", "permit_type": "temporary", **residence}
-    return {"identity": identity, "residence": res}
+    return {"identity": identity, "residence": res, "card_serial": card_serial}
 
 
 
@@ -58,19 +62,24 @@ class Daemon:
         return f"{base}/{action}" if action else base
 
     def issue(self, reader: str = READER_A, body: dict | None = None, **headers: str):
-        return self.client.post(self.url(reader, "issue"), json=body or issue_body(),
+        body = {**(body or issue_body()), "card_serial": SERIALS.get(reader, SERIAL_A)}
+        return self.client.post(self.url(reader, "issue"), json=body,
                                 headers=self.auth(**headers))
 
 
-@pytest.fixture(scope="session")
-def key_template(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("keys")
-    init_demo(DataDir(root), now=NOW - timedelta(days=1), masters=load_dev_master_keys())
+@pytest.fixture(scope="session", params=["files", "pkcs11"])
+def key_template(request, tmp_path_factory) -> Path:
+    """The demo keys as files, and (second run of every API test) inside a SoftHSM token."""
+    root = tmp_path_factory.mktemp(f"keys-{request.param}")
+    token = request.getfixturevalue("pkcs11_token") if request.param == "pkcs11" else None
+    init_demo(DataDir(root), now=NOW - timedelta(days=1), masters=load_dev_master_keys(),
+              token=token)
     return root
 
 
 def make_settings(home: Path, **overrides) -> Settings:
-    values = {"home": home, "operation_timeout": 2.0, "pcsc_timeout": 1.0, "read_wait": 0.3}
+    values = {"home": home, "operation_timeout": 2.0, "pcsc_timeout": 1.0, "read_wait": 0.3,
+              "write_wait": 0.0}  # a write on a busy reader: READER_BUSY at once
     return Settings(**{**values, **overrides})
 
 

@@ -55,7 +55,7 @@ def test_resign_changes_residence_and_sequence(daemon):
 def test_renew_to_long_term(daemon):
     daemon.issue()
     r = daemon.client.post(daemon.url(action="renew"), headers=daemon.auth(),
-                           json={"permit_type": "long_term", "basis": 2})
+                           json={"permit_type": "long_term", "basis": 2, "card_serial": SERIAL_A})
     assert r.status_code == 200, r.text
     res = r.json()["residence"]
     assert res["permit_type"] == "long_term" and res["basis"] == 2
@@ -87,7 +87,7 @@ def test_second_card_for_citizen_is_refused(daemon):
 
 def test_resign_blank_card_is_not_personalized(daemon):
     r = daemon.client.post(daemon.url(action="resign"), headers=daemon.auth(),
-                           json={"current_residence": "x"})
+                           json={"current_residence": "x", "card_serial": SERIAL_A})
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "NOT_PERSONALIZED"
 
@@ -147,7 +147,7 @@ def test_card_pulled_mid_write_is_card_removed(daemon):
     daemon.issue()
     daemon.backend.slots[READER_A].faults.pull()
     r = daemon.client.post(daemon.url(action="resign"), headers=daemon.auth(),
-                           json={"current_residence": "示范县新区2号"})
+                           json={"current_residence": "示范县新区2号", "card_serial": SERIAL_A})
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "CARD_REMOVED"
 

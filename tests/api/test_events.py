@@ -100,7 +100,7 @@ def test_write_events(daemon):
 def test_failed_write_event_carries_code(daemon):
     with _connect(daemon, headers=daemon.auth("reader")) as ws:
         ws.receive_json()
-        daemon.client.post(daemon.url(action="resign"), json={"current_residence": "x"},
+        daemon.client.post(daemon.url(action="resign"), json={"current_residence": "x", "card_serial": SERIAL_A},
                            headers=daemon.auth())
         finished = _next(ws, "write_finished")
     assert finished["ok"] is False and finished["code"] == "NOT_PERSONALIZED"
@@ -119,11 +119,12 @@ def test_pcsc_unavailable_then_available(daemon):
 def test_pending_intent_reconciled_when_card_returns(daemon):
     assert daemon.issue().status_code == 200
     daemon.backend.pull_after_write.add(READER_A)  # written, then gone before the read-back
-    r = daemon.client.post(daemon.url(action="resign"), json={"current_residence": "新址"},
+    r = daemon.client.post(daemon.url(action="resign"), json={"current_residence": "新址", "card_serial": SERIAL_A},
                            headers=daemon.auth())
-    assert r.status_code == 409 and r.json()["error"]["code"] == "CARD_REMOVED"
+    assert r.status_code == 409 and r.json()["error"]["code"] == "WRITE_NOT_CONFIRMED"
     admin = daemon.auth("admin")
-    assert len(daemon.client.get("/v1/audit/verify", headers=admin).json()["pending_intents"]) == 1
+    pending = daemon.client.get("/v1/audit/verify", headers=admin).json()["pending_intents"]
+    assert pending == [r.json()["error"]["intent_id"]]
     with _connect(daemon, headers=daemon.auth("reader")) as ws:
         ws.receive_json()
         daemon.backend.insert(READER_A)

@@ -6,7 +6,8 @@ from .conftest import READER_A, SERIAL_A, issue_body
 
 
 def _resign(daemon, key: str, residence: str = "示范县新区2号"):
-    return daemon.client.post(daemon.url(action="resign"), json={"current_residence": residence},
+    return daemon.client.post(daemon.url(action="resign"), json={"current_residence": residence,
+                                                              "card_serial": SERIAL_A},
                               headers=daemon.auth(**{"Idempotency-Key": key}))
 
 
@@ -78,3 +79,14 @@ def test_bad_key_is_validation_error(daemon):
     r = _resign(daemon, "x" * 300)
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "Idempotency-Key"
+
+
+def test_same_body_spelled_differently_replays(daemon):
+    daemon.issue()
+    assert _resign(daemon, "move-1").status_code == 200
+    spelled = '{ "card_serial" : "' + SERIAL_A + '",\n  "current_residence": "示范县新区2号" }'
+    r = daemon.client.post(daemon.url(action="resign"), content=spelled.encode(),
+                           headers=daemon.auth(**{"Idempotency-Key": "move-1",
+                                                  "Content-Type": "application/json"}))
+    assert r.status_code == 200, r.text
+    assert r.headers["idempotent-replayed"] == "true"

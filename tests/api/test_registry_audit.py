@@ -31,7 +31,7 @@ def test_revoke_then_resign_is_card_revoked(daemon):
     r = daemon.client.post(f"/v1/cards/{SERIAL_A}/revoke", json={"reason": "withdrawn"},
                            headers=daemon.auth("admin"))
     assert r.status_code == 200 and r.json()["status"] == "revoked"
-    r = daemon.client.post(daemon.url(action="resign"), json={"current_residence": "x"},
+    r = daemon.client.post(daemon.url(action="resign"), json={"current_residence": "x", "card_serial": SERIAL_A},
                            headers=daemon.auth())
     assert r.status_code == 409 and r.json()["error"]["code"] == "CARD_REVOKED"
     card = daemon.client.get(daemon.url(), headers=daemon.auth("reader")).json()

@@ -10,17 +10,17 @@ from cardservice.engine.service import Service
 from cardservice.transport.readers import reader_id
 from tests.clock import Clock
 
-from .conftest import BASE_URL, NOW, READER_A, Daemon, issue_body, make_settings
+from .conftest import BASE_URL, NOW, READER_A, SERIAL_A, Daemon, issue_body, make_settings
 
 
 def test_resign_keeps_expiry_extend_and_evidence(daemon: Daemon) -> None:
     issued = daemon.issue(body=issue_body(permit_type="long_term", basis=1)).json()
     expiry = issued["residence"]["expires_on"]
     url = daemon.url(action="resign")
-    r = daemon.client.post(url, json={"current_residence": "示范县新城街道和平路12号"},
-                           headers=daemon.auth())
+    r = daemon.client.post(url, json={"current_residence": "示范县新城街道和平路12号",
+                                      "card_serial": SERIAL_A}, headers=daemon.auth())
     assert r.status_code == 422 and r.json()["error"]["rule"] == "basis_evidence_required"
-    body = {"current_residence": "示范县新城街道和平路12号",
+    body = {"current_residence": "示范县新城街道和平路12号", "card_serial": SERIAL_A,
             "evidence": {"kind": "lease_contract", "reference": "HT-2026-0042"}}
     r = daemon.client.post(url, json=body, headers=daemon.auth())
     assert r.status_code == 200, r.text

@@ -1,1 +1,1 @@
-from tests.engine.conftest import demo_home  # noqa: F401  (session fixture shared with e2e)
+"""The e2e tests use the session fixtures of tests/conftest.py (pcscd, demo_home)."""

@@ -50,8 +50,22 @@ def test_counter_workflow(cli, vpcd_card):
     assert "chain intact" in cli("audit", "verify").stdout
     serial = renewed["card_serial"]
     assert "is now lost" in cli("card", "revoke", serial, "--reason", "lost").stdout
-    after = json.loads(cli("card", "read", "--reader", reader, "--json").stdout)
-    assert after["verification"]["status"] == "revoked"
+    revoked = cli("card", "read", "--reader", reader, "--json", ok=False)
+    assert revoked.returncode == 4, "a revoked card exits 4 (README exit-code table)"
+    assert json.loads(revoked.stdout)["verification"]["status"] == "revoked"
+
+
+def test_writes_name_the_card_and_vv_shows_apdus(cli, vpcd_card):
+    reader, _path, _bridge = vpcd_card
+    wrong = cli("card", "issue", "--reader", reader, *ISSUE, "--card-serial", "00" * 8, ok=False)
+    assert wrong.returncode == 4 and wrong.stderr.startswith("error CARD_CHANGED: ")
+    blank = json.loads(cli("card", "read", "--reader", reader, "--json").stdout)
+    assert blank["state"] == "blank", "nothing was written to the card"
+    issued = cli("-vv", "card", "issue", "--reader", reader, *ISSUE, "--card-serial",
+                 blank["card_serial"].upper())
+    assert f"writing to card {blank['card_serial']} (blank)" in issued.stderr
+    assert "TRAFFIC" in issued.stderr and " > 00a4" in issued.stderr  # SELECT, as sent
+    assert "0082" in issued.stderr and "**" in issued.stderr  # authentication data blanked
 
 
 def test_errors_are_one_line_with_a_stable_code(cli, vpcd_card, tmp_path):

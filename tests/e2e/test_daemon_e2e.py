@@ -66,11 +66,14 @@ def served_card(pcscd, tmp_path: Path) -> Iterator[Served]:
     time.sleep(0.6)  # let pcscd notice the removal
 
 
-@pytest.fixture
-def daemon_url(tmp_path: Path) -> Iterator[tuple[str, str]]:
+@pytest.fixture(params=["files", "pkcs11"])
+def daemon_url(request, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The daemon with the demo keys as files, or in a SoftHSM token (it inherits the
+    CARDSERVICE_PKCS11_* environment; the PIN must appear nowhere in its log)."""
     home = tmp_path / "home"
     now = datetime.now(UTC)
-    init_demo(DataDir(home), now=now, masters=load_dev_master_keys())
+    token = request.getfixturevalue("pkcs11_token") if request.param == "pkcs11" else None
+    init_demo(DataDir(home), now=now, masters=load_dev_master_keys(), token=token)
     secret, _ = TokenStore(home / "tokens.db").create("e2e", "operator", now)
     port = _free_port()
     log = (tmp_path / "daemon.log").open("wb")
@@ -92,8 +95,10 @@ def daemon_url(tmp_path: Path) -> Iterator[tuple[str, str]]:
         proc.terminate()
         proc.wait(10)
         log.close()
-    lines = [json.loads(x) for x in (tmp_path / "daemon.log").read_text().splitlines()
-             if x.startswith("{")]
+    text = (tmp_path / "daemon.log").read_text()
+    if token is not None:
+        assert token.pin_file.read_text().strip() not in text
+    lines = [json.loads(x) for x in text.splitlines() if x.startswith("{")]
     assert any(x.get("path") == "/v1/health" and x.get("status") == 200 for x in lines)
 
 
@@ -112,7 +117,8 @@ def test_issue_read_resign_over_http(served_card: Served, daemon_url):
         assert blank.json()["state"] == "blank" and blank.json()["card_serial"] == SERIAL.lower()
         issued = client.post(f"/v1/readers/{rid}/card/issue", json={
             "identity": CITIZEN,
-            "residence": {"current_residence": "示范县城关镇1号", "permit_type": "temporary"}})
+            "residence": {"current_residence": "示范县城关镇1号", "permit_type": "temporary"},
+            "card_serial": SERIAL})
         assert issued.status_code == 200, issued.text
         read = client.get(f"/v1/readers/{rid}/card").json()
         assert read["verification"]["status"] == "valid"

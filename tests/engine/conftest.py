@@ -20,10 +20,12 @@ from simulator.inprocess import InProcessConnection
 from tests.clock import START, Clock
 
 
-@pytest.fixture(scope="session")
-def demo_home(tmp_path_factory) -> DataDir:
-    home = DataDir(tmp_path_factory.mktemp("home"))
-    init_demo(home, now=START - timedelta(days=1), masters=load_dev_master_keys())
+@pytest.fixture(scope="session", params=["files", "pkcs11"])
+def demo_home(request, tmp_path_factory) -> DataDir:
+    """The demo keys as files, and (second run of every engine test) inside a SoftHSM token."""
+    home = DataDir(tmp_path_factory.mktemp(f"home-{request.param}"))
+    token = request.getfixturevalue("pkcs11_token") if request.param == "pkcs11" else None
+    init_demo(home, now=START - timedelta(days=1), masters=load_dev_master_keys(), token=token)
     return home
 
 

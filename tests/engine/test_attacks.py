@@ -86,8 +86,8 @@ def test_card_swapped_inside_the_operation_is_not_written(engine: Engine, conn, 
 
 def test_wrong_master_key_is_refused_and_nothing_written(engine: Engine, conn, card):
     engine.issue(conn, identity(), temporary())
-    bad_keys = dataclasses.replace(engine.keys, masters={**engine.keys.masters,
-                                                          KeyRef.WRITE: bytes(16)})
+    bad_keys = dataclasses.replace(engine.keys, card_keys=None, masters={
+        KeyRef.PERSONALIZATION: bytes(16), KeyRef.WRITE: bytes(16)})
     bad = Engine(bad_keys, engine.registry, engine.audit, clock=engine.clock)
     before = card.image.to_json()
     with pytest.raises(errors.CardAuthError):

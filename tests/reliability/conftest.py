@@ -11,7 +11,7 @@ from cardservice.store.audit import AuditLog
 from cardservice.store.registry import Registry
 from simulator.card import VirtualCard
 from tests.api.conftest import backend, daemon, home, key_template  # noqa: F401 - fixtures
-from tests.engine.conftest import clock, demo_home  # noqa: F401 - fixtures
+from tests.engine.conftest import clock  # noqa: F401 - fixtures
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ class DaemonProcess:
     log: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    env: dict[str, str] = field(default_factory=dict)  # more CARDSERVICE_* settings
 
     @property
     def url(self) -> str:
@@ -65,7 +66,7 @@ class DaemonProcess:
                             headers={"Authorization": f"Bearer {self.secret}"})
 
     def start(self) -> DaemonProcess:
-        env = {**os.environ, **TIMEOUTS}
+        env = {**os.environ, **TIMEOUTS, **self.env}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", "from cardservice.cli.main import main; main()",

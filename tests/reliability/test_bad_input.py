@@ -119,7 +119,7 @@ def test_second_card_for_a_citizen_is_refused_and_writes_nothing(issued):
 def test_refused_requests_write_nothing(issued, headers, status, code):
     before = _state(issued)
     apdus = dict(issued.backend.apdus)
-    r = issued.client.post(issued.url(READER_A, "resign"), content=b'{"current_residence": "x"}',
+    r = issued.client.post(issued.url(READER_A, "resign"), content=b'{"current_residence": "x", "card_serial": "%s"}' % SERIAL_A.encode(),
                            headers={**issued.auth(), "Content-Type": "application/json",
                                     **headers})
     _assert_refused(issued, r, status, code, None, None, None, before)
@@ -128,7 +128,7 @@ def test_refused_requests_write_nothing(issued, headers, status, code):
 
 def test_read_only_client_cannot_write(issued):
     before = _state(issued)
-    r = issued.client.post(issued.url(READER_A, "resign"), json={"current_residence": "x"},
+    r = issued.client.post(issued.url(READER_A, "resign"), json={"current_residence": "x", "card_serial": SERIAL_A},
                            headers=issued.auth("reader"))
     _assert_refused(issued, r, 403, "FORBIDDEN", None, None, None, before)
 

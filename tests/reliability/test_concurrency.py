@@ -14,7 +14,16 @@ from collections import defaultdict
 import pytest
 
 from cardservice.engine.verify import Status
-from tests.api.conftest import ALICE, BOB, READER_A, READER_B, SERIAL_A, SERIAL_B, issue_body
+from tests.api.conftest import (
+    ALICE,
+    BOB,
+    READER_A,
+    READER_B,
+    SERIAL_A,
+    SERIAL_B,
+    SERIALS,
+    issue_body,
+)
 from tests.api.simbackend import SimulatedBackend, make_card
 
 CLIENTS = 12
@@ -77,7 +86,8 @@ def _write_retrying(daemon, reader: str, residence: str, busy: list[int]):
     """A re-sign as a well-behaved client does it: READER_BUSY is retriable, so retry."""
     for _attempt in range(WRITE_RETRIES):
         r = daemon.client.post(daemon.url(reader, "resign"), headers=daemon.auth(),
-                               json={"current_residence": residence})
+                               json={"current_residence": residence,
+                                     "card_serial": SERIALS[reader]})
         if r.status_code != 409:
             return r
         assert r.json()["error"] == {**r.json()["error"], "code": "READER_BUSY", "retriable": True}

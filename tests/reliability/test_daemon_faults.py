@@ -82,8 +82,9 @@ def card_url(reader: str, action: str | None = None) -> str:
 
 
 def issue(client, reader: str) -> dict:
+    serial = client.get(card_url(reader)).json()["card_serial"]  # the blank card as read
     r = client.post(card_url(reader, "issue"), json={
-        "identity": CITIZEN,
+        "identity": CITIZEN, "card_serial": serial,
         "residence": {"current_residence": "示范县城关镇1号", "permit_type": "temporary"}})
     assert r.status_code == 200, r.text
     return r.json()
@@ -133,9 +134,10 @@ def test_card_removed_mid_write_is_reported_then_reconciled(cards, daemon):
         bridge.card.faults.cut_power_in_update(1, 20)
         r = resign(client, reader, serial)
         assert r.status_code == 409, r.text
-        assert r.json()["error"]["code"] == "CARD_REMOVED"
+        assert r.json()["error"]["code"] == "WRITE_NOT_CONFIRMED"  # what is known: not settled
         assert r.json()["error"]["retriable"] is True
-        assert len(pending(client)) == 1, "the interrupted write stays pending while the card is out"
+        assert pending(client) == [r.json()["error"]["intent_id"]], \
+            "the interrupted write stays pending while the card is out"
         wait_until(lambda: not pending(client), 15, "the intent to be reconciled on re-insertion")
         last = outcomes_of(client, serial)[0]
         assert last["outcome"] == "reconciled_failure"  # 20 bytes of the new slot: torn, old holds

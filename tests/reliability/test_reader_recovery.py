@@ -121,6 +121,33 @@ def test_pulled_inside_a_write_transaction(card, daemon):
         assert r.status_code == 200, r.text
 
 
+def test_write_landed_then_power_lost_is_not_reported_as_removed(card, daemon):
+    """The whole UPDATE lands, then the card loses power before answering: the daemon cannot
+    know, so it says WRITE_NOT_CONFIRMED with the intent id (not CARD_REMOVED); once the card
+    is back the intent settles as a success and the card reads the new record."""
+    bridge, reader = card
+    bridge.reinsert_delay = 3.0
+    with daemon.client() as client:
+        issue(client, reader)
+        bridge.card.faults.cut_power_in_update(1, 10_000)  # every byte lands, no answer
+        r = client.post(card_url(reader, "resign"),
+                        json={"current_residence": "示范县新区8号", "card_serial": SERIAL})
+        assert r.status_code == 409, r.text
+        error = r.json()["error"]
+        assert error["code"] == "WRITE_NOT_CONFIRMED" and error["retriable"] is True
+        intent = error["intent_id"]
+        assert client.get("/v1/audit/verify").json()["pending_intents"] == [intent]
+        _back(reader)
+        wait_until(lambda: not client.get("/v1/audit/verify").json()["pending_intents"], 15,
+                   "the intent to settle")
+        outcome = [e for e in client.get("/v1/audit", params={"card_serial": SERIAL.lower()})
+                   .json() if e["intent_id"] == intent]
+        assert [e["outcome"] for e in outcome] == ["reconciled_success"]
+        card_json = _read_ok(client, reader)
+        assert card_json["residence"]["sequence"] == 2
+        assert card_json["verification"]["status"] == "valid"
+
+
 def test_pulled_while_a_client_keeps_polling(card, daemon):
     bridge, reader = card
     stop, answers = threading.Event(), []

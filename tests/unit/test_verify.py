@@ -210,7 +210,7 @@ def test_report_values_are_lower_case_strings() -> None:
     assert report.status.value == "valid"
     assert {r.value for r in Result} == {"succeeded", "failed", "not_checked", "warning"}
     assert {s.value for s in Status} == {"valid", "invalid", "expired", "revoked", "blank",
-                                         "unsigned"}
+                                         "unsigned", "revocation_stale"}
 
 
 def test_unexpected_error_still_gives_a_verdict() -> None:

@@ -58,8 +58,8 @@ def _identity(body: IdentityIn, today: date) -> Identity:
         raise errors.ValidationError(f"identity.{exc.field}", exc.message, exc.reason) from exc
 
 
-def _serial(value: str | None) -> bytes | None:
-    return bytes.fromhex(value) if value else None
+def _serial(value: str) -> bytes:
+    return bytes.fromhex(value)  # the model checked 16 hex digits
 
 
 async def _write_card(request: Request, runtime: Runtime, client: TokenInfo, rid: str,
@@ -82,7 +82,8 @@ async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
                            expires_on=res.expires_on)
 
     return await _write_card(request, runtime, client, rid, "issue", lambda conn: (
-        runtime.engine.issue(conn, identity, permit, actor=client.name)))
+        runtime.engine.issue(conn, identity, permit, actor=client.name,
+                             expected_serial=_serial(body.card_serial))))
 
 
 @router.post("/v1/readers/{rid}/card/resign", response_model=Card, responses=WRITE_RESPONSES)

@@ -1,6 +1,10 @@
 """``WebSocket /v1/events``: the live event stream. The token comes in an ``Authorization:
-Bearer`` header or a ``?token=`` query parameter; the first message is a ``hello`` with the
-readers as the monitor sees them, then one JSON message per event."""
+Bearer`` header, or (browsers, which cannot set headers on a WebSocket) as a subprotocol
+``bearer.<token>`` offered beside ``cardservice.v1`` in ``Sec-WebSocket-Protocol`` (the server
+answers ``cardservice.v1``, never the token); ``?token=`` is a documented fallback (redacted in
+the logs). Subscribers are capped per token and in all (429 TOO_MANY_SUBSCRIBERS). The first
+message is a ``hello`` with the readers as the monitor sees them, then one JSON message per
+event; a subscriber too slow to keep up gets ``events_dropped`` with the count lost."""
 
 from __future__ import annotations
 
@@ -22,18 +26,48 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["events"])
 
 
-async def _authorize(websocket: WebSocket, runtime: Runtime) -> bool:
+SUBPROTOCOL = "cardservice.v1"
+BEARER_PREFIX = "bearer."
+
+
+def _offered(websocket: WebSocket) -> list[str]:
+    header = ",".join(v for k, v in websocket.headers.items()
+                      if k.lower() == "sec-websocket-protocol")
+    return [p.strip() for p in header.split(",") if p.strip()]
+
+
+def _secret(websocket: WebSocket) -> str | None:
     secret = bearer_secret(websocket.headers.get("authorization"))
-    secret = secret or websocket.query_params.get("token")
+    for proto in _offered(websocket):
+        if secret is None and proto.startswith(BEARER_PREFIX):
+            secret = proto[len(BEARER_PREFIX):]
+    return secret or websocket.query_params.get("token")
+
+
+def _client(websocket: WebSocket, runtime: Runtime):
+    """The token's client, or else the clerk of a console session cookie (the console's page
+    never holds a token; the Origin check has refused other sites' pages)."""
+    secret = _secret(websocket)
+    console = getattr(websocket.app.state, "console", None)
+    if secret is None and console is not None:
+        clerk = console.accounts.clerk(websocket.cookies.get("cs_session"))
+        if clerk is not None:
+            return clerk
+    return authenticate(runtime.tokens, secret)
+
+
+async def _subscribe(websocket: WebSocket, runtime: Runtime) -> Subscription | None:
+    """Authenticate and take a subscriber slot, or refuse the handshake."""
     try:
-        require_role(authenticate(runtime.tokens, secret), Role.READER)
+        info = _client(websocket, runtime)
+        require_role(info, Role.READER)
+        return runtime.bus.subscribe(owner=info.id)
     except errors.CardServiceError as exc:
         if "websocket.http.response" in websocket.scope.get("extensions", {}):
             await websocket.send_denial_response(error_response(exc))
         else:
             await websocket.close(code=1008, reason=exc.code)
-        return False
-    return True
+        return None
 
 
 def _hello(runtime: Runtime) -> dict:
@@ -47,11 +81,12 @@ def _hello(runtime: Runtime) -> dict:
 @router.websocket("/v1/events")
 async def events(websocket: WebSocket) -> None:
     runtime: Runtime = websocket.app.state.runtime
-    if not await _authorize(websocket, runtime):
+    sub = await _subscribe(websocket, runtime)
+    if sub is None:
         return
-    await websocket.accept()
-    sub = runtime.bus.subscribe()
     try:
+        await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in _offered(websocket)
+                               else None)
         await websocket.send_json(_hello(runtime))
         await _pump(websocket, sub)
     except WebSocketDisconnect:
@@ -74,6 +109,8 @@ async def _pump(websocket: WebSocket, sub: Subscription) -> None:
                 receiver = asyncio.create_task(websocket.receive())
                 continue
             await websocket.send_json(getter.result())
+            if sub.queue.empty():
+                sub.flush_notice(getter.result()["ts"])
     finally:
         receiver.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -70,7 +70,7 @@ async def start(body: ProductionRunIn, runtime: RuntimeDep, client: CertifierCli
     connect, card_token = _card_io(runtime)
     run = ProductionRun(applications(runtime), engine, connect, card_token, readers,
                         actor(runtime, client), limit=body.limit, card_wait=body.card_wait,
-                        release=getattr(runtime.pool.backend, "release", None),
+                        release=getattr(runtime.pool.backend, "release_reader", None),
                         on_progress=lambda p: _event(runtime, p))
     runs[run.run_id] = run
     threading.Thread(target=_run_logged, args=(run,), name=run.run_id, daemon=True).start()

@@ -1,0 +1,75 @@
+"""Verify-only installations (``CARDSERVICE_MODE=verify``) for service departments.
+
+Such an installation holds no signing or card keys. It trusts what the county's signed bundle
+brings (roots, authority certificates, CRLs; ``cardservice trust import``) and takes a card's
+revocation from the bundle's revoked serials instead of a registry. When the installed bundle is
+older than its ``max_age`` (or none is installed), a card that would read ``valid`` reads
+``revocation_stale``: its revocation state is not known to be current. Every write is refused
+with FORBIDDEN (:class:`cardservice.errors.VerifyOnlyError`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from cardservice.engine.verify import Check, CheckResult, Result, Status, VerificationReport
+from cardservice.pki import bundle as bundles
+from cardservice.pki.keys import DataDir
+from cardservice.pki.trust import TrustStore
+
+logger = logging.getLogger(__name__)
+
+REVOCATION_STALE = "revocation_stale"
+NO_BUNDLE = "no_bundle"
+
+
+class VerifyOnly:
+    """The bundle and trust store of a verify-only installation, reloaded when they change."""
+
+    def __init__(self, home: DataDir) -> None:
+        self.home = home
+        self._stamp: tuple[float, ...] | None = None
+        self._trust = TrustStore([], [])
+        self._bundle: bundles.Bundle | None = None
+
+    def _files(self) -> list[Path]:
+        trust = sorted(self.home.trust_dir.glob("*")) if self.home.trust_dir.is_dir() else []
+        return [*trust, self.home.root / bundles.BUNDLE_FILE]
+
+    def _refresh(self, now: datetime) -> None:
+        stamp = tuple(p.stat().st_mtime_ns if p.exists() else 0.0 for p in self._files())
+        if stamp == self._stamp:
+            return
+        self._trust = TrustStore.load(self.home.trust_dir) if self.home.trust_dir.is_dir() \
+            else TrustStore([], [])
+        self._bundle = bundles.installed(self.home, now)
+        self._stamp = stamp
+
+    def trust(self, now: datetime) -> TrustStore:
+        self._refresh(now)
+        return self._trust
+
+    def bundle(self, now: datetime) -> bundles.Bundle | None:
+        self._refresh(now)
+        return self._bundle
+
+    def apply(self, report: VerificationReport, now: datetime) -> VerificationReport:
+        """``report`` with REVOCATION from the bundle, and ``revocation_stale`` when it is old."""
+        current = self.bundle(now)
+        if current is None:
+            return _stale(report, NO_BUNDLE)
+        report = report.with_registry(revoked=report.serial.hex() in current.revoked_cards,
+                                      last_sequence=None)
+        if current.stale(now) and report.check(Check.REVOCATION).result is Result.SUCCEEDED:
+            return _stale(report, REVOCATION_STALE)
+        return report
+
+
+def _stale(report: VerificationReport, reason: str) -> VerificationReport:
+    checks = tuple(CheckResult(Check.REVOCATION, Result.NOT_CHECKED, reason)
+                   if c.check == Check.REVOCATION else c for c in report.checks)
+    status = Status.REVOCATION_STALE if report.status == Status.VALID else report.status
+    return dataclasses.replace(report, checks=checks, status=status)

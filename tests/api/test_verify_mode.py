@@ -1,0 +1,87 @@
+"""A verify-only daemon (CARDSERVICE_MODE=verify): reads and verifies with the county's bundle
+(revoked serials -> revoked, an old bundle -> revocation_stale) and answers every write, registry
+and application route with 403 FORBIDDEN before it runs."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from fastapi.testclient import TestClient
+
+from cardservice.api import create_app
+from cardservice.engine.service import Service
+from cardservice.pki import bundle as bundles
+from cardservice.pki.keys import DataDir, open_token
+from cardservice.pki.pkcs11 import TokenConfig
+from tests.clock import Clock
+
+from .conftest import BASE_URL, BOB, NOW, READER_B, SERIAL_B, Daemon, issue_body, make_settings
+
+
+def _demo_root(home: Path):
+    root = x509.load_pem_x509_certificate((home / "trust" / "root.pem").read_bytes())
+    token_map = home / "authority" / "token.json"
+    if token_map.exists():  # the demo root key is in the token
+        label = json.loads(token_map.read_text())["root_key"]
+        return root, open_token(TokenConfig.from_env()).ec_key(label)
+    key = serialization.load_pem_private_key((home / "root" / "key.pem").read_bytes(), None)
+    return root, key
+
+
+@pytest.fixture
+def verifier(daemon: Daemon, home: Path):
+    """The same readers served by a verify-only daemon whose bundle revokes card B."""
+    assert daemon.issue().status_code == 200
+    assert daemon.issue(READER_B, issue_body(BOB)).status_code == 200
+    root, key = _demo_root(home)
+    authority = x509.load_pem_x509_certificate((home / "trust" / "authority.pem").read_bytes())
+    data = bundles.build(signer_cert=root, signer_key=key, roots=[root], links=[],
+                         authorities=[authority], crls=[], revoked_cards=[SERIAL_B], now=NOW)
+    bundles.install(DataDir(home), data, NOW)
+    clock = Clock(NOW + timedelta(hours=1))
+    settings = make_settings(home, mode="verify")
+    app = create_app(settings, service=Service.open(home, clock=clock, mode="verify"),
+                     backend=daemon.backend, clock=clock)
+    tokens = {role: app.state.runtime.tokens.create(f"dept-{role}", role, NOW)[0]
+              for role in ("reader", "admin")}
+    with TestClient(app, base_url=BASE_URL) as client:
+        yield Daemon(client, daemon.backend, app.state.runtime, tokens, clock)
+
+
+def test_reads_verify_against_the_bundle(verifier: Daemon) -> None:
+    good = verifier.client.get(verifier.url(), headers=verifier.auth("reader"))
+    assert good.status_code == 200
+    assert good.json()["verification"]["status"] == "valid"
+    assert good.json()["residence"]["signed_at"] == NOW.isoformat()  # bound in the record
+    revoked = verifier.client.get(verifier.url(READER_B), headers=verifier.auth("reader"))
+    assert revoked.json()["verification"]["status"] == "revoked"
+    verifier.clock.advance(days=8)
+    stale = verifier.client.get(verifier.url(), headers=verifier.auth("reader")).json()
+    assert stale["verification"]["status"] == "revocation_stale"
+    assert {"check": "revocation", "result": "not_checked",
+            "reason": "revocation_stale"} in stale["verification"]["checks"]
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("post", "/issue"), ("post", "/resign"), ("post", "/renew"),
+    ("post", "/v1/cards/0102030405060708/revoke"), ("get", "/v1/cards/0102030405060708"),
+    ("get", "/v1/cards?citizen_number=11010519491231002X"), ("get", "/v1/audit"),
+    ("post", "/v1/applications"), ("get", "/v1/applications/1"),
+])
+def test_writes_registry_and_application_routes_are_forbidden(verifier: Daemon, method: str,
+                                                              path: str) -> None:
+    url = verifier.url(action=path[1:]) if path.count("/") == 1 else path
+    answer = getattr(verifier.client, method)(url, headers=verifier.auth("admin"),
+                                              **({"json": issue_body()} if method == "post" else {}))
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "FORBIDDEN"
+
+
+def test_health_and_reader_list_still_answer(verifier: Daemon) -> None:
+    assert verifier.client.get("/v1/health").status_code == 200
+    assert verifier.client.get("/v1/readers", headers=verifier.auth("reader")).status_code == 200
