@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     operation_timeout: float = Field(default=20.0, gt=0, description="seconds per card operation")
     read_wait: float = Field(default=2.0, ge=0, description="seconds a read waits for a busy reader")
     idempotency_ttl_hours: int = Field(default=24, gt=0)
+    printer: str | None = Field(default=None, description="CUPS queue the card's face is printed "
+                                "on after a verified write (CARDSERVICE_PRINTER)")
     # resource bounds (issue: nothing unbounded before authentication)
     max_body_bytes: int = Field(default=64 * 1024, gt=0, description="request body cap")
     max_photo_body_bytes: int = Field(default=1024 * 1024, gt=0,

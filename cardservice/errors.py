@@ -204,6 +204,22 @@ class PolicyError(CardServiceError):
         return {**super().to_dict(), "rule": self.rule}
 
 
+# --- the printed face ---------------------------------------------------------------------
+
+
+class FaceUnavailableError(CardServiceError):
+    """The face layout or its fonts cannot be loaded; faces cannot be rendered or checked."""
+
+    code = "FACE_UNAVAILABLE"
+
+
+class PrintError(CardServiceError):
+    """Printing the card's face failed; the chip is already written: print again, never rewrite."""
+
+    code = "PRINT_FAILED"
+    retriable = True
+
+
 class PayloadTooLargeError(CardServiceError):
     """The request body is larger than this route accepts."""
 

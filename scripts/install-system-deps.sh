@@ -7,8 +7,11 @@ set -eu
 PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc postgresql softhsm2"
 # the web console's browser tests (Playwright drives Debian's chromium) and its Chinese text
 PKGS="$PKGS chromium fonts-noto-cjk"
+# the card's printed face: CJK fonts (Noto; Hanazono for CJK Extension B), printing through CUPS
+# (cups-pdf is the test queue), OCR of rendered faces and PDF rasterising in the tests
+PKGS="$PKGS fonts-noto-cjk fonts-hanazono cups cups-pdf tesseract-ocr tesseract-ocr-chi-sim poppler-utils"
 # the application receipt: tests read it with poppler (poppler-data maps its CJK CID font)
-PKGS="$PKGS poppler-utils poppler-data"
+PKGS="$PKGS poppler-data"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=""

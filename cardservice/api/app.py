@@ -18,6 +18,7 @@ from cardservice.api.routes import (
     audit,
     cards,
     events,
+    face,
     health,
     production,
     readers,
@@ -96,7 +97,7 @@ def create_app(settings: Settings, *, service: Service | None = None,
                   responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
     app.state.runtime = runtime
     install_handlers(app)
-    for module in (health, readers, cards, audit, events, applications, production):
+    for module in (health, readers, cards, audit, events, face, applications, production):
         app.include_router(module.router)
     console.install(app, runtime)  # /console/ and an offline /docs
     if settings.cors and settings.allowed_origins:

@@ -16,6 +16,7 @@ from cardservice import errors
 from cardservice.config import Settings
 from cardservice.engine.operations import Engine
 from cardservice.engine.service import Service
+from cardservice.face import LayoutError
 from cardservice.store.audit import AuditLog
 from cardservice.store.idempotency import IdempotencyStore
 from cardservice.store.registry import Registry
@@ -78,6 +79,10 @@ class Runtime:
             logger.warning("card operations unavailable: %s (%s)", exc.message, exc.code)
             return
         self._stores.update(registry=engine.registry, audit=engine.audit)
+        try:
+            engine.face.warm()  # the face check of every write must not load fonts mid-operation
+        except LayoutError as exc:
+            logger.warning("card faces unavailable: %s", exc)
 
     def registry(self) -> Registry:
         if "registry" not in self._stores:

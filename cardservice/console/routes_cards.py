@@ -44,7 +44,7 @@ async def readers_page(request: Request) -> Response:
     except errors.CardServiceError as exc:
         infos, pcsc_error = [], exc.code
     readers = [{"id": reader_id(i.name), "name": i.name, "card_present": i.card_present}
-               for i in infos]
+               for i in sorted(infos, key=lambda i: i.name)]
     return render(request, "readers.html", clerk=clerk, readers=readers, pcsc_error=pcsc_error)
 
 

@@ -12,11 +12,11 @@ from fastapi import APIRouter, Query, Request
 
 from card_layout.errors import FieldError
 from card_layout.identity import Identity
+from card_layout.photo import decode_photo_base64, validate_photo
 from cardservice import errors
 from cardservice.api.deps import AdminClient, OperatorClient, ReaderClient, RuntimeDep
 from cardservice.api.idempotent import idempotent
 from cardservice.api.models import (
-    Card,
     ErrorBody,
     IdentityIn,
     IssueIn,
@@ -24,7 +24,9 @@ from cardservice.api.models import (
     RenewIn,
     ResignIn,
     RevokeIn,
+    WrittenCard,
 )
+from cardservice.api.routes.face import print_after_write
 from cardservice.api.routes.readers import CARD_IO_RESPONSES
 from cardservice.api.runtime import Runtime
 from cardservice.engine.operations import CardView, PermitRequest
@@ -53,9 +55,21 @@ REGISTRY_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def _identity(body: IdentityIn, today: date) -> Identity:
     try:
-        return Identity.create(**body.model_dump(), today=today)
+        return Identity.create(**body.model_dump(exclude={"photo"}), today=today)
     except FieldError as exc:
         raise errors.ValidationError(f"identity.{exc.field}", exc.message, exc.reason) from exc
+
+
+def _photo(body: IdentityIn) -> bytes | None:
+    """The checked photo bytes (card_layout.photo), or None when the request has none."""
+    if body.photo is None:
+        return None
+    try:
+        data = decode_photo_base64(body.photo)
+        validate_photo(data)
+    except FieldError as exc:
+        raise errors.ValidationError("identity.photo", exc.message, exc.reason) from exc
+    return data
 
 
 def _serial(value: str) -> bytes:
@@ -63,30 +77,37 @@ def _serial(value: str) -> bytes:
 
 
 async def _write_card(request: Request, runtime: Runtime, client: TokenInfo, rid: str,
-                      operation: str, call: Callable[[CardConnection], CardView]) -> Any:
-    """Run a card write on the reader (idempotent by key) and answer the card as read back."""
+                      operation: str, call: Callable[[CardConnection], CardView], *,
+                      photo: bytes | None = None) -> Any:
+    """Run a card write on the reader (idempotent by key) and answer the card as read back;
+    with a printer configured, print what the write changed (``photo``: the one just bound)."""
 
     async def compute() -> dict[str, Any]:
-        return card_dict(await runtime.write(rid, operation, call))
+        card = card_dict(await runtime.write(rid, operation, call))
+        printed = await print_after_write(runtime, card, operation, photo=photo)
+        return {**card, "print": printed}  # stored whole for an Idempotency-Key replay
 
     return await idempotent(request, runtime, client, compute)
 
 
-@router.post("/v1/readers/{rid}/card/issue", response_model=Card, responses=WRITE_RESPONSES)
+@router.post("/v1/readers/{rid}/card/issue", response_model=WrittenCard,
+             responses=WRITE_RESPONSES)
 async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
                 client: OperatorClient) -> Any:
     identity = _identity(body.identity, runtime.engine.today())
+    photo = _photo(body.identity)
     res = body.residence
     permit = PermitRequest(current_residence=res.current_residence, permit_type=res.permit_type,
                            basis=res.basis, sponsor_citizen_number=res.sponsor_citizen_number,
                            expires_on=res.expires_on)
 
     return await _write_card(request, runtime, client, rid, "issue", lambda conn: (
-        runtime.engine.issue(conn, identity, permit, actor=client.name,
-                             expected_serial=_serial(body.card_serial))))
+        runtime.engine.issue(conn, identity, permit, actor=client.name, photo=photo,
+                             expected_serial=_serial(body.card_serial))), photo=photo)
 
 
-@router.post("/v1/readers/{rid}/card/resign", response_model=Card, responses=WRITE_RESPONSES)
+@router.post("/v1/readers/{rid}/card/resign", response_model=WrittenCard,
+             responses=WRITE_RESPONSES)
 async def resign(rid: str, body: ResignIn, request: Request, runtime: RuntimeDep,
                  client: OperatorClient) -> Any:
     evidence = Evidence(body.evidence.kind, body.evidence.reference) if body.evidence else None
@@ -99,7 +120,8 @@ async def resign(rid: str, body: ResignIn, request: Request, runtime: RuntimeDep
                               expected_serial=_serial(body.card_serial))))
 
 
-@router.post("/v1/readers/{rid}/card/renew", response_model=Card, responses=WRITE_RESPONSES)
+@router.post("/v1/readers/{rid}/card/renew", response_model=WrittenCard,
+             responses=WRITE_RESPONSES)
 async def renew(rid: str, body: RenewIn, request: Request, runtime: RuntimeDep,
                 client: OperatorClient) -> Any:
     permit = PermitRequest(permit_type=body.permit_type, basis=body.basis,
