@@ -41,6 +41,7 @@ def to_body(app: Application) -> dict[str, Any]:
         "due_on_provisional": app.due_on_provisional,
         "card_serial": app.card_serial,
         "reason": app.reason,
+        "photo": app.photo,
         "decisions": [{"action": d.action, "actor": d.actor, "site": d.site,
                        "at": d.at.isoformat(), "reason": d.reason} for d in app.decisions],
     }
@@ -61,7 +62,7 @@ def from_row(row: ApplicationRow) -> Application:
         Family(b["sponsor"]["citizen_number"], b["sponsor"]["relationship"]),
         replacement=None if not b.get("replacement") else
         Replacement(b["replacement"]["card_serial"], b["replacement"]["reason"]),
-        card_serial=row.card_serial, reason=b.get("reason"),
+        card_serial=row.card_serial, reason=b.get("reason"), photo=b.get("photo"),
         decisions=tuple(Decision(d["action"], d["actor"], d["site"],
                                  datetime.fromisoformat(d["at"]), d.get("reason"))
                         for d in b.get("decisions", [])),

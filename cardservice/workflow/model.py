@@ -117,6 +117,8 @@ class Application:
     card_serial: str | None = None
     reason: str | None = None
     decisions: tuple[Decision, ...] = ()
+    #: the identity photo, base64 of a JPEG already checked by card_layout.photo
+    photo: str | None = None
 
     @property
     def citizen_number(self) -> str:

@@ -19,6 +19,7 @@ personalized onto a blank card, on several readers at once (one worker thread pe
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -196,8 +197,9 @@ class ProductionRun:
         eject = False
         try:
             check_application(app, self.service.lookups, self.service.today())
+            photo = None if app.photo is None else base64.b64decode(app.photo)
             view = self.engine.issue(conn, identity_of(app), _request(app),
-                                     actor=self.actor.name, from_application=True)
+                                     actor=self.actor.name, from_application=True, photo=photo)
             serial = view.serial.hex()
             eject = True
             produced = self.service.mark_produced(app, serial, self.actor)

@@ -4,6 +4,7 @@ list and the holder's receipt (PDF)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from cardservice.api.application_models import (
 from cardservice.api.deps import CertifierClient, OperatorClient, ReaderClient, RuntimeDep
 from cardservice.api.idempotent import idempotent
 from cardservice.api.models import ErrorBody
+from cardservice.api.routes.cards import _photo
 from cardservice.api.runtime import Runtime
 from cardservice.engine.policy import Evidence
 from cardservice.store.tokens import TokenInfo
@@ -57,9 +59,10 @@ def actor(runtime: Runtime, client: TokenInfo) -> Actor:
 
 def draft(body: ApplicationIn) -> Application:
     try:
-        i = Identity.create(**body.identity.model_dump())
+        i = Identity.create(**body.identity.model_dump(exclude={"photo"}))
     except FieldError as exc:
         raise errors.ValidationError(f"identity.{exc.field}", exc.message, exc.reason) from exc
+    photo = _photo(body.identity)  # checked now, written to the chip at production
     identity = {"name": i.name, "gender": i.gender.label, "nationality": i.nationality,
                 "citizen_number": i.citizen_number, "household_address": i.household_address}
     res = body.residence
@@ -71,7 +74,8 @@ def draft(body: ApplicationIn) -> Application:
         family=Family(body.sponsor.citizen_number, body.sponsor.relationship)
         if body.sponsor else None,
         replacement=Replacement(body.replacement.card_serial.lower(), body.replacement.reason)
-        if body.replacement else None)
+        if body.replacement else None,
+        photo=None if photo is None else base64.b64encode(photo).decode("ascii"))
 
 
 async def _answer(runtime: Runtime, request: Request, client: TokenInfo, call) -> Any:
