@@ -325,6 +325,23 @@ class UserExistsError(CardServiceError):
     code = "USER_EXISTS"
 
 
+# --- pairing of client apps ----------------------------------------------------------------
+
+
+class RateLimitedError(CardServiceError):
+    """Too many requests of this kind just now; try again later."""
+
+    code = "RATE_LIMITED"
+    retriable = True
+
+
+class TooManyPendingError(CardServiceError):
+    """Too many pairing requests wait for a clerk; try again when one is decided or expired."""
+
+    code = "TOO_MANY_PENDING"
+    retriable = True
+
+
 # --- applications (first issue) ----------------------------------------------------------
 
 

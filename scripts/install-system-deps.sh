@@ -18,6 +18,9 @@ missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
+# Node.js and npm build and test the TypeScript client (clients/typescript); a Node.js from
+# elsewhere (e.g. NodeSource, which bundles npm) is kept
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 if [ -n "$missing" ]; then
     echo "installing system packages:$missing"
     $SUDO apt-get update -qq

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from cardservice import __version__, console, errors
+from cardservice.api import openapi
 from cardservice.api.errors import install_handlers
 from cardservice.api.models import ErrorBody
 from cardservice.api.routes import (
@@ -20,6 +21,7 @@ from cardservice.api.routes import (
     events,
     face,
     health,
+    pairing,
     production,
     readers,
 )
@@ -97,7 +99,9 @@ def create_app(settings: Settings, *, service: Service | None = None,
                   responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
     app.state.runtime = runtime
     install_handlers(app)
-    for module in (health, readers, cards, audit, events, face, applications, production):
+    openapi.install(app)
+    for module in (health, readers, cards, audit, events, face, pairing, applications,
+                   production):
         app.include_router(module.router)
     console.install(app, runtime)  # /console/ and an offline /docs
     if settings.cors and settings.allowed_origins:

@@ -18,6 +18,7 @@ from card_layout.record import PermitType
 from cardservice import __version__, errors
 from cardservice.cli.confirm import confirm_card
 from cardservice.cli.face import card_face, card_print, print_after_write
+from cardservice.cli.pairing import pairing
 from cardservice.cli.user import user as user_group
 from cardservice.engine.operations import PermitRequest, utc_now
 from cardservice.engine.policy import Evidence
@@ -440,6 +441,7 @@ from cardservice.cli.county import county, site, trust  # county PKI (docs/pki.m
 
 for _group in (county, site, trust):
     cli.add_command(_group)
+cli.add_command(pairing)
 
 from cardservice.cli.application import application as _application_group
 from cardservice.cli.produce import produce as _produce_command

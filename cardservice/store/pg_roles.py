@@ -18,6 +18,7 @@ SITE_TABLE_GRANTS: dict[str, str] = {
     "applications": "SELECT, INSERT, UPDATE",
     "tokens": "SELECT, INSERT, UPDATE",
     "idempotency": "SELECT, INSERT, DELETE",
+    "pairing_requests": "SELECT, INSERT, UPDATE",
     "audit": "SELECT, INSERT",
     "schema_version": "SELECT",
     "users": "SELECT, INSERT, UPDATE",
