@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     #: "verify": read and verify cards only; every write and application route -> FORBIDDEN
     mode: Literal["full", "verify"] = "full"
     console_idle_minutes: int = Field(default=15, gt=0, description="console session idle timeout")
+    require_applications: bool | None = Field(
+        default=None, description="refuse direct issues (application_required); default: "
+        "true with a PostgreSQL database, else false")
 
     @field_validator("allowed_origins")
     @classmethod
@@ -85,6 +88,14 @@ class Settings(BaseSettings):
         if self.pcsc_timeout >= self.operation_timeout:
             raise ValueError("pcsc_timeout must be shorter than operation_timeout")
         return self
+
+    @property
+    def applications_required(self) -> bool:
+        """Whether a direct card issue is refused: set explicitly, or by the database kind."""
+        if self.require_applications is not None:
+            return self.require_applications
+        url = str(getattr(self, "database_url", None) or "")
+        return url.startswith(("postgres://", "postgresql://", "postgresql+"))
 
     @property
     def allowed_hosts(self) -> frozenset[str]:

@@ -340,3 +340,24 @@ class TooManyPendingError(CardServiceError):
 
     code = "TOO_MANY_PENDING"
     retriable = True
+
+
+# --- applications (first issue) ----------------------------------------------------------
+
+
+class ApplicationStateError(CardServiceError):
+    """The application is not in a state that allows this step."""
+
+    code = "APPLICATION_STATE"
+
+
+class ApplicationOpenError(CardServiceError):
+    """The citizen already has an open application."""
+
+    code = "APPLICATION_OPEN"
+
+
+class CalendarYearUnknownError(CardServiceError):
+    """The working-day calendar does not know the year a due date falls in."""
+
+    code = "CALENDAR_YEAR_UNKNOWN"

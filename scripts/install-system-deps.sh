@@ -10,6 +10,8 @@ PKGS="$PKGS chromium fonts-noto-cjk"
 # the card's printed face: CJK fonts (Noto; Hanazono for CJK Extension B), printing through CUPS
 # (cups-pdf is the test queue), OCR of rendered faces and PDF rasterising in the tests
 PKGS="$PKGS fonts-noto-cjk fonts-hanazono cups cups-pdf tesseract-ocr tesseract-ocr-chi-sim poppler-utils"
+# the application receipt: tests read it with poppler (poppler-data maps its CJK CID font)
+PKGS="$PKGS poppler-data"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=""

@@ -14,7 +14,17 @@ from cardservice import __version__, console, errors
 from cardservice.api import openapi
 from cardservice.api.errors import install_handlers
 from cardservice.api.models import ErrorBody
-from cardservice.api.routes import audit, cards, events, face, health, pairing, readers
+from cardservice.api.routes import (
+    applications,
+    audit,
+    cards,
+    events,
+    face,
+    health,
+    pairing,
+    production,
+    readers,
+)
 from cardservice.api.runtime import Runtime
 from cardservice.api.security import LocalGuard
 from cardservice.api.verifymode import VerifyOnlyGuard
@@ -38,7 +48,8 @@ def build_runtime(settings: Settings, *, service: Service | None = None,
     service = service or Service.open(
         settings.home, clock=clock, pcsc_timeout=settings.pcsc_timeout, mode=settings.mode,
         stores=Stores(settings.home, database_url=settings.database_url,
-                      site_id=settings.site_id))
+                      site_id=settings.site_id),
+        require_applications=settings.applications_required)
     service.home.ensure()
     _check_schema(service.stores)
     backend = backend or PcscBackend(service.driver)
@@ -89,7 +100,8 @@ def create_app(settings: Settings, *, service: Service | None = None,
     app.state.runtime = runtime
     install_handlers(app)
     openapi.install(app)
-    for module in (health, readers, cards, audit, events, face, pairing):
+    for module in (health, readers, cards, audit, events, face, pairing, applications,
+                   production):
         app.include_router(module.router)
     console.install(app, runtime)  # /console/ and an offline /docs
     if settings.cors and settings.allowed_origins:

@@ -49,11 +49,19 @@ class IssueIn(_In):
     card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
 
 
+class EvidenceIn(_In):
+    kind: str = Field(description="e.g. lease_contract, property_certificate, labour_contract")
+    reference: str = Field(min_length=1, max_length=100, description="e.g. the contract number")
+
+
 class ResignIn(_In):
     current_residence: str
     permit_type: PermitType | None = None
     basis: int | None = Field(default=None, ge=1, le=5)
     expires_on: date | None = None
+    extend: bool = Field(default=False, description="also renew: a new expiry (else it stays)")
+    evidence: EvidenceIn | None = Field(
+        default=None, description="new basis evidence (a move on basis 1 needs it)")
     card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
 
 

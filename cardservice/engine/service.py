@@ -39,6 +39,7 @@ class Service:
     stores: Stores | None = None
     #: "full" (sign and write) or "verify" (read and verify only; CARDSERVICE_MODE)
     mode: str = "full"
+    require_applications: bool = False
     _engine: Engine | None = field(default=None, init=False)
     _driver: object | None = field(default=None, init=False)
 
@@ -66,7 +67,8 @@ class Service:
             keys = load_keys(self.home)
             self._engine = Engine(keys, self.registry(), self.audit(), clock=self.clock,
                                   issue_lock_path=self.home.root / "issue.lock",
-                                  face=Face(home=self.home.root))
+                                  face=Face(home=self.home.root),
+                                  require_applications=self.require_applications)
         return self._engine
 
     def registry(self) -> Registry:

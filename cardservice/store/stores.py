@@ -43,6 +43,7 @@ COMPONENT_MODULES = [
     "cardservice.store.idempotency",
     "cardservice.store.pairing",
     "cardservice.store.users",
+    "cardservice.store.applications",
 ]
 
 

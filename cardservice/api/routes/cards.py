@@ -30,6 +30,7 @@ from cardservice.api.routes.face import print_after_write
 from cardservice.api.routes.readers import CARD_IO_RESPONSES
 from cardservice.api.runtime import Runtime
 from cardservice.engine.operations import CardView, PermitRequest
+from cardservice.engine.policy import Evidence
 from cardservice.engine.views import card_dict, registry_dict
 from cardservice.store.registry import normalize_serial
 from cardservice.store.tokens import TokenInfo
@@ -109,8 +110,10 @@ async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
              responses=WRITE_RESPONSES)
 async def resign(rid: str, body: ResignIn, request: Request, runtime: RuntimeDep,
                  client: OperatorClient) -> Any:
+    evidence = Evidence(body.evidence.kind, body.evidence.reference) if body.evidence else None
     permit = PermitRequest(current_residence=body.current_residence, permit_type=body.permit_type,
-                           basis=body.basis, expires_on=body.expires_on)
+                           basis=body.basis, expires_on=body.expires_on, extend=body.extend,
+                           evidence=evidence)
 
     return await _write_card(request, runtime, client, rid, "resign", lambda conn: (
         runtime.engine.resign(conn, permit, actor=client.name,
