@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 HISTORY_LIMIT = 50
+_FACE_LOCKS: dict[str, asyncio.Lock] = {}
 
 
 async def read_card(request: Request, rid: str) -> dict[str, Any]:
@@ -90,5 +91,8 @@ async def face_image(rid: str, side: str, request: Request) -> Response:
     await clerk_of(request)
     if side not in ("front", "back"):
         raise errors.ValidationError("side", "must be front or back", "choice")
-    png = await _face(console_of(request).runtime, rid, side, "png")
+    # the page asks for both sides at once: one face read (with the photo) per reader at a time,
+    # so the second waits for the first instead of getting READER_BUSY after the read wait
+    async with _FACE_LOCKS.setdefault(rid, asyncio.Lock()):
+        png = await _face(console_of(request).runtime, rid, side, "png")
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -95,6 +95,8 @@ def test_resign_after_move_by_keyboard(browser: Browser, site: Site):
     page.keyboard.press("Enter")
     expect(page.locator("#verdict")).to_have_text("有效")
     assert_labelled(page)
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('img.face'))
+        .every(img => img.complete && img.naturalWidth > 0)""", timeout=20_000)
     browser.shot("card")
     tab_to(page, "#action-resign")
     page.keyboard.press("Enter")
