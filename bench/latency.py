@@ -44,24 +44,29 @@ def driver_replay(conn: PcscConnection, apdus: list[bytes]) -> None:
 
 
 def through_pcscd(engine: Engine, reader: str, n: int,
-                  rounds: int = 3) -> tuple[Latency, Latency, Latency]:
-    """(service path, driver replay, raw replay), in alternating rounds so drift hits all."""
-    conn = CountingConnection(PcscConnection(reader))
+                  rounds: int = 3) -> tuple[Latency, Latency, Latency, Latency]:
+    """(daemon's worker path, CLI path with the watchdog thread, driver replay, raw replay), in
+    alternating rounds so drift hits all. The worker path is what a daemon reader worker runs:
+    the thread that owns the handle makes the PC/SC calls itself (``watchdog=False``)."""
+    conn = CountingConnection(PcscConnection(reader, watchdog=False))
+    cli = PcscConnection(reader)
     try:
         engine.read(conn)
         apdus = list(conn.log)
         replay = RawReplay(reader, apdus)
         try:
-            direct, driver, raw = [], [], []
+            direct, watched, driver, raw = [], [], [], []
             for _ in range(rounds):
                 direct.append(time_calls(lambda: engine.read(conn), n // rounds))
+                watched.append(time_calls(lambda: engine.read(cli), n // rounds))
                 driver.append(time_calls(lambda: driver_replay(conn.inner, apdus), n // rounds))
                 raw.append(replay.latency(n // rounds))
         finally:
             replay.close()
     finally:
         conn.close()
-    return _merge(direct), _merge(driver), _merge(raw)
+        cli.close()
+    return _merge(direct), _merge(watched), _merge(driver), _merge(raw)
 
 
 def _merge(parts: list[Latency]) -> Latency:
@@ -75,9 +80,10 @@ def run(engine: Engine, image: Path, reader: str | None, n: int, rng: random.Ran
     figures = _figures("read in-process", in_process(engine, image, n, rng))
     if reader is None:
         return Section("latency", tuple(figures), (), error="no vpcd reader slot was free")
-    direct, driver, raw = through_pcscd(engine, reader, n)
+    direct, watched, driver, raw = through_pcscd(engine, reader, n)
     ratio = direct.p50_ms / raw.p50_ms
     figures += _figures("read via pcscd", direct)
+    figures += _figures("read via pcscd, CLI", watched)
     figures += _figures("driver replay pcscd", driver)
     figures += _figures("raw replay pcscd", raw)
     figures.append(Figure("read via pcscd", "overhead p50 / raw replay p50", ratio, "x"))

@@ -191,18 +191,31 @@ def wait_for_change(context: Context, known: dict[str, int], timeout_ms: int) ->
 
 
 class PcscConnection(CardConnection):
-    """A shared connection to the card in one reader, with its own PC/SC context."""
+    """A shared connection to the card in one reader, with its own PC/SC context.
 
-    def __init__(self, reader: str, *, timeout: float = 5.0) -> None:
+    With ``watchdog=True`` (the CLI) every PC/SC call runs on the connection's own I/O thread and
+    a call that outlives ``timeout`` abandons the operation with CARD_TIMEOUT. With
+    ``watchdog=False`` the calls run on the caller's thread: for a caller that owns the handle on
+    a long-lived thread of its own and watches it from outside (the daemon's reader worker, whose
+    operation the API abandons after ``operation_timeout``); this saves two thread hand-offs per
+    card operation.
+    """
+
+    def __init__(self, reader: str, *, timeout: float = 5.0, watchdog: bool = True) -> None:
         self._reader = reader
         self._timeout = timeout
         self._context = Context()
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pcsc-io")
         self._broken = False
         self._stale = False  # the handle died (card pulled, reset, pcscd gone): reopen it
         self._in_transaction = False
-        self._io_thread = self._pool.submit(threading.get_ident).result()
         self._inflight_since: float | None = None  # start of the PC/SC call now running
+        if not watchdog:
+            self._pool = None
+            self._io_thread = None
+            self._connect()
+            return
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pcsc-io")
+        self._io_thread = self._pool.submit(threading.get_ident).result()
         # connecting powers the card up: a card that never answers blocks it like a transmit
         future = self._pool.submit(self._connect)
         try:
@@ -258,7 +271,7 @@ class PcscConnection(CardConnection):
         :meth:`exclusive`, whose caller watches the call), else through the I/O thread."""
         if self._broken:
             raise errors.CardTimeoutError(f"{what}: an earlier command on this reader never returned")
-        if threading.get_ident() == self._io_thread:
+        if self._pool is None or threading.get_ident() == self._io_thread:
             self._inflight_since = time.monotonic()
             try:
                 return fn(*args)
@@ -279,6 +292,8 @@ class PcscConnection(CardConnection):
         longer than the timeout abandons the operation with CARD_TIMEOUT."""
         if self._broken:
             raise errors.CardTimeoutError("an earlier command on this reader never returned")
+        if self._pool is None:
+            return self._exclusive_here(operation)
         future = self._pool.submit(self._exclusive_here, operation)
         while True:
             try:
@@ -351,14 +366,16 @@ class PcscConnection(CardConnection):
                 pass
             self._context.close()
         # a broken connection's worker may still be blocked inside pcscd: do not wait for it
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class PcscDriver:
     """Entry point the engine uses: list readers and connect to them."""
 
-    def __init__(self, *, timeout: float = 5.0) -> None:
+    def __init__(self, *, timeout: float = 5.0, watchdog: bool = True) -> None:
         self.timeout = timeout
+        self.watchdog = watchdog
         self._context = Context()
 
     def readers(self) -> list[ReaderInfo]:
@@ -367,8 +384,11 @@ class PcscDriver:
     def reader_names(self) -> list[str]:
         return list_readers(self._context)
 
-    def connect(self, reader: str) -> PcscConnection:
-        return PcscConnection(reader, timeout=self.timeout)
+    def connect(self, reader: str, *, watchdog: bool | None = None) -> PcscConnection:
+        """A connection to ``reader``; ``watchdog`` (default: the driver's) as in
+        :class:`PcscConnection`."""
+        return PcscConnection(reader, timeout=self.timeout,
+                              watchdog=self.watchdog if watchdog is None else watchdog)
 
     def close(self) -> None:
         self._context.close()

@@ -76,8 +76,10 @@ class PcscBackend:
                 logger.info("dropping the dead PC/SC connection to %r; reconnecting", name)
                 conn.close()
             # connect outside the lock: a mute card may block its own connect, never another's
-            # (each reader's worker serialises its operations, so one connect per reader at once)
-            conn = self._driver.connect(name)
+            # (each reader's worker serialises its operations, so one connect per reader at once).
+            # The reader's worker thread owns the handle and the API's operation timeout watches
+            # it, so PC/SC calls run on that thread with no hand-off of their own.
+            conn = self._driver.connect(name, watchdog=False)
             with self._lock:
                 self._conns[name] = conn
         return _Lease(conn)
