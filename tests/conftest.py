@@ -43,6 +43,15 @@ def pcscd() -> Iterator[Pcscd]:
 
 def _states(readers: list[str] | None = None) -> dict[str, int]:
     """pcscd's state word per reader (no card I/O, so a mute card cannot block it)."""
+    for _attempt in range(5):
+        try:
+            return _states_once(readers)
+        except SystemError:  # pyscard under load: "returned NULL without setting an exception"
+            time.sleep(0.05)
+    return {}
+
+
+def _states_once(readers: list[str] | None) -> dict[str, int]:
     from smartcard import scard
 
     _, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
