@@ -18,7 +18,7 @@ from .report import Figure, Section, Verdict
 
 logger = logging.getLogger(__name__)
 
-READ_MAX_APDUS = 4
+READ_MAX_APDUS = 5  # SELECT, INTERNAL AUTHENTICATE, 3 READ BINARY
 READ_MAX_RATIO = 1.15
 RESIGN_MAX_APDUS = 8
 
@@ -38,7 +38,7 @@ def _read_figures(label: str, conn: CountingConnection, bench_engine: Engine) ->
         Figure(group, "APDUs (layout minimum)", t.apdus, "", f"min {minimum.apdus}"),
         Figure(group, "wire bytes (command + response)", t.wire_bytes, "B",
                f"min {minimum.wire_bytes}"),
-        Figure(group, "stored payload (serial + used file bytes)", payload, "B"),
+        Figure(group, "payload (serial + used file bytes + chip proof)", payload, "B"),
         Figure(group, "wire / payload", t.wire_bytes / payload, "x"),
     ]
     verdicts = [
@@ -56,9 +56,10 @@ def _resign_traffic(engine: Engine, conn: CountingConnection) -> tuple[Traffic, 
     conn.reset()
     view = engine.resign(conn, MOVE)
     total = conn.traffic
-    if [a[1] for a in conn.log[:READ_MAX_APDUS]] != [0xA4, 0xB0, 0xB0, 0xB0]:
-        raise RuntimeError("the re-sign did not start with SELECT + 3 READ BINARY")
-    write_phase = conn.since(READ_MAX_APDUS)  # the read before the write is 4 APDUs (checked)
+    if [a[1] for a in conn.log[:READ_MAX_APDUS]] != [0xA4, 0x88, 0xB0, 0xB0, 0xB0]:
+        raise RuntimeError("the re-sign did not start with SELECT + INTERNAL AUTHENTICATE + "
+                           "3 READ BINARY")
+    write_phase = conn.since(READ_MAX_APDUS)  # the read before the write is 5 APDUs (checked)
     target = view.report.current_slot
     return total, write_phase, image.files[target].length, before[target]
 

@@ -18,6 +18,8 @@ from .files import CAPACITY, SLOTS, Fid
 logger = logging.getLogger(__name__)
 
 VERSION = 1
+#: EF.ID may also carry format version 2 (photo hash, chip key; docs/card-format.md).
+VERSION_2 = 2
 HEADER_LEN = 5
 CRC_LEN = 4
 OVERHEAD = HEADER_LEN + CRC_LEN
@@ -25,11 +27,11 @@ OVERHEAD = HEADER_LEN + CRC_LEN
 MAX_FRAME_LEN = min(CAPACITY[fid] for fid in (Fid.ID, *SLOTS))
 
 
-def encode_frame(magic: bytes, body: bytes) -> bytes:
+def encode_frame(magic: bytes, body: bytes, version: int = VERSION) -> bytes:
     total = OVERHEAD + len(body)
     if total > MAX_FRAME_LEN:
         raise ValueError(f"frame of {total} bytes exceeds {MAX_FRAME_LEN}")
-    head = magic + bytes([VERSION]) + total.to_bytes(2, "big")
+    head = magic + bytes([version]) + total.to_bytes(2, "big")
     content = head + body
     return content + zlib.crc32(content).to_bytes(CRC_LEN, "big")
 
@@ -39,7 +41,14 @@ def is_empty(data: bytes) -> bool:
 
 
 def decode_frame(magic: bytes, data: bytes) -> bytes:
-    """The body of the frame at the start of ``data`` (FormatError if there is none)."""
+    """The body of the version-1 frame at the start of ``data`` (FormatError if there is none)."""
+    return decode_versioned_frame(magic, data, (VERSION,))[1]
+
+
+def decode_versioned_frame(magic: bytes, data: bytes,
+                           versions: tuple[int, ...]) -> tuple[int, bytes]:
+    """(version, body) of the frame at the start of ``data``; the version must be in
+    ``versions`` (else ``bad_version``)."""
     data = bytes(data)
     if is_empty(data):
         raise FormatError("empty", "the file is empty (no content written)")
@@ -47,8 +56,8 @@ def decode_frame(magic: bytes, data: bytes) -> bytes:
         raise FormatError("truncated", f"only {len(data)} bytes, the header needs {HEADER_LEN}")
     if data[:2] != magic:
         raise FormatError("bad_magic", f"magic {data[:2].hex()} is not {magic.hex()}")
-    if data[2] != VERSION:
-        raise FormatError("bad_version", f"format version {data[2]} is not {VERSION}")
+    if data[2] not in versions:
+        raise FormatError("bad_version", f"format version {data[2]} is not one of {versions}")
     total = int.from_bytes(data[3:5], "big")
     if not OVERHEAD <= total <= MAX_FRAME_LEN:
         raise FormatError(
@@ -59,4 +68,4 @@ def decode_frame(magic: bytes, data: bytes) -> bytes:
     content, crc = data[: total - CRC_LEN], data[total - CRC_LEN : total]
     if zlib.crc32(content).to_bytes(CRC_LEN, "big") != crc:
         raise FormatError("bad_crc", "CRC-32 mismatch (torn or corrupted write)")
-    return content[HEADER_LEN:]
+    return data[2], content[HEADER_LEN:]

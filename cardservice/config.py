@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     site_id: str | None = Field(default=None, description="this site (required with PostgreSQL)")
     #: "verify": read and verify cards only; every write and application route -> FORBIDDEN
     mode: Literal["full", "verify"] = "full"
+    console_idle_minutes: int = Field(default=15, gt=0, description="console session idle timeout")
 
     @field_validator("allowed_origins")
     @classmethod

@@ -276,3 +276,34 @@ class SchemaOutdatedError(CardServiceError):
     """The database schema is older (or newer) than this software; run `cardservice db upgrade`."""
 
     code = "SCHEMA_OUTDATED"
+
+
+# --- console clerks ------------------------------------------------------------------------
+
+
+class CsrfError(CardServiceError):
+    """The form's CSRF token is missing or does not match the session."""
+
+    code = "CSRF_FAILED"
+
+
+class LoginFailedError(CardServiceError):
+    """The name or the password is wrong, or the account is disabled."""
+
+    code = "LOGIN_FAILED"
+
+
+class LoginLockedError(CardServiceError):
+    """Too many failed logins; wait until the lockout ends."""
+
+    code = "LOGIN_LOCKED"
+
+    def __init__(self, until) -> None:
+        super().__init__(f"too many failed logins; try again after {until.isoformat()}")
+        self.until = until
+
+
+class UserExistsError(CardServiceError):
+    """A clerk account with this name exists."""
+
+    code = "USER_EXISTS"

@@ -5,6 +5,8 @@ set -eu
 # postgresql: the test session starts its own throw-away cluster from its binaries (tests/pg.py)
 # softhsm2: the PKCS#11 tests run on a fresh SoftHSM token per test session (tests/hsm.py)
 PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc postgresql softhsm2"
+# the web console's browser tests (Playwright drives Debian's chromium) and its Chinese text
+PKGS="$PKGS chromium fonts-noto-cjk"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=""

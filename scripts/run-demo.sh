@@ -204,6 +204,21 @@ sys.exit(0 if any(t["name"] == sys.argv[1] and not t["revoked_at"] for t in json
     cat "$DEMO/operator.token"
 }
 
+# A demo clerk for the web console, its random password kept in $DEMO/clerk.password (0600).
+ensure_clerk() {
+    if [ -s "$DEMO/clerk.password" ] && "$CS" user list --json | "$PY" -c 'import json,sys
+sys.exit(0 if any(u["name"] == "demo-clerk" and not u["disabled_at"] for u in json.load(sys.stdin)) else 1)'; then
+        return
+    fi
+    (umask 077 && "$PY" -c 'import secrets; print(secrets.token_urlsafe(12))' >"$DEMO/clerk.password")
+    if "$CS" user list --json | "$PY" -c 'import json,sys
+sys.exit(0 if any(u["name"] == "demo-clerk" for u in json.load(sys.stdin)) else 1)'; then
+        "$CS" user reset-password demo-clerk --password-file "$DEMO/clerk.password" >&2
+    else
+        "$CS" user add demo-clerk --role operator --password-file "$DEMO/clerk.password" >&2
+    fi
+}
+
 start_daemon() {
     if tcp_answers "$PORT"; then
         die "port $PORT is in use (another cardservice serve?); stop it or set DEMO_PORT"
@@ -232,6 +247,7 @@ print_banner() {
 ==========================================================================================
  cardservice demo daemon: $URL   (API docs: $URL/docs)
  demo operator token:     in $DEMO/operator.token (only you can read it)
+ clerks' console:         $URL/console/  (clerk demo-clerk, password in $DEMO/clerk.password)
  demo card:               $DEMO/card.json (serial $SERIAL) in "$READER" (reader id $rid)
 
  Read the card:
@@ -260,6 +276,7 @@ main() {
     insert_card
     issue_card_once
     token=$(ensure_token)
+    ensure_clerk
     start_daemon
     rid=$(reader_id "$token") || die "the daemon does not list \"$READER\""
     print_banner "$rid"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from card_layout.files import CLA_PROPRIETARY, Fid, Ins, KeyRef
 
+from .chip_commands import generate_key_pair, internal_authenticate
 from .command import Command, WrongLength, parse_command
 from .file_commands import erase_binary, read_binary, update_binary
 from .image import CardImage
@@ -35,6 +36,8 @@ _HANDLERS: dict[tuple[int, int], Handler] = {
     (0xFF, Ins.GET_DATA): get_data,
     (0x00, Ins.GET_RESPONSE): get_response,
     (CLA_PROPRIETARY, Ins.LOCK_IDENTITY): lock_identity,
+    (0x00, Ins.INTERNAL_AUTHENTICATE): internal_authenticate,
+    (CLA_PROPRIETARY, Ins.GENERATE_KEY_PAIR): generate_key_pair,
 }
 _KNOWN_CLA = {0x00, CLA_PROPRIETARY, 0xFF}
 

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import click
 
-from card_layout.files import SERIAL_LEN
+from card_layout.errors import FieldError
+from card_layout.files import SERIAL_LEN, Fid
+from card_layout.photo import validate_photo
 
 from .card import VirtualCard
+from .clone import readable_copy
 from .control import ControlServer, control_path, send_control
 from .devkeys import load_dev_master_keys
 from .image import CardImage, ImageError
@@ -41,19 +44,48 @@ def main(verbose: bool) -> None:
 @click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--serial", help=f"Card serial, {SERIAL_LEN} bytes hex (random if omitted).")
 @click.option("--force", is_flag=True, help="Overwrite an existing image.")
-def new(image: Path, serial: str | None, force: bool) -> None:
+@click.option("--photo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Pre-load this JPEG (<= 4096 bytes) into EF.PHOTO. Only the issue binds a "
+                   "photo: it rewrites EF.PHOTO with the intake's photo, or erases it.")
+def new(image: Path, serial: str | None, force: bool, photo: Path | None) -> None:
     """Create a blank card (EF.CARD set, keys diversified from the dev master keys)."""
     if image.exists() and not force:
         _fail(f"{image} exists (use --force to overwrite)")
     try:
         raw = bytes.fromhex(serial) if serial else os.urandom(SERIAL_LEN)
         card = CardImage.blank(raw, load_dev_master_keys(), image)
+        if photo is not None:
+            data = photo.read_bytes()
+            validate_photo(data)
+            card.files[Fid.PHOTO].memory[:len(data)] = data
+            card.files[Fid.PHOTO].length = len(data)
         card.save()
+    except FieldError as exc:
+        _fail(f"bad photo: {exc.message}")
     except (ValueError, ImageError) as exc:
         _fail(f"bad serial: {exc}")
     except OSError as exc:
         _fail(f"cannot write {image}: {exc.strerror}")
     click.echo(f"new card {card.serial.hex().upper()} in {image}")
+
+
+@main.command("copy")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing image.")
+def copy_card(source: Path, target: Path, force: bool) -> None:
+    """Make the copy a card copier could make: every readable byte (same serial, files, lock
+    state, counter) in a new chip with its own keys. It reads invalid (chip_authentic)."""
+    if target.exists() and not force:
+        _fail(f"{target} exists (use --force to overwrite)")
+    try:
+        copy = readable_copy(CardImage.load(source), target)
+        copy.save()
+    except ImageError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot write {target}: {exc.strerror}")
+    click.echo(f"copy of card {copy.serial.hex().upper()} in {target}")
 
 
 @main.command()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from card_layout.files import MAX_DATA_FIELD, SFI, Fid, KeyRef
+from card_layout.chip import COUNTER_MAX, completes_record
+from card_layout.files import MAX_DATA_FIELD, SFI, SLOTS, Fid, KeyRef
 
 from .command import Command
 from .faults import PowerLost
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _BY_SFI = {sfi: fid for fid, sfi in SFI.items()}
-_WRITE_KEY = {Fid.ID: KeyRef.PERSONALIZATION, Fid.RES_A: KeyRef.WRITE, Fid.RES_B: KeyRef.WRITE}
+_WRITE_KEY = {Fid.ID: KeyRef.PERSONALIZATION, Fid.PHOTO: KeyRef.PERSONALIZATION,
+              Fid.RES_A: KeyRef.WRITE, Fid.RES_B: KeyRef.WRITE}
 
 
 def address(card: CardOS, cmd: Command) -> tuple[Fid, int]:
@@ -51,9 +53,9 @@ def read_binary(card: CardOS, cmd: Command) -> bytes:
 
 
 def check_write_access(card: CardOS, fid: Fid) -> None:
-    """EF.CARD: never (6985). EF.ID: personalization key, identity not locked (6985 once
-    locked). EF.RES_A/B: write key. Not authenticated -> 6982."""
-    if fid == Fid.CARD or (fid == Fid.ID and card.image.locked):
+    """EF.CARD: never (6985). EF.ID and EF.PHOTO: personalization key, identity not locked
+    (6985 once locked). EF.RES_A/B: write key. Not authenticated -> 6982."""
+    if fid == Fid.CARD or (fid in (Fid.ID, Fid.PHOTO) and card.image.locked):
         raise SwError(Sw.CONDITIONS_NOT_SATISFIED)
     if _WRITE_KEY[fid] not in card.ram.authenticated:
         raise SwError(Sw.SECURITY_NOT_SATISFIED)
@@ -72,6 +74,9 @@ def update_binary(card: CardOS, cmd: Command) -> bytes:
     card.update_count += 1
     cut = card.update_cut_point()
     _land_bytes(ef, offset, cmd.data if cut is None else cmd.data[:cut])
+    if cut is None and fid in SLOTS and completes_record(ef.data, offset, len(cmd.data)):
+        # the card's own record-write counter, in the same EEPROM transaction as the last byte
+        card.image.counter = min(card.image.counter + 1, COUNTER_MAX)
     card.image.save()
     if cut is not None:
         logger.info("power cut in UPDATE BINARY of %04X after %d bytes", fid, cut)

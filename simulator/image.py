@@ -18,7 +18,9 @@ from card_layout.files import AUTH_TRIES, CAPACITY, SERIAL_LEN, Fid, KeyRef
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "rp1-sim-image/1"
+FORMAT = "rp1-sim-image/2"
+#: Images of the first card OS (no chip key, no counter, no EF.PHOTO) still load.
+OLD_FORMATS = ("rp1-sim-image/1",)
 
 
 class ImageError(Exception):
@@ -43,7 +45,10 @@ class ElementaryFile:
 
 @dataclass
 class CardImage:
-    """Serial, files, the card's own (diversified) keys, try counters and the identity lock."""
+    """Serial, files, the card's own (diversified) keys, try counters, the identity lock, the
+    chip's private key (a P-256 scalar; None until GENERATE KEY PAIR) and the record-write
+    counter. The file stands for the chip's secure memory: a real chip never exports the
+    private key or the symmetric keys (docs/card-os.md, "Copies")."""
 
     serial: bytes
     files: dict[Fid, ElementaryFile]
@@ -51,6 +56,8 @@ class CardImage:
     tries: dict[KeyRef, int]
     locked: bool = False
     path: Path | None = field(default=None, compare=False)
+    chip_key: bytes | None = None
+    counter: int = 0
 
     @classmethod
     def blank(cls, serial: bytes, master_keys: dict[KeyRef, bytes],
@@ -78,6 +85,8 @@ class CardImage:
                       for fid, ef in self.files.items()},
             "keys": {f"{ref:02X}": key.hex().upper() for ref, key in self.keys.items()},
             "tries": {f"{ref:02X}": n for ref, n in self.tries.items()},
+            "chip_key": self.chip_key.hex().upper() if self.chip_key else None,
+            "counter": self.counter,
         }
 
     @classmethod
@@ -92,10 +101,14 @@ class CardImage:
 
     @classmethod
     def _from_json(cls, raw: dict, path: Path) -> CardImage:
-        if raw.get("format") != FORMAT:
+        if raw.get("format") not in (FORMAT, *OLD_FORMATS):
             raise ValueError(f"format is not {FORMAT}")
         files = {}
         for fid in Fid:
+            entry = raw["files"].get(f"{fid:04X}")
+            if entry is None and fid == Fid.PHOTO:  # an image of the first card OS
+                files[fid] = ElementaryFile(bytearray(CAPACITY[fid]))
+                continue
             entry = raw["files"][f"{fid:04X}"]
             memory = bytearray.fromhex(entry["memory"])
             length = int(entry["length"])
@@ -109,7 +122,13 @@ class CardImage:
         serial = bytes.fromhex(raw["serial"])
         if len(serial) != SERIAL_LEN:
             raise ValueError("serial of wrong length")
-        return cls(serial, files, keys, tries, bool(raw["locked"]), path)
+        chip_key = bytes.fromhex(raw["chip_key"]) if raw.get("chip_key") else None
+        if chip_key is not None and len(chip_key) != 32:
+            raise ValueError("chip key of wrong length")
+        counter = int(raw.get("counter", 0))
+        if not 0 <= counter < 2**32:
+            raise ValueError("counter out of range")
+        return cls(serial, files, keys, tries, bool(raw["locked"]), path, chip_key, counter)
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from card_layout.files import (
     AID,
     CAPACITY,
+    FCI_TAG_COUNTER,
     FCI_TAG_SERIAL,
     FCI_TAG_STATE,
     SFI,
@@ -52,7 +53,8 @@ def fci(card: CardOS) -> bytes:
     state = STATE_LOCKED if image.locked else STATE_OPEN
     # compact on purpose: it is read on every card read (the AID was just sent; the largest
     # data field is the profile's MAX_DATA_FIELD)
-    proprietary = tlv(FCI_TAG_SERIAL, image.serial) + tlv(FCI_TAG_STATE, bytes([state]))
+    proprietary = (tlv(FCI_TAG_SERIAL, image.serial) + tlv(FCI_TAG_STATE, bytes([state]))
+                   + tlv(FCI_TAG_COUNTER, image.counter.to_bytes(4, "big")))
     return tlv(0x6F, tlv(0xA5, proprietary))
 
 

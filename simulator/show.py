@@ -20,6 +20,8 @@ def describe(image: CardImage) -> str:
     lines = [f"serial: {image.serial.hex().upper()}",
              f"identity: {'locked' if image.locked else 'open (not personalized)'}"]
     lines += [f"key {ref.name} ({ref:02X}): {n} tries left" for ref, n in image.tries.items()]
+    lines += [f"chip key: {'present' if image.chip_key else 'none'}",
+              f"record-write counter: {image.counter}"]
     for fid in Fid:
         ef = image.files[fid]
         lines.append(f"EF.{fid.name} {fid:04X}: {ef.length}/{ef.capacity} bytes")

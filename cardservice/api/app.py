@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from cardservice import __version__, errors
+from cardservice import __version__, console, errors
 from cardservice.api.errors import install_handlers
 from cardservice.api.models import ErrorBody
 from cardservice.api.routes import audit, cards, events, health, readers
@@ -83,12 +83,13 @@ def create_app(settings: Settings, *, service: Service | None = None,
                backend: ReaderBackend | None = None, clock: Clock | None = None) -> FastAPI:
     runtime = build_runtime(settings, service=service, backend=backend, clock=clock)
     app = FastAPI(title="cardservice", version=__version__, description=DESCRIPTION,
-                  lifespan=_lifespan(runtime),
+                  lifespan=_lifespan(runtime), docs_url=None, redoc_url=None,
                   responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
     app.state.runtime = runtime
     install_handlers(app)
     for module in (health, readers, cards, audit, events):
         app.include_router(module.router)
+    console.install(app, runtime)  # /console/ and an offline /docs
     if settings.cors and settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
                            allow_methods=["GET", "POST"],

@@ -26,6 +26,9 @@ class IdentityIn(_In):
     nationality: str = Field(description='GB/T 3304 code or name, e.g. "01" or "汉"')
     citizen_number: str
     household_address: str
+    photo: str | None = Field(
+        default=None, description="the holder's photo: base64 (standard alphabet, padded) of a "
+        "JPEG of at most 4096 bytes, 60..480 x 75..640 px; bound into the signed identity")
 
 
 class ResidenceIn(_In):
@@ -68,11 +71,19 @@ class RevokeIn(_In):
 # --- responses --------------------------------------------------------------------------
 
 
+class DatabaseHealth(BaseModel):
+    backend: Literal["sqlite", "postgresql"]
+    site_id: str
+    available: bool
+    message: str | None = None
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     pcsc_available: bool
     reader_count: int
     version: str
+    database: DatabaseHealth | None = None
 
 
 class Reader(BaseModel):
@@ -90,6 +101,11 @@ class IdentityOut(BaseModel):
     citizen_number: str
     birth_date: date
     household_address: str
+    photo_sha256: str | None = Field(
+        default=None, description="SHA-256 (hex) of the photo the signed identity binds")
+    photo: str | None = Field(
+        default=None, description="the photo (base64 JPEG), only when read with ?photo=true "
+        "and it matches photo_sha256")
 
 
 class ResidenceOut(BaseModel):
@@ -114,6 +130,8 @@ class Check(BaseModel):
 
 class Verification(BaseModel):
     status: str
+    #: "registry_unavailable": the status rests on the card alone (revocation, rollback skipped)
+    status_reason: str | None = None
     checks: list[Check]
 
 
@@ -130,6 +148,20 @@ class RegistryCard(BaseModel):
     revoked_reason: str | None
     created_at: str
     updated_at: str
+    #: the site that issued the card and the site of the last write (revocation included)
+    issued_site: str | None = None
+    last_write_site: str | None = None
+    #: a write reserved before its card APDUs and not confirmed yet
+    pending_sequence: int | None = None
+    pending_site: str | None = None
+    pending_since: str | None = None
+
+
+class RegistryError(BaseModel):
+    code: str
+    message: str
+    retriable: bool
+    pending_write: bool
 
 
 class Reconciled(BaseModel):
@@ -144,6 +176,8 @@ class Card(BaseModel):
     residence: ResidenceOut | None
     verification: Verification
     registry: RegistryCard | None
+    #: a registry conflict, an unsettled write or an unreachable database (reads never fail)
+    registry_error: RegistryError | None = None
     reconciled: list[Reconciled] = Field(
         default_factory=list,
         description="writes left unconfirmed (WRITE_NOT_CONFIRMED, intent_id) that this read "
@@ -163,6 +197,8 @@ class AuditEntry(BaseModel):
     sequence: int | None
     detail: dict[str, Any]
     hash: str
+    site_id: str | None = None
+    site_seq: int | None = None
 
 
 class AuditVerify(BaseModel):
@@ -171,6 +207,9 @@ class AuditVerify(BaseModel):
     first_broken_id: int | None
     reason: str | None
     pending_intents: list[int]
+    #: PostgreSQL: the site whose chain broke, and the entries of each site's chain
+    site: str | None = None
+    sites: dict[str, int] | None = None
 
 
 class ErrorDetail(BaseModel):

@@ -34,6 +34,9 @@ ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 #: Routes whose body may carry a photo get the larger cap (``max_photo_body_bytes``).
 PHOTO_PATH = re.compile(r"/photos?(/|$)")
+#: The console's HTML forms post this type; its routes check a CSRF token on every form.
+FORM_TYPE = "application/x-www-form-urlencoded"
+FORM_PATHS = ("/console/",)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -79,7 +82,8 @@ def check_request(scope: Scope, settings: Settings) -> None:
             raise OriginNotAllowedError(f"Origin {origin!r} is not allowed")
     if scope["type"] == "http" and scope["method"] in BODY_METHODS:
         ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-        if ctype != "application/json":
+        if ctype != "application/json" and not (
+                ctype == FORM_TYPE and scope.get("path", "").startswith(FORM_PATHS)):
             raise UnsupportedMediaTypeError(
                 f"Content-Type {ctype or 'none'!r} is not accepted; send application/json"
             )

@@ -17,7 +17,7 @@ ALLOWED = (
     ("GET", re.compile(r"/v1/readers")),
     ("GET", re.compile(r"/v1/readers/[^/]+/card")),
     ("WEBSOCKET", re.compile(r"/v1/events")),
-    ("GET", re.compile(r"/openapi\.json|/docs|/redoc")),
+    ("GET", re.compile(r"/openapi\.json|/docs(/assets/.+)?|/redoc")),  # /docs is served locally
 )
 
 

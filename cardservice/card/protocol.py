@@ -6,7 +6,9 @@ nothing of records or signatures (that is :mod:`card_layout` and :mod:`cardservi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -14,7 +16,11 @@ from card_layout import auth
 from card_layout.files import (
     AID,
     CAPACITY,
+    CHIP_CHALLENGE_LEN,
+    CHIP_PUBLIC_KEY_LEN,
+    CHIP_SIGNATURE_LEN,
     CLA_PROPRIETARY,
+    FCI_TAG_COUNTER,
     FCI_TAG_MAX_APDU,
     FCI_TAG_SERIAL,
     FCI_TAG_STATE,
@@ -44,11 +50,13 @@ SHORT_NE = 256
 
 @dataclass(frozen=True)
 class CardInfo:
-    """What SELECT of the RP1 application tells: serial, lock state, the largest data field."""
+    """What SELECT of the RP1 application tells: serial, lock state, the largest data field and
+    the card's record-write counter (None: a card OS without one)."""
 
     serial: bytes
     locked: bool
     max_data: int
+    counter: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,9 @@ class CardFiles:
     identity: bytes
     slot_a: bytes
     slot_b: bytes
+    chip_challenge: bytes | None = None  # what the host sent in INTERNAL AUTHENTICATE
+    chip_answer: bytes | None = None  # the chip's signature; None if it gave none
+    photo: bytes | None = None  # EF.PHOTO, read only on request
 
     @property
     def serial(self) -> bytes:
@@ -93,7 +104,9 @@ def parse_fci(fci: bytes) -> CardInfo:
     state = proprietary.get(FCI_TAG_STATE, b"\x00")
     declared = proprietary.get(FCI_TAG_MAX_APDU)
     max_data = int.from_bytes(declared, "big") if declared else MAX_DATA_FIELD
-    return CardInfo(serial, state[:1] == bytes([STATE_LOCKED]), max_data)
+    counter = proprietary.get(FCI_TAG_COUNTER)
+    counter_value = int.from_bytes(counter, "big") if counter and len(counter) == 4 else None
+    return CardInfo(serial, state[:1] == bytes([STATE_LOCKED]), max_data, counter_value)
 
 
 def atr_supports_extended(atr: bytes) -> bool:
@@ -163,11 +176,39 @@ class Rp1Card:
             buf += chunk
         return bytes(buf)
 
-    def read_all(self) -> CardFiles:
-        """SELECT (serial and state from the FCI) and the three data files: 4 APDUs."""
+    def read_all(self, *, photo: bool = False) -> CardFiles:
+        """SELECT (serial, state and counter from the FCI), INTERNAL AUTHENTICATE with a fresh
+        host challenge (when the FCI shows a counter, i.e. a card OS with a chip key) and the
+        three data files: 5 APDUs with extended length; EF.PHOTO too when ``photo``: one more."""
         info = self.select()
-        return CardFiles(info, self.read_file(Fid.ID), self.read_file(Fid.RES_A),
-                         self.read_file(Fid.RES_B))
+        challenge = answer = None
+        if info.counter is not None:
+            challenge = os.urandom(CHIP_CHALLENGE_LEN)
+            answer = self.internal_authenticate(challenge)
+        files = CardFiles(info, self.read_file(Fid.ID), self.read_file(Fid.RES_A),
+                          self.read_file(Fid.RES_B), challenge, answer)
+        if photo:
+            files = dataclasses.replace(files, photo=self.read_file(Fid.PHOTO))
+        return files
+
+    def internal_authenticate(self, challenge: bytes) -> bytes | None:
+        """The chip's signature over its serial, counter and ``challenge``; None when the card
+        has no key pair (6A88) or does not know the command."""
+        data, sw = transceive(self.conn, Apdu(0, Ins.INTERNAL_AUTHENTICATE, 0, 0, challenge,
+                                              SHORT_NE), name="INTERNAL AUTHENTICATE")
+        if sw == SW.OK and len(data) == CHIP_SIGNATURE_LEN:
+            return data
+        if sw in (SW.OK, SW.DATA_NOT_FOUND, SW.INS_NOT_SUPPORTED, SW.CLA_NOT_SUPPORTED):
+            return None
+        raise ApduError(sw, "INTERNAL AUTHENTICATE")
+
+    def generate_key_pair(self) -> bytes:
+        """A new chip key pair (key 01 authenticated, identity open): its public point."""
+        point = send(self.conn, Apdu(CLA_PROPRIETARY, Ins.GENERATE_KEY_PAIR, 0, 0, ne=SHORT_NE),
+                     name="GENERATE KEY PAIR")
+        if len(point) != CHIP_PUBLIC_KEY_LEN or point[0] != 0x04:
+            raise errors.CardProtocolError("GENERATE KEY PAIR returned no P-256 point")
+        return point
 
     def get_serial(self) -> bytes:
         serial = send(self.conn, Apdu(0xFF, Ins.GET_DATA, 0, 0, ne=SHORT_NE), name="GET DATA")
@@ -201,12 +242,20 @@ class Rp1Card:
         if len(data) > CAPACITY[fid]:
             raise errors.CardProtocolError(f"{len(data)} bytes do not fit {fid.name}")
         if self.extended:
-            send(self.conn, Apdu(0, Ins.UPDATE_BINARY, 0x80 | SFI[fid], 0, data), extended=True,
-                 name="UPDATE BINARY")
+            self._update_extended(fid, data)
         else:
             self._update_short(fid, data)
         if old_length is None or old_length > len(data):
             self._erase_from(fid, len(data))
+
+    def _update_extended(self, fid: Fid, data: bytes) -> None:
+        """One UPDATE BINARY per data-field limit (one for any record; two for a 4 KB photo)."""
+        limit = self.info.max_data if self.info else MAX_DATA_FIELD
+        send(self.conn, Apdu(0, Ins.UPDATE_BINARY, 0x80 | SFI[fid], 0, data[:limit]),
+             extended=True, name="UPDATE BINARY")
+        for off in range(limit, len(data), limit):  # the first update made ``fid`` current
+            send(self.conn, Apdu(0, Ins.UPDATE_BINARY, off >> 8, off & 0xFF,
+                                 data[off:off + limit]), extended=True, name="UPDATE BINARY")
 
     def _update_short(self, fid: Fid, data: bytes) -> None:
         first = data[:SHORT_MAX_LC]
@@ -215,6 +264,10 @@ class Rp1Card:
             chunk = data[off : off + SHORT_MAX_LC]
             send(self.conn, Apdu(0, Ins.UPDATE_BINARY, off >> 8, off & 0xFF, chunk),
                  name="UPDATE BINARY")
+
+    def erase_file(self, fid: Fid) -> None:
+        """ERASE BINARY of the whole of ``fid`` (addressed by SFI, offset 0)."""
+        send(self.conn, Apdu(0, Ins.ERASE_BINARY, 0x80 | SFI[fid], 0), name="ERASE BINARY")
 
     def _erase_from(self, fid: Fid, offset: int) -> None:
         # the UPDATE just before addressed ``fid`` by SFI, which made it the current EF

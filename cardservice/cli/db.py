@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -43,3 +44,28 @@ def upgrade(svc: Service) -> None:
     for component, versions in applied.items():
         what = ", ".join(str(v) for v in versions) if versions else "already current"
         click.echo(f"  {component:<14} {what}")
+
+
+@db.command("import")
+@click.option("--from", "source", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The SQLite data directory to copy (registry.db, audit.db).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def import_(svc: Service, source: Path, as_json: bool) -> None:
+    """Copy a single-PC data directory's registry and audit chain into the county PostgreSQL
+    database under this site (CARDSERVICE_SITE_ID); conflicts are listed, never merged."""
+    from cardservice.engine.operations import utc_now
+    from cardservice.store.importer import import_home
+
+    report = import_home(svc.stores.registry(), svc.stores.audit(), source, utc_now())
+    if as_json:
+        click.echo(json.dumps(report.__dict__, indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"site {report.site_id}: {report.cards} card(s), {report.audit_entries} "
+                   f"audit entries imported, {len(report.conflicts)} conflict(s)")
+        for c in report.conflicts:
+            click.echo(f"  conflict: card {c['card_serial']} citizen {c['citizen_number']}: "
+                       f"{c['reason']}")
+    if report.conflicts:
+        raise SystemExit(3)

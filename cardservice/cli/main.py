@@ -12,9 +12,11 @@ import click
 
 from card_layout.errors import FieldError
 from card_layout.identity import Identity
+from card_layout.photo import validate_photo
 from card_layout.record import PermitType
 from cardservice import __version__, errors
 from cardservice.cli.confirm import confirm_card
+from cardservice.cli.user import user as user_group
 from cardservice.engine.operations import PermitRequest, utc_now
 from cardservice.engine.service import Service
 from cardservice.engine.views import card_dict, registry_dict
@@ -142,12 +144,18 @@ def card() -> None:
 
 @card.command("read")
 @reader_opt
+@click.option("--photo", "photo_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also read the holder's photo and write it (JPEG) to this file.")
 @json_opt
 @click.pass_obj
-def card_read(svc: Service, reader: str | None, as_json: bool) -> None:
+def card_read(svc: Service, reader: str | None, photo_out: Path | None, as_json: bool) -> None:
     """Read and verify the card."""
     with svc.connect(reader) as conn:
-        view = svc.engine.read(conn)
+        view = svc.engine.read(conn, photo=photo_out is not None)
+    if photo_out is not None and view.report.photo is not None:
+        photo_out.write_bytes(view.report.photo)
+    elif photo_out is not None:
+        click.echo("no photo bound to this card's identity; nothing written", err=True)
     _emit(card_dict(view), as_json, _print_card)
     if view.report.status.value in EXIT_CONFLICT_STATUSES:
         sys.exit(EXIT_CONFLICT)  # the card was read, and it is not one to accept
@@ -165,14 +173,17 @@ def card_read(svc: Service, reader: str | None, as_json: bool) -> None:
 @basis_opt
 @click.option("--sponsor", help="Citizen number of the family-member sponsor.")
 @expires_opt
+@click.option("--photo", "photo_in", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The holder's photo: a JPEG of at most 4096 bytes.")
 @serial_opt
 @yes_opt
 @json_opt
 @click.pass_obj
 def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
                household_address, residence, permit_type, basis, sponsor, expires,
-               card_serial, yes, as_json) -> None:
+               photo_in, card_serial, yes, as_json) -> None:
     """Personalize a blank card."""
+    photo = _read_photo(photo_in)
     try:
         identity = Identity.create(name=name, gender=gender, nationality=nationality,
                                    citizen_number=citizen_number,
@@ -183,8 +194,20 @@ def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
     request = _request(residence, permit_type, basis, sponsor, expires)
     with svc.connect(reader) as conn:
         serial = confirm_card(svc, conn, card_serial, yes)
-        view = svc.engine.issue(conn, identity, request, actor="cli", expected_serial=serial)
+        view = svc.engine.issue(conn, identity, request, actor="cli", expected_serial=serial,
+                                photo=photo)
     _emit(card_dict(view), as_json, _print_card)
+
+
+def _read_photo(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    data = path.read_bytes()
+    try:
+        validate_photo(data)
+    except FieldError as exc:
+        raise errors.ValidationError("photo", exc.message, exc.reason) from exc
+    return data
 
 
 @card.command("resign")
@@ -252,13 +275,16 @@ def audit_verify(svc: Service, as_json: bool) -> None:
     result = log.verify()
     pending = [e.id for e in log.pending()]
     out = {"ok": result.ok, "entries": result.entries, "first_broken_id": result.first_broken_id,
-           "reason": result.reason, "pending_intents": pending}
+           "reason": result.reason, "pending_intents": pending, "site": result.site,
+           "sites": result.sites}
 
     def human(o: dict[str, Any]) -> None:
+        chains = f" in {len(o['sites'])} site chains" if o["sites"] is not None else ""
         if o["ok"]:
-            click.echo(f"audit log OK: {o['entries']} entries, chain intact")
+            click.echo(f"audit log OK: {o['entries']} entries{chains}, chain intact")
         else:
-            click.echo(f"audit log BROKEN at entry {o['first_broken_id']}: {o['reason']}")
+            where = f" of site {o['site']}" if o["site"] else ""
+            click.echo(f"audit log BROKEN at entry {o['first_broken_id']}{where}: {o['reason']}")
         if o["pending_intents"]:
             click.echo(f"unresolved intents: {', '.join(map(str, o['pending_intents']))}")
 
@@ -378,6 +404,10 @@ def token_revoke(svc: Service, name_or_id: str) -> None:
 from cardservice.cli.db import db as _db_group
 
 cli.add_command(_db_group)
+from cardservice.cli.reconcile import reconcile as _reconcile
+
+cli.add_command(_reconcile)
+cli.add_command(user_group)  # clerk accounts of the web console
 
 from cardservice.cli.county import county, site, trust  # county PKI (docs/pki.md)
 

@@ -39,6 +39,7 @@ from cardservice.engine.policy import PermitTerms, Sponsor, decide_terms
 from cardservice.engine.verify import (
     Check,
     CheckResult,
+    ChipEvidence,
     Result,
     Status,
     VerificationReport,
@@ -48,7 +49,7 @@ from cardservice.engine.verifyonly import VerifyOnly
 from cardservice.pki.keys import Keys
 from cardservice.pki.signing import sign_identity, sign_record
 from cardservice.store.audit import AuditLog
-from cardservice.store.registry import CardRow, CardStatus, Registry
+from cardservice.store.registry import CardRow, CardStatus, Registry, Terms
 from cardservice.transport import CardConnection
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,9 @@ class CardView:
     report: VerificationReport
     locked: bool
     registry: CardRow | None
+    #: why the registry part is missing or incomplete ({"code", "message"}); reads never fail
+    #: on registry state: a conflict, a pending intent or an unreachable database shows here
+    registry_error: dict | None = None
     #: Pending write intents this read settled: ``(intent id, whether the write landed)``.
     reconciled: tuple[tuple[int, bool], ...] = ()
 
@@ -129,21 +133,31 @@ class Engine:
         """The card's own verdicts (format, signatures, chain, validity), before the registry."""
         now = self.clock()
         trust = self.verify_only.trust(now) if self.verify_only else self.keys.trust
+        chip = ChipEvidence(files.info.counter, files.chip_challenge, files.chip_answer)
         return verify_card(files.serial, files.identity, files.slot_a, files.slot_b,
-                           trust, today=now.astimezone().date(), at=now)
+                           trust, today=now.astimezone().date(), at=now, chip=chip,
+                           photo=files.photo)
 
     def _writable(self) -> None:
         if self.verify_only is not None or self.keys is None:
             raise errors.VerifyOnlyError(
                 "this installation only reads and verifies cards (CARDSERVICE_MODE=verify)")
 
-    def _with_registry(self, files: CardFiles, report: VerificationReport) -> CardView:
-        """The view: ``report`` with the registry's verdicts and the lock state applied."""
-        row = None if self.verify_only else self.registry.get(files.serial.hex())
+    def _with_registry(self, files: CardFiles, report: VerificationReport,
+                       registry_error: dict | None = None) -> CardView:
+        """The view: ``report`` with the registry's verdicts and the lock state applied. An
+        unreachable registry leaves revocation and rollback skipped (``registry_unavailable``)."""
+        row = None
         if self.verify_only is not None:
             report = self.verify_only.apply(report, self.clock())
-        elif row is not None:
-            report = report.with_registry(revoked=row.status != CardStatus.ACTIVE,
+        else:
+            try:
+                row = self.registry.get(files.serial.hex())
+            except errors.RegistryUnavailableError as exc:
+                registry_error = _error_block(exc)
+                report = report.registry_unavailable()
+        if row is not None and row.status is not CardStatus.PENDING:
+            report = report.with_registry(revoked=row.revoked,
                                           last_sequence=row.last_sequence)
         if not files.info.locked:
             report = dataclasses.replace(report, status=Status.BLANK)
@@ -151,19 +165,34 @@ class Engine:
             report = _locked_but_empty(report)
         if row is not None and report.status in (Status.BLANK, Status.UNSIGNED):
             report = _damaged(report, "issued_in_registry")
-        return CardView(report, files.info.locked, row)
+        return CardView(report, files.info.locked, row, registry_error)
 
-    def read(self, conn: CardConnection) -> CardView:
-        files = conn.exclusive(Rp1Card(conn).read_all)
+    def read(self, conn: CardConnection, *, photo: bool = False) -> CardView:
+        """Read and verify (5 APDUs; EF.PHOTO too, one more, when ``photo``); never fails
+        because of registry state (see ``registry_error``)."""
+        card = Rp1Card(conn)
+        files = conn.exclusive(lambda: card.read_all(photo=photo))
+        registry_error = None
         settled: list[tuple[int, bool]] = []
-        if self.verify_only is None:
-            self._reconcile_files(files, settled)
-        return dataclasses.replace(self.view(files), reconciled=tuple(settled))
+        try:
+            if self.verify_only is None:
+                self._reconcile_files(files, settled)
+        except errors.CardServiceError as exc:
+            logger.warning("card %s: pending write not reconciled: %s (%s)", files.serial.hex(),
+                           exc.message, exc.code)
+            registry_error = _error_block(
+                exc, pending_write=not isinstance(exc, errors.RegistryUnavailableError))
+        view = self._with_registry(files, self._verify(files), registry_error)
+        return dataclasses.replace(view, reconciled=tuple(settled))
 
     # --- issue --------------------------------------------------------------------------
 
     def issue(self, conn: CardConnection, identity: Identity, request: PermitRequest, *,
-              actor: str | None = None, expected_serial: bytes | None = None) -> CardView:
+              actor: str | None = None, expected_serial: bytes | None = None,
+              photo: bytes | None = None) -> CardView:
+        """Personalize a blank card. The chip makes its own key pair first; its public key and
+        the photo's SHA-256 (``photo``: a JPEG already checked by card_layout.photo) join the
+        signed identity (format version 2)."""
         self._writable()
         card = Rp1Card(conn)
         # one issue at a time in this process: the one-person-one-card check and the registry
@@ -186,22 +215,41 @@ class Engine:
                 raise errors.ValidationError("permit_type", "is required", "empty")
             terms = self._terms(request, identity.citizen_number, request.sponsor_citizen_number)
             record = self._record(1, request.current_residence, terms)
-            id_sig = sign_identity(self.keys.signer, files.serial, identity)
-            id_file = encode_identity_file(identity, id_sig)
+            bound = self._bind_chip(card, files, identity, photo)
+            id_sig = sign_identity(self.keys.signer, files.serial, bound)
+            id_file = encode_identity_file(bound, id_sig)
             slot = encode_slot(record, sign_record(self.keys.signer, files.serial, id_sig, record))
             intent = self._intent("issue", files, conn, actor, record, slot,
                                   citizen_number=identity.citizen_number)
+            self._reserve(intent)
             return self._commit(intent, card, files,
-                                lambda: self._write_issue(card, files, id_file, slot),
+                                lambda: self._write_issue(card, files, id_file, slot, photo),
                                 card.read_all)
 
         with self._issue_lock, _file_lock(self._issue_lock_path):
             return conn.exclusive(run)
 
-    def _write_issue(self, card: Rp1Card, files: CardFiles, id_file: bytes, slot: bytes) -> None:
+    def _bind_chip(self, card: Rp1Card, files: CardFiles, identity: Identity,
+                   photo: bytes | None) -> Identity:
+        """The identity with the chip's new public key (a card OS that has a counter has a key
+        pair to make) and the photo's SHA-256."""
+        chip_key = None
+        if files.info.counter is not None:
+            key = self.keys.card_key(KeyRef.PERSONALIZATION, files.serial)
+            card.authenticate(KeyRef.PERSONALIZATION, key)
+            chip_key = card.generate_key_pair()
+        photo_hash = hashlib.sha256(photo).digest() if photo is not None else None
+        return dataclasses.replace(identity, chip_public_key=chip_key, photo_sha256=photo_hash)
+
+    def _write_issue(self, card: Rp1Card, files: CardFiles, id_file: bytes, slot: bytes,
+                     photo: bytes | None) -> None:
         serial = files.serial
         card.authenticate(KeyRef.PERSONALIZATION, self.keys.card_key(KeyRef.PERSONALIZATION, serial))
         card.write_file(Fid.ID, id_file, old_length=len(files.identity))
+        if photo is not None:
+            card.write_file(Fid.PHOTO, photo)
+        elif files.info.counter is not None:
+            card.erase_file(Fid.PHOTO)  # no stale photo of an aborted issue stays behind
         card.authenticate(KeyRef.WRITE, self.keys.card_key(KeyRef.WRITE, serial))
         card.write_file(Fid.RES_A, slot, old_length=len(files.slot_a))
         if files.slot_b:
@@ -235,7 +283,10 @@ class Engine:
             current = self._writable_record(view)
             terms = self._terms(_merge(request, current), view.report.identity.citizen_number,
                                 current.sponsor_citizen_number)
-            sequence = max(current.sequence, view.registry.last_sequence if view.registry else 0) + 1
+            # above the card's own counter too: the counter counts this write, and a record
+            # below it reads as a rollback
+            sequence = max(current.sequence, view.registry.last_sequence if view.registry else 0,
+                           files.info.counter or 0) + 1
             residence = request.current_residence or current.current_residence
             record = self._record(sequence, residence, terms)
             target = next_slot(view.report.slots)
@@ -244,6 +295,7 @@ class Engine:
             intent = self._intent(operation, files, conn, actor, record, slot,
                                   citizen_number=view.report.identity.citizen_number,
                                   slot_fid=target)
+            self._reserve(intent)
 
             def write() -> None:
                 card.authenticate(KeyRef.WRITE, self.keys.card_key(KeyRef.WRITE, files.serial))
@@ -261,9 +313,11 @@ class Engine:
 
     def _writable_record(self, view: CardView) -> ResidenceRecord:
         report = view.report
+        if view.registry_error and view.registry_error["code"] == "REGISTRY_UNAVAILABLE":
+            raise errors.RegistryUnavailableError(view.registry_error["message"])
         if not view.locked or report.identity is None:
             raise errors.NotPersonalizedError(f"card {view.serial.hex()} is blank; issue it first")
-        if view.registry is not None and view.registry.status != CardStatus.ACTIVE:
+        if view.registry is not None and view.registry.revoked:
             raise errors.CardRevokedError(
                 f"card {view.serial.hex()} is {view.registry.status.value} in the registry"
             )
@@ -403,6 +457,8 @@ class Engine:
         now = self.clock()
         if success:
             self._register(intent, now)
+        else:
+            self.registry.release(intent.serial, now)
         code = None if success else (cause.code if cause else "NOT_WRITTEN")
         detail = {} if cause is None else {"message": cause.message}
         self.audit.outcome(intent.id, success=success,
@@ -410,16 +466,27 @@ class Engine:
                            error_code=code, detail=detail, now=now, reconciled=reconciled)
 
     def _register(self, intent: Intent, now: datetime) -> None:
+        """Confirm the write in the registry (the reservation becomes the card's state)."""
         d = intent.detail
-        common = {"serial": intent.serial, "sequence": d["sequence"],
-                      "issuing_authority": d["issuing_authority"], "permit_type": d["permit_type"],
-                      "basis": d["basis"], "expires_on": date.fromisoformat(d["expires_on"]), "now": now}
-        if self.registry.get(intent.serial) is None:
-            self.registry.record_issue(citizen_number=d["citizen_number"],
-                                       sponsor_citizen_number=d["sponsor_citizen_number"],
-                                       **common)
-        else:
-            self.registry.record_write(**common)
+        self.registry.confirm(serial=intent.serial, citizen_number=d["citizen_number"],
+                              sequence=d["sequence"], terms=_terms_of(d),
+                              sponsor_citizen_number=d["sponsor_citizen_number"], now=now)
+
+    def _reserve(self, intent: Intent) -> None:
+        """Take the registry reservation before the first card APDU: one person, one card and
+        revocation are decided here, and an unreachable registry refuses the write now. A
+        refusal closes the intent as failed (nothing was written)."""
+        d = intent.detail
+        try:
+            self.registry.reserve(serial=intent.serial, citizen_number=d["citizen_number"],
+                                  sequence=d["sequence"], terms=_terms_of(d),
+                                  sponsor_citizen_number=d["sponsor_citizen_number"],
+                                  now=self.clock())
+        except errors.CardServiceError as exc:
+            with contextlib.suppress(errors.CardServiceError):
+                self.audit.outcome(intent.id, success=False, sequence=None, error_code=exc.code,
+                                   detail={"message": exc.message}, now=self.clock())
+            raise
 
     def reconcile(self, conn: CardConnection) -> list[int]:
         """Resolve pending intents for the card in ``conn`` (at start-up / card insertion)."""
@@ -439,6 +506,18 @@ class Engine:
         self.audit.event(operation="revoke", card_serial=row.serial, actor=actor,
                          detail={"reason": reason}, now=now)
         return row
+
+
+def _terms_of(detail: dict) -> Terms:
+    return Terms(detail["issuing_authority"], detail["permit_type"], detail["basis"],
+                 date.fromisoformat(detail["expires_on"]))
+
+
+def _error_block(exc: errors.CardServiceError, *, pending_write: bool = False) -> dict:
+    """``pending_write``: a write of this card is not settled in the registry (the card's own
+    content is shown; the registry refused to take it, e.g. CITIZEN_HAS_CARD)."""
+    return {"code": exc.code, "message": exc.message, "retriable": exc.retriable,
+            "pending_write": pending_write}
 
 
 def _locked_but_empty(report: VerificationReport) -> VerificationReport:

@@ -1,8 +1,10 @@
 """Verification of a card's content: a report of named checks and one overall status.
 
 :func:`verify_card` never raises for any byte input. Checks it fills: FORMAT,
-IDENTITY_SIGNATURE, RECORD_SIGNATURE, CERTIFICATE_CHAIN, VALIDITY; REVOCATION and ROLLBACK
-stay NOT_CHECKED ("not_checked_registry") until :meth:`VerificationReport.with_registry`.
+IDENTITY_SIGNATURE, RECORD_SIGNATURE, CERTIFICATE_CHAIN, VALIDITY, CHIP_AUTHENTIC and
+CARD_COUNTER (from the chip's answer, :class:`ChipEvidence`); REVOCATION stays NOT_CHECKED
+("not_checked_registry") until :meth:`VerificationReport.with_registry`, and so does ROLLBACK
+unless the card's own counter already shows the record is older than the card's last write.
 
 Status precedence: blank (empty EF.ID) > invalid (any failed check other than an expired
 VALIDITY or REVOCATION) > revoked > expired > unsigned (a signature or record missing) > valid.
@@ -10,6 +12,7 @@ VALIDITY or REVOCATION) > revoked > expired > unsigned (a signature or record mi
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -17,14 +20,12 @@ from enum import Enum
 
 from card_layout.errors import FieldError, FormatError
 from card_layout.files import SERIAL_LEN, Fid
-from card_layout.frame import decode_frame
-from card_layout.identity import Identity, identity_from_tlvs
-from card_layout.idfile import MAGIC as ID_MAGIC
-from card_layout.idfile import decode_identity_file
+from card_layout.identity import Identity
+from card_layout.idfile import decode_identity_body, decode_identity_file
 from card_layout.record import ResidenceRecord
-from card_layout.signature import SignatureBlock, split_signature
+from card_layout.signature import SignatureBlock
 from card_layout.slots import SlotState, current_slot, read_slots
-from card_layout.tlv import parse_tlvs
+from cardservice.pki.chip import chip_answer_valid
 from cardservice.pki.signing import SignatureInvalid, identity_tbs, record_tbs, verify_block
 from cardservice.pki.trust import Authority, TrustError, TrustStore
 
@@ -39,6 +40,8 @@ class Check(str, Enum):
     VALIDITY = "validity"
     REVOCATION = "revocation"
     ROLLBACK = "rollback"
+    CHIP_AUTHENTIC = "chip_authentic"
+    CARD_COUNTER = "card_counter"
 
 
 class Result(str, Enum):
@@ -67,6 +70,17 @@ class CheckResult:
 
 
 NOT_CHECKED_REGISTRY = "not_checked_registry"
+REGISTRY_UNAVAILABLE = "registry_unavailable"
+
+
+@dataclass(frozen=True)
+class ChipEvidence:
+    """What the card said for itself: the counter of its SELECT answer (None: a card OS without
+    one), the host's INTERNAL AUTHENTICATE challenge and the chip's answer (None: none given)."""
+
+    counter: int | None
+    challenge: bytes | None
+    answer: bytes | None
 
 
 def _ok(check: Check) -> CheckResult:
@@ -92,6 +106,8 @@ class VerificationReport:
     identity_signature: SignatureBlock | None
     record_signature: SignatureBlock | None
     slots: tuple[SlotState, SlotState] | None
+    counter: int | None = None  # the card's record-write counter as the chip vouched for it
+    photo: bytes | None = None  # EF.PHOTO when it was read and matches the signed hash
 
     def check(self, check: Check) -> CheckResult:
         for item in self.checks:
@@ -99,13 +115,22 @@ class VerificationReport:
                 return item
         return _skipped(check, "not_checked")
 
+    def registry_unavailable(self) -> VerificationReport:
+        """The registry could not be asked: revocation and rollback are skipped with reason
+        ``registry_unavailable`` (the card's own verdicts stand)."""
+        updated = {item.check: item for item in self.checks}
+        for check in (Check.REVOCATION, Check.ROLLBACK):
+            updated[check] = _skipped(check, REGISTRY_UNAVAILABLE)
+        checks = tuple(updated[check] for check in Check)
+        return replace(self, checks=checks, status=status_of(checks))
+
     def with_registry(
         self, *, revoked: bool | None, last_sequence: int | None
     ) -> VerificationReport:
         """This report with REVOCATION and ROLLBACK filled from the registry (None = unknown)."""
         updated = {item.check: item for item in self.checks}
         updated[Check.REVOCATION] = _revocation(revoked)
-        updated[Check.ROLLBACK] = _rollback(self.record, last_sequence)
+        updated[Check.ROLLBACK] = _rollback(self.record, last_sequence, self.counter)
         checks = tuple(updated[check] for check in Check)
         return replace(self, checks=checks, status=status_of(checks))
 
@@ -116,13 +141,17 @@ def _revocation(revoked: bool | None) -> CheckResult:
     return _failed(Check.REVOCATION, "revoked") if revoked else _ok(Check.REVOCATION)
 
 
-def _rollback(record: ResidenceRecord | None, last_sequence: int | None) -> CheckResult:
+def _rollback(record: ResidenceRecord | None, last_sequence: int | None,
+              counter: int | None) -> CheckResult:
+    """The registry's last sequence, else the card's own counter, shows an older record."""
+    if record is not None and last_sequence is not None and record.sequence < last_sequence:
+        return _failed(Check.ROLLBACK, "sequence_below_registry")
+    if record is not None and counter is not None and record.sequence < counter:
+        return _failed(Check.ROLLBACK, "sequence_below_counter")
     if last_sequence is None:
         return _skipped(Check.ROLLBACK, NOT_CHECKED_REGISTRY)
     if record is None:
         return _skipped(Check.ROLLBACK, "no_record")
-    if record.sequence < last_sequence:
-        return _failed(Check.ROLLBACK, "sequence_below_registry")
     return _ok(Check.ROLLBACK)
 
 
@@ -171,11 +200,18 @@ def verify_card(
     *,
     today: date,
     at: datetime,
+    chip: ChipEvidence | None = None,
+    photo: bytes | None = None,
 ) -> VerificationReport:
-    """The verification report of one card's content. Never raises for any byte input."""
+    """The verification report of one card's content. Never raises for any byte input.
+
+    ``chip``: the card's counter and INTERNAL AUTHENTICATE answer (None: not asked, e.g. files
+    read from an image; CHIP_AUTHENTIC and CARD_COUNTER are then not checked). ``photo``:
+    EF.PHOTO when it was read; a photo that does not match the signed hash fails
+    IDENTITY_SIGNATURE with ``bad_signature``."""
     try:
         return _verify(bytes(serial), bytes(id_file), bytes(slot_a), bytes(slot_b), trust,
-                       today, at)
+                       today, at, chip, None if photo is None else bytes(photo))
     except Exception:  # a bug must still give a verdict, never a crash
         logger.exception("verification failed unexpectedly")
         checks = (_failed(Check.FORMAT, "internal_error"),) + _rest_not_checked(Check.FORMAT)
@@ -184,13 +220,15 @@ def verify_card(
 
 
 def _rest_not_checked(*done: Check, reason: str = "not_checked") -> tuple[CheckResult, ...]:
+    """Every check not in ``done``, not checked (in Check order)."""
     registry = (Check.REVOCATION, Check.ROLLBACK)
     return tuple(_skipped(c, NOT_CHECKED_REGISTRY if c in registry else reason)
                  for c in Check if c not in done)
 
 
 def _verify(serial: bytes, id_file: bytes, slot_a: bytes, slot_b: bytes, trust: TrustStore,
-            today: date, at: datetime) -> VerificationReport:
+            today: date, at: datetime, chip: ChipEvidence | None,
+            photo: bytes | None) -> VerificationReport:
     parsed = _parse(id_file, slot_a, slot_b)
     record = parsed.current.record if parsed.current else None
     report = VerificationReport(
@@ -198,7 +236,75 @@ def _verify(serial: bytes, id_file: bytes, slot_a: bytes, slot_b: bytes, trust: 
         parsed.current.fid if parsed.current else None, parsed.identity_sig,
         parsed.current.signature if parsed.current else None, parsed.slots)
     checks = _checks(serial, parsed, trust, today, at)
-    return replace(report, checks=checks, status=status_of(checks))
+    if checks[0].result is Result.SUCCEEDED:
+        checks = _with_chip(checks, serial, parsed, chip, photo)
+        report = replace(report, photo=_bound_photo(parsed.identity, photo))
+    counter = chip.counter if chip is not None and _chip_ok(checks) else None
+    return replace(report, checks=checks, status=status_of(checks), counter=counter)
+
+
+def _chip_ok(checks: tuple[CheckResult, ...]) -> bool:
+    """The counter is trusted unless the chip failed to prove itself."""
+    return all(c.result is not Result.FAILED for c in checks if c.check == Check.CHIP_AUTHENTIC)
+
+
+def _with_chip(checks: tuple[CheckResult, ...], serial: bytes, parsed: _Parsed,
+               chip: ChipEvidence | None, photo: bytes | None) -> tuple[CheckResult, ...]:
+    """CHIP_AUTHENTIC, CARD_COUNTER (and ROLLBACK from the counter); the photo check folds into
+    IDENTITY_SIGNATURE."""
+    record = parsed.current.record if parsed.current else None
+    updated = {c.check: c for c in checks}
+    updated[Check.CHIP_AUTHENTIC] = _chip_authentic(serial, parsed.identity, chip)
+    counter = chip.counter if chip is not None else None
+    if updated[Check.CHIP_AUTHENTIC].result is Result.FAILED:
+        counter = None  # a chip that cannot prove itself vouches for no counter
+    updated[Check.CARD_COUNTER] = _card_counter(record, counter, chip)
+    updated[Check.ROLLBACK] = _rollback(record, None, counter)
+    if photo is not None and not _photo_matches(parsed.identity, photo):
+        updated[Check.IDENTITY_SIGNATURE] = _failed(Check.IDENTITY_SIGNATURE, "bad_signature")
+    return tuple(updated[c] for c in Check)
+
+
+def _chip_authentic(serial: bytes, identity: Identity | None,
+                    chip: ChipEvidence | None) -> CheckResult:
+    check = Check.CHIP_AUTHENTIC
+    if identity is None or identity.chip_public_key is None:
+        return _skipped(check, "no_chip_key")
+    if chip is None:
+        return _skipped(check, "not_challenged")
+    if chip.counter is None or chip.challenge is None or chip.answer is None:
+        return _failed(check, "no_answer")
+    if not chip_answer_valid(identity.chip_public_key, serial, chip.counter, chip.challenge,
+                             chip.answer):
+        return _failed(check, "bad_signature")
+    return _ok(check)
+
+
+def _card_counter(record: ResidenceRecord | None, counter: int | None,
+                  chip: ChipEvidence | None) -> CheckResult:
+    check = Check.CARD_COUNTER
+    if counter is None:
+        return _skipped(check, "no_counter" if chip is None or chip.counter is None
+                        else "chip_not_authentic")
+    if record is None:
+        return _skipped(check, "no_record")
+    if record.sequence < counter:
+        return _failed(check, "sequence_below_counter")
+    return _ok(check)
+
+
+def _photo_matches(identity: Identity | None, photo: bytes) -> bool:
+    """EF.PHOTO as read agrees with the signed identity: the hash, or no photo on either side."""
+    expected = identity.photo_sha256 if identity is not None else None
+    if expected is None:
+        return True  # an unbound photo is not shown (see _bound_photo) and proves nothing
+    return hashlib.sha256(photo).digest() == expected
+
+
+def _bound_photo(identity: Identity | None, photo: bytes | None) -> bytes | None:
+    if photo is None or identity is None or identity.photo_sha256 is None:
+        return None
+    return photo if hashlib.sha256(photo).digest() == identity.photo_sha256 else None
 
 
 def _parse(id_file: bytes, slot_a: bytes, slot_b: bytes) -> _Parsed:
@@ -214,8 +320,7 @@ def _parse(id_file: bytes, slot_a: bytes, slot_b: bytes) -> _Parsed:
 
 def _unsigned_identity(id_file: bytes) -> Identity | None:
     try:
-        items, _ = split_signature(parse_tlvs(decode_frame(ID_MAGIC, id_file)))
-        return identity_from_tlvs(items)
+        return decode_identity_body(id_file)[0]
     except (FormatError, FieldError):
         return None
 

@@ -3,6 +3,7 @@ the HTTP API so that both return the same content."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from card_layout.nationality import nationality_name
@@ -24,6 +25,8 @@ def card_dict(view: CardView) -> dict[str, Any]:
             "citizen_number": i.citizen_number,
             "birth_date": i.birth_date.isoformat(),
             "household_address": i.household_address,
+            "photo_sha256": i.photo_sha256.hex() if i.photo_sha256 is not None else None,
+            "photo": base64.b64encode(report.photo).decode() if report.photo else None,
         }
     residence = None
     if report.record is not None and view.locked:
@@ -46,16 +49,24 @@ def card_dict(view: CardView) -> dict[str, Any]:
         "residence": residence,
         "verification": {
             "status": report.status.value,
+            "status_reason": _status_reason(view),
             "checks": [
                 {"check": c.check.value, "result": c.result.value, "reason": c.reason}
                 for c in report.checks
             ],
         },
         "registry": registry_dict(view.registry) if view.registry else None,
+        "registry_error": view.registry_error,
         "reconciled": [{"intent_id": intent_id,
                         "outcome": "reconciled_success" if landed else "reconciled_failure"}
                        for intent_id, landed in view.reconciled],
     }
+
+
+def _status_reason(view: CardView) -> str | None:
+    """Why the status rests on the card alone: ``registry_unavailable`` when offline."""
+    error = view.registry_error
+    return "registry_unavailable" if error and error["code"] == "REGISTRY_UNAVAILABLE" else None
 
 
 def registry_dict(row: CardRow) -> dict[str, Any]:
@@ -72,6 +83,11 @@ def registry_dict(row: CardRow) -> dict[str, Any]:
         "revoked_reason": row.revoked_reason,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
+        "issued_site": row.issued_site,
+        "last_write_site": row.last_write_site,
+        "pending_sequence": row.pending_sequence,
+        "pending_site": row.pending_site,
+        "pending_since": row.pending_since.isoformat() if row.pending_since else None,
     }
 
 
@@ -89,4 +105,6 @@ def audit_dict(entry: AuditEntry) -> dict[str, Any]:
         "sequence": entry.sequence,
         "detail": entry.detail,
         "hash": entry.hash.hex(),
+        "site_id": entry.site_id,
+        "site_seq": entry.site_seq,
     }

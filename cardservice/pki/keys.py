@@ -169,6 +169,11 @@ def _load_token_keys(home: DataDir, config: TokenConfig | None) -> Keys:
     if not home.authority_cert.exists():
         raise KeysMissingError("authority/cert.pem is missing in the data directory")
     labels = json.loads(home.token_map.read_text())
+    for needed, fix in (("authority_key", "cardservice site request --pkcs11"),
+                        ("masters", "cardservice site masters --pkcs11")):
+        if needed not in labels:
+            raise KeysMissingError(f"{home.token_map.name} names no {needed} in the token; "
+                                   f"run `{fix}`")
     token = open_token(config)
     signer = TokenSigner(token.ec_key(labels["authority_key"]))
     cert = x509.load_pem_x509_certificate(home.authority_cert.read_bytes())

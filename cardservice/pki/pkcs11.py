@@ -186,10 +186,16 @@ class Token:
         return TokenKey(self, label, _public_from_point(point))
 
     def sign_digest(self, label: str, digest: bytes) -> bytes:
+        import pkcs11
         from pkcs11 import Mechanism
 
         with self._lock:
-            return bytes(self._find(label, "private").sign(digest, mechanism=Mechanism.ECDSA))
+            try:
+                return bytes(self._find(label, "private").sign(digest,
+                                                               mechanism=Mechanism.ECDSA))
+            except pkcs11.PKCS11Error as exc:
+                raise KeysTokenError(f"the token could not sign with {label!r}: "
+                                     f"{type(exc).__name__}") from None
 
     def import_master(self, label: str, value: bytes) -> None:
         """Store an AES-128 card master key (derive only) and its CMAC subkey K2."""
@@ -208,20 +214,29 @@ class Token:
 
     def cryptogram(self, master_label: str, serial: bytes, challenge: bytes) -> bytes:
         """AES-CMAC(AES-CMAC(master, serial), challenge), both steps inside the token."""
-        from pkcs11 import Attribute, KeyType, Mechanism
+        import pkcs11
 
         with self._lock:
-            k2 = bytes(self._find(master_label + K2_SUFFIX, "data")[Attribute.VALUE])
-            block = _xor(_pad(serial), k2)
-            card_key = self._find(master_label, "secret").derive_key(
-                KeyType.AES, 128, mechanism=Mechanism.AES_ECB_ENCRYPT_DATA,
-                mechanism_param=block, store=False,
-                template={Attribute.SIGN: True, Attribute.SENSITIVE: True,
-                          Attribute.EXTRACTABLE: False})
             try:
-                return bytes(card_key.sign(challenge, mechanism=Mechanism.AES_CMAC))
-            finally:
-                card_key.destroy()
+                return self._cryptogram(master_label, serial, challenge)
+            except pkcs11.PKCS11Error as exc:
+                raise KeysTokenError(f"the token could not answer the card's challenge with "
+                                     f"{master_label!r}: {type(exc).__name__}") from None
+
+    def _cryptogram(self, master_label: str, serial: bytes, challenge: bytes) -> bytes:
+        """(Caller holds the lock.) Derive the card key as a session object, MAC, destroy it."""
+        from pkcs11 import Attribute, KeyType, Mechanism
+
+        k2 = bytes(self._find(master_label + K2_SUFFIX, "data")[Attribute.VALUE])
+        card_key = self._find(master_label, "secret").derive_key(
+            KeyType.AES, 128, mechanism=Mechanism.AES_ECB_ENCRYPT_DATA,
+            mechanism_param=_xor(_pad(serial), k2), store=False,
+            template={Attribute.SIGN: True, Attribute.SENSITIVE: True,
+                      Attribute.EXTRACTABLE: False})
+        try:
+            return bytes(card_key.sign(challenge, mechanism=Mechanism.AES_CMAC))
+        finally:
+            card_key.destroy()
 
 
 class TokenKey:

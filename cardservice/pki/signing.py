@@ -3,7 +3,7 @@
 Signed bytes ("TBS"), every length a 2-byte big-endian prefix before a variable part:
 
     identity TBS = b"RP1-IDENTITY-v1\\x00" || serial (8) || len || encode_identity(identity)
-                   || key id (8)
+                   || key id (8)        (format version 2 identities: "RP1-IDENTITY-v2\\x00")
     record TBS   = b"RP1-RECORD-v1\\x00"   || serial (8) || SHA-256(identity signature) (32)
                    || len || encode_record(record) || key id (8)
 
@@ -36,6 +36,8 @@ from card_layout.signature import SigAlg, SignatureBlock
 logger = logging.getLogger(__name__)
 
 IDENTITY_TAG = b"RP1-IDENTITY-v1\x00"
+#: Domain tag of a format-version-2 identity (photo hash and / or chip key inside).
+IDENTITY_TAG_V2 = b"RP1-IDENTITY-v2\x00"
 RECORD_TAG = b"RP1-RECORD-v1\x00"
 KEY_ID_LEN = 8
 SIGNATURE_LEN = 64
@@ -74,8 +76,9 @@ def _fixed(value: bytes, length: int, what: str) -> bytes:
 
 
 def identity_tbs(serial: bytes, identity: Identity, key_id: bytes) -> bytes:
-    """The bytes the identity signature covers."""
-    return (IDENTITY_TAG + _fixed(serial, SERIAL_LEN, "serial")
+    """The bytes the identity signature covers (the domain tag names the format version)."""
+    tag = IDENTITY_TAG_V2 if identity.version == 2 else IDENTITY_TAG
+    return (tag + _fixed(serial, SERIAL_LEN, "serial")
             + _prefixed(encode_identity(identity)) + _fixed(key_id, KEY_ID_LEN, "key id"))
 
 

@@ -44,6 +44,7 @@ def request(home: DataDir, *, site_id: str, name: str, now: datetime,
     if not site_id.strip() or not name.strip():
         raise CountyError("--site-id and --name must not be empty")
     pending = _pending(home)
+    _same_backend(home, token is not None)
     if token is not None:
         key = open_token(token).generate_ec(unique_label("authority", now))
         write_public(pending / "token.json", json.dumps({"authority_key": key.label}).encode())
@@ -58,6 +59,15 @@ def request(home: DataDir, *, site_id: str, name: str, now: datetime,
                          x509.NameAttribute(NameOID.SERIAL_NUMBER, site_id.strip())])
     csr = sign_builder(x509.CertificateSigningRequestBuilder().subject_name(subject), key)
     return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def _same_backend(home: DataDir, pkcs11: bool) -> None:
+    """The authority key and the master keys live in one backend (files, or one token)."""
+    if pkcs11 and home.masters.exists():
+        raise CountyError("this site keeps its master keys in files; request without --pkcs11 "
+                          "(or install the masters in the token first: site masters --pkcs11)")
+    if not pkcs11 and home.token_map.exists():
+        raise CountyError("this site keeps its keys in a PKCS#11 token; use --pkcs11")
 
 
 def install(home: DataDir, cert_pem: bytes, *, now: datetime) -> x509.Certificate:
@@ -112,6 +122,11 @@ def _pending_public(home: DataDir, token_file, key_file):
 def install_masters(home: DataDir, masters: dict[KeyRef, bytes],
                     token: TokenConfig | None = None) -> None:
     """Install card master keys (as ``masters.json`` or imported into the token)."""
+    if token is None and home.token_map.exists():
+        raise CountyError("this site keeps its keys in a PKCS#11 token; use --pkcs11")
+    if token is not None and home.authority_key.exists():
+        raise CountyError("this site's authority key is a file; install the masters without "
+                          "--pkcs11")
     if token is None:
         body = {name: masters[ref].hex() for ref, name in MASTER_NAMES.items()}
         write_private(home.masters, (json.dumps(body, indent=2) + "\n").encode())

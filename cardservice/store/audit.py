@@ -289,6 +289,19 @@ class AuditLog(Store):
             rows = self._conn.execute(sql, (*args, limit)).fetchall()
         return [_row_to_entry(r) for r in rows]
 
+    def iter_all(self) -> Iterator[AuditEntry]:
+        """Every entry in id order (``db import``), read in pages."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._conn.execute(f"{_SELECT} WHERE id > ? ORDER BY id LIMIT 5000",
+                                          (last,)).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _row_to_entry(row)
+            last = rows[-1][0]
+
     def head(self) -> tuple[int, bytes]:
         """(last id, last hash): copy it elsewhere to anchor the chain against rewriting."""
         with self._lock:

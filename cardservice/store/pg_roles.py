@@ -18,6 +18,9 @@ SITE_TABLE_GRANTS: dict[str, str] = {
     "idempotency": "SELECT, INSERT, DELETE",
     "audit": "SELECT, INSERT",
     "schema_version": "SELECT",
+    "users": "SELECT, INSERT, UPDATE",
+    "sessions": "SELECT, INSERT, UPDATE, DELETE",
+    "login_failures": "SELECT, INSERT, UPDATE, DELETE",
 }
 
 

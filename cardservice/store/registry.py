@@ -225,13 +225,20 @@ class Registry(Store):
     def revoked_serials(self) -> list[str]:
         """The serials of every card that is not active (lost, replaced, withdrawn), sorted."""
         with self._db.connection() as tx:
-            rows = tx.execute("SELECT serial FROM cards WHERE status != ? ORDER BY serial",
-                              (CardStatus.ACTIVE.value,)).fetchall()
+            rows = tx.execute("SELECT serial FROM cards WHERE status NOT IN (?, ?) "
+                              "ORDER BY serial", (CardStatus.ACTIVE.value,
+                                                  CardStatus.PENDING.value)).fetchall()
         return [r[0] for r in rows]
 
     def count(self) -> int:
         with self._db.connection() as tx:
             return int(tx.execute("SELECT count(*) FROM cards").fetchone()[0])
+
+    def all_rows(self) -> list[CardRow]:
+        """Every row in serial order (import, export)."""
+        with self._db.connection() as tx:
+            rows = tx.execute(f"SELECT {_COLUMNS} FROM cards ORDER BY serial").fetchall()
+        return [_row_to_card(r) for r in rows]
 
     def reservations(self, older_than: datetime | None = None) -> list[CardRow]:
         """Cards with a write reserved but not confirmed (oldest first); with ``older_than``,

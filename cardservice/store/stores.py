@@ -41,6 +41,7 @@ COMPONENT_MODULES = [
     "cardservice.store.audit_schema",
     "cardservice.store.tokens",
     "cardservice.store.idempotency",
+    "cardservice.store.users",
 ]
 
 
@@ -117,6 +118,11 @@ class Stores:
         from cardservice.store.tokens import TokenStore
 
         return TokenStore(self.database("tokens"))
+
+    def users(self):
+        from cardservice.store.users import UserStore
+
+        return UserStore(self.database("users"))
 
     def idempotency(self, ttl: timedelta = timedelta(hours=24)):
         from cardservice.store.idempotency import IdempotencyStore

@@ -16,7 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from cardservice.errors import CardServiceError, NotFoundError, ValidationError
+from cardservice.errors import (
+    CardServiceError,
+    NotFoundError,
+    RegistryUnavailableError,
+    ValidationError,
+)
 from cardservice.roles import Role
 from cardservice.store import db, migrations
 from cardservice.store.base import Store
@@ -118,6 +123,10 @@ class TokenStore(Store):
 
     COMPONENT = COMPONENT
 
+    def __init__(self, target) -> None:
+        super().__init__(target)
+        self._seen: dict[bytes, TokenInfo] = {}  # live tokens seen: offline authentication
+
     def create(
         self,
         name: str,
@@ -161,14 +170,24 @@ class TokenStore(Store):
         if not token.startswith(TOKEN_PREFIX) or not token.isascii():
             return None
         digest = hash_token(token)
-        with self._db.connection() as tx:
-            row = tx.execute(
-                f"SELECT {_COLUMNS}, secret_hash FROM tokens WHERE secret_hash = ?", (digest,)
-            ).fetchone()
+        try:
+            with self._db.connection() as tx:
+                row = tx.execute(
+                    f"SELECT {_COLUMNS}, secret_hash FROM tokens WHERE secret_hash = ?", (digest,)
+                ).fetchone()
+        except RegistryUnavailableError:
+            # offline (PostgreSQL down): a token this process saw live keeps working, so that
+            # reads still verify cards; an unknown one is refused. Nobody can revoke meanwhile.
+            return self._seen.get(digest)
         if row is None or not hmac.compare_digest(bytes(row[5]), digest):
+            self._seen.pop(digest, None)
             return None
         info = _row_to_info(row)
-        return None if info.revoked_at is not None else info
+        if info.revoked_at is not None:
+            self._seen.pop(digest, None)
+            return None
+        self._seen[digest] = info
+        return info
 
     def list(self) -> list[TokenInfo]:
         """All tokens, revoked ones included, oldest first."""

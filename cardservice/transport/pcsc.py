@@ -170,14 +170,25 @@ def reader_infos(context: Context) -> list[ReaderInfo]:
     return infos
 
 
+#: pcsc-lite refuses SCardGetStatusChange over more than 16 entries (PCSCLITE_MAX_READERS_CONTEXTS)
+#: with SCARD_E_INVALID_PARAMETER; with 16 readers the PnP pseudo-reader is left out (readers
+#: added or removed are seen at the monitor's next listing, within its wait).
+MAX_WATCHED = 16
+POLL_MS = 200
+
+
 def wait_for_change(context: Context, known: dict[str, int], timeout_ms: int) -> dict[str, int]:
     """Block until a reader or card changes (or ``timeout_ms``); return the new event states.
 
     ``known`` maps reader names to their last event state; the PnP pseudo-reader reports readers
     added or removed. Raises PcscUnavailableError if pcscd is gone.
     """
-    states = [(name, state) for name, state in known.items()]
-    states.append((PNP_NOTIFICATION, known.get(PNP_NOTIFICATION, scard.SCARD_STATE_UNAWARE)))
+    states = [(name, state) for name, state in known.items() if name != PNP_NOTIFICATION]
+    if len(states) > MAX_WATCHED:  # more readers than one call may watch: poll instead
+        time.sleep(min(timeout_ms, POLL_MS) / 1000)
+        return dict(known)
+    if len(states) < MAX_WATCHED:  # with 16 readers the PnP entry would be the 17th
+        states.append((PNP_NOTIFICATION, known.get(PNP_NOTIFICATION, scard.SCARD_STATE_UNAWARE)))
     hresult, new_states = scard.SCardGetStatusChange(context.get(), timeout_ms, states)
     code = _code(hresult)
     if code in (_E_TIMEOUT, _E_CANCELLED):

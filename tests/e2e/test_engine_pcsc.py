@@ -8,9 +8,10 @@ from datetime import date
 import pytest
 
 from card_layout.files import Fid
+from card_layout.jpeg_sample import flat_jpeg
 from cardservice import errors
 from cardservice.engine.operations import Engine, PermitRequest
-from cardservice.engine.verify import Status
+from cardservice.engine.verify import Check, Status
 from cardservice.pki.keys import load_keys
 from cardservice.store.audit import AuditLog
 from cardservice.store.registry import Registry
@@ -55,13 +56,20 @@ def test_issue_read_resign_renew_through_pcscd(engine, driver, vpcd_card):
     assert engine.audit.verify().ok and engine.audit.pending() == []
 
 
-def test_read_uses_four_apdus_with_extended_length(engine, driver, vpcd_card):
+def test_read_uses_five_apdus_with_extended_length(engine, driver, vpcd_card):
+    """SELECT, INTERNAL AUTHENTICATE, 3 READ BINARY; the photo costs one more only on request."""
     reader, _path, bridge = vpcd_card
     with driver.connect(reader) as conn:
-        engine.issue(conn, identity(), temporary())
+        engine.issue(conn, identity(), temporary(), photo=flat_jpeg())
         before = bridge.card.apdu_count
-        engine.read(conn)
-        assert bridge.card.apdu_count - before == 4
+        view = engine.read(conn)
+        assert bridge.card.apdu_count - before == 5
+        assert view.report.status == Status.VALID and view.report.photo is None
+        assert view.report.check(Check.CHIP_AUTHENTIC).reason == "ok"
+        before = bridge.card.apdu_count
+        view = engine.read(conn, photo=True)
+        assert bridge.card.apdu_count - before == 6
+        assert view.report.status == Status.VALID and view.report.photo == flat_jpeg()
 
 
 def test_card_removed_mid_write_then_reconciled(engine, driver, vpcd_card):

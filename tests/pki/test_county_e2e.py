@@ -142,3 +142,22 @@ def test_bundle_refused_unless_signed_by_a_trusted_root(cli: Cli, tmp_path: Path
     bad = cli(dept, "trust", "import", str(tmp_path / "tampered.json"), ok=False)
     assert "signature does not verify" in bad.stderr
     cli(dept, "trust", "import", str(tmp_path / "real.json"))
+    cli(county, "county", "bundle", "--out", str(tmp_path / "newer.json"))
+    cli(dept, "trust", "import", str(tmp_path / "newer.json"))
+    rollback = cli(dept, "trust", "import", str(tmp_path / "real.json"), ok=False)
+    assert "before the installed one" in rollback.stderr
+
+
+def test_a_site_keeps_its_keys_in_one_backend(cli: Cli, tmp_path: Path) -> None:
+    site_home = tmp_path / "site"
+    cli(site_home, "site", "masters", "--demo")
+    mixed = cli(site_home, "site", "request", "--site-id", "S03", "--name", "示范所",
+                "--out", str(tmp_path / "s.csr"), "--pkcs11", ok=False)
+    assert mixed.stderr.startswith("error COUNTY_ERROR: this site keeps its master keys in files")
+    token_site = tmp_path / "token-site"
+    cli(token_site, "site", "masters", "--demo", "--pkcs11")
+    mixed = cli(token_site, "site", "request", "--site-id", "S04", "--name", "示范所",
+                "--out", str(tmp_path / "t.csr"), ok=False)
+    assert "keeps its keys in a PKCS#11 token" in mixed.stderr
+    missing = cli(token_site, "card", "read", ok=False)
+    assert missing.stderr.startswith("error KEYS_MISSING: ")

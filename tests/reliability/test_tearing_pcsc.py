@@ -54,6 +54,7 @@ def _restore(card: VirtualCard, saved: CardImage) -> None:
         card.image.files[fid].length = ef.length
     card.image.locked = saved.locked
     card.image.tries.update(saved.tries)
+    card.image.chip_key, card.image.counter = saved.chip_key, saved.counter
     card.faults.clear()
 
 

@@ -69,7 +69,7 @@ def test_15_bit_offset_on_current_ef(card):
 
 @pytest.mark.parametrize("apdu,sw", [
     ("00 B0 00 00 08", 0x6986),   # no current EF after power-on
-    ("00 B0 85 00 00", 0x6A82),   # unknown SFI
+    ("00 B0 86 00 00", 0x6A82),   # unknown SFI (5 is EF.PHOTO)
     ("00 B0 A1 00 00", 0x6A86),   # b7..b6 of P1 set with SFI
     ("00 B0 81 00", 0x6700),      # no Le
     ("00 B0 81 00 01 00 00", 0x6700),  # data in a READ

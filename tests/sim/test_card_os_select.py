@@ -22,7 +22,8 @@ def test_atr_is_t1_with_rp1_historical_bytes_and_valid_tck():
 def test_select_aid_returns_fci_with_serial_and_state(card):
     data, sw = tx(card, "00 A4 04 00 06 F05250310001 00")
     assert sw == 0x9000
-    assert data == bytes.fromhex("6F0F A50D C008") + SERIAL + bytes.fromhex("C10100")
+    assert data == (bytes.fromhex("6F15 A513 C008") + SERIAL
+                    + bytes.fromhex("C10100 C30400000000"))  # state open, counter 0
 
 
 def test_select_aid_p2_0c_returns_no_data(card):
@@ -33,7 +34,7 @@ def test_fci_state_is_locked_after_lock_identity(card):
     assert authenticate(card, KeyRef.PERSONALIZATION) == 0x9000
     assert tx(card, "80 1C 00 00")[1] == 0x9000
     data, _ = tx(card, "00 A4 04 00 06 F05250310001 00")
-    assert data[-3:] == bytes.fromhex("C10101")
+    assert data[-9:] == bytes.fromhex("C10101 C30400000000")
 
 
 def test_unknown_aid_6a82_deselects_and_drops_authentication(card):
@@ -63,7 +64,7 @@ def test_fcp_of_ef_card_shows_data_length_8(card):
 
 
 @pytest.mark.parametrize("apdu,sw", [
-    ("00 A4 00 0C 02 0104", 0x6A82),   # unknown FID
+    ("00 A4 00 0C 02 0105", 0x6A82),   # unknown FID
     ("00 A4 00 0C 02 3F00", 0x6A82),   # no MF
     ("00 A4 01 0C 02 0100", 0x6A86),   # bad P1
     ("00 A4 00 08 02 0100", 0x6A86),   # bad P2

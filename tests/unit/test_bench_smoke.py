@@ -59,10 +59,11 @@ def test_slope() -> None:
 
 
 def test_read_minimum_is_payload_plus_framing() -> None:
-    assert stored_payload(300, 200, 0) == 508
+    assert stored_payload(300, 200, 0) == 508 + 4 + 16 + 64  # + counter, challenge, signature
     assert SELECT_FRAMING == 4 + 1 + 6 + 1 + 2
-    assert read_minimum(300, 200, 0).apdus == 4
-    assert read_minimum(300, 200, 0).wire_bytes == 508 + 14 + 3 * 9
+    assert read_minimum(300, 200, 0).apdus == 5
+    # + INTERNAL AUTHENTICATE framing: header, Lc, Le, SW
+    assert read_minimum(300, 200, 0).wire_bytes == 592 + 14 + 8 + 3 * 9
 
 
 def test_resign_minimum_adds_erase_only_for_a_longer_old_slot() -> None:
@@ -84,13 +85,14 @@ def test_counting_connection_counts_a_real_read(tmp_path) -> None:
     view = engine.read(conn)
     assert view.report.status.value == "valid"
     traffic = conn.traffic
-    assert traffic.apdus == 4 == card.apdu_count
-    assert [apdu[1] for apdu in conn.log] == [0xA4, 0xB0, 0xB0, 0xB0]
+    assert traffic.apdus == 5 == card.apdu_count
+    assert [apdu[1] for apdu in conn.log] == [0xA4, 0x88, 0xB0, 0xB0, 0xB0]
     files = card.image.files
-    data = sum(f.length for fid, f in files.items() if fid.name != "CARD")
+    data = sum(f.length for fid, f in files.items() if fid.name not in ("CARD", "PHOTO"))
     assert traffic.sent == sum(len(a) for a in conn.log)
-    assert traffic.received > data + 4 * 2  # file bytes + FCI + four status words
-    assert conn.since(1) == Traffic(3, traffic.sent - len(conn.log[0]), data + 3 * 2)
+    assert traffic.received > data + 64 + 5 * 2  # file bytes + FCI + signature + five SWs
+    sent = traffic.sent - len(conn.log[0]) - len(conn.log[1])
+    assert conn.since(2) == Traffic(3, sent, data + 3 * 2)
     conn.reset()
     assert conn.traffic == Traffic(0, 0, 0)
     engine.registry.close()

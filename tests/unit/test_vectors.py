@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from datetime import date
@@ -77,7 +78,9 @@ def test_independent_structure_of_signed_bytes(path: Path) -> None:
     v = load(path)
     serial, kid = h(v, "card_serial_hex"), h(v, "key_id_hex")
     id_signed, rec_signed = h(v, "identity_signed_hex"), h(v, "record_signed_hex")
-    id_tag, rec_tag = b"RP1-IDENTITY-v1\x00", b"RP1-RECORD-v1\x00"
+    version = h(v, "identity_file_hex")[2]
+    assert version == v.get("format_version", 1)
+    id_tag, rec_tag = f"RP1-IDENTITY-v{version}\x00".encode(), b"RP1-RECORD-v1\x00"
     assert id_signed == id_tag + serial + id_signed[len(id_tag) + 8:]
     body_len = int.from_bytes(id_signed[len(id_tag) + 8:len(id_tag) + 10], "big")
     assert len(id_signed) == len(id_tag) + 8 + 2 + body_len + 8
@@ -96,6 +99,41 @@ def test_independent_structure_of_signed_bytes(path: Path) -> None:
     assert h(v, "identity_signature_hex") in h(v, "identity_file_hex")
     assert h(v, "record_signature_hex") in h(v, "record_slot_hex")
     assert v["identity"]["name"].encode() in id_body
+
+
+V2_VECTORS = [p for p in VECTORS if load(p).get("format_version") == 2]
+
+
+def test_a_version_2_vector_with_a_photo_is_present() -> None:
+    assert V2_VECTORS
+
+
+@pytest.mark.parametrize("path", V2_VECTORS, ids=lambda p: p.stem)
+def test_independent_photo_and_chip_key_binding(path: Path) -> None:
+    """The signed identity body ends with 06 20 SHA-256(photo) and 07 41 chip key."""
+    v = load(path)
+    photo, chip = h(v, "photo_hex"), h(v, "chip_public_key_hex")
+    assert photo[:2] == b"\xff\xd8" and photo[-2:] == b"\xff\xd9" and len(photo) <= 4096
+    assert hashlib.sha256(photo).digest() == h(v, "photo_sha256_hex")
+    tail = b"\x06\x20" + hashlib.sha256(photo).digest() + b"\x07\x41" + chip
+    assert h(v, "identity_signed_hex")[:-8].endswith(tail)
+
+
+@pytest.mark.parametrize("path", V2_VECTORS, ids=lambda p: p.stem)
+def test_independent_chip_answer(path: Path) -> None:
+    v = load(path)
+    auth = v["chip_auth"]
+    signed = bytes.fromhex(auth["signed_hex"])
+    assert signed == (b"RP1-CHIP-AUTH-v1\x00" + h(v, "card_serial_hex")
+                      + auth["counter"].to_bytes(4, "big") + bytes.fromhex(auth["challenge_hex"]))
+    point = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(),
+                                                         h(v, "chip_public_key_hex"))
+    rs = bytes.fromhex(auth["answer_hex"])
+    der = encode_dss_signature(int.from_bytes(rs[:32], "big"), int.from_bytes(rs[32:], "big"))
+    point.verify(der, signed, ec.ECDSA(hashes.SHA256()))
+    scalar = int.from_bytes(h(v, "test_chip_private_scalar_hex"), "big")
+    private = ec.derive_private_key(scalar, ec.SECP256R1())
+    assert private.public_key().public_numbers() == point.public_numbers()
 
 
 # --- the project's code reproduces every byte --------------------------------------------
@@ -131,6 +169,9 @@ def test_code_rebuilds_files_from_json_fields(path: Path) -> None:
     fields = {k: val for k, val in v["identity"].items() if k != "birth_date"}
     identity = Identity.create(**fields)
     assert identity.birth_date.isoformat() == v["identity"]["birth_date"]
+    if v.get("format_version") == 2:
+        identity = dataclasses.replace(identity, photo_sha256=h(v, "photo_sha256_hex"),
+                                       chip_public_key=h(v, "chip_public_key_hex"))
     rec = dict(v["record"])
     rec["issued_on"], rec["expires_on"] = (date.fromisoformat(rec["issued_on"]),
                                            date.fromisoformat(rec["expires_on"]))
@@ -143,3 +184,12 @@ def test_code_rebuilds_files_from_json_fields(path: Path) -> None:
     assert encode_slot(record, rec_sig) == h(v, "record_slot_hex")
     assert decode_identity_file(h(v, "identity_file_hex")) == (identity, id_sig)
     assert decode_slot(h(v, "record_slot_hex")) == (record, rec_sig)
+    if v.get("format_version") == 2:
+        from card_layout.photo import validate_photo
+        from cardservice.pki.chip import chip_answer_valid
+
+        assert validate_photo(h(v, "photo_hex")).sha256 == identity.photo_sha256
+        auth = v["chip_auth"]
+        assert chip_answer_valid(identity.chip_public_key, serial, auth["counter"],
+                                 bytes.fromhex(auth["challenge_hex"]),
+                                 bytes.fromhex(auth["answer_hex"]))

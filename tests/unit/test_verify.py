@@ -53,6 +53,8 @@ def test_valid_card() -> None:
         "record_signature": ("succeeded", "ok"), "certificate_chain": ("succeeded", "ok"),
         "validity": ("succeeded", "ok"), "revocation": ("not_checked", "not_checked_registry"),
         "rollback": ("not_checked", "not_checked_registry"),
+        "chip_authentic": ("not_checked", "no_chip_key"),
+        "card_counter": ("not_checked", "no_counter"),
     }
     assert (report.identity, report.record, report.current_slot) == (IDENTITY, c.record, Fid.RES_A)
     assert report.identity_signature == c.identity_sig

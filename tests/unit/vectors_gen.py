@@ -6,6 +6,7 @@ root). Every key here is derived from a fixed public label: they are TEST keys o
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -14,15 +15,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
 if str(ROOT_DIR) not in sys.path:
     sys.path.insert(0, str(ROOT_DIR))
 
+from card_layout.chip import chip_auth_tbs
 from card_layout.identity import Identity
 from card_layout.idfile import encode_identity_file
+from card_layout.jpeg_sample import flat_jpeg
 from card_layout.record import ResidenceRecord
 from card_layout.signature import SignatureBlock
 from card_layout.slots import encode_slot
@@ -158,7 +162,8 @@ RECORDS: dict[str, dict[str, object]] = {
 }
 
 SERIALS = {"cjk_temporary": "5250310000000001", "supplementary_plane": "5250310000000002",
-           "family_long_term": "52503100000000A3", "ecdsa_p256": "5250310000000004"}
+           "family_long_term": "52503100000000A3", "ecdsa_p256": "5250310000000004",
+           "photo_chip_v2": "5250310000000005"}
 
 #: vector name -> (identity and record it reuses, signing authority label)
 VECTOR_CARDS: dict[str, tuple[str, str]] = {
@@ -166,7 +171,13 @@ VECTOR_CARDS: dict[str, tuple[str, str]] = {
     "supplementary_plane": ("supplementary_plane", "ed"),
     "family_long_term": ("family_long_term", "ed"),
     "ecdsa_p256": ("cjk_temporary", "ec"),  # the algorithm the demo keys use
+    "photo_chip_v2": ("cjk_temporary", "ec"),  # format version 2: photo hash and chip key
 }
+#: The v2 vector's photo (a real 102 x 126 JPEG), chip key label and INTERNAL AUTHENTICATE.
+V2_PHOTO = flat_jpeg(102, 126, 110)
+V2_CHIP_LABEL = "chip"
+V2_COUNTER = 1
+V2_CHALLENGE = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
 
 
 def sample_identity(name: str) -> Identity:
@@ -199,6 +210,10 @@ def vector(name: str, pki: Pki) -> dict[str, object]:
     """The JSON object of one vector card, signed by the authority VECTOR_CARDS names."""
     base, label = VECTOR_CARDS[name]
     identity, record = sample_identity(base), sample_record(base, label)
+    if name == "photo_chip_v2":
+        identity = dataclasses.replace(
+            identity, photo_sha256=hashlib.sha256(V2_PHOTO).digest(),
+            chip_public_key=public_raw(p256_key(V2_CHIP_LABEL)))
     card = make_card(pki, bytes.fromhex(SERIALS[name]), identity, record,
                      identity_by=label, record_by=label)
     signer = pki.signer(label)
@@ -217,6 +232,29 @@ def vector(name: str, pki: Pki) -> dict[str, object]:
         "public_key_hex": public_raw(pki.keys[label]).hex(),
         "key_id_hex": signer.key_id.hex(),
         **private_json(label),
+        **(v2_json(card.serial) if name == "photo_chip_v2" else {}),
+    }
+
+
+def v2_json(serial: bytes) -> dict[str, object]:
+    """The photo, the chip key and one INTERNAL AUTHENTICATE exchange of the v2 vector."""
+    chip = p256_key(V2_CHIP_LABEL)
+    signed = chip_auth_tbs(serial, V2_COUNTER, V2_CHALLENGE)
+    ecdsa = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+    r, s = decode_dss_signature(chip.sign(signed, ecdsa))
+    return {
+        "format_version": 2,
+        "photo_hex": V2_PHOTO.hex(),
+        "photo_sha256_hex": hashlib.sha256(V2_PHOTO).hexdigest(),
+        "chip_public_key_hex": public_raw(chip).hex(),
+        "test_chip_private_scalar_hex":
+            chip.private_numbers().private_value.to_bytes(32, "big").hex(),
+        "chip_auth": {
+            "counter": V2_COUNTER,
+            "challenge_hex": V2_CHALLENGE.hex(),
+            "signed_hex": signed.hex(),
+            "answer_hex": (r.to_bytes(32, "big") + s.to_bytes(32, "big")).hex(),
+        },
     }
 
 

@@ -32,4 +32,5 @@ async def verify(runtime: RuntimeDep, _client: AdminClient) -> Any:
     result = await asyncio.to_thread(log.verify)
     pending = [e.id for e in await asyncio.to_thread(log.pending)]
     return {"ok": result.ok, "entries": result.entries, "first_broken_id": result.first_broken_id,
-            "reason": result.reason, "pending_intents": pending}
+            "reason": result.reason, "pending_intents": pending, "site": result.site,
+            "sites": result.sites}

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 
 from card_layout.errors import FieldError
 from card_layout.identity import Identity
+from card_layout.photo import decode_photo_base64, validate_photo
 from cardservice import errors
 from cardservice.api.deps import AdminClient, OperatorClient, ReaderClient, RuntimeDep
 from cardservice.api.idempotent import idempotent
@@ -52,9 +53,21 @@ REGISTRY_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def _identity(body: IdentityIn, today: date) -> Identity:
     try:
-        return Identity.create(**body.model_dump(), today=today)
+        return Identity.create(**body.model_dump(exclude={"photo"}), today=today)
     except FieldError as exc:
         raise errors.ValidationError(f"identity.{exc.field}", exc.message, exc.reason) from exc
+
+
+def _photo(body: IdentityIn) -> bytes | None:
+    """The checked photo bytes (card_layout.photo), or None when the request has none."""
+    if body.photo is None:
+        return None
+    try:
+        data = decode_photo_base64(body.photo)
+        validate_photo(data)
+    except FieldError as exc:
+        raise errors.ValidationError("identity.photo", exc.message, exc.reason) from exc
+    return data
 
 
 def _serial(value: str) -> bytes:
@@ -75,13 +88,14 @@ async def _write_card(request: Request, runtime: Runtime, client: TokenInfo, rid
 async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
                 client: OperatorClient) -> Any:
     identity = _identity(body.identity, runtime.engine.today())
+    photo = _photo(body.identity)
     res = body.residence
     permit = PermitRequest(current_residence=res.current_residence, permit_type=res.permit_type,
                            basis=res.basis, sponsor_citizen_number=res.sponsor_citizen_number,
                            expires_on=res.expires_on)
 
     return await _write_card(request, runtime, client, rid, "issue", lambda conn: (
-        runtime.engine.issue(conn, identity, permit, actor=client.name,
+        runtime.engine.issue(conn, identity, permit, actor=client.name, photo=photo,
                              expected_serial=_serial(body.card_serial))))
 
 

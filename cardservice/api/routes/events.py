@@ -44,10 +44,22 @@ def _secret(websocket: WebSocket) -> str | None:
     return secret or websocket.query_params.get("token")
 
 
+def _client(websocket: WebSocket, runtime: Runtime):
+    """The token's client, or else the clerk of a console session cookie (the console's page
+    never holds a token; the Origin check has refused other sites' pages)."""
+    secret = _secret(websocket)
+    console = getattr(websocket.app.state, "console", None)
+    if secret is None and console is not None:
+        clerk = console.accounts.clerk(websocket.cookies.get("cs_session"))
+        if clerk is not None:
+            return clerk
+    return authenticate(runtime.tokens, secret)
+
+
 async def _subscribe(websocket: WebSocket, runtime: Runtime) -> Subscription | None:
     """Authenticate and take a subscriber slot, or refuse the handshake."""
     try:
-        info = authenticate(runtime.tokens, _secret(websocket))
+        info = _client(websocket, runtime)
         require_role(info, Role.READER)
         return runtime.bus.subscribe(owner=info.id)
     except errors.CardServiceError as exc:

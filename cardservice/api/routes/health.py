@@ -1,23 +1,45 @@
-"""``GET /v1/health``: no token, no PC/SC call (the monitor's last view), always fast."""
+"""``GET /v1/health``: no token, no PC/SC call (the monitor's last view), one bounded round
+trip to the database; always fast."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import APIRouter
 
-from cardservice import __version__
+from cardservice import __version__, errors
 from cardservice.api.deps import RuntimeDep
-from cardservice.api.models import Health
+from cardservice.api.models import DatabaseHealth, Health
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
+PING_TIMEOUT = 1.0
+
 
 @router.get("/v1/health", response_model=Health)
-def health(runtime: RuntimeDep) -> Health:
+async def health(runtime: RuntimeDep) -> Health:
     monitor = runtime.monitor
     available = monitor.available is True
-    return Health(status="ok" if available else "degraded", pcsc_available=available,
-                  reader_count=len(monitor.snapshot) if available else 0, version=__version__)
+    database = await _database(runtime)
+    ok = available and database.available
+    return Health(status="ok" if ok else "degraded", pcsc_available=available,
+                  reader_count=len(monitor.snapshot) if available else 0, version=__version__,
+                  database=database)
+
+
+async def _database(runtime: RuntimeDep) -> DatabaseHealth:
+    """One cheap round trip to the registry database, bounded in time."""
+    stores = runtime.service.stores
+    try:
+        db = stores.database("registry")
+        await asyncio.wait_for(asyncio.to_thread(db.ping), PING_TIMEOUT)
+    except errors.CardServiceError as exc:
+        return DatabaseHealth(backend=stores.backend, site_id=stores.site_id, available=False,
+                              message=exc.code)
+    except TimeoutError:
+        return DatabaseHealth(backend=stores.backend, site_id=stores.site_id, available=False,
+                              message="timeout")
+    return DatabaseHealth(backend=stores.backend, site_id=stores.site_id, available=True)

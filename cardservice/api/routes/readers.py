@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from cardservice.api.deps import ReaderClient, RuntimeDep
@@ -39,8 +39,14 @@ async def list_readers(runtime: RuntimeDep, _client: ReaderClient) -> list[dict[
 
 
 @router.get("/{rid}/card", response_model=Card, responses=CARD_IO_RESPONSES)
-async def read_card(rid: str, runtime: RuntimeDep, _client: ReaderClient) -> JSONResponse:
-    view = await runtime.on_card(rid, "read", runtime.engine.read, write=False)
+async def read_card(rid: str, runtime: RuntimeDep, _client: ReaderClient,
+                    photo: bool = Query(False, description="also read the holder's photo "
+                                        "(EF.PHOTO, one more APDU): identity.photo")
+                    ) -> JSONResponse:
+    def read(conn: Any) -> Any:
+        return runtime.engine.read(conn, photo=photo)
+
+    view = await runtime.on_card(rid, "read", read, write=False)
     # the hot path: card_dict builds exactly the Card model's shape (the write routes return it
     # through the model; tests/reliability/test_api_fuzz.py checks every response against the
     # schema), so the read skips FastAPI's second validation pass (about 0.15 ms here)

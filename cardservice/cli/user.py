@@ -1,0 +1,88 @@
+"""``cardservice user``: clerk accounts for the web console (add, list, disable,
+reset-password). Passwords are asked twice on the terminal, or read from ``--password-file``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+
+from cardservice.console.passwords import check_password, hash_password
+from cardservice.engine.operations import utc_now
+from cardservice.engine.service import Service
+from cardservice.roles import Role
+from cardservice.store.users import UserStore
+
+logger = logging.getLogger(__name__)
+
+password_file_opt = click.option(
+    "--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the password from the first line of this file instead of asking.")
+
+
+def _store(svc: Service) -> UserStore:
+    svc.home.ensure()
+    return svc.stores.users()
+
+
+def _password(password_file: Path | None) -> str:
+    if password_file is not None:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+        return check_password(lines[0] if lines else "")
+    return check_password(click.prompt("Password", hide_input=True,
+                                       confirmation_prompt="Repeat the password"))
+
+
+@click.group()
+def user() -> None:
+    """Clerk accounts for the web console (/console/)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@password_file_opt
+@click.pass_obj
+def user_add(svc: Service, name: str, role: str, password_file: Path | None) -> None:
+    """Create a clerk account NAME with a role."""
+    store = _store(svc)
+    info = store.add(name, role, hash_password(_password(password_file)), utc_now())
+    click.echo(f"clerk {info.name!r} added (role {info.role.value}); log in at /console/")
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def user_list(svc: Service, as_json: bool) -> None:
+    """List clerk accounts (never their passwords)."""
+    items = [{"name": u.name, "role": u.role.value, "created_at": u.created_at.isoformat(),
+              "password_at": u.password_at.isoformat(),
+              "disabled_at": u.disabled_at.isoformat() if u.disabled_at else None}
+             for u in _store(svc).list()]
+    if as_json:
+        click.echo(json.dumps(items, indent=2, ensure_ascii=False))
+        return
+    for u in items:
+        state = f"disabled {u['disabled_at']}" if u["disabled_at"] else "active"
+        click.echo(f"{u['name']:<24} {u['role']:<10} {state}")
+
+
+@user.command("disable")
+@click.argument("name")
+@click.pass_obj
+def user_disable(svc: Service, name: str) -> None:
+    """Disable an account and end its sessions."""
+    _store(svc).disable(name, utc_now())
+    click.echo(f"clerk {name!r} disabled")
+
+
+@user.command("reset-password")
+@click.argument("name")
+@password_file_opt
+@click.pass_obj
+def user_reset_password(svc: Service, name: str, password_file: Path | None) -> None:
+    """Set a new password (re-enables the account; ends its sessions and lockout)."""
+    _store(svc).set_password(name, hash_password(_password(password_file)), utc_now())
+    click.echo(f"clerk {name!r}: password set")

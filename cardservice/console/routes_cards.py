@@ -1,0 +1,79 @@
+"""The readers page (live through ``/v1/events``) and the card page (the card as read, its checks,
+the registry's view and its history in the audit log)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from cardservice import errors
+from cardservice.console.web import PREFIX, clerk_of, console_of, render
+from cardservice.engine.views import audit_dict, card_dict
+from cardservice.roles import Role
+from cardservice.transport.readers import reader_id
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+HISTORY_LIMIT = 50
+
+
+async def read_card(request: Request, rid: str) -> dict[str, Any]:
+    runtime = console_of(request).runtime
+    return card_dict(await runtime.on_card(rid, "read", runtime.engine.read, write=False))
+
+
+async def card_history(request: Request, serial: str) -> list[dict[str, Any]]:
+    audit = console_of(request).runtime.audit()
+    rows = await asyncio.to_thread(audit.entries, card_serial=serial, limit=HISTORY_LIMIT)
+    return [audit_dict(e) for e in rows if e.kind != "intent"]
+
+
+@router.get("/readers")
+async def readers_page(request: Request) -> Response:
+    clerk = await clerk_of(request)
+    runtime = console_of(request).runtime
+    try:
+        infos = await runtime.readers()
+        pcsc_error = None
+    except errors.CardServiceError as exc:
+        infos, pcsc_error = [], exc.code
+    readers = [{"id": reader_id(i.name), "name": i.name, "card_present": i.card_present}
+               for i in sorted(infos, key=lambda i: i.name)]
+    return render(request, "readers.html", clerk=clerk, readers=readers, pcsc_error=pcsc_error)
+
+
+@router.get("/readers/{rid}/verdict")
+async def verdict(rid: str, request: Request) -> JSONResponse:
+    """The card's verdict for the live readers page (same session and role as the page)."""
+    await clerk_of(request)
+    try:
+        card = await read_card(request, rid)
+    except errors.CardServiceError as exc:
+        return JSONResponse({"code": exc.code}, status_code=409,
+                            headers={"Cache-Control": "no-store"})
+    identity = card["identity"] or {}
+    return JSONResponse({"card_serial": card["card_serial"], "state": card["state"],
+                         "status": card["verification"]["status"],
+                         "name": identity.get("name")}, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/readers/{rid}")
+async def card_page(rid: str, request: Request) -> Response:
+    clerk = await clerk_of(request)
+    card = await read_card(request, rid)
+    # the card's own history for clerks who write; the whole log stays admin-only
+    history = (await card_history(request, card["card_serial"])
+               if clerk.role is not Role.READER else None)
+    return render(request, "card.html", clerk=clerk, rid=rid, card=card, history=history,
+                  face=await card_face(request, rid, card))
+
+
+async def card_face(request: Request, rid: str, card: dict[str, Any]) -> dict[str, str] | None:
+    """Front and back images of the card face, once the card-face feature is installed."""
+    return None

@@ -1,0 +1,104 @@
+"""``cardservice db import --from HOME``: move a single-PC SQLite data directory into the county
+PostgreSQL registry under this site.
+
+* The source audit chain must verify; its entries are appended, in order, to this site's chain
+  (same fields, intents re-numbered to county ids, hashed into the site chain), followed by one
+  ``import`` event that records the source's head (last id and hash) as the link to the old file.
+  A source whose head was imported before is refused (no double import).
+* Registry rows are copied with their sequences and statuses; a card already in the county
+  registry, or a citizen active here and at another site, is reported as a conflict and not
+  copied (never merged silently). Rows and audit entries go in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from cardservice import errors
+from cardservice.store.audit import AuditLog
+from cardservice.store.audit_pg import PgAuditLog
+from cardservice.store.registry import _INSERT, CardStatus, Registry, _holding_row, _select
+from cardservice.store.stores import DEFAULT_SITE
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ImportReport:
+    site_id: str
+    cards: int = 0
+    audit_entries: int = 0
+    conflicts: list[dict] = field(default_factory=list)
+
+
+def import_home(registry: Registry, audit: PgAuditLog, source: Path, now: datetime) -> ImportReport:
+    if registry.database.backend != "postgresql":
+        raise errors.ValidationError("CARDSERVICE_DATABASE_URL", "db import copies into "
+                                     "PostgreSQL; set the county database URL", reason="empty")
+    src_registry, src_audit = Registry(source / "registry.db"), AuditLog(source / "audit.db")
+    try:
+        return _copy(registry, audit, src_registry, src_audit, source, now)
+    finally:
+        src_registry.close()
+        src_audit.close()
+
+
+def _copy(registry: Registry, audit: PgAuditLog, src_registry: Registry, src_audit: AuditLog,
+          source: Path, now: datetime) -> ImportReport:
+    checked = src_audit.verify()
+    if not checked.ok:
+        raise errors.ValidationError("from", f"the audit chain in {source} is broken at entry "
+                                     f"{checked.first_broken_id}: {checked.reason}",
+                                     reason="audit_broken")
+    head_id, head_hash = src_audit.head()
+    site = registry.site_id
+    report = ImportReport(site)
+    with registry.database.transaction() as tx:
+        if tx.execute("SELECT 1 FROM audit WHERE site_id = ? AND operation = 'import' AND "
+                      "detail LIKE ?", (site, f'%"source_head_hash":"{head_hash.hex()}"%')
+                      ).fetchone():
+            raise errors.ValidationError("from", f"{source} was imported into site {site} "
+                                         "before", reason="already_imported")
+        for row in src_registry.all_rows():
+            conflict = _conflict(tx, row)
+            if conflict:
+                report.conflicts.append(conflict)
+                continue
+            tx.execute(_INSERT, replace(row, issued_site=_here(row.issued_site, site),
+                                        last_write_site=_here(row.last_write_site, site)).to_db())
+            report.cards += 1
+        intent_ids: dict[int, int] = {}
+        for entry in src_audit.iter_all():
+            new_id = audit.append_imported(tx, entry, intent_ids)
+            if entry.kind == "intent":
+                intent_ids[entry.id] = new_id
+            report.audit_entries += 1
+        audit._append_tx(tx, now, "event", "import", None, None, "cli", None, None, None, None,
+                         {"source_entries": head_id, "source_head_hash": head_hash.hex(),
+                          "cards": report.cards, "conflicts": len(report.conflicts)})
+    logger.info("imported %d cards, %d audit entries into site %s (%d conflicts)",
+                report.cards, report.audit_entries, site, len(report.conflicts))
+    return report
+
+
+def _here(recorded: str | None, site: str) -> str:
+    """A single PC's rows name no site (or the default one): they become this site's."""
+    return site if recorded in (None, DEFAULT_SITE) else recorded
+
+
+def _conflict(tx, row) -> dict | None:
+    there = _select(tx, row.serial)
+    if there is not None:
+        return {"card_serial": row.serial, "citizen_number": row.citizen_number,
+                "reason": "card already in the county registry",
+                "county_site": there.issued_site}
+    if row.status in (CardStatus.ACTIVE, CardStatus.PENDING):
+        holder = _holding_row(tx, row.citizen_number)
+        if holder is not None:
+            return {"card_serial": row.serial, "citizen_number": row.citizen_number,
+                    "reason": "citizen active at two sites", "county_card": holder[0],
+                    "county_site": holder[12]}
+    return None
