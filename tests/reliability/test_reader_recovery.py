@@ -64,7 +64,7 @@ def _back(reader: str, *, was_out: bool = True) -> None:
     back answering."""
     if was_out:
         assert wait_card_state(reader, present=False, timeout=5), "pcscd never saw the card go"
-    wait_until(lambda: card_ready(reader), 15, "pcscd to report the card back")
+    wait_until(lambda: card_ready(reader), 30, "pcscd to report the card back")
 
 
 def _read_ok(client: httpx.Client, reader: str, serial: str = SERIAL) -> dict:
