@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     operation_timeout: float = Field(default=20.0, gt=0, description="seconds per card operation")
     read_wait: float = Field(default=2.0, ge=0, description="seconds a read waits for a busy reader")
     idempotency_ttl_hours: int = Field(default=24, gt=0)
+    printer: str | None = Field(default=None, description="CUPS queue the card's face is printed "
+                                "on after a verified write (CARDSERVICE_PRINTER)")
     # resource bounds (issue: nothing unbounded before authentication)
     max_body_bytes: int = Field(default=64 * 1024, gt=0, description="request body cap")
     max_photo_body_bytes: int = Field(default=1024 * 1024, gt=0,
@@ -65,6 +67,9 @@ class Settings(BaseSettings):
     #: "verify": read and verify cards only; every write and application route -> FORBIDDEN
     mode: Literal["full", "verify"] = "full"
     console_idle_minutes: int = Field(default=15, gt=0, description="console session idle timeout")
+    require_applications: bool | None = Field(
+        default=None, description="refuse direct issues (application_required); default: "
+        "true with a PostgreSQL database, else false")
 
     @field_validator("allowed_origins")
     @classmethod
@@ -83,6 +88,14 @@ class Settings(BaseSettings):
         if self.pcsc_timeout >= self.operation_timeout:
             raise ValueError("pcsc_timeout must be shorter than operation_timeout")
         return self
+
+    @property
+    def applications_required(self) -> bool:
+        """Whether a direct card issue is refused: set explicitly, or by the database kind."""
+        if self.require_applications is not None:
+            return self.require_applications
+        url = str(getattr(self, "database_url", None) or "")
+        return url.startswith(("postgres://", "postgresql://", "postgresql+"))
 
     @property
     def allowed_hosts(self) -> frozenset[str]:

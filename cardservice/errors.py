@@ -204,6 +204,22 @@ class PolicyError(CardServiceError):
         return {**super().to_dict(), "rule": self.rule}
 
 
+# --- the printed face ---------------------------------------------------------------------
+
+
+class FaceUnavailableError(CardServiceError):
+    """The face layout or its fonts cannot be loaded; faces cannot be rendered or checked."""
+
+    code = "FACE_UNAVAILABLE"
+
+
+class PrintError(CardServiceError):
+    """Printing the card's face failed; the chip is already written: print again, never rewrite."""
+
+    code = "PRINT_FAILED"
+    retriable = True
+
+
 class PayloadTooLargeError(CardServiceError):
     """The request body is larger than this route accepts."""
 
@@ -307,3 +323,41 @@ class UserExistsError(CardServiceError):
     """A clerk account with this name exists."""
 
     code = "USER_EXISTS"
+
+
+# --- pairing of client apps ----------------------------------------------------------------
+
+
+class RateLimitedError(CardServiceError):
+    """Too many requests of this kind just now; try again later."""
+
+    code = "RATE_LIMITED"
+    retriable = True
+
+
+class TooManyPendingError(CardServiceError):
+    """Too many pairing requests wait for a clerk; try again when one is decided or expired."""
+
+    code = "TOO_MANY_PENDING"
+    retriable = True
+
+
+# --- applications (first issue) ----------------------------------------------------------
+
+
+class ApplicationStateError(CardServiceError):
+    """The application is not in a state that allows this step."""
+
+    code = "APPLICATION_STATE"
+
+
+class ApplicationOpenError(CardServiceError):
+    """The citizen already has an open application."""
+
+    code = "APPLICATION_OPEN"
+
+
+class CalendarYearUnknownError(CardServiceError):
+    """The working-day calendar does not know the year a due date falls in."""
+
+    code = "CALENDAR_YEAR_UNKNOWN"

@@ -7,12 +7,20 @@ set -eu
 PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc postgresql softhsm2"
 # the web console's browser tests (Playwright drives Debian's chromium) and its Chinese text
 PKGS="$PKGS chromium fonts-noto-cjk"
+# the card's printed face: CJK fonts (Noto; Hanazono for CJK Extension B), printing through CUPS
+# (cups-pdf is the test queue), OCR of rendered faces and PDF rasterising in the tests
+PKGS="$PKGS fonts-noto-cjk fonts-hanazono cups cups-pdf tesseract-ocr tesseract-ocr-chi-sim poppler-utils"
+# the application receipt: tests read it with poppler (poppler-data maps its CJK CID font)
+PKGS="$PKGS poppler-data"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
+# Node.js and npm build and test the TypeScript client (clients/typescript); a Node.js from
+# elsewhere (e.g. NodeSource, which bundles npm) is kept
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 if [ -n "$missing" ]; then
     echo "installing system packages:$missing"
     $SUDO apt-get update -qq

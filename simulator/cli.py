@@ -99,33 +99,69 @@ def show(image: Path) -> None:
 
 
 @main.command()
-@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, help="vpcd port of pcscd.")
 @click.option("--host", default=DEFAULT_HOST, show_default=True)
+@click.option("--feeder", type=click.Path(file_okay=False, path_type=Path),
+              help="Feed a stack of blank cards from this folder instead of IMAGE.")
+@click.option("--count", type=click.IntRange(1), default=None,
+              help="Cards in the feeder stack (created blank if missing).")
+@click.option("--seed", type=int, default=None, help="Repeatable serials for a new stack.")
 @click.option("--timing", type=click.Choice(list(PROFILES)), default="instant", show_default=True,
               help="Answer as a real card would at this profile's bit rate (docs/simulator.md).")
-def serve(image: Path, port: int, host: str, timing: str) -> None:
-    """Insert the card into pcscd's virtual reader until stopped (SIGTERM / Ctrl-C)."""
+def serve(image: Path | None, port: int, host: str, feeder: Path | None, count: int | None,
+          seed: int | None, timing: str) -> None:
+    """Insert the card into pcscd's virtual reader until stopped (SIGTERM / Ctrl-C).
+
+    With --feeder DIR --count N: insert the next blank card of the stack each time the previous
+    one is taken out (ejected after personalization)."""
+    if feeder is not None:
+        if count is None or image is not None:
+            _fail("--feeder needs --count N and no IMAGE")
+        _serve_feeder(feeder, count, seed, host, port, timing)
+        return
+    if image is None:
+        _fail("name an IMAGE or use --feeder DIR --count N")
     try:
         card = VirtualCard(image, timing=profile(timing))
     except ImageError as exc:
         _fail(str(exc))
     bridge = VpcdBridge(card, host, port).start()
+    click.echo(f"serving {card.image.serial.hex().upper()} on {host}:{port} "
+               f"({bridge.reader_name}); control: {control_path(image)}", err=True)
+    _run_until_stopped(bridge, control_path(image))
+    click.echo("card removed", err=True)
+
+
+def _serve_feeder(folder: Path, count: int, seed: int | None, host: str, port: int,
+                  timing: str) -> None:
+    from .feeder import FeederBridge, prepare_stack
+
+    def taken(card: VirtualCard, done: int) -> None:
+        click.echo(f"taken {card.image.serial.hex().upper()} ({done} of {count})", err=True)
+
+    bridge = FeederBridge(prepare_stack(folder, count, seed), host, port, on_taken=taken,
+                          timing=profile(timing))
+    click.echo(f"feeder: {bridge.remaining} blank of {count} cards in {folder} into "
+               f"{host}:{port} ({bridge.reader_name})", err=True)
+    bridge.start()
+    _run_until_stopped(bridge, folder / "feeder.ctl")
+    click.echo(f"feeder stopped: {len(bridge.taken)} cards taken out", err=True)
+
+
+def _run_until_stopped(bridge: VpcdBridge, ctl: Path) -> None:
     try:
-        control = ControlServer(bridge, control_path(image)).start()
+        control = ControlServer(bridge, ctl).start()
     except OSError as exc:
         bridge.stop()
-        _fail(f"cannot open control socket {control_path(image)}: {exc.strerror}")
+        _fail(f"cannot open control socket {ctl}: {exc.strerror}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    click.echo(f"serving {card.image.serial.hex().upper()} on {host}:{port} "
-               f"({bridge.reader_name}); control: {control.path}", err=True)
     while not stop.wait(0.5):
         pass
     control.close()
     bridge.stop()
-    click.echo("card removed", err=True)
 
 
 @main.command()

@@ -11,9 +11,20 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from cardservice import __version__, console, errors
+from cardservice.api import openapi
 from cardservice.api.errors import install_handlers
 from cardservice.api.models import ErrorBody
-from cardservice.api.routes import audit, cards, events, health, readers
+from cardservice.api.routes import (
+    applications,
+    audit,
+    cards,
+    events,
+    face,
+    health,
+    pairing,
+    production,
+    readers,
+)
 from cardservice.api.runtime import Runtime
 from cardservice.api.security import LocalGuard
 from cardservice.api.verifymode import VerifyOnlyGuard
@@ -37,7 +48,8 @@ def build_runtime(settings: Settings, *, service: Service | None = None,
     service = service or Service.open(
         settings.home, clock=clock, pcsc_timeout=settings.pcsc_timeout, mode=settings.mode,
         stores=Stores(settings.home, database_url=settings.database_url,
-                      site_id=settings.site_id))
+                      site_id=settings.site_id),
+        require_applications=settings.applications_required)
     service.home.ensure()
     _check_schema(service.stores)
     backend = backend or PcscBackend(service.driver)
@@ -87,7 +99,9 @@ def create_app(settings: Settings, *, service: Service | None = None,
                   responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
     app.state.runtime = runtime
     install_handlers(app)
-    for module in (health, readers, cards, audit, events):
+    openapi.install(app)
+    for module in (health, readers, cards, audit, events, face, pairing, applications,
+                   production):
         app.include_router(module.router)
     console.install(app, runtime)  # /console/ and an offline /docs
     if settings.cors and settings.allowed_origins:

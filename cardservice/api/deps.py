@@ -39,3 +39,4 @@ def _client_with(required: Role):
 ReaderClient = Annotated[TokenInfo, Depends(_client_with(Role.READER))]
 OperatorClient = Annotated[TokenInfo, Depends(_client_with(Role.OPERATOR))]
 AdminClient = Annotated[TokenInfo, Depends(_client_with(Role.ADMIN))]
+CertifierClient = Annotated[TokenInfo, Depends(_client_with(Role.CERTIFIER))]

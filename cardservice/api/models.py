@@ -49,11 +49,19 @@ class IssueIn(_In):
     card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
 
 
+class EvidenceIn(_In):
+    kind: str = Field(description="e.g. lease_contract, property_certificate, labour_contract")
+    reference: str = Field(min_length=1, max_length=100, description="e.g. the contract number")
+
+
 class ResignIn(_In):
     current_residence: str
     permit_type: PermitType | None = None
     basis: int | None = Field(default=None, ge=1, le=5)
     expires_on: date | None = None
+    extend: bool = Field(default=False, description="also renew: a new expiry (else it stays)")
+    evidence: EvidenceIn | None = Field(
+        default=None, description="new basis evidence (a move on basis 1 needs it)")
     card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
 
 
@@ -62,6 +70,12 @@ class RenewIn(_In):
     basis: int | None = Field(default=None, ge=1, le=5)
     expires_on: date | None = None
     card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
+
+
+class PrintIn(_In):
+    side: Literal["front", "back", "both"] = "both"
+    card_serial: str | None = Field(default=None, pattern=SERIAL_PATTERN,
+                                    description="print only if this card is in the reader")
 
 
 class RevokeIn(_In):
@@ -164,6 +178,27 @@ class RegistryError(BaseModel):
     pending_write: bool
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    retriable: bool
+    field: str | None = None
+    rule: str | None = None
+    intent_id: int | None = None
+
+
+class PrintOut(BaseModel):
+    """A print of the card's face: ``failed`` carries the error (``PRINT_FAILED`` is retriable:
+    print again with ``POST .../card/print``; the chip is already written)."""
+
+    status: Literal["printed", "failed"]
+    card_serial: str
+    queue: str | None
+    sides: list[Literal["front", "back"]]
+    job: str | None = None
+    error: ErrorDetail | None = None
+
+
 class Reconciled(BaseModel):
     intent_id: int
     outcome: Literal["reconciled_success", "reconciled_failure"]
@@ -182,6 +217,13 @@ class Card(BaseModel):
         default_factory=list,
         description="writes left unconfirmed (WRITE_NOT_CONFIRMED, intent_id) that this read "
                     "settled from what the card holds")
+
+
+class WrittenCard(Card):
+    """A card write's answer: the card as read back, and the reprint of its face."""
+
+    print: PrintOut | None = Field(default=None, description="with a printer configured "
+                                   "(CARDSERVICE_PRINTER): the reprint of the face after the write")
 
 
 class AuditEntry(BaseModel):
@@ -210,15 +252,6 @@ class AuditVerify(BaseModel):
     #: PostgreSQL: the site whose chain broke, and the entries of each site's chain
     site: str | None = None
     sites: dict[str, int] | None = None
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    retriable: bool
-    field: str | None = None
-    rule: str | None = None
-    intent_id: int | None = None
 
 
 class ErrorBody(BaseModel):

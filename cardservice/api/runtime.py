@@ -16,8 +16,11 @@ from cardservice import errors
 from cardservice.config import Settings
 from cardservice.engine.operations import Engine
 from cardservice.engine.service import Service
+from cardservice.face import LayoutError
+from cardservice.pairing import PairingService
 from cardservice.store.audit import AuditLog
 from cardservice.store.idempotency import IdempotencyStore
+from cardservice.store.pairing import PairingStore
 from cardservice.store.registry import Registry
 from cardservice.store.tokens import TokenStore
 from cardservice.transport import CardConnection
@@ -78,6 +81,10 @@ class Runtime:
             logger.warning("card operations unavailable: %s (%s)", exc.message, exc.code)
             return
         self._stores.update(registry=engine.registry, audit=engine.audit)
+        try:
+            engine.face.warm()  # the face check of every write must not load fonts mid-operation
+        except LayoutError as exc:
+            logger.warning("card faces unavailable: %s", exc)
 
     def registry(self) -> Registry:
         if "registry" not in self._stores:
@@ -88,6 +95,12 @@ class Runtime:
         if "audit" not in self._stores:
             self._stores["audit"] = self.service.audit()
         return self._stores["audit"]
+
+    def pairing(self) -> PairingService:
+        if "pairing" not in self._stores:
+            store = PairingStore(self.service.stores.database("pairing"))
+            self._stores["pairing"] = PairingService(store, self.tokens, self.audit, self.clock)
+        return self._stores["pairing"]
 
     async def blocking(self, fn: Callable[..., T], *args: object) -> T:
         """Run a short blocking call (listing readers) off the loop, bounded in time."""

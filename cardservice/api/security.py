@@ -39,6 +39,10 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 FORM_PATHS = ("/console/",)
 
 
+#: Routes that take a (bounded) body without a token: an app asking to be paired has none yet.
+TOKENLESS_BODIES = frozenset({"/v1/pairing"})
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
@@ -125,7 +129,8 @@ class LocalGuard:
 
     def _check_token_first(self, scope: Scope) -> None:
         """API bodies are read only for a known token (a missing or unknown one: 401 now)."""
-        if self.token_known is None or not scope.get("path", "").startswith("/v1/"):
+        path = scope.get("path", "")
+        if self.token_known is None or not path.startswith("/v1/") or path in TOKENLESS_BODIES:
             return
         secret = bearer_secret(_header(scope, b"authorization"))
         if secret is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -16,8 +17,11 @@ from card_layout.photo import validate_photo
 from card_layout.record import PermitType
 from cardservice import __version__, errors
 from cardservice.cli.confirm import confirm_card
+from cardservice.cli.face import card_face, card_print, print_after_write
+from cardservice.cli.pairing import pairing
 from cardservice.cli.user import user as user_group
 from cardservice.engine.operations import PermitRequest, utc_now
+from cardservice.engine.policy import Evidence
 from cardservice.engine.service import Service
 from cardservice.engine.views import card_dict, registry_dict
 from cardservice.pki.keys import init_demo
@@ -30,6 +34,7 @@ EXIT_CODES: dict[type[errors.CardServiceError], int] = {
     errors.PolicyError: 3,
     errors.TransportError: 5,
     errors.CardProtocolError: 5,
+    errors.PrintError: 6,
 }
 EXIT_CONFLICT = 4
 #: Verdicts of ``card read`` that exit with EXIT_CONFLICT (README: invalid or revoked card).
@@ -43,7 +48,8 @@ def _exit_code(exc: errors.CardServiceError) -> int:
             return code
     if isinstance(exc, (errors.CardChangedError, errors.AlreadyPersonalizedError,
                         errors.CitizenHasCardError, errors.NotPersonalizedError,
-                        errors.CardInvalidError, errors.CardRevokedError)):
+                        errors.CardInvalidError, errors.CardRevokedError,
+                        errors.ApplicationStateError, errors.ApplicationOpenError)):
         return EXIT_CONFLICT
     return EXIT_OTHER
 
@@ -80,8 +86,19 @@ def _print_card(card: dict[str, Any]) -> None:
     for label, value in rows:
         click.echo(f"  {label:<18} {value}")
     for c in v["checks"]:
-        mark = {"succeeded": "ok", "failed": "FAILED", "not_checked": "-"}[c["result"]]
+        mark = {"succeeded": "ok", "failed": "FAILED", "not_checked": "-",
+                "warning": "WARNING"}[c["result"]]
         click.echo(f"  check {c['check']:<19} {mark:<7} {c['reason']}")
+
+
+def _applications_required() -> bool:
+    """CARDSERVICE_REQUIRE_APPLICATIONS (or the database kind), as the daemon reads it."""
+    from cardservice.config import Settings
+
+    try:
+        return Settings().applications_required
+    except ValueError as exc:  # another CARDSERVICE_ variable is unusable: say which
+        raise click.UsageError(f"settings: {exc}") from exc
 
 
 def _permit_type(value: str | None) -> PermitType | None:
@@ -116,7 +133,7 @@ def cli(ctx: click.Context, home: Path | None, verbose: int) -> None:
     from cardservice.logs import setup_logging
 
     setup_logging(verbose)
-    ctx.obj = Service.open(home)
+    ctx.obj = Service.open(home, require_applications=_applications_required())
 
 
 @cli.command()
@@ -140,6 +157,10 @@ def readers(svc: Service, as_json: bool) -> None:
 @cli.group()
 def card() -> None:
     """Card operations."""
+
+
+card.add_command(card_face)
+card.add_command(card_print)
 
 
 @card.command("read")
@@ -197,6 +218,7 @@ def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
         view = svc.engine.issue(conn, identity, request, actor="cli", expected_serial=serial,
                                 photo=photo)
     _emit(card_dict(view), as_json, _print_card)
+    print_after_write(svc, card_dict(view), "issue", photo=photo)
 
 
 def _read_photo(path: Path | None) -> bytes | None:
@@ -216,18 +238,23 @@ def _read_photo(path: Path | None) -> bytes | None:
 @permit_type_opt
 @basis_opt
 @expires_opt
+@click.option("--extend", is_flag=True, help="Also renew (new expiry); else the expiry stays.")
+@click.option("--evidence", "evidence", nargs=2, default=None, metavar="KIND REFERENCE",
+              help="New basis evidence, e.g. --evidence lease_contract HT-2026-0042.")
 @serial_opt
 @yes_opt
 @json_opt
 @click.pass_obj
-def card_resign(svc: Service, reader, residence, permit_type, basis, expires, card_serial, yes,
-                as_json) -> None:
-    """Re-sign after a move: new residence, this authority, new dates."""
-    request = _request(residence, permit_type, basis, None, expires)
+def card_resign(svc: Service, reader, residence, permit_type, basis, expires, extend, evidence,
+                card_serial, yes, as_json) -> None:
+    """Re-sign after a move: new residence, this authority; the expiry stays (--extend)."""
+    request = dataclasses.replace(_request(residence, permit_type, basis, None, expires),
+                                  extend=extend, evidence=Evidence(*evidence) if evidence else None)
     with svc.connect(reader) as conn:
         serial = confirm_card(svc, conn, card_serial, yes)
         view = svc.engine.resign(conn, request, actor="cli", expected_serial=serial)
     _emit(card_dict(view), as_json, _print_card)
+    print_after_write(svc, card_dict(view), "resign")
 
 
 @card.command("renew")
@@ -247,6 +274,7 @@ def card_renew(svc: Service, reader, permit_type, basis, expires, card_serial, y
         serial = confirm_card(svc, conn, card_serial, yes)
         view = svc.engine.renew(conn, request, actor="cli", expected_serial=serial)
     _emit(card_dict(view), as_json, _print_card)
+    print_after_write(svc, card_dict(view), "renew")
 
 
 @card.command("revoke")
@@ -413,6 +441,13 @@ from cardservice.cli.county import county, site, trust  # county PKI (docs/pki.m
 
 for _group in (county, site, trust):
     cli.add_command(_group)
+cli.add_command(pairing)
+
+from cardservice.cli.application import application as _application_group
+from cardservice.cli.produce import produce as _produce_command
+
+cli.add_command(_application_group)
+cli.add_command(_produce_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -64,6 +64,7 @@ class Accounts:
             self._failed(keys, now)
             raise LoginFailedError()
         self.store.clear_failures(keys[0])
+        self.store.prune_sessions(now - self.idle)  # sessions nobody used within the timeout
         secret, session = self.store.open_session(name.strip(), now)
         logger.info("clerk %s logged in from %s", name.strip(), client)
         return secret, _clerk(session)

@@ -75,5 +75,20 @@ async def card_page(rid: str, request: Request) -> Response:
 
 
 async def card_face(request: Request, rid: str, card: dict[str, Any]) -> dict[str, str] | None:
-    """Front and back images of the card face, once the card-face feature is installed."""
-    return None
+    """Front and back images of the card face (only a personalized card that verifies has one)."""
+    if card["state"] != "personalized" or card["verification"]["status"] not in (
+            "valid", "expired"):
+        return None
+    return {side: f"{PREFIX}/readers/{rid}/face/{side}.png" for side in ("front", "back")}
+
+
+@router.get("/readers/{rid}/face/{side}.png")
+async def face_image(rid: str, side: str, request: Request) -> Response:
+    """The printed face as the API renders it (GET /v1/readers/{id}/card/face.png)."""
+    from cardservice.api.routes.face import _face
+
+    await clerk_of(request)
+    if side not in ("front", "back"):
+        raise errors.ValidationError("side", "must be front or back", "choice")
+    png = await _face(console_of(request).runtime, rid, side, "png")
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -35,7 +35,15 @@ from card_layout.record import PermitType, ResidenceRecord
 from card_layout.slots import encode_slot, next_slot
 from cardservice import errors
 from cardservice.card.protocol import CardFiles, Rp1Card
-from cardservice.engine.policy import PermitTerms, Sponsor, decide_terms
+from cardservice.engine.policy import (
+    Evidence,
+    PermitTerms,
+    Sponsor,
+    check_direct_issue,
+    decide_resign_terms,
+    decide_terms,
+    sponsor_eligible,
+)
 from cardservice.engine.verify import (
     Check,
     CheckResult,
@@ -46,6 +54,7 @@ from cardservice.engine.verify import (
     verify_card,
 )
 from cardservice.engine.verifyonly import VerifyOnly
+from cardservice.face import Face, FitError, LayoutError
 from cardservice.pki.keys import Keys
 from cardservice.pki.signing import sign_identity, sign_record
 from cardservice.store.audit import AuditLog
@@ -70,6 +79,10 @@ class PermitRequest:
     basis: int | None = None
     sponsor_citizen_number: str | None = None
     expires_on: date | None = None
+    #: a re-sign also renews (new expiry); without it a re-sign keeps the expiry
+    extend: bool = False
+    #: new evidence for the long-term basis (a move on basis 1 needs it)
+    evidence: Evidence | None = None
 
 
 @dataclass(frozen=True)
@@ -112,9 +125,13 @@ class Engine:
 
     def __init__(self, keys: Keys | None, registry: Registry, audit: AuditLog, *,
                  clock: Clock = utc_now, issue_lock_path: Path | None = None,
-                 verify_only: VerifyOnly | None = None) -> None:
+                 verify_only: VerifyOnly | None = None, face: Face | None = None,
+                 require_applications: bool = False) -> None:
         self.keys = keys
         self.verify_only = verify_only
+        self.face = face or Face()  # the default layout unless the data directory has one
+        #: a direct issue (not from a certified application) is refused
+        self.require_applications = require_applications
         self.registry = registry
         self.audit = audit
         self.clock = clock
@@ -158,7 +175,8 @@ class Engine:
                 report = report.registry_unavailable()
         if row is not None and row.status is not CardStatus.PENDING:
             report = report.with_registry(revoked=row.revoked,
-                                          last_sequence=row.last_sequence)
+                                          last_sequence=row.last_sequence,
+                                          sponsor_eligible=self._sponsor_eligible(report))
         if not files.info.locked:
             report = dataclasses.replace(report, status=Status.BLANK)
         elif report.status == Status.BLANK:
@@ -166,6 +184,13 @@ class Engine:
         if row is not None and report.status in (Status.BLANK, Status.UNSIGNED):
             report = _damaged(report, "issued_in_registry")
         return CardView(report, files.info.locked, row, registry_error)
+
+    def _sponsor_eligible(self, report: VerificationReport) -> bool | None:
+        record = report.record
+        if record is None or record.sponsor_citizen_number is None:
+            return None
+        return sponsor_eligible(self._sponsor_or_none(record.sponsor_citizen_number),
+                                self.today())
 
     def read(self, conn: CardConnection, *, photo: bool = False) -> CardView:
         """Read and verify (5 APDUs; EF.PHOTO too, one more, when ``photo``); never fails
@@ -189,11 +214,13 @@ class Engine:
 
     def issue(self, conn: CardConnection, identity: Identity, request: PermitRequest, *,
               actor: str | None = None, expected_serial: bytes | None = None,
-              photo: bytes | None = None) -> CardView:
+              photo: bytes | None = None, from_application: bool = False) -> CardView:
         """Personalize a blank card. The chip makes its own key pair first; its public key and
         the photo's SHA-256 (``photo``: a JPEG already checked by card_layout.photo) join the
-        signed identity (format version 2)."""
+        signed identity (format version 2). ``from_application``: a card produced for a
+        certified application, registered ``produced`` (active at hand-over)."""
         self._writable()
+        check_direct_issue(self.require_applications and not from_application)
         card = Rp1Card(conn)
         # one issue at a time in this process: the one-person-one-card check and the registry
         # row it guards must not race with an issue for the same citizen on another reader
@@ -208,24 +235,29 @@ class Engine:
             if self.registry.get(serial_hex) is not None:
                 raise errors.AlreadyPersonalizedError(f"card {serial_hex} was issued before")
             self._check_born(identity)
-            self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
+            if not from_application:  # an application's rules decide that (replacements)
+                self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
             if not request.current_residence:
                 raise errors.ValidationError("current_residence", "is required", "empty")
             if request.permit_type is None:
                 raise errors.ValidationError("permit_type", "is required", "empty")
             terms = self._terms(request, identity.citizen_number, request.sponsor_citizen_number)
             record = self._record(1, request.current_residence, terms)
+            self._check_face(identity, record)
             bound = self._bind_chip(card, files, identity, photo)
             id_sig = sign_identity(self.keys.signer, files.serial, bound)
             id_file = encode_identity_file(bound, id_sig)
             slot = encode_slot(record, sign_record(self.keys.signer, files.serial, id_sig, record))
             intent = self._intent("issue", files, conn, actor, record, slot,
-                                  citizen_number=identity.citizen_number)
-            self._reserve(intent)
+                                  citizen_number=identity.citizen_number,
+                                  produced=from_application)
+            if not from_application:  # a produced card's place is the application's
+                self._reserve(intent)
             return self._commit(intent, card, files,
                                 lambda: self._write_issue(card, files, id_file, slot, photo),
                                 card.read_all)
 
+        self._warm_face()  # not inside the card transaction
         with self._issue_lock, _file_lock(self._issue_lock_path):
             return conn.exclusive(run)
 
@@ -281,20 +313,21 @@ class Engine:
             _check_expected(files, expected_serial)
             view = self.view(files)
             current = self._writable_record(view)
-            terms = self._terms(_merge(request, current), view.report.identity.citizen_number,
-                                current.sponsor_citizen_number)
+            terms = self._rewrite_terms(operation, request, current,
+                                        view.report.identity.citizen_number)
             # above the card's own counter too: the counter counts this write, and a record
             # below it reads as a rollback
             sequence = max(current.sequence, view.registry.last_sequence if view.registry else 0,
                            files.info.counter or 0) + 1
             residence = request.current_residence or current.current_residence
             record = self._record(sequence, residence, terms)
+            self._check_face(None, record)
             target = next_slot(view.report.slots)
             slot = encode_slot(record, sign_record(self.keys.signer, files.serial,
                                                    view.report.identity_signature, record))
             intent = self._intent(operation, files, conn, actor, record, slot,
                                   citizen_number=view.report.identity.citizen_number,
-                                  slot_fid=target)
+                                  slot_fid=target, evidence=request.evidence)
             self._reserve(intent)
 
             def write() -> None:
@@ -309,6 +342,7 @@ class Engine:
 
             return self._commit(intent, card, files, write, read_back)
 
+        self._warm_face()  # not inside the card transaction
         return conn.exclusive(run)
 
     def _writable_record(self, view: CardView) -> ResidenceRecord:
@@ -335,6 +369,27 @@ class Engine:
                             requested_expires_on=request.expires_on, today=self.today(),
                             sponsor=sponsor, applicant_citizen_number=applicant)
 
+    def _rewrite_terms(self, operation: str, request: PermitRequest, current: ResidenceRecord,
+                       applicant: str) -> PermitTerms:
+        """Re-sign or renewal terms. A family member keeps the sponsor only while staying
+        long-term without naming an own basis; as temporary (or on an own basis) the sponsor
+        is dropped, so a holder whose sponsor lost eligibility is not locked out."""
+        merged = _merge(request, current)
+        family = (current.sponsor_citizen_number is not None and request.basis is None
+                  and merged.permit_type is PermitType.LONG_TERM)
+        sponsor = self._sponsor(current.sponsor_citizen_number) if family else None
+        if family:
+            merged = dataclasses.replace(merged, basis=None)
+        if operation == "renew":
+            return decide_terms(permit_type=merged.permit_type, basis=merged.basis,
+                                requested_expires_on=request.expires_on, today=self.today(),
+                                sponsor=sponsor, applicant_citizen_number=applicant)
+        return decide_resign_terms(
+            permit_type=merged.permit_type, basis=merged.basis,
+            requested_expires_on=request.expires_on, current_expires_on=current.expires_on,
+            extend=request.extend, evidence=request.evidence, today=self.today(),
+            sponsor=sponsor, applicant_citizen_number=applicant)
+
     def _check_born(self, identity: Identity) -> None:
         """A write-once identity must not carry a birth date after today."""
         try:
@@ -350,11 +405,18 @@ class Engine:
                 citizen_number, "sponsor_citizen_number", today=self.today())
         except FieldError as exc:
             raise _field_error(exc) from exc
-        row = self.registry.active_card(citizen_number)
-        if row is None:
+        sponsor = self._sponsor_or_none(citizen_number)
+        if sponsor is None:
             raise errors.PolicyError("sponsor_not_registered",
                                      "the sponsor holds no active card in the registry")
-        return Sponsor(row.citizen_number, PermitType(row.permit_type), row.basis, row.expires_on)
+        return sponsor
+
+    def _sponsor_or_none(self, citizen_number: str) -> Sponsor | None:
+        row = self.registry.active_card(citizen_number)
+        if row is None:
+            return None
+        return Sponsor(row.citizen_number, PermitType(row.permit_type), row.basis, row.expires_on,
+                       sponsored_by=row.sponsor_citizen_number)
 
     def _record(self, sequence: int, residence: str, terms: PermitTerms) -> ResidenceRecord:
         try:
@@ -367,9 +429,27 @@ class Engine:
         except FieldError as exc:
             raise _field_error(exc) from exc
 
+    def _warm_face(self) -> None:
+        """Load the face's layout and fonts (once per process, about a second) before the card
+        is held; a failure here is reported by the check itself."""
+        try:
+            self.face.warm()
+        except LayoutError:
+            pass
+
+    def _check_face(self, identity: Identity | None, record: ResidenceRecord) -> None:
+        """Before anything is written: every field must print on its side of the card."""
+        try:
+            self.face.check(identity, record)
+        except FitError as exc:
+            raise errors.ValidationError(exc.field, exc.message, exc.reason) from exc
+        except LayoutError as exc:
+            raise errors.FaceUnavailableError(str(exc)) from exc
+
     def _intent(self, operation: str, files: CardFiles, conn: CardConnection, actor: str | None,
                 record: ResidenceRecord, slot: bytes, *, citizen_number: str,
-                slot_fid: Fid = Fid.RES_A) -> Intent:
+                slot_fid: Fid = Fid.RES_A, evidence: Evidence | None = None,
+                produced: bool = False) -> Intent:
         detail = {
             "citizen_number": citizen_number,
             "sequence": record.sequence,
@@ -382,6 +462,10 @@ class Engine:
             "expires_on": record.expires_on.isoformat(),
             "issuing_authority": record.issuing_authority,
         }
+        if produced:  # from an application: active only once handed over
+            detail["register_as"] = CardStatus.PRODUCED.value
+        if evidence is not None:
+            detail["evidence"] = {"kind": evidence.kind, "reference": evidence.reference}
         entry_id = self.audit.intent(operation=operation, card_serial=files.serial.hex(),
                                      reader=conn.reader_name, actor=actor, detail=detail,
                                      now=self.clock())
@@ -468,6 +552,17 @@ class Engine:
     def _register(self, intent: Intent, now: datetime) -> None:
         """Confirm the write in the registry (the reservation becomes the card's state)."""
         d = intent.detail
+        if d.get("register_as") == CardStatus.PRODUCED.value:
+            if self.registry.get(intent.serial) is None:
+                terms = _terms_of(d)
+                self.registry.record_issue(
+                    serial=intent.serial, citizen_number=d["citizen_number"],
+                    sequence=d["sequence"], issuing_authority=terms.issuing_authority,
+                    permit_type=terms.permit_type, basis=terms.basis,
+                    expires_on=terms.expires_on,
+                    sponsor_citizen_number=d["sponsor_citizen_number"], now=now,
+                    status=CardStatus.PRODUCED)
+            return
         self.registry.confirm(serial=intent.serial, citizen_number=d["citizen_number"],
                               sequence=d["sequence"], terms=_terms_of(d),
                               sponsor_citizen_number=d["sponsor_citizen_number"], now=now)

@@ -10,6 +10,11 @@ whose ``rule`` is one of the stable names in :data:`RULES`.
   long-term permit on basis 1, 3 or 4 and cannot be the applicant.
 - The issue date is always ``today``; without a requested expiry the maximum is granted.
   "+N months" keeps the day of month, clamped to the month's last day (08-31 + 6 -> 02-28).
+- A sponsor holds their permit in their own right: a family member cannot sponsor (no chains).
+- A re-sign after a move (:func:`decide_resign_terms`) keeps the expiry; extending it is a
+  renewal, combined with the re-sign only on an explicit ``extend``. A long-term permit on
+  basis 1 (housing at the residence) moving needs new basis :class:`Evidence`.
+- A family member whose sponsor is no longer eligible may re-sign or renew as temporary.
 """
 
 from __future__ import annotations
@@ -41,7 +46,24 @@ RULES = (
     "sponsor_expired",
     "sponsor_is_applicant",
     "family_expiry_is_sponsors",
+    "sponsor_not_registered",
+    "sponsor_is_family_member",
+    "resign_keeps_expiry",
+    "basis_evidence_required",
+    "replacement_identity_mismatch",
+    "family_relationship_invalid",
+    "application_required",
 )
+
+#: The evidence that proves each long-term basis (kind names are stable).
+EVIDENCE_KINDS: dict[int, frozenset[str]] = {
+    1: frozenset({"property_certificate", "lease_contract"}),
+    2: frozenset({"social_insurance_record", "labour_contract"}),
+    3: frozenset({"business_licence"}),
+    4: frozenset({"talent_certificate"}),
+    5: frozenset({"local_government_document"}),
+}
+RELATIONSHIPS = frozenset({"spouse", "child", "parent"})
 
 
 @dataclass(frozen=True)
@@ -52,6 +74,16 @@ class Sponsor:
     permit_type: PermitType
     basis: int | None
     expires_on: date
+    #: the sponsor's own sponsor, if their permit is itself a family member's
+    sponsored_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What proves a long-term basis: a kind from :data:`EVIDENCE_KINDS` and its reference."""
+
+    kind: str
+    reference: str
 
 
 @dataclass(frozen=True)
@@ -146,6 +178,10 @@ def _family_terms(
         raise PolicyError("sponsor_basis_not_eligible",
                           f"a family-member permit carries the sponsor's basis {sponsor.basis}"
                           f" (got {basis})")
+    if sponsor.sponsored_by is not None:
+        raise PolicyError("sponsor_is_family_member",
+                          "the sponsor holds a family member's permit; only a holder in their "
+                          "own right can sponsor")
     if sponsor.expires_on < today:
         raise PolicyError("sponsor_expired", f"the sponsor's permit expired on {sponsor.expires_on}")
     if applicant_citizen_number is not None and _same_person(applicant_citizen_number, sponsor):
@@ -161,3 +197,71 @@ def _family_terms(
 
 def _same_person(applicant_citizen_number: str, sponsor: Sponsor) -> bool:
     return applicant_citizen_number.strip().upper() == sponsor.citizen_number.strip().upper()
+
+
+def check_direct_issue(applications_required: bool) -> None:
+    """A site that requires applications refuses a direct issue (rule ``application_required``)."""
+    if applications_required:
+        raise PolicyError("application_required",
+                          "this site issues cards only from certified applications "
+                          "(CARDSERVICE_REQUIRE_APPLICATIONS); submit an application")
+
+
+def sponsor_eligible(sponsor: Sponsor | None, today: date) -> bool:
+    """True if ``sponsor`` (None: holds no active card) may sponsor a family member today."""
+    return (sponsor is not None and sponsor.permit_type is PermitType.LONG_TERM
+            and sponsor.basis in FAMILY_BASES and sponsor.sponsored_by is None
+            and sponsor.expires_on >= today)
+
+
+def check_evidence(basis: int | None, evidence: Evidence | None, *, why: str) -> None:
+    """A long-term ``basis`` needs evidence of a kind that proves it (rule
+    ``basis_evidence_required``); ``why`` says what needs it."""
+    if basis is None:
+        return
+    kinds = EVIDENCE_KINDS.get(basis, frozenset())
+    if evidence is None or not evidence.reference.strip():
+        raise PolicyError("basis_evidence_required",
+                          f"{why} needs evidence for basis {basis}: one of {', '.join(sorted(kinds))}"
+                          " with its reference")
+    if evidence.kind not in kinds:
+        raise PolicyError("basis_evidence_required",
+                          f"{evidence.kind!r} does not prove basis {basis}; "
+                          f"one of {', '.join(sorted(kinds))}")
+
+
+def decide_resign_terms(
+    *,
+    permit_type: PermitType,
+    basis: int | None,
+    requested_expires_on: date | None,
+    current_expires_on: date,
+    extend: bool,
+    evidence: Evidence | None,
+    today: date,
+    sponsor: Sponsor | None = None,
+    applicant_citizen_number: str | None = None,
+) -> PermitTerms:
+    """The terms of a re-sign after a move; raises PolicyError.
+
+    Without ``extend`` the expiry stays (a change to temporary caps it at six months from
+    today; a family member's follows the sponsor's); a later requested expiry is
+    ``resign_keeps_expiry``. With ``extend`` this is also a renewal (:func:`decide_terms`).
+    Long-term on basis 1 in the holder's own right needs new evidence for the new address.
+    """
+    permit_type = _permit_type(permit_type)
+    if permit_type is PermitType.LONG_TERM and sponsor is None and basis == 1:
+        check_evidence(basis, evidence, why="a move with a long-term permit on basis 1")
+    if extend or sponsor is not None:
+        return decide_terms(permit_type=permit_type, basis=basis,
+                            requested_expires_on=requested_expires_on, today=today,
+                            sponsor=sponsor, applicant_citizen_number=applicant_citizen_number)
+    if requested_expires_on is not None and requested_expires_on > current_expires_on:
+        raise PolicyError("resign_keeps_expiry",
+                          f"a re-sign keeps the expiry {current_expires_on}; extending it to "
+                          f"{requested_expires_on} is a renewal (extend: true)")
+    keep = requested_expires_on or current_expires_on
+    if permit_type is PermitType.TEMPORARY:
+        keep = min(keep, add_months(today, TEMPORARY_MONTHS))
+    return decide_terms(permit_type=permit_type, basis=basis, requested_expires_on=keep,
+                        today=today)

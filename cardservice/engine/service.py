@@ -12,6 +12,7 @@ from pathlib import Path
 from cardservice import errors
 from cardservice.engine.operations import Clock, Engine, utc_now
 from cardservice.engine.verifyonly import VerifyOnly
+from cardservice.face import Face
 from cardservice.pki.keys import DataDir, default_home, load_keys
 from cardservice.store.registry import Registry
 from cardservice.store.stores import Stores
@@ -38,6 +39,7 @@ class Service:
     stores: Stores | None = None
     #: "full" (sign and write) or "verify" (read and verify only; CARDSERVICE_MODE)
     mode: str = "full"
+    require_applications: bool = False
     _engine: Engine | None = field(default=None, init=False)
     _driver: object | None = field(default=None, init=False)
 
@@ -59,11 +61,14 @@ class Service:
     def engine(self) -> Engine:
         if self._engine is None and self.mode == "verify":
             self._engine = Engine(None, self.registry(), self.audit(), clock=self.clock,
-                                  verify_only=VerifyOnly(self.home))
+                                  verify_only=VerifyOnly(self.home),
+                                  face=Face(home=self.home.root))
         if self._engine is None:
             keys = load_keys(self.home)
             self._engine = Engine(keys, self.registry(), self.audit(), clock=self.clock,
-                                  issue_lock_path=self.home.root / "issue.lock")
+                                  issue_lock_path=self.home.root / "issue.lock",
+                                  face=Face(home=self.home.root),
+                                  require_applications=self.require_applications)
         return self._engine
 
     def registry(self) -> Registry:

@@ -5,6 +5,9 @@ IDENTITY_SIGNATURE, RECORD_SIGNATURE, CERTIFICATE_CHAIN, VALIDITY, CHIP_AUTHENTI
 CARD_COUNTER (from the chip's answer, :class:`ChipEvidence`); REVOCATION stays NOT_CHECKED
 ("not_checked_registry") until :meth:`VerificationReport.with_registry`, and so does ROLLBACK
 unless the card's own counter already shows the record is older than the card's last write.
+SPONSOR stays NOT_CHECKED until the registry is known too: on a family member's card it is a
+*warning* (``sponsor_not_eligible``) when the sponsor no longer holds an eligible permit; a
+warning never changes the status.
 
 Status precedence: blank (empty EF.ID) > invalid (any failed check other than an expired
 VALIDITY or REVOCATION) > revoked > expired > unsigned (a signature or record missing) > valid.
@@ -42,12 +45,14 @@ class Check(str, Enum):
     ROLLBACK = "rollback"
     CHIP_AUTHENTIC = "chip_authentic"
     CARD_COUNTER = "card_counter"
+    SPONSOR = "sponsor"
 
 
 class Result(str, Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     NOT_CHECKED = "not_checked"
+    WARNING = "warning"
 
 
 class Status(str, Enum):
@@ -125,12 +130,15 @@ class VerificationReport:
         return replace(self, checks=checks, status=status_of(checks))
 
     def with_registry(
-        self, *, revoked: bool | None, last_sequence: int | None
+        self, *, revoked: bool | None, last_sequence: int | None,
+        sponsor_eligible: bool | None = None,
     ) -> VerificationReport:
-        """This report with REVOCATION and ROLLBACK filled from the registry (None = unknown)."""
+        """This report with REVOCATION, ROLLBACK and SPONSOR filled from the registry (None =
+        unknown)."""
         updated = {item.check: item for item in self.checks}
         updated[Check.REVOCATION] = _revocation(revoked)
         updated[Check.ROLLBACK] = _rollback(self.record, last_sequence, self.counter)
+        updated[Check.SPONSOR] = _sponsor(self.record, sponsor_eligible)
         checks = tuple(updated[check] for check in Check)
         return replace(self, checks=checks, status=status_of(checks))
 
@@ -139,6 +147,15 @@ def _revocation(revoked: bool | None) -> CheckResult:
     if revoked is None:
         return _skipped(Check.REVOCATION, NOT_CHECKED_REGISTRY)
     return _failed(Check.REVOCATION, "revoked") if revoked else _ok(Check.REVOCATION)
+
+
+def _sponsor(record: ResidenceRecord | None, eligible: bool | None) -> CheckResult:
+    if record is None or record.sponsor_citizen_number is None:
+        return _skipped(Check.SPONSOR, "not_family")
+    if eligible is None:
+        return _skipped(Check.SPONSOR, NOT_CHECKED_REGISTRY)
+    return _ok(Check.SPONSOR) if eligible else CheckResult(Check.SPONSOR, Result.WARNING,
+                                                           "sponsor_not_eligible")
 
 
 def _rollback(record: ResidenceRecord | None, last_sequence: int | None,
@@ -221,7 +238,7 @@ def verify_card(
 
 def _rest_not_checked(*done: Check, reason: str = "not_checked") -> tuple[CheckResult, ...]:
     """Every check not in ``done``, not checked (in Check order)."""
-    registry = (Check.REVOCATION, Check.ROLLBACK)
+    registry = (Check.REVOCATION, Check.ROLLBACK, Check.SPONSOR)
     return tuple(_skipped(c, NOT_CHECKED_REGISTRY if c in registry else reason)
                  for c in Check if c not in done)
 

@@ -14,8 +14,11 @@ from __future__ import annotations
 #: table -> privileges of the site role
 SITE_TABLE_GRANTS: dict[str, str] = {
     "cards": "SELECT, INSERT, UPDATE, DELETE",
+    "card_links": "SELECT, INSERT",
+    "applications": "SELECT, INSERT, UPDATE",
     "tokens": "SELECT, INSERT, UPDATE",
     "idempotency": "SELECT, INSERT, DELETE",
+    "pairing_requests": "SELECT, INSERT, UPDATE",
     "audit": "SELECT, INSERT",
     "schema_version": "SELECT",
     "users": "SELECT, INSERT, UPDATE",

@@ -93,9 +93,37 @@ _V2_SQLITE = (
 _V1_POSTGRESQL = (_CARDS_V2.format(suffix="", int="BIGINT", date="DATE", time="TIMESTAMPTZ")
                   + _INDEXES_V2)
 
+# v3: a card produced from an application is 'produced' (not active, not in the one-card
+# index) until it is handed over; card_links records which card replaced which.
+_ALL_V2 = (_OLD_COLUMNS + ", issued_site, last_write_site, pending_sequence, pending_site, "
+           "pending_since")
+_STATUSES_V3 = "('pending', 'active', 'produced', 'revoked', 'lost', 'replaced')"
+_LINKS_V3 = """
+CREATE TABLE card_links (
+    old_serial  TEXT PRIMARY KEY,
+    new_serial  TEXT NOT NULL UNIQUE,
+    reason      TEXT NOT NULL,
+    linked_at   {time} NOT NULL
+);
+"""
+_V3_SQLITE = (
+    _CARDS_V2.format(suffix="_v3", int="INTEGER", date="TEXT", time="TEXT").replace(
+        "('pending', 'active', 'revoked', 'lost', 'replaced')", _STATUSES_V3)
+    + f"INSERT INTO cards_v3 ({_ALL_V2}) SELECT {_ALL_V2} FROM cards;\n"
+    + "DROP TABLE cards;\nALTER TABLE cards_v3 RENAME TO cards;\n" + _INDEXES_V2
+    + _LINKS_V3.format(time="TEXT")
+)
+_V3_POSTGRESQL = (
+    "ALTER TABLE cards DROP CONSTRAINT cards_status_check;\n"
+    f"ALTER TABLE cards ADD CONSTRAINT cards_status_check CHECK (status IN {_STATUSES_V3});\n"
+    + _LINKS_V3.format(time="TIMESTAMPTZ")
+)
+
 COMPONENT = migrations.register(migrations.Component("registry", (
     migrations.Step(1, "cards, one active card per citizen", _V1_SQLITE, _V1_POSTGRESQL),
     migrations.Step(2, "sites and write reservations", _V2_SQLITE, ""),
+    migrations.Step(3, "produced cards awaiting hand-over, replacement links", _V3_SQLITE,
+                    _V3_POSTGRESQL),
 )))
 
 _COLUMNS = (
@@ -109,6 +137,7 @@ _INSERT = f"INSERT INTO cards ({_COLUMNS}) VALUES ({', '.join('?' * 17)})"
 class CardStatus(str, Enum):
     PENDING = "pending"  # issue reserved, card write not confirmed yet
     ACTIVE = "active"
+    PRODUCED = "produced"  # personalized from an application, not handed over yet
     REVOKED = "revoked"
     LOST = "lost"
     REPLACED = "replaced"
@@ -143,7 +172,7 @@ class CardRow:
 
     @property
     def revoked(self) -> bool:
-        return self.status not in (CardStatus.ACTIVE, CardStatus.PENDING)
+        return self.status not in (CardStatus.ACTIVE, CardStatus.PENDING, CardStatus.PRODUCED)
 
     def to_db(self) -> tuple[object, ...]:
         return (
@@ -346,16 +375,18 @@ class Registry(Store):
         expires_on: date,
         sponsor_citizen_number: str | None,
         now: datetime,
+        status: CardStatus = CardStatus.ACTIVE,
     ) -> CardRow:
-        """Register a newly personalized card as ACTIVE.
+        """Register a newly personalized card as ACTIVE (or PRODUCED: from an application, to be
+        activated at hand-over).
 
         A serial seen before (in any status) -> AlreadyPersonalizedError; a citizen with another
-        active card -> CitizenHasCardError.
+        active card -> CitizenHasCardError (a produced card leaves that to the application).
         """
         site = self.site_id
         card = CardRow(
             serial=normalize_serial(serial), citizen_number=citizen_number,
-            status=CardStatus.ACTIVE, last_sequence=_check_sequence(sequence),
+            status=status, last_sequence=_check_sequence(sequence),
             issuing_authority=issuing_authority, permit_type=permit_type, basis=basis,
             expires_on=expires_on, sponsor_citizen_number=sponsor_citizen_number,
             revoked_reason=None, created_at=db.normalize_time(now),
@@ -365,11 +396,55 @@ class Registry(Store):
             if _select(tx, card.serial) is not None:
                 raise AlreadyPersonalizedError(f"card {card.serial} is already registered")
             holder = _holding_row(tx, citizen_number)
-            if holder is not None:
+            if holder is not None and status is CardStatus.ACTIVE:
                 raise _has_card(holder[0])
             self._insert(tx, card)
-        logger.info("registered card %s (sequence %d)", card.serial, card.last_sequence)
+        logger.info("registered card %s (%s, sequence %d)", card.serial, status.value,
+                    card.last_sequence)
         return card
+
+    def activate(self, serial: str, now: datetime, *, replaces: str | None = None,
+                 replaced_reason: str = "replaced") -> CardRow:
+        """Hand-over: a PRODUCED card becomes ACTIVE; the card it ``replaces`` (the same
+        citizen's, active or lost) becomes ``replaced_reason`` (replaced | lost) and is linked to
+        it, in one transaction. One person, one card holds (CitizenHasCardError otherwise)."""
+        key, when = normalize_serial(serial), db.to_db_time(now)
+        with self._db.transaction() as tx:
+            card = _select(tx, key)
+            if card is None or card.status is not CardStatus.PRODUCED:
+                state = "not registered" if card is None else card.status.value
+                raise CardRevokedError(f"card {key} is {state}, not produced", serial=key)
+            if replaces is not None:
+                self._retire(tx, normalize_serial(replaces), card, replaced_reason, when)
+            holder = _holding_row(tx, card.citizen_number)
+            if holder is not None:
+                raise _has_card(holder[0])
+            tx.execute("UPDATE cards SET status = 'active', updated_at = ?, last_write_site = ? "
+                       "WHERE serial = ?", (when, self.site_id, key))
+            return _select(tx, key)
+
+    def _retire(self, tx, old_serial: str, new: CardRow, reason: str, when: str) -> None:
+        old = _select(tx, old_serial)
+        if old is None or old.citizen_number != new.citizen_number:
+            raise NotFoundError(f"card {old_serial} is not this citizen's card", serial=old_serial)
+        status = REVOKE_REASONS.get(reason)
+        if status not in (CardStatus.REPLACED, CardStatus.LOST):
+            raise ValidationError("reason", "must be replaced or lost", reason="choice")
+        if old.status is CardStatus.ACTIVE:
+            tx.execute("UPDATE cards SET status = ?, revoked_reason = ?, updated_at = ?, "
+                       "last_write_site = ? WHERE serial = ?",
+                       (status.value, reason, when, self.site_id, old_serial))
+        elif old.status not in (CardStatus.LOST, CardStatus.REPLACED):
+            raise CardRevokedError(f"card {old_serial} is {old.status.value}", serial=old_serial)
+        tx.execute("INSERT INTO card_links (old_serial, new_serial, reason, linked_at) "
+                   "VALUES (?, ?, ?, ?)", (old_serial, new.serial, reason, when))
+
+    def replaced_by(self, serial: str) -> str | None:
+        """The card that replaced ``serial`` (the registry's old -> new link), if any."""
+        with self._db.connection() as tx:
+            row = tx.execute("SELECT new_serial FROM card_links WHERE old_serial = ?",
+                             (normalize_serial(serial),)).fetchone()
+        return None if row is None else row[0]
 
     def record_write(
         self,

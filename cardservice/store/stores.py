@@ -41,7 +41,9 @@ COMPONENT_MODULES = [
     "cardservice.store.audit_schema",
     "cardservice.store.tokens",
     "cardservice.store.idempotency",
+    "cardservice.store.pairing",
     "cardservice.store.users",
+    "cardservice.store.applications",
 ]
 
 

@@ -66,6 +66,11 @@ class CardConnection(abc.ABC):
     def close(self) -> None:
         """Release the connection, leaving the card powered."""
 
+    def eject(self) -> None:
+        """Release the connection and have the reader eject the card (a feeder reader then
+        takes the next one). Readers that cannot eject just release it."""
+        self.close()
+
     def __enter__(self) -> Self:
         return self
 

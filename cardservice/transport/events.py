@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,13 +56,19 @@ class Subscription:
 
 class EventBus:
     """Thread-safe publish; each subscriber reads an asyncio queue on its own loop. Subscribers
-    are capped in all and per owner (the client token)."""
+    are capped in all and per owner (the client token).
+
+    Every event carries ``seq``, counting from 1 in this bus (``stream`` names the bus, new at
+    each daemon start): a client that sees a gap in ``seq``, or a ``hello`` whose ``seq`` is past
+    the last event it got, knows it missed events."""
 
     def __init__(self, clock: Callable[[], datetime], *, max_subscribers: int = 64,
                  max_per_owner: int = 8, queue_size: int = QUEUE_SIZE) -> None:
         self._clock = clock
         self._subs: set[Subscription] = set()
         self._lock = threading.Lock()
+        self.stream = secrets.token_hex(8)
+        self.seq = 0
         self.max_subscribers = max_subscribers
         self.max_per_owner = max_per_owner
         self.queue_size = queue_size
@@ -90,10 +97,11 @@ class EventBus:
             self._subs.discard(sub)
 
     def publish(self, type_: str, **fields: Any) -> dict[str, Any]:
-        event = {"type": type_, **fields, "ts": self._clock().isoformat()}
-        logger.debug("event %s", event)
         with self._lock:
+            self.seq += 1
+            event = {"type": type_, **fields, "ts": self._clock().isoformat(), "seq": self.seq}
             subs = list(self._subs)
+        logger.debug("event %s", event)
         for sub in subs:
             try:
                 sub.loop.call_soon_threadsafe(sub.offer, event)

@@ -177,6 +177,19 @@ MAX_WATCHED = 16
 POLL_MS = 200
 
 
+def card_token(context: Context, reader: str) -> int | None:
+    """A token of the card now in ``reader`` (None: no card): pcscd's event counter of the
+    reader, which changes with every insertion and removal, so a new card has a new token."""
+    hresult, states = scard.SCardGetStatusChange(context.get(), 0,
+                                                 [(reader, scard.SCARD_STATE_UNAWARE)])
+    if _code(hresult) not in (0, _E_TIMEOUT):
+        _check(hresult, "reader status")
+    _name, state, _atr = states[0]
+    if not state & scard.SCARD_STATE_PRESENT or state & scard.SCARD_STATE_MUTE:
+        return None
+    return (state >> 16) & 0xFFFF
+
+
 def wait_for_change(context: Context, known: dict[str, int], timeout_ms: int) -> dict[str, int]:
     """Block until a reader or card changes (or ``timeout_ms``); return the new event states.
 
@@ -368,11 +381,14 @@ class PcscConnection(CardConnection):
         if _code(hresult) not in (0, _W_REMOVED_CARD, _W_RESET_CARD, _E_NOT_TRANSACTED):
             self._check(hresult, "end transaction")
 
-    def close(self) -> None:
+    def eject(self) -> None:
+        self.close(disposition=scard.SCARD_EJECT_CARD)
+
+    def close(self, disposition: int = scard.SCARD_LEAVE_CARD) -> None:
         if not self._broken:
             try:
                 self.end_transaction()
-                scard.SCardDisconnect(self._hcard, scard.SCARD_LEAVE_CARD)
+                scard.SCardDisconnect(self._hcard, disposition)
             except errors.CardServiceError:
                 pass
             self._context.close()
@@ -400,6 +416,10 @@ class PcscDriver:
         :class:`PcscConnection`."""
         return PcscConnection(reader, timeout=self.timeout,
                               watchdog=self.watchdog if watchdog is None else watchdog)
+
+    def card_token(self, reader: str) -> int | None:
+        """See :func:`card_token`: changes whenever a card is inserted or removed."""
+        return card_token(self._context, reader)
 
     def close(self) -> None:
         self._context.close()

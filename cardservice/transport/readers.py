@@ -84,6 +84,14 @@ class PcscBackend:
                 self._conns[name] = conn
         return _Lease(conn)
 
+    def release_reader(self, name: str) -> None:
+        """Close the kept connection to ``name``: a producer is about to eject its card, and
+        pcscd powers a card down (a feeder's cue) only when no handle is left on it."""
+        with self._lock:
+            conn = self._conns.pop(name, None)
+        if conn is not None:
+            conn.close()
+
     def wait_for_change(self, timeout: float) -> None:
         names = self._pcsc.list_readers(self._monitor_context)
         unaware = 0  # SCARD_STATE_UNAWARE

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 
+from fastapi.testclient import TestClient
+
 from cardservice.transport.readers import reader_id
 from tests.api.conftest import SERIAL_A
 
-from .conftest import READER_A, csrf_of, form_post
+from .conftest import BASE_URL, READER_A, csrf_of, form_post
 
 RID = reader_id(READER_A)
 CARD = f"/console/readers/{RID}"
@@ -147,3 +149,16 @@ def test_docs_load_nothing_from_outside(clerks):
     for source in sources:
         assert clerks.client.get(source).status_code == 200, source
     assert "http" not in page.text.replace("http-equiv", "")
+
+
+def test_card_page_shows_the_card_face(clerks, as_clerk):
+    _issued(clerks)
+    client = as_clerk("reader")
+    page = client.get(CARD)
+    sources = re.findall(r'<img src="([^"]+)" alt="[^"]+" class="face">', page.text)
+    assert sources == [f"{CARD}/face/front.png", f"{CARD}/face/back.png"]
+    for source in sources:
+        image = client.get(source)
+        assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+    anonymous = TestClient(clerks.client.app, base_url=BASE_URL)  # a session is needed
+    assert anonymous.get(sources[0], follow_redirects=False).status_code == 303

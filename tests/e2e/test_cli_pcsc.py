@@ -81,3 +81,22 @@ def test_errors_are_one_line_with_a_stable_code(cli, vpcd_card, tmp_path):
     insecure = cli("card", "read", "--reader", reader, ok=False)
     assert insecure.stderr.startswith("error KEYS_INSECURE: ")
     unsafe.chmod(0o600)
+
+
+def test_issue_and_read_with_photo(cli, vpcd_card, tmp_path):
+    from card_layout.jpeg_sample import flat_jpeg
+
+    reader, _path, _bridge = vpcd_card
+    photo, bad, out = tmp_path / "in.jpg", tmp_path / "bad.jpg", tmp_path / "out.jpg"
+    photo.write_bytes(flat_jpeg(102, 126, 66))
+    bad.write_bytes(b"GIF89a" + bytes(40))
+    refused = cli("card", "issue", "--reader", reader, *ISSUE, "--photo", str(bad), "--yes",
+                  ok=False)
+    assert refused.returncode == 3 and "VALIDATION_ERROR" in refused.stderr
+    issued = json.loads(cli("card", "issue", "--reader", reader, *ISSUE, "--photo", str(photo),
+                            "--yes", "--json").stdout)
+    assert issued["identity"]["photo_sha256"]
+    read = json.loads(cli("card", "read", "--reader", reader, "--photo", str(out),
+                          "--json").stdout)
+    assert read["verification"]["status"] == "valid"
+    assert out.read_bytes() == photo.read_bytes()

@@ -130,12 +130,15 @@ def sites(pcscd, county, tmp_path) -> Iterator[dict]:
             _wait(daemon.up, 20, "the daemons to answer")
         yield {"daemons": daemons, "operator": operator, "admin": admin, "tmp": tmp_path,
                "ports": free_ports()[:2], "cards": cards, "cluster": county}
-    finally:
-        for card in cards:
-            card.stop()
-        for daemon in daemons.values():
-            daemon.stop()
-        county.start() if not county.running else None
+    finally:  # the daemons stop even if a card's removal is not seen by pcscd
+        try:
+            for card in cards:
+                card.stop()
+        finally:
+            for daemon in daemons.values():
+                daemon.stop()
+            if not county.running:
+                county.start()
 
 
 def _rid(client: httpx.Client, reader: str) -> str:

@@ -88,6 +88,17 @@ def test_largest_legal_files_fit_capacity() -> None:
     assert decode_slot(slot)[0] == largest_record()
 
 
+def test_largest_version_2_identity_fits_capacity() -> None:
+    """With the photo hash (34) and the chip key (67): 423 bytes (docs/card-format.md)."""
+    import dataclasses
+
+    v2 = dataclasses.replace(largest_identity(), photo_sha256=bytes(32),
+                             chip_public_key=b"\x04" + bytes(64))
+    id_file = encode_identity_file(v2, SIG)
+    assert len(id_file) == 423 <= CAPACITY[Fid.ID]
+    assert decode_identity_file(id_file)[0] == v2
+
+
 def test_unsigned_and_wrong_magic() -> None:
     unsigned = encode_frame(b"ID", encode_identity(identity()))
     with pytest.raises(FormatError) as err:

@@ -7,7 +7,18 @@ from datetime import date
 import pytest
 
 from card_layout.record import PermitType
-from cardservice.engine.policy import RULES, PermitTerms, Sponsor, add_months, decide_terms
+from cardservice.engine.policy import (
+    EVIDENCE_KINDS,
+    RULES,
+    Evidence,
+    PermitTerms,
+    Sponsor,
+    add_months,
+    check_direct_issue,
+    check_evidence,
+    decide_resign_terms,
+    decide_terms,
+)
 from cardservice.errors import PolicyError, ValidationError
 
 TODAY = date(2026, 11, 28)
@@ -178,3 +189,91 @@ def test_unknown_permit_type_is_a_validation_error() -> None:
         decide_terms(permit_type="forever", basis=None,  # type: ignore[arg-type]
                      requested_expires_on=None, today=TODAY)
     assert (info.value.field, info.value.reason) == ("permit_type", "unknown_code")
+
+
+# --- re-sign, evidence, sponsors in their own right, and the application rules -----------
+
+
+def test_rule_sponsor_not_registered() -> None:
+    from cardservice.workflow.rules import check_application
+    from tests.workflow_fixtures import FakeLookups, family
+
+    with pytest.raises(PolicyError) as info:
+        check_application(family(), FakeLookups(), TODAY)
+    assert info.value.rule == "sponsor_not_registered"
+
+
+def test_rule_sponsor_is_family_member() -> None:
+    chained = Sponsor(SPONSOR_CN, LONG, 1, date(2028, 3, 15), sponsored_by="110105195001011234")
+    refused("sponsor_is_family_member", permit_type=LONG, basis=None, sponsor=chained)
+
+
+def _resign(**kwargs: object) -> PermitTerms:
+    args = {"permit_type": LONG, "basis": 2, "requested_expires_on": None,
+            "current_expires_on": date(2027, 6, 30), "extend": False, "evidence": None,
+            "today": TODAY}
+    return decide_resign_terms(**{**args, **kwargs})  # type: ignore[arg-type]
+
+
+def test_rule_resign_keeps_expiry() -> None:
+    assert _resign().expires_on == date(2027, 6, 30)
+    assert _resign(requested_expires_on=date(2027, 1, 1)).expires_on == date(2027, 1, 1)
+    assert _resign(extend=True).expires_on == date(2028, 11, 28)
+    assert _resign(permit_type=TEMP, basis=None).expires_on == date(2027, 5, 28)
+    with pytest.raises(PolicyError) as info:
+        _resign(requested_expires_on=date(2027, 7, 1))
+    assert info.value.rule == "resign_keeps_expiry"
+    assert "extend" in info.value.message
+
+
+def test_rule_basis_evidence_required() -> None:
+    for evidence in (None, Evidence("lease_contract", " "), Evidence("labour_contract", "L1")):
+        with pytest.raises(PolicyError) as info:
+            _resign(basis=1, evidence=evidence)
+        assert info.value.rule == "basis_evidence_required"
+    assert _resign(basis=1, evidence=Evidence("property_certificate", "P-9")).basis == 1
+    for basis, kinds in EVIDENCE_KINDS.items():
+        for kind in kinds:
+            check_evidence(basis, Evidence(kind, "ref"), why="test")
+
+
+def test_rule_replacement_identity_mismatch() -> None:
+    from card_layout.identity import Identity
+    from cardservice.workflow.rules import check_application
+    from tests.workflow_fixtures import BOB, FakeLookups, card, replacement
+
+    lookups = FakeLookups(cards=[card("00000000000000a1", BOB["citizen_number"])],
+                          identities={"00000000000000a1": Identity.create(**BOB)})
+    with pytest.raises(PolicyError) as info:
+        check_application(replacement(name="李五"), lookups, TODAY)
+    assert info.value.rule == "replacement_identity_mismatch"
+
+
+def test_rule_family_relationship_invalid() -> None:
+    from cardservice.workflow.rules import check_application
+    from tests.workflow_fixtures import FakeLookups, family
+
+    with pytest.raises(PolicyError) as info:
+        check_application(family("neighbour"), FakeLookups(), TODAY)
+    assert info.value.rule == "family_relationship_invalid"
+
+
+def test_rule_application_required() -> None:
+    with pytest.raises(PolicyError) as info:
+        check_direct_issue(True)
+    assert info.value.rule == "application_required"
+
+
+def test_every_rule_used_in_code_is_listed() -> None:
+    """Every ``PolicyError("<rule>", ...)`` in the package names a rule of RULES."""
+    import re
+    from pathlib import Path
+
+    import cardservice
+
+    root = Path(cardservice.__file__).parent
+    used = set()
+    for path in root.rglob("*.py"):
+        used |= set(re.findall(r'PolicyError\(\s*"([a-z0-9_]+)"', path.read_text("utf-8")))
+        used |= set(re.findall(r'rule = \("([a-z0-9_]+)"', path.read_text("utf-8")))
+    assert used and used <= set(RULES), used - set(RULES)

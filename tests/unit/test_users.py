@@ -60,6 +60,11 @@ def test_session_idle_timeout_and_logout(accounts):
     secret, _ = accounts.login("alice", PASSWORD, "127.0.0.1")
     accounts.logout(secret)
     assert accounts.clerk(secret) is None
+    accounts.login("alice", PASSWORD, "127.0.0.1")
+    accounts.clock.advance(minutes=16)
+    accounts.login("alice", PASSWORD, "127.0.0.1")  # a login prunes idle sessions
+    with accounts.store.database.connection() as tx:
+        assert tx.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
     assert accounts.clerk("made-up") is None and accounts.clerk(None) is None
 
 

@@ -55,6 +55,7 @@ def test_valid_card() -> None:
         "rollback": ("not_checked", "not_checked_registry"),
         "chip_authentic": ("not_checked", "no_chip_key"),
         "card_counter": ("not_checked", "no_counter"),
+        "sponsor": ("not_checked", "not_checked_registry"),
     }
     assert (report.identity, report.record, report.current_slot) == (IDENTITY, c.record, Fid.RES_A)
     assert report.identity_signature == c.identity_sig
@@ -209,7 +210,7 @@ def test_registry_on_blank_card_keeps_blank() -> None:
 def test_report_values_are_lower_case_strings() -> None:
     report = verify(card())
     assert report.status.value == "valid"
-    assert {r.value for r in Result} == {"succeeded", "failed", "not_checked"}
+    assert {r.value for r in Result} == {"succeeded", "failed", "not_checked", "warning"}
     assert {s.value for s in Status} == {"valid", "invalid", "expired", "revoked", "blank",
                                          "unsigned", "revocation_stale"}
 

@@ -17,7 +17,6 @@ from cardservice import errors
 from cardservice.api.deps import AdminClient, OperatorClient, ReaderClient, RuntimeDep
 from cardservice.api.idempotent import idempotent
 from cardservice.api.models import (
-    Card,
     ErrorBody,
     IdentityIn,
     IssueIn,
@@ -25,10 +24,13 @@ from cardservice.api.models import (
     RenewIn,
     ResignIn,
     RevokeIn,
+    WrittenCard,
 )
+from cardservice.api.routes.face import print_after_write
 from cardservice.api.routes.readers import CARD_IO_RESPONSES
 from cardservice.api.runtime import Runtime
 from cardservice.engine.operations import CardView, PermitRequest
+from cardservice.engine.policy import Evidence
 from cardservice.engine.views import card_dict, registry_dict
 from cardservice.store.registry import normalize_serial
 from cardservice.store.tokens import TokenInfo
@@ -75,16 +77,21 @@ def _serial(value: str) -> bytes:
 
 
 async def _write_card(request: Request, runtime: Runtime, client: TokenInfo, rid: str,
-                      operation: str, call: Callable[[CardConnection], CardView]) -> Any:
-    """Run a card write on the reader (idempotent by key) and answer the card as read back."""
+                      operation: str, call: Callable[[CardConnection], CardView], *,
+                      photo: bytes | None = None) -> Any:
+    """Run a card write on the reader (idempotent by key) and answer the card as read back;
+    with a printer configured, print what the write changed (``photo``: the one just bound)."""
 
     async def compute() -> dict[str, Any]:
-        return card_dict(await runtime.write(rid, operation, call))
+        card = card_dict(await runtime.write(rid, operation, call))
+        printed = await print_after_write(runtime, card, operation, photo=photo)
+        return {**card, "print": printed}  # stored whole for an Idempotency-Key replay
 
     return await idempotent(request, runtime, client, compute)
 
 
-@router.post("/v1/readers/{rid}/card/issue", response_model=Card, responses=WRITE_RESPONSES)
+@router.post("/v1/readers/{rid}/card/issue", response_model=WrittenCard,
+             responses=WRITE_RESPONSES)
 async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
                 client: OperatorClient) -> Any:
     identity = _identity(body.identity, runtime.engine.today())
@@ -96,21 +103,25 @@ async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
 
     return await _write_card(request, runtime, client, rid, "issue", lambda conn: (
         runtime.engine.issue(conn, identity, permit, actor=client.name, photo=photo,
-                             expected_serial=_serial(body.card_serial))))
+                             expected_serial=_serial(body.card_serial))), photo=photo)
 
 
-@router.post("/v1/readers/{rid}/card/resign", response_model=Card, responses=WRITE_RESPONSES)
+@router.post("/v1/readers/{rid}/card/resign", response_model=WrittenCard,
+             responses=WRITE_RESPONSES)
 async def resign(rid: str, body: ResignIn, request: Request, runtime: RuntimeDep,
                  client: OperatorClient) -> Any:
+    evidence = Evidence(body.evidence.kind, body.evidence.reference) if body.evidence else None
     permit = PermitRequest(current_residence=body.current_residence, permit_type=body.permit_type,
-                           basis=body.basis, expires_on=body.expires_on)
+                           basis=body.basis, expires_on=body.expires_on, extend=body.extend,
+                           evidence=evidence)
 
     return await _write_card(request, runtime, client, rid, "resign", lambda conn: (
         runtime.engine.resign(conn, permit, actor=client.name,
                               expected_serial=_serial(body.card_serial))))
 
 
-@router.post("/v1/readers/{rid}/card/renew", response_model=Card, responses=WRITE_RESPONSES)
+@router.post("/v1/readers/{rid}/card/renew", response_model=WrittenCard,
+             responses=WRITE_RESPONSES)
 async def renew(rid: str, body: RenewIn, request: Request, runtime: RuntimeDep,
                 client: OperatorClient) -> Any:
     permit = PermitRequest(permit_type=body.permit_type, basis=body.basis,

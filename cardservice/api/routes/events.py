@@ -75,7 +75,8 @@ def _hello(runtime: Runtime) -> dict:
     readers = [{**reader_fields(i), "card_present": i.card_present,
                 "atr_hex": i.atr.hex() if i.atr else None} for i in monitor.snapshot.values()]
     return {"type": "hello", "pcsc_available": monitor.available is True, "readers": readers,
-            "ts": runtime.clock().isoformat()}
+            "ts": runtime.clock().isoformat(), "stream": runtime.bus.stream,
+            "seq": runtime.bus.seq}
 
 
 @router.websocket("/v1/events")

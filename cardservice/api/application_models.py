@@ -1,0 +1,94 @@
+"""Request and response bodies of the application and production routes (field names are a
+public contract: extend, never rename)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from card_layout.record import PermitType
+from cardservice.api.models import SERIAL_PATTERN, EvidenceIn, IdentityIn
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApplicationResidenceIn(_In):
+    current_residence: str
+    permit_type: PermitType
+    basis: int | None = Field(default=None, ge=1, le=5)
+
+
+class SponsorIn(_In):
+    citizen_number: str
+    relationship: Literal["spouse", "child", "parent"]
+
+
+class ReplacementIn(_In):
+    card_serial: str = Field(pattern=SERIAL_PATTERN, description="the card it replaces")
+    reason: Literal["lost", "damaged"]
+
+
+class ApplicationIn(_In):
+    kind: Literal["first_issue", "replacement", "family"] = "first_issue"
+    identity: IdentityIn
+    residence: ApplicationResidenceIn
+    evidence: EvidenceIn | None = Field(
+        default=None, description="for a long-term basis in the holder's own right")
+    sponsor: SponsorIn | None = Field(default=None, description="for kind family")
+    replacement: ReplacementIn | None = Field(default=None, description="for kind replacement")
+
+
+class DecisionIn(_In):
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class HandOverIn(_In):
+    card_serial: str = Field(pattern=SERIAL_PATTERN, description="as read from the reader")
+
+
+class CancelIn(_In):
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class ProductionRunIn(_In):
+    readers: list[str] | Literal["all"] = Field(
+        default="all", description='reader names or ids, or "all"')
+    limit: int | None = Field(default=None, ge=1)
+    card_wait: float = Field(default=30.0, gt=0, le=3600,
+                             description="seconds a reader may wait for its next card")
+
+
+class ApplicationOut(BaseModel):
+    """An application; ``card_serial`` once produced."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    kind: str
+    status: str
+    due_on: str
+    due_on_provisional: bool
+    card_serial: str | None
+    identity: dict[str, Any]
+    residence: dict[str, Any]
+    site: str
+    submitted_at: str
+    overdue: bool | None = None
+
+
+class ProductionRunOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    state: str
+    readers: list[str]
+    total: int
+    done: int
+    failed: int
+    left: int
+    rate: float
+    eta_seconds: float | None

@@ -1,0 +1,94 @@
+"""Production runs at the county centre: start one over some (or all) readers, follow it.
+Progress also goes to ``/v1/events`` as ``production.progress`` events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+from fastapi import APIRouter
+
+from cardservice import errors
+from cardservice.api.application_models import ProductionRunIn, ProductionRunOut
+from cardservice.api.deps import CertifierClient, ReaderClient, RuntimeDep
+from cardservice.api.models import ErrorBody
+from cardservice.api.routes.applications import actor, applications
+from cardservice.api.runtime import Runtime
+from cardservice.transport.readers import reader_id
+from cardservice.workflow.production import ProductionRun, Progress
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["production"])
+
+
+def _runs(runtime: Runtime) -> dict[str, ProductionRun]:
+    return runtime._stores.setdefault("production_runs", {})  # type: ignore[return-value]
+
+
+def _event(runtime: Runtime, progress: Progress) -> None:
+    fields = progress.as_dict()
+    fields.pop("results")
+    fields["run_id"] = fields.pop("id")
+    runtime.bus.publish("production.progress", **fields)
+
+
+async def _reader_names(runtime: Runtime, wanted: list[str] | str) -> list[str]:
+    names = [r.name for r in await runtime.readers()]
+    if wanted == "all":
+        return names
+    by_id = {reader_id(n): n for n in names}
+    chosen = []
+    for item in wanted:
+        name = item if item in names else by_id.get(item)
+        if name is None:
+            raise errors.ReaderNotFoundError(f"no reader {item!r}")
+        chosen.append(name)
+    return chosen
+
+
+def _card_io(runtime: Runtime):
+    """Production takes its own PC/SC connections (it ejects cards), not the pool's leases:
+    ``(connect, card_token)`` of the PC/SC driver (tests put their own in the runtime)."""
+    custom = runtime._stores.get("production_card_io")
+    if custom is not None:
+        return custom
+    driver = runtime.service.driver
+    return driver.connect, driver.card_token
+
+
+@router.post("/v1/production/runs", response_model=ProductionRunOut, status_code=202,
+             responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
+async def start(body: ProductionRunIn, runtime: RuntimeDep, client: CertifierClient) -> Any:
+    runs = _runs(runtime)
+    if any(r.progress.state == "running" for r in runs.values()):
+        raise errors.ReaderBusyError("a production run is already running on this daemon")
+    readers = await _reader_names(runtime, body.readers)
+    engine = await asyncio.to_thread(lambda: runtime.engine)
+    connect, card_token = _card_io(runtime)
+    run = ProductionRun(applications(runtime), engine, connect, card_token, readers,
+                        actor(runtime, client), limit=body.limit, card_wait=body.card_wait,
+                        release=getattr(runtime.pool.backend, "release_reader", None),
+                        on_progress=lambda p: _event(runtime, p))
+    runs[run.run_id] = run
+    threading.Thread(target=_run_logged, args=(run,), name=run.run_id, daemon=True).start()
+    return run.progress.as_dict()
+
+
+def _run_logged(run: ProductionRun) -> None:
+    try:
+        run.run()
+    except Exception:  # a bug must end the run visibly, not silently
+        logger.exception("production run %s failed", run.run_id)
+        run.progress.state = "failed"
+
+
+@router.get("/v1/production/runs/{run_id}", response_model=ProductionRunOut,
+            responses={404: {"model": ErrorBody}})
+async def show(run_id: str, runtime: RuntimeDep, client: ReaderClient) -> Any:
+    run = _runs(runtime).get(run_id)
+    if run is None:
+        raise errors.NotFoundError(f"no production run {run_id}")
+    return run.progress.as_dict()

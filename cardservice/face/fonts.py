@@ -1,0 +1,121 @@
+"""The layout's fonts as one chain: each character is drawn with the first font that has it.
+
+fontTools gives the character map, the advance widths (the one measure both renderers place
+glyphs by) and the outlines the PDF draws; Pillow's FreeType rasterises the same font for the
+PNG. A character that no font of the chain has cannot be printed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from fontTools.ttLib import TTFont
+
+from cardservice.face.layout import FontRef, Layout, LayoutError
+
+logger = logging.getLogger(__name__)
+
+#: Ideographic em box of CJK fonts: the glyph's top is 0.88 em above the baseline.
+ASCENT_EM = 0.88
+
+
+@dataclass(frozen=True)
+class Glyph:
+    char: str
+    font: int  # index into the chain
+    advance: float  # in em
+
+
+class FontChain:
+    """The fonts, each opened on first need (a fallback font is read only for its characters)."""
+
+    def __init__(self, paths: tuple[tuple[Path, int], ...]) -> None:
+        self.paths = paths
+        self._loaded: list[_Font | None] = [None] * len(paths)
+        self._lock = threading.RLock()  # fontTools decompiles lazily: not thread-safe
+
+    def _font(self, i: int) -> _Font:
+        font = self._loaded[i]
+        if font is None:
+            font = self._loaded[i] = _Font(_open(*self.paths[i]))
+        return font
+
+    def glyph(self, char: str) -> Glyph | None:
+        code = ord(char)
+        with self._lock:
+            for i in range(len(self.paths)):
+                font = self._font(i)
+                name = font.cmap.get(code)
+                if name is not None:
+                    return Glyph(char, i, font.hmtx[name][0] / font.upm)
+        return None
+
+    def missing(self, text: str) -> list[str]:
+        return [c for c in dict.fromkeys(text) if not c.isspace() and self.glyph(c) is None]
+
+    def draw(self, glyph: Glyph, pen) -> None:
+        """Draw ``glyph``'s outline in font units into a fontTools pen."""
+        with self._lock:
+            font = self._font(glyph.font)
+            font.glyphs[font.cmap[ord(glyph.char)]].draw(pen)
+
+    def units_per_em(self, font: int) -> int:
+        with self._lock:
+            return self._font(font).upm
+
+
+class _Font:
+    def __init__(self, font: TTFont) -> None:
+        self.cmap = font.getBestCmap()
+        self.upm = font["head"].unitsPerEm
+        self.hmtx = font["hmtx"]
+        self.glyphs = font.getGlyphSet()
+
+
+def _open(path: Path, index: int) -> TTFont:
+    try:
+        return TTFont(str(path), fontNumber=index, lazy=True)
+    except Exception as exc:
+        raise LayoutError(f"font {path}: cannot be opened: {exc}") from exc
+
+
+def resolve(ref: FontRef, dirs: tuple[str, ...]) -> Path:
+    """The font file ``ref.file``: an absolute path, or found by name under ``dirs``."""
+    given = Path(ref.file)
+    if given.is_absolute():
+        if given.is_file():
+            return given
+        raise LayoutError(f"font {ref.file} is not installed")
+    for found in _index(dirs).get(given.name, ()):
+        return found
+    raise LayoutError(f"font {ref.file} is not installed under {', '.join(dirs)} "
+                      "(scripts/install-system-deps.sh installs the default fonts)")
+
+
+@functools.lru_cache(maxsize=4)
+def _index(dirs: tuple[str, ...]) -> dict[str, tuple[Path, ...]]:
+    found: dict[str, list[Path]] = {}
+    for top in dirs:
+        for root, _subdirs, files in os.walk(top):
+            for name in files:
+                found.setdefault(name, []).append(Path(root) / name)
+    return {name: tuple(sorted(paths)) for name, paths in found.items()}
+
+
+_chains: dict[tuple, FontChain] = {}
+_chains_lock = threading.Lock()
+
+
+def font_chain(layout: Layout) -> FontChain:
+    """The (cached) font chain of ``layout``."""
+    paths = tuple((resolve(ref, layout.font_dirs), ref.index) for ref in layout.fonts)
+    with _chains_lock:
+        chain = _chains.get(paths)
+        if chain is None:
+            chain = _chains[paths] = FontChain(paths)
+        return chain

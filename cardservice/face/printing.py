@@ -1,0 +1,109 @@
+"""Printing the card's face through CUPS (``lp -d QUEUE``), and which sides a write reprints.
+
+A first issue prints both sides; a re-sign or a renewal changes only the erasable area, so only
+the back is reprinted. Printing runs after the chip write was read back and verified; a failure
+is ``PRINT_FAILED`` (retriable) and is repeated by printing again, never by rewriting the chip.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from cardservice import errors
+from cardservice.face import Face, FitError, LayoutError, PhotoError, sides_of
+
+logger = logging.getLogger(__name__)
+
+#: The sides each card write reprints.
+SIDES_AFTER = {"issue": "both", "resign": "back", "renew": "back"}
+LP_TIMEOUT = 30.0
+_QUEUE = re.compile(r"^[A-Za-z0-9_.@-]{1,127}$")
+
+
+@dataclass(frozen=True)
+class PrintJob:
+    card_serial: str
+    queue: str
+    sides: tuple[str, ...]
+    job: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": "printed", "card_serial": self.card_serial, "queue": self.queue,
+                "sides": list(self.sides), "job": self.job}
+
+
+def check_card(card: dict[str, Any], *, printing: bool) -> None:
+    """Only a personalized card that verifies (and is not revoked) is drawn; an expired one is
+    still shown, but printed only while valid."""
+    serial = card.get("card_serial", "?")
+    if card.get("state") != "personalized" or not card.get("identity") or not card.get("residence"):
+        raise errors.NotPersonalizedError(f"card {serial} is blank; it has no face to show")
+    registry = card.get("registry") or {}
+    if registry.get("status", "active") != "active":
+        raise errors.CardRevokedError(f"card {serial} is {registry['status']} in the registry")
+    status = card.get("verification", {}).get("status")
+    allowed = ("valid",) if printing else ("valid", "expired")
+    if status not in allowed:
+        raise errors.CardInvalidError(f"card {serial} is {status}; its face is not "
+                                      f"{'printed' if printing else 'shown'}")
+
+
+def render(face: Face, card: dict[str, Any], side: str, fmt: str,
+           photo: bytes | None = None) -> bytes:
+    """``face.render`` with the face's failures as service errors."""
+    try:
+        return face.render(card, side, fmt, photo=photo)
+    except FitError as exc:
+        raise errors.ValidationError(exc.field, exc.message, exc.reason) from exc
+    except PhotoError as exc:
+        raise errors.ValidationError("photo", str(exc), "bad_format") from exc
+    except LayoutError as exc:
+        raise errors.FaceUnavailableError(str(exc)) from exc
+
+
+def print_card(face: Face, card: dict[str, Any], side: str, queue: str | None, *,
+               photo: bytes | None = None, timeout: float = LP_TIMEOUT) -> PrintJob:
+    """Render ``side`` of ``card`` as PDF and send it to the CUPS queue ``queue``."""
+    if not queue:
+        raise errors.ValidationError("printer", "no printer queue is configured "
+                                     "(CARDSERVICE_PRINTER)", "not_configured")
+    if not _QUEUE.match(queue):
+        raise errors.ValidationError("printer", f"{queue!r} is not a CUPS queue name", "bad_format")
+    check_card(card, printing=True)
+    sides = sides_of(side)
+    pdf = render(face, card, side, "pdf", photo)
+    job = lp(pdf, queue, title=f"RP1 {card['card_serial']} {side}",
+             media=_media(face), timeout=timeout)
+    logger.info("printed the %s of card %s on %s (job %s)", "+".join(sides), card["card_serial"],
+                queue, job)
+    return PrintJob(card["card_serial"], queue, sides, job)
+
+
+def _media(face: Face) -> str:
+    layout = face.layout
+    return f"Custom.{layout.width_mm:g}x{layout.height_mm:g}mm"
+
+
+def lp(pdf: bytes, queue: str, *, title: str, media: str | None = None,
+       timeout: float = LP_TIMEOUT) -> str:
+    """``lp -d QUEUE`` with the PDF on standard input; the CUPS job id."""
+    command = ["lp", "-d", queue, "-t", title]
+    if media:
+        command += ["-o", f"media={media}"]
+    try:
+        done = subprocess.run([*command, "-"], input=pdf, capture_output=True, timeout=timeout,
+                              check=False)
+    except FileNotFoundError as exc:
+        raise errors.PrintError("lp is not installed (Debian package cups-client)") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise errors.PrintError(f"lp -d {queue} did not answer within {timeout:g} s") from exc
+    out = done.stdout.decode(errors="replace")
+    if done.returncode != 0:
+        why = done.stderr.decode(errors="replace").strip() or f"exit status {done.returncode}"
+        raise errors.PrintError(f"lp -d {queue} failed: {why}")
+    found = re.search(r"request id is (\S+)", out)
+    return found.group(1) if found else out.strip()

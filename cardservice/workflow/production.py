@@ -1,0 +1,245 @@
+"""Production runs at the county centre: certified applications, in due-date order, each
+personalized onto a blank card, on several readers at once (one worker thread per reader).
+
+- A worker waits for a card in its reader (by the reader's state, without connecting), claims the next certified application (a database
+  claim, so two workers or two daemons never take the same one), checks the rules again, issues
+  the card (registered ``produced``, active only at hand-over), marks the application
+  ``produced`` with the card's serial, ejects the card and waits until it has left the reader
+  (a feeder then inserts the next; at a plain reader a clerk takes it out).
+- A card that fails its write or read-back is not linked; its application keeps its claim until
+  the run ends and is then ``certified`` again (never retried on a second card in the same run);
+  the spoiled card is ejected.
+- ``on_produced(application, card_view)`` runs after a card is linked and before it is ejected:
+  the hook where the card face is rendered and printed (no printer code in this release).
+- Stopping (Ctrl-C, SIGTERM, :meth:`ProductionRun.stop`) lets each worker finish the card in
+  hand; a run killed outright is repaired by the next one (:func:`recover`): a card the registry
+  holds as produced for a certified application's citizen is linked to it instead of producing
+  a second card; the other stale claims are released.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from card_layout.record import PermitType
+from cardservice import errors
+from cardservice.engine.operations import CardView, Engine, PermitRequest
+from cardservice.store.registry import CardStatus
+from cardservice.transport import CardConnection
+from cardservice.workflow.codec import from_row
+from cardservice.workflow.model import Application, Kind
+from cardservice.workflow.rules import check_application, identity_of
+from cardservice.workflow.service import Actor, ApplicationService
+
+logger = logging.getLogger(__name__)
+
+#: failures that spoil or leave the card in the reader: eject it rather than reuse it
+CARD_FAILURES = (errors.TransportError, errors.CardProtocolError, errors.WriteVerifyError,
+                 errors.AlreadyPersonalizedError, errors.CardChangedError)
+
+
+@dataclass
+class Progress:
+    """Where a run stands; ``results`` holds ``(application id, card serial or None, error
+    code or None)`` per application tried."""
+
+    run_id: str
+    readers: list[str]
+    total: int
+    started_at: datetime
+    done: int = 0
+    failed: int = 0
+    state: str = "running"  # running | finished | stopped
+    results: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def left(self) -> int:
+        return max(self.total - self.done - self.failed, 0)
+
+    @property
+    def rate(self) -> float:
+        """Cards produced per second so far."""
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        return self.left / self.rate if self.rate > 0 else None
+
+    def as_dict(self) -> dict:
+        return {"id": self.run_id, "state": self.state, "readers": self.readers,
+                "total": self.total, "done": self.done, "failed": self.failed,
+                "left": self.left, "rate": round(self.rate, 3),
+                "eta_seconds": None if self.eta is None else round(self.eta, 1),
+                "started_at": self.started_at.isoformat(),
+                "results": [{"application_id": a, "card_serial": s, "error": e}
+                            for a, s, e in self.results]}
+
+
+def recover(service: ApplicationService, actor: Actor) -> list[str]:
+    """Repair what a killed run left: link produced cards to their certified applications,
+    release the other claims. Answers the ids it linked."""
+    linked = []
+    for row in service.store.find(status="certified"):
+        if row.claimed_by is None:
+            continue
+        app = from_row(row)
+        card = next((c for c in service.registry.find_by_citizen(app.citizen_number)
+                     if c.status is CardStatus.PRODUCED
+                     and service.store.by_card(c.serial) is None), None)
+        if card is not None:
+            service.mark_produced(app, card.serial, actor)
+            linked.append(app.id)
+    service.store.release_claims()
+    return linked
+
+
+class ProductionRun:
+    """One run over ``readers``; :meth:`run` blocks until done or stopped."""
+
+    def __init__(self, service: ApplicationService, engine: Engine,
+                 connect: Callable[[str], CardConnection],
+                 card_token: Callable[[str], object | None],
+                 readers: list[str], actor: Actor, *,
+                 limit: int | None = None, card_wait: float = 10.0,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 on_produced: Callable[[Application, CardView], None] | None = None,
+                 release: Callable[[str], None] | None = None) -> None:
+        if not readers:
+            raise errors.NoReaderError("no reader to produce on")
+        self.service, self.engine, self.connect = service, engine, connect
+        self.card_token = card_token
+        self.readers, self.actor, self.limit = list(readers), actor, limit
+        self.card_wait = card_wait
+        self.on_progress = on_progress
+        self.on_produced = on_produced
+        #: closes other handles this process keeps on a reader before an eject
+        self.release = release
+        self.run_id = "run-" + uuid.uuid4().hex[:12]
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._budget = 0
+        self._ejected: dict[str, object] = {}
+        self.progress = Progress(self.run_id, self.readers, 0, service.clock())
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> Progress:
+        recover(self.service, self.actor)
+        waiting = self.service.store.count("certified")
+        self._budget = waiting if self.limit is None else min(self.limit, waiting)
+        self.progress.total = self._budget
+        started = time.monotonic()
+        self._report(started)
+        workers = [threading.Thread(target=self._worker, args=(r, started), name=f"produce-{r}",
+                                    daemon=True) for r in self.readers]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        self.service.store.release_claims()  # failed applications are certified again
+        self.progress.state = "stopped" if self._stop.is_set() else "finished"
+        self._report(started)
+        return self.progress
+
+    def _take_budget(self) -> bool:
+        with self._lock:
+            if self._budget <= 0 or self._stop.is_set():
+                return False
+            self._budget -= 1
+            return True
+
+    def _worker(self, reader: str, started: float) -> None:
+        while (token := self._wait_for_card(reader)) is not None and self._take_budget():
+            row = self.service.store.claim_next(self.run_id)
+            if row is None:
+                return
+            try:
+                conn = self.connect(reader)
+            except errors.CardServiceError as exc:
+                logger.warning("cannot connect to %s: %s", reader, exc.code)
+                self.service.store.release(row.id)
+                with self._lock:
+                    self._budget += 1
+                continue
+            if self._produce(from_row(row), conn):  # ejected: wait for another card
+                self._ejected[reader] = token
+            self._report(started)
+
+    def _wait_for_card(self, reader: str) -> object | None:
+        """Wait (by the reader's state, without connecting) for a card other than the one last
+        ejected from ``reader``; its token, or None when none came in ``card_wait`` seconds."""
+        deadline = time.monotonic() + self.card_wait
+        while not self._stop.is_set():
+            try:
+                token = self.card_token(reader)
+                if token is not None and token != self._ejected.get(reader):
+                    return token
+            except errors.CardServiceError as exc:
+                logger.warning("reader %s: %s", reader, exc.code)
+            if time.monotonic() > deadline:
+                logger.warning("%s: no new card within %.0f s; its worker ends", reader,
+                               self.card_wait)
+                return None
+            self._stop.wait(0.05)
+        return None
+
+    def _produce(self, app: Application, conn: CardConnection) -> bool:
+        """Produce ``app`` on the card in ``conn``; True if the card was ejected."""
+        eject = False
+        try:
+            check_application(app, self.service.lookups, self.service.today())
+            photo = None if app.photo is None else base64.b64decode(app.photo)
+            view = self.engine.issue(conn, identity_of(app), _request(app),
+                                     actor=self.actor.name, from_application=True, photo=photo)
+            serial = view.serial.hex()
+            eject = True
+            produced = self.service.mark_produced(app, serial, self.actor)
+            if self.on_produced is not None:
+                self.on_produced(produced, view)
+            self._record(app.id, serial, None)
+        except errors.CardServiceError as exc:
+            eject = eject or isinstance(exc, CARD_FAILURES)
+            logger.warning("application %s not produced on %s: %s %s", app.id,
+                           conn.reader_name, exc.code, exc.message)
+            self._record(app.id, None, exc.code)
+        finally:
+            if eject:
+                if self.release is not None:
+                    self.release(conn.reader_name)
+                conn.eject()
+            else:
+                conn.close()
+        return eject
+
+    def _record(self, app_id: str, serial: str | None, code: str | None) -> None:
+        with self._lock:
+            self.progress.results.append((app_id, serial, code))
+            if code is None:
+                self.progress.done += 1
+            else:
+                self.progress.failed += 1
+
+    def _report(self, started: float) -> None:
+        with self._lock:
+            self.progress.elapsed = time.monotonic() - started
+        if self.on_progress is not None:
+            self.on_progress(self.progress)
+
+
+def _request(app: Application) -> PermitRequest:
+    res = app.residence
+    family = app.kind is Kind.FAMILY and app.family is not None
+    return PermitRequest(current_residence=res.current_residence,
+                         permit_type=PermitType(res.permit_type),
+                         basis=None if family else res.basis,
+                         sponsor_citizen_number=app.family.sponsor_citizen_number if family
+                         else None)

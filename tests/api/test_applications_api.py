@@ -1,0 +1,112 @@
+"""The application and production routes (TestClient; in-process cards in a feeder)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from tests.engine.conftest import make_card
+from tests.workflow.conftest import InProcessFeeder
+
+from .conftest import ALICE, BOB, NOW, Daemon
+
+RESIDENCE = {"current_residence": "示范县城关镇幸福路1号", "permit_type": "temporary"}
+
+
+def _certifier(daemon: Daemon) -> dict[str, str]:
+    token = daemon.runtime.tokens.create("county-1", "certifier", NOW)[0]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_application_story_over_http(daemon: Daemon, tmp_path) -> None:
+    c, op, cert = daemon.client, daemon.auth(), _certifier(daemon)
+    r = c.post("/v1/applications", json={"identity": BOB, "residence": RESIDENCE}, headers=op)
+    assert r.status_code == 201, r.text
+    app = r.json()
+    assert (app["id"], app["status"], app["due_on"], app["card_serial"]) == (
+        "A000001", "submitted", "2026-12-04", None)
+    assert c.post("/v1/applications", json={"identity": BOB, "residence": RESIDENCE},
+                  headers=op).json()["error"]["code"] == "APPLICATION_OPEN"
+    pdf = c.get(f"/v1/applications/{app['id']}/receipt.pdf", headers=op)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    (tmp_path / "r.pdf").write_bytes(pdf.content)
+    text = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "A000001" in text and "2026-12-04" in text and "110105********1232" in text
+
+    url = f"/v1/applications/{app['id']}"
+    r = c.post(f"{url}/certify", json={"decision": "approve"}, headers=cert)
+    assert r.status_code == 409 and "is submitted" in r.json()["error"]["message"]
+    assert c.post(f"{url}/audit", json={"decision": "approve"}, headers=cert).status_code == 403
+    assert c.post(f"{url}/audit", json={"decision": "approve"}, headers=op).status_code == 200
+    assert c.post(f"{url}/certify", json={"decision": "approve"}, headers=op).status_code == 403
+    r = c.post(f"{url}/certify", json={"decision": "approve"}, headers=cert)
+    assert r.json()["status"] == "certified"
+
+    feeder = InProcessFeeder({"Sim Reader A": [make_card("52500000000000e1")],
+                              "Sim Reader B": []})
+    daemon.runtime._stores["production_card_io"] = (feeder.connect, feeder.card_token)
+    with c.websocket_connect("/v1/events", headers={"Host": "127.0.0.1:8765", **cert}) as ws:
+        r = c.post("/v1/production/runs", json={"readers": ["No Such Reader"]}, headers=cert)
+        assert r.status_code == 404
+        r = c.post("/v1/production/runs", json={"readers": "all", "limit": 1}, headers=op)
+        assert r.status_code == 403
+        run = _start(daemon, cert)
+        events = []
+        while len(events) < 2:
+            event = ws.receive_json()
+            if event["type"] == "production.progress":
+                events.append(event)
+    assert events and events[0]["run_id"] == run["id"] and "eta_seconds" in events[0]
+    run = _wait(daemon, run["id"], cert)
+    assert (run["state"], run["done"], run["failed"]) == ("finished", 1, 0)
+    produced = c.get(url, headers=op).json()
+    assert (produced["status"], produced["card_serial"]) == ("produced", "52500000000000e1")
+    r = c.post(f"{url}/hand-over", json={"card_serial": "52500000000000e2"}, headers=op)
+    assert r.json()["error"]["code"] == "CARD_CHANGED"
+    r = c.post(f"{url}/hand-over", json={"card_serial": "52500000000000e1"}, headers=op)
+    assert r.json()["status"] == "handed_over"
+    assert c.get("/v1/cards/52500000000000e1", headers=op).json()["status"] == "active"
+
+
+def test_list_filters_cancel_and_overdue(daemon: Daemon) -> None:
+    c, op = daemon.client, daemon.auth()
+    a = c.post("/v1/applications", json={"identity": BOB, "residence": RESIDENCE},
+               headers=op).json()
+    b = c.post("/v1/applications", json={
+        "identity": ALICE, "kind": "first_issue",
+        "residence": {**RESIDENCE, "permit_type": "long_term", "basis": 1}}, headers=op)
+    assert b.json()["error"]["rule"] == "basis_evidence_required"
+    b = c.post("/v1/applications", json={
+        "identity": ALICE, "residence": {**RESIDENCE, "permit_type": "long_term", "basis": 1},
+        "evidence": {"kind": "lease_contract", "reference": "HT-7"}}, headers=op).json()
+    assert c.get("/v1/applications?overdue=true", headers=op).json() == []
+    daemon.clock.advance(days=8)
+    late = c.get("/v1/applications?overdue=true", headers=op).json()
+    assert [x["id"] for x in late] == [a["id"], b["id"]] and late[0]["overdue"]
+    r = c.post(f"/v1/applications/{a['id']}/cancel", json={"reason": "moved away"}, headers=op)
+    assert r.json()["status"] == "cancelled"
+    assert [x["id"] for x in c.get("/v1/applications?status=cancelled",
+                                   headers=op).json()] == [a["id"]]
+    assert c.get(f"/v1/applications?citizen_number={ALICE['citizen_number']}",
+                 headers=op).json()[0]["id"] == b["id"]
+    assert c.get("/v1/applications?status=bogus", headers=op).status_code == 422
+    assert c.get("/v1/applications/A999999", headers=op).status_code == 404
+
+
+def _start(daemon: Daemon, cert: dict) -> dict:
+    r = daemon.client.post("/v1/production/runs",
+                           json={"readers": ["Sim Reader A", "Sim Reader B"], "card_wait": 0.5},
+                           headers=cert)
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+def _wait(daemon: Daemon, run_id: str, cert: dict) -> dict:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        run = daemon.client.get(f"/v1/production/runs/{run_id}", headers=cert).json()
+        if run["state"] != "running":
+            return run
+        time.sleep(0.05)
+    raise AssertionError("the run did not finish")
