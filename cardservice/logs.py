@@ -58,7 +58,10 @@ class RedactingFilter(logging.Filter):
     full request target, query string included)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record: logging reports it itself
+            return True
         clean = redact_secrets(message)
         if clean != message:
             record.msg, record.args = clean, None

@@ -77,8 +77,10 @@ def test_card_removed_mid_write_then_reconciled(engine, driver, vpcd_card):
     with driver.connect(reader) as conn:
         engine.issue(conn, identity(), temporary())
     bridge.card.faults.cut_power_in_update(1, 10_000)  # all bytes land, the answer is lost
-    with driver.connect(reader) as conn, pytest.raises(errors.TransportError):
+    # the write landed but its answer was lost and the card is gone: not confirmed, intent pending
+    with driver.connect(reader) as conn, pytest.raises(errors.WriteVerifyError) as unconfirmed:
         engine.resign(conn, MOVE)
+    assert [e.id for e in engine.audit.pending()] == [unconfirmed.value.intent_id]
     deadline = time.monotonic() + 5
     while engine.audit.pending() and time.monotonic() < deadline:
         try:

@@ -37,3 +37,26 @@ def test_json_lines_carry_request_fields():
     line = json.loads(JsonFormatter().format(record))
     assert (line["msg"], line["status"], line["ms"], line["level"]) == (
         "GET /v1/health", 200, 0.4, "info")
+
+
+def test_text_log_escapes_control_characters_of_untrusted_text():
+    from cardservice.logs import TextFormatter
+
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "GET %s 404", ("/a\r\nFAKE\x1b[2J\x00",),
+                               None)
+    line = TextFormatter("%(levelname)s %(message)s").format(record)
+    assert line == "INFO GET /a\\r\\nFAKE\\x1b[2J\\x00 404"
+    assert "\n" not in line and "\x1b" not in line
+
+
+def test_tokens_are_redacted_wherever_they_appear():
+    from cardservice.logs import RedactingFilter, redact_query
+
+    secret = "cs_" + "A1b2" * 11
+    assert redact_query(f"a=1&token={secret}&b=2") == "a=1&token=[redacted]&b=2"
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1,
+                               '%s - "WebSocket %s" [accepted]',
+                               ("127.0.0.1:5", f"/v1/events?token={secret}"), None)
+    RedactingFilter().filter(record)
+    assert secret not in record.getMessage()
+    assert "token=[redacted]" in record.getMessage()
