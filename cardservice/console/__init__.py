@@ -17,6 +17,7 @@ from cardservice.console import (
     routes_audit,
     routes_auth,
     routes_cards,
+    routes_production,
     routes_writes,
 )
 from cardservice.console.accounts import Accounts
@@ -33,7 +34,8 @@ def install(app: FastAPI, runtime: Runtime) -> None:
     app.state.console = Console(runtime=runtime, accounts=accounts, env=build_env())
     install_handlers(app)
     # routes_cards before routes_writes: /readers/{rid}/verdict is not a write form
-    for module in (routes_auth, routes_cards, routes_writes, routes_audit, routes_applications):
+    for module in (routes_auth, routes_cards, routes_writes, routes_audit,
+                   routes_applications, routes_production):
         app.include_router(module.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
     docs.install(app)

@@ -153,22 +153,42 @@ def test_overdue_list(clerks, as_clerk):
     assert operator.get(f"{APPS}?queue=bogus").status_code == 422
 
 
-def _produce(daemon, app_id: str) -> object:
-    """A production run over the API with one in-process card; answers the produced card."""
-    token = daemon.runtime.tokens.create("county-1", "certifier", daemon.clock())[0]
-    cert = {"Authorization": f"Bearer {token}"}
+def _produce(daemon, certifier, app_id: str) -> object:
+    """A production run started from the console's production page with one in-process card
+    in a feeder; answers the produced card."""
     feeder = InProcessFeeder({READER_B: [make_card("52500000000000e1")]})
     daemon.runtime._stores["production_card_io"] = (feeder.connect, feeder.card_token)
-    r = daemon.client.post("/v1/production/runs", json={"readers": [READER_B], "card_wait": 0.5},
-                           headers=cert)
-    assert r.status_code == 202, r.text
+    page = certifier.get("/console/production")
+    assert page.status_code == 200 and "1 件已审批的申请等待制卡" in page.text
+    rid = reader_id(READER_B)
+    started = form_post(certifier, "/console/production",
+                        {"csrf": csrf_of(page.text), "reader": rid, "card_wait": "0.5"})
+    assert started.status_code == 303, started.text
+    run_url = started.headers["location"]
+    assert 'id="run-progress"' in certifier.get(run_url).text
     deadline = time.monotonic() + 20
-    while daemon.client.get(f"/v1/production/runs/{r.json()['id']}",
-                            headers=cert).json()["state"] == "running":
+    while (progress := certifier.get(f"{run_url}/progress").json())["state"] == "running":
         assert time.monotonic() < deadline, "the run did not finish"
         time.sleep(0.05)
+    assert (progress["done"], progress["failed"], progress["readers"]) == (1, 0, [READER_B])
+    assert progress["results"][0]["application_id"] == app_id
+    run_page = certifier.get(run_url).text
+    assert "52500000000000e1" in run_page and 'data-state="finished"' in run_page
     assert _status(daemon, app_id) == "produced"
     return feeder.ejected[0]
+
+
+def test_production_page_is_the_certifiers(clerks, as_clerk):
+    operator, certifier = as_clerk("operator"), as_clerk("certifier")
+    assert operator.get("/console/production").status_code == 403
+    csrf = csrf_of(operator.get(APPS).text)
+    assert form_post(operator, "/console/production", {"csrf": csrf}).status_code == 403
+    assert form_post(certifier, "/console/production", {"card_wait": "1"}).status_code == 403  # no CSRF
+    page = certifier.get("/console/production")
+    bad = form_post(certifier, "/console/production",
+                    {"csrf": csrf_of(page.text), "card_wait": "0"})
+    assert bad.status_code == 422 and "等待下一张卡的秒数" in bad.text
+    assert certifier.get("/console/production/P-nope").status_code == 404
 
 
 def test_hand_over_reads_the_card_in_the_reader(clerks, as_clerk):
@@ -176,7 +196,7 @@ def test_hand_over_reads_the_card_in_the_reader(clerks, as_clerk):
     app_id = _submitted_id(_submit(operator))
     _decide(operator, app_id, "audit", "approve")
     _decide(certifier, app_id, "certify", "approve")
-    card = _produce(clerks, app_id)
+    card = _produce(clerks, certifier, app_id)
     rid = reader_id(READER_A)
     page = operator.get(f"{APPS}/{app_id}")
     assert 'id="hand-over-form"' in page.text and f'value="{rid}"' in page.text
