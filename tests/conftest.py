@@ -28,9 +28,10 @@ from simulator.vpcd import VpcdBridge, reader_name_for_port
 
 #: The reader a served card appears in first (vpcd port 35963).
 READER = "Virtual PCD 00 00"
-#: vpcd ports a fixture may use, in order (override with CARDSIM_VPCD_PORTS=35965,35966).
+#: vpcd ports a fixture may use, in order: the 16 readers scripts/install-system-deps.sh sets up
+#: (override with CARDSIM_VPCD_PORTS=35965,35966).
 CANDIDATE_PORTS = tuple(int(p) for p in os.environ.get(
-    "CARDSIM_VPCD_PORTS", "35963,35964,35965,35966").split(","))
+    "CARDSIM_VPCD_PORTS", ",".join(str(p) for p in range(35963, 35979))).split(","))
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from cardservice.api.models import ErrorBody
 from cardservice.api.routes.applications import actor, applications
 from cardservice.api.runtime import Runtime
 from cardservice.transport.readers import reader_id
+from cardservice.workflow.printing import face_printer
 from cardservice.workflow.production import ProductionRun, Progress
 from cardservice.workflow.service import Actor
 
@@ -31,7 +32,10 @@ def _runs(runtime: Runtime) -> dict[str, ProductionRun]:
 
 def _event(runtime: Runtime, progress: Progress) -> None:
     fields = progress.as_dict()
-    fields.pop("results")
+    fields["print_failures"] = [{"application_id": r["application_id"],
+                                 "card_serial": r["card_serial"], "error": r["print"]["error"]}
+                                for r in fields.pop("results")
+                                if (r["print"] or {}).get("status") == "failed"]
     fields["run_id"] = fields.pop("id")
     runtime.bus.publish("production.progress", **fields)
 
@@ -78,7 +82,8 @@ async def start_run(runtime: Runtime, body: ProductionRunIn, by: Actor) -> Produ
     run = ProductionRun(applications(runtime), engine, connect, card_token, readers, by,
                         limit=body.limit, card_wait=body.card_wait,
                         release=getattr(runtime.pool.backend, "release_reader", None),
-                        on_progress=lambda p: _event(runtime, p))
+                        on_progress=lambda p: _event(runtime, p),
+                        on_produced=face_printer(lambda: engine.face, runtime.settings.printer))
     runs[run.run_id] = run
     threading.Thread(target=_run_logged, args=(run,), name=run.run_id, daemon=True).start()
     return run
