@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import signal
 import sys
 import threading
@@ -14,6 +15,7 @@ import click
 
 from cardservice import errors
 from cardservice.engine.service import Service
+from cardservice.workflow.printing import face_printer
 from cardservice.workflow.production import ProductionRun, Progress
 from cardservice.workflow.service import Actor
 from cardservice.workflow.wiring import open_applications
@@ -45,7 +47,9 @@ def produce(svc: Service, readers: tuple[str, ...], limit: int | None, card_wait
     driver = svc.driver
     run = ProductionRun(open_applications(svc), svc.engine, driver.connect, driver.card_token,
                         names, Actor(f"cli:{getpass.getuser()}", svc.site_id), limit=limit,
-                        card_wait=card_wait, on_progress=_show)
+                        card_wait=card_wait, on_progress=_show,
+                        on_produced=face_printer(lambda: svc.engine.face,
+                                                 os.environ.get("CARDSERVICE_PRINTER")))
     finished = threading.Event()
     worker = threading.Thread(target=lambda: (run.run(), finished.set()), daemon=True)
     previous = signal.signal(signal.SIGTERM, lambda *_: run.stop())
@@ -66,10 +70,17 @@ def produce(svc: Service, readers: tuple[str, ...], limit: int | None, card_wait
         click.echo(json.dumps(p.as_dict(), ensure_ascii=False, indent=2))
     else:
         for app_id, serial, code in p.results:
-            click.echo(f"{app_id}  {serial or '-'}  {code or 'produced'}")
+            printed = p.prints.get(app_id) or {}
+            note = "  PRINT_FAILED" if printed.get("status") == "failed" else ""
+            click.echo(f"{app_id}  {serial or '-'}  {code or 'produced'}{note}")
         click.echo(f"run {p.run_id} {p.state}: {p.done} produced, {p.failed} failed")
+    if p.print_failed:
+        click.echo(f"error PRINT_FAILED: {p.print_failed} card(s) were produced, but their face "
+                   "did not print; print each again with `cardservice card print`", err=True)
     if p.failed:
         sys.exit(4)
+    if p.print_failed:
+        sys.exit(6)
 
 
 def _show(p: Progress) -> None:

@@ -11,7 +11,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from cardservice.api.runtime import Runtime
-from cardservice.console import docs, routes_audit, routes_auth, routes_cards, routes_writes
+from cardservice.console import (
+    docs,
+    routes_applications,
+    routes_audit,
+    routes_auth,
+    routes_cards,
+    routes_production,
+    routes_writes,
+)
 from cardservice.console.accounts import Accounts
 from cardservice.console.web import PREFIX, Console, build_env, install_handlers
 
@@ -26,7 +34,8 @@ def install(app: FastAPI, runtime: Runtime) -> None:
     app.state.console = Console(runtime=runtime, accounts=accounts, env=build_env())
     install_handlers(app)
     # routes_cards before routes_writes: /readers/{rid}/verdict is not a write form
-    for module in (routes_auth, routes_cards, routes_writes, routes_audit):
+    for module in (routes_auth, routes_cards, routes_writes, routes_audit,
+                   routes_applications, routes_production):
         app.include_router(module.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
     docs.install(app)

@@ -43,7 +43,8 @@ def check_card(card: dict[str, Any], *, printing: bool) -> None:
     if card.get("state") != "personalized" or not card.get("identity") or not card.get("residence"):
         raise errors.NotPersonalizedError(f"card {serial} is blank; it has no face to show")
     registry = card.get("registry") or {}
-    if registry.get("status", "active") != "active":
+    # a produced card (not handed over yet) is printed too: production prints it, a clerk repeats
+    if registry.get("status", "active") not in ("active", "produced"):
         raise errors.CardRevokedError(f"card {serial} is {registry['status']} in the registry")
     status = card.get("verification", {}).get("status")
     allowed = ("valid",) if printing else ("valid", "expired")

@@ -10,7 +10,9 @@ personalized onto a blank card, on several readers at once (one worker thread pe
   the run ends and is then ``certified`` again (never retried on a second card in the same run);
   the spoiled card is ejected.
 - ``on_produced(application, card_view)`` runs after a card is linked and before it is ejected:
-  the hook where the card face is rendered and printed (no printer code in this release).
+  the hook where the card face is printed (:mod:`cardservice.workflow.printing`, with
+  ``CARDSERVICE_PRINTER`` set). What it answers is the card's print result; a failed print
+  (``"status": "failed"``) is counted in ``print_failed`` and leaves the card produced.
 - Stopping (Ctrl-C, SIGTERM, :meth:`ProductionRun.stop`) lets each worker finish the card in
   hand; a run killed outright is repaired by the next one (:func:`recover`): a card the registry
   holds as produced for a certified application's citizen is linked to it instead of producing
@@ -48,7 +50,7 @@ CARD_FAILURES = (errors.TransportError, errors.CardProtocolError, errors.WriteVe
 @dataclass
 class Progress:
     """Where a run stands; ``results`` holds ``(application id, card serial or None, error
-    code or None)`` per application tried."""
+    code or None)`` per application tried, ``prints`` the print result per application."""
 
     run_id: str
     readers: list[str]
@@ -58,6 +60,7 @@ class Progress:
     failed: int = 0
     state: str = "running"  # running | finished | stopped
     results: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    prints: dict[str, dict] = field(default_factory=dict)
     elapsed: float = 0.0
 
     @property
@@ -70,17 +73,22 @@ class Progress:
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
+    def print_failed(self) -> int:
+        """Cards produced whose face did not print."""
+        return sum(1 for p in self.prints.values() if p.get("status") == "failed")
+
+    @property
     def eta(self) -> float | None:
         return self.left / self.rate if self.rate > 0 else None
 
     def as_dict(self) -> dict:
         return {"id": self.run_id, "state": self.state, "readers": self.readers,
                 "total": self.total, "done": self.done, "failed": self.failed,
-                "left": self.left, "rate": round(self.rate, 3),
+                "left": self.left, "print_failed": self.print_failed, "rate": round(self.rate, 3),
                 "eta_seconds": None if self.eta is None else round(self.eta, 1),
                 "started_at": self.started_at.isoformat(),
-                "results": [{"application_id": a, "card_serial": s, "error": e}
-                            for a, s, e in self.results]}
+                "results": [{"application_id": a, "card_serial": s, "error": e,
+                             "print": self.prints.get(a)} for a, s, e in self.results]}
 
 
 def recover(service: ApplicationService, actor: Actor) -> list[str]:
@@ -110,7 +118,7 @@ class ProductionRun:
                  readers: list[str], actor: Actor, *,
                  limit: int | None = None, card_wait: float = 10.0,
                  on_progress: Callable[[Progress], None] | None = None,
-                 on_produced: Callable[[Application, CardView], None] | None = None,
+                 on_produced: Callable[[Application, CardView], dict | None] | None = None,
                  release: Callable[[str], None] | None = None) -> None:
         if not readers:
             raise errors.NoReaderError("no reader to produce on")
@@ -203,9 +211,8 @@ class ProductionRun:
             serial = view.serial.hex()
             eject = True
             produced = self.service.mark_produced(app, serial, self.actor)
-            if self.on_produced is not None:
-                self.on_produced(produced, view)
-            self._record(app.id, serial, None)
+            printed = None if self.on_produced is None else self.on_produced(produced, view)
+            self._record(app.id, serial, None, printed)
         except errors.CardServiceError as exc:
             eject = eject or isinstance(exc, CARD_FAILURES)
             logger.warning("application %s not produced on %s: %s %s", app.id,
@@ -220,9 +227,12 @@ class ProductionRun:
                 conn.close()
         return eject
 
-    def _record(self, app_id: str, serial: str | None, code: str | None) -> None:
+    def _record(self, app_id: str, serial: str | None, code: str | None,
+                printed: dict | None = None) -> None:
         with self._lock:
             self.progress.results.append((app_id, serial, code))
+            if printed is not None:
+                self.progress.prints[app_id] = printed
             if code is None:
                 self.progress.done += 1
             else:

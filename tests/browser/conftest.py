@@ -28,7 +28,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 PASSWORD = "correct horse battery"
 SERIAL = "52503100000000C1"
 CLERKS = {"reader-clerk": "reader", "operator-clerk": "operator", "admin-clerk": "admin",
-          "locked-clerk": "operator"}
+          "certifier-clerk": "certifier", "locked-clerk": "operator"}
 HOLDER = {"name": "赵六", "gender": "female", "nationality": "01",
           "citizen_number": "11010519491231002X", "household_address": "北京市朝阳区建国路88号"}
 FIRST_RESIDENCE = "示范县城关镇幸福路1号"

@@ -214,3 +214,37 @@ def test_docs_work_offline_and_post_from_their_own_origin(browser: Browser, site
                            site.token)
     assert status == 404  # through the Origin check: the card is simply not in the registry
     browser.shot("docs")
+
+
+def test_application_intake_audit_and_certify(browser: Browser, site: Site):
+    page = browser.page
+    log_in(page, site, "operator-clerk")
+    page.click("#nav-applications")
+    page.click("#nav-intake")
+    assert_labelled(page)
+    for name, value in {"name": "王五", "nationality": "01", "citizen_number": "110105199001011232",
+                        "household_address": "新疆博乐市青得里大街1号",
+                        "current_residence": "示范县城关镇幸福路3号"}.items():
+        page.fill(f"#f-{name}", value)
+    page.select_option("#f-gender", "male")
+    page.select_option("#f-permit_type", "temporary")
+    browser.shot("application-intake")
+    page.click("#submit-application")
+    expect(page.locator("#submitted")).to_contain_text("已受理")
+    app_id = page.locator("h1").inner_text().split()[-1]
+    receipt = page.locator("#receipt").get_attribute("href")
+    assert receipt == f"/console/applications/{app_id}/receipt.pdf"
+    browser.shot("application-submitted")
+    page.click("#nav-audit")
+    page.click(f'tr[data-application="{app_id}"] a')
+    page.click("#approve")
+    expect(page.locator(f'tr[data-application="{app_id}"]')).to_have_count(0)
+    page.click("#logout")
+    log_in(page, site, "certifier-clerk")
+    page.goto(f"{site.url}/console/applications")
+    page.click(f'tr[data-application="{app_id}"] a')
+    expect(page.locator("#app-status")).to_have_attribute("data-status", "audited")
+    page.click("#approve")
+    page.goto(f"{site.url}/console/applications/{app_id}")
+    expect(page.locator("#app-status")).to_have_attribute("data-status", "certified")
+    browser.shot("application-certified")

@@ -21,7 +21,7 @@ from tests.api.conftest import (  # noqa: F401  (fixtures shared with the API te
 )
 
 PASSWORD = "correct horse battery"
-ROLES = ("reader", "operator", "admin")
+ROLES = ("reader", "operator", "certifier", "admin")
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 

@@ -93,3 +93,12 @@ def test_an_expired_card_is_still_shown_but_a_blank_one_is_not():
     blank = {"card_serial": "00", "state": "blank", "identity": None, "residence": None}
     with pytest.raises(errors.NotPersonalizedError):
         check_card(blank, printing=False)
+
+
+def test_a_produced_card_not_handed_over_yet_is_printed_a_revoked_one_not():
+    card = _valid()
+    card["registry"] = {"status": "produced"}
+    check_card(card, printing=True)  # production prints it; `card print` repeats a failed print
+    card["registry"] = {"status": "revoked"}
+    with pytest.raises(errors.CardRevokedError):
+        check_card(card, printing=True)

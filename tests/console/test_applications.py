@@ -1,0 +1,222 @@
+"""Console application pages: intake, the audit and certification queues with role gating and
+CSRF, field and rule messages, the receipt, the overdue list and hand-over of a produced card
+read in a reader (a production run through the API with in-process cards in a feeder)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+
+from cardservice.transport.readers import reader_id
+from tests.api.conftest import ALICE, BOB, READER_A, READER_B
+from tests.engine.conftest import make_card
+from tests.workflow.conftest import InProcessFeeder
+
+from .conftest import csrf_of, form_post
+
+APPS = "/console/applications"
+INTAKE = {"kind": "first_issue", **BOB, "current_residence": "示范县城关镇幸福路1号",
+          "permit_type": "temporary"}
+
+
+def _submit(client, **changes: str):
+    page = client.get(f"{APPS}/new")
+    assert page.status_code == 200 and 'id="intake-form"' in page.text
+    return form_post(client, f"{APPS}/new", {"csrf": csrf_of(page.text), **INTAKE, **changes})
+
+
+def _decide(client, app_id: str, stage: str, decision: str, reason: str = ""):
+    page = client.get(f"{APPS}/{app_id}")
+    csrf = csrf_of(page.text)
+    return form_post(client, f"{APPS}/{app_id}/{stage}",
+                     {"csrf": csrf, "decision": decision, "reason": reason})
+
+
+def _status(daemon, app_id: str) -> str:
+    return daemon.client.get(f"/v1/applications/{app_id}", headers=daemon.auth()).json()["status"]
+
+
+def _submitted_id(page) -> str:
+    assert page.status_code == 200, page.text
+    found = re.search(r'id="submitted"[^>]*>申请 (A\d+) 已受理，办结时限 ([\d-]+)。<', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def test_submit_audit_certify_with_clerks_as_actors(clerks, as_clerk, tmp_path):
+    operator, certifier = as_clerk("operator"), as_clerk("certifier")
+    done = _submit(operator)
+    app_id = _submitted_id(done)
+    assert "2026-12-04" in done.text and f'{APPS}/{app_id}/receipt.pdf' in done.text
+    pdf = operator.get(f"{APPS}/{app_id}/receipt.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    (tmp_path / "r.pdf").write_bytes(pdf.content)
+    text = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert app_id in text and "2026-12-04" in text
+
+    queue = operator.get(APPS)  # the operator's own queue: audit
+    assert f'data-application="{app_id}"' in queue.text and "审核队列" in queue.text
+    assert f'data-application="{app_id}"' not in certifier.get(APPS).text  # not audited yet
+    assert 'id="decision-form"' not in certifier.get(f"{APPS}/{app_id}").text
+    assert _decide(operator, app_id, "audit", "approve").status_code == 303
+    assert _status(clerks, app_id) == "audited"
+
+    assert f'data-application="{app_id}"' in certifier.get(APPS).text  # certification queue
+    assert _decide(certifier, app_id, "certify", "approve").status_code == 303
+    assert _status(clerks, app_id) == "certified"
+    detail = operator.get(f"{APPS}/{app_id}").text
+    assert detail.count("clerk:") == 3 and 'data-status="certified"' in detail
+
+    entries = clerks.client.get("/v1/audit", headers=clerks.auth("admin")).json()
+    actors = {e["operation"]: e["actor"] for e in entries}
+    assert actors["application.submit"] == "clerk:operator-clerk"
+    assert actors["application.audit_approve"] == "clerk:operator-clerk"
+    assert actors["application.certify_approve"] == "clerk:certifier-clerk"
+
+
+def test_roles_gate_each_queue(clerks, as_clerk):
+    operator, certifier, reader = as_clerk("operator"), as_clerk("certifier"), as_clerk("reader")
+    app_id = _submitted_id(_submit(operator))
+    csrf = csrf_of(certifier.get(f"{APPS}/{app_id}").text)
+    refused = form_post(certifier, f"{APPS}/{app_id}/audit", {"csrf": csrf, "decision": "approve"})
+    assert refused.status_code == 403  # a certifier cannot audit
+    assert certifier.get(f"{APPS}/new").status_code == 403  # nor take applications
+    assert reader.get(f"{APPS}/new").status_code == 403
+    assert _decide(operator, app_id, "audit", "approve").status_code == 303
+    csrf = csrf_of(operator.get(f"{APPS}/{app_id}").text)
+    refused = form_post(operator, f"{APPS}/{app_id}/certify", {"csrf": csrf, "decision": "approve"})
+    assert refused.status_code == 403  # an operator cannot certify
+    assert 'id="decision-form"' not in operator.get(f"{APPS}/{app_id}").text
+    assert _status(clerks, app_id) == "audited"
+    # the admin may do both
+    assert _decide(as_clerk("admin"), app_id, "certify", "approve").status_code == 303
+
+
+def test_forms_without_csrf_are_refused(clerks, as_clerk):
+    operator = as_clerk("operator")
+    r = form_post(operator, f"{APPS}/new", INTAKE)
+    assert r.status_code == 403
+    assert clerks.client.get("/v1/applications", headers=clerks.auth()).json() == []
+    app_id = _submitted_id(_submit(operator))
+    r = form_post(operator, f"{APPS}/{app_id}/audit", {"csrf": "forged", "decision": "approve"})
+    assert r.status_code == 403 and _status(clerks, app_id) == "submitted"
+    cross = form_post(operator, f"{APPS}/{app_id}/audit", {"decision": "approve"},
+                      Origin="https://evil.example")
+    assert cross.status_code == 403 and _status(clerks, app_id) == "submitted"
+
+
+def test_intake_field_and_rule_messages(clerks, as_clerk):
+    operator = as_clerk("operator")
+    empty = _submit(operator, name="")
+    assert empty.status_code == 422 and 'id="e-name"' in empty.text
+    assert 'aria-invalid="true"' in empty.text
+    assert 'value="110105' in empty.text  # what was typed stays
+    kind = _submit(operator, permit_type="")
+    assert kind.status_code == 422 and 'id="e-permit_type"' in kind.text
+    rule = _submit(operator, permit_type="long_term", basis="1")
+    assert rule.status_code == 422 and "需提供证明材料" in rule.text
+    ok = _submit(operator, permit_type="long_term", basis="1", evidence_kind="lease_contract",
+                 evidence_reference="HT-7")
+    app_id = _submitted_id(ok)
+    again = _submit(operator)
+    assert again.status_code == 409 and "已有办理中的申请" in again.text
+    assert clerks.client.get(f"/v1/applications/{app_id}", headers=clerks.auth()).json()[
+        "evidence"] == {"kind": "lease_contract", "reference": "HT-7"}
+
+
+def test_reject_needs_a_reason_and_a_decided_one_cannot_be_decided_again(clerks, as_clerk):
+    operator = as_clerk("operator")
+    app_id = _submitted_id(_submit(operator))
+    bare = _decide(operator, app_id, "audit", "reject")
+    assert bare.status_code == 422 and 'id="e-reason"' in bare.text
+    assert _status(clerks, app_id) == "submitted"
+    assert _decide(operator, app_id, "audit", "reject", "证件不清晰").status_code == 303
+    assert _status(clerks, app_id) == "rejected"
+    detail = operator.get(f"{APPS}/{app_id}").text
+    assert "证件不清晰" in detail and 'id="decision-form"' not in detail
+    csrf = csrf_of(detail)
+    late = form_post(operator, f"{APPS}/{app_id}/audit", {"csrf": csrf, "decision": "approve"})
+    assert late.status_code == 409 and "状态不允许" in late.text
+
+
+def test_overdue_list(clerks, as_clerk):
+    operator = as_clerk("operator")
+    app_id = _submitted_id(_submit(operator))
+    assert f'data-application="{app_id}"' not in operator.get(f"{APPS}?overdue=1").text
+    clerks.clock.advance(days=8)
+    operator = as_clerk("operator")  # the old session has idled out
+    late = operator.get(f"{APPS}?overdue=1")
+    assert late.status_code == 200 and "超期" in late.text
+    assert re.search(rf'data-application="{app_id}" class="overdue"', late.text)
+    assert operator.get(f"{APPS}?queue=bogus").status_code == 422
+
+
+def _produce(daemon, certifier, app_id: str) -> object:
+    """A production run started from the console's production page with one in-process card
+    in a feeder; answers the produced card."""
+    feeder = InProcessFeeder({READER_B: [make_card("52500000000000e1")]})
+    daemon.runtime._stores["production_card_io"] = (feeder.connect, feeder.card_token)
+    page = certifier.get("/console/production")
+    assert page.status_code == 200 and "1 件已审批的申请等待制卡" in page.text
+    rid = reader_id(READER_B)
+    started = form_post(certifier, "/console/production",
+                        {"csrf": csrf_of(page.text), "reader": rid, "card_wait": "0.5"})
+    assert started.status_code == 303, started.text
+    run_url = started.headers["location"]
+    assert 'id="run-progress"' in certifier.get(run_url).text
+    deadline = time.monotonic() + 20
+    while (progress := certifier.get(f"{run_url}/progress").json())["state"] == "running":
+        assert time.monotonic() < deadline, "the run did not finish"
+        time.sleep(0.05)
+    assert (progress["done"], progress["failed"], progress["readers"]) == (1, 0, [READER_B])
+    assert progress["results"][0]["application_id"] == app_id
+    run_page = certifier.get(run_url).text
+    assert "52500000000000e1" in run_page and 'data-state="finished"' in run_page
+    assert _status(daemon, app_id) == "produced"
+    return feeder.ejected[0]
+
+
+def test_production_page_is_the_certifiers(clerks, as_clerk):
+    operator, certifier = as_clerk("operator"), as_clerk("certifier")
+    assert operator.get("/console/production").status_code == 403
+    csrf = csrf_of(operator.get(APPS).text)
+    assert form_post(operator, "/console/production", {"csrf": csrf}).status_code == 403
+    assert form_post(certifier, "/console/production", {"card_wait": "1"}).status_code == 403  # no CSRF
+    page = certifier.get("/console/production")
+    bad = form_post(certifier, "/console/production",
+                    {"csrf": csrf_of(page.text), "card_wait": "0"})
+    assert bad.status_code == 422 and "等待下一张卡的秒数" in bad.text
+    assert certifier.get("/console/production/P-nope").status_code == 404
+
+
+def test_hand_over_reads_the_card_in_the_reader(clerks, as_clerk):
+    operator, certifier = as_clerk("operator"), as_clerk("certifier")
+    app_id = _submitted_id(_submit(operator))
+    _decide(operator, app_id, "audit", "approve")
+    _decide(certifier, app_id, "certify", "approve")
+    card = _produce(clerks, certifier, app_id)
+    rid = reader_id(READER_A)
+    page = operator.get(f"{APPS}/{app_id}")
+    assert 'id="hand-over-form"' in page.text and f'value="{rid}"' in page.text
+    wrong = form_post(operator, f"{APPS}/{app_id}/hand-over",
+                      {"csrf": csrf_of(page.text), "rid": rid})  # the blank card of reader A
+    assert wrong.status_code == 409 and 'data-status="produced"' in wrong.text
+    clerks.backend.insert(READER_A, card)
+    done = form_post(operator, f"{APPS}/{app_id}/hand-over",
+                     {"csrf": csrf_of(page.text), "rid": rid})
+    assert done.status_code == 200 and 'id="handed-over"' in done.text
+    assert 'data-status="handed_over"' in done.text
+    assert clerks.client.get("/v1/cards/52500000000000e1",
+                             headers=clerks.auth()).json()["status"] == "active"
+    entries = clerks.client.get("/v1/audit", headers=clerks.auth("admin")).json()
+    assert {e["operation"]: e["actor"] for e in entries}[
+        "application.hand_over"] == "clerk:operator-clerk"
+
+
+def test_english_catalogue_has_every_application_key(clerks, as_clerk):
+    operator = as_clerk("operator")
+    operator.cookies.set("cs_lang", "en")
+    page = _submit(operator, **{k: v for k, v in ALICE.items()})
+    assert "Application A" in page.text and "submitted; due on" in page.text
