@@ -96,7 +96,7 @@ def http_vs_direct(client: httpx.Client, rid: str, engine: Engine, reader: str, 
         if client.get("/v1/health").status_code != 200:
             raise RuntimeError("GET /v1/health failed")
 
-    conn = PcscConnection(reader, watchdog=False)  # as a daemon reader worker holds it
+    conn = PcscConnection(reader)
     try:
         http, direct, floor = [], [], []
         for _ in range(rounds):

@@ -45,11 +45,11 @@ def driver_replay(conn: PcscConnection, apdus: list[bytes]) -> None:
 
 def through_pcscd(engine: Engine, reader: str, n: int,
                   rounds: int = 3) -> tuple[Latency, Latency, Latency, Latency]:
-    """(daemon's worker path, CLI path with the watchdog thread, driver replay, raw replay), in
-    alternating rounds so drift hits all. The worker path is what a daemon reader worker runs:
-    the thread that owns the handle makes the PC/SC calls itself (``watchdog=False``)."""
-    conn = CountingConnection(PcscConnection(reader, watchdog=False))
-    cli = PcscConnection(reader)
+    """(service path with its watchdog thread, as the daemon and the CLI run it; the same without
+    the watchdog thread (``watchdog=False``, not used by the service: a card pulled mid-command
+    then left the reader mute); driver replay; raw replay), in alternating rounds."""
+    conn = CountingConnection(PcscConnection(reader))
+    cli = PcscConnection(reader, watchdog=False)
     try:
         engine.read(conn)
         apdus = list(conn.log)
@@ -83,7 +83,7 @@ def run(engine: Engine, image: Path, reader: str | None, n: int, rng: random.Ran
     direct, watched, driver, raw = through_pcscd(engine, reader, n)
     ratio = direct.p50_ms / raw.p50_ms
     figures += _figures("read via pcscd", direct)
-    figures += _figures("read via pcscd, CLI", watched)
+    figures += _figures("read via pcscd, no watchdog thread", watched)
     figures += _figures("driver replay pcscd", driver)
     figures += _figures("raw replay pcscd", raw)
     figures.append(Figure("read via pcscd", "overhead p50 / raw replay p50", ratio, "x"))

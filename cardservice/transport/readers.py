@@ -77,9 +77,9 @@ class PcscBackend:
                 conn.close()
             # connect outside the lock: a mute card may block its own connect, never another's
             # (each reader's worker serialises its operations, so one connect per reader at once).
-            # The reader's worker thread owns the handle and the API's operation timeout watches
-            # it, so PC/SC calls run on that thread with no hand-off of their own.
-            conn = self._driver.connect(name, watchdog=False)
+            # Calls keep their own watchdog thread: without it a card pulled mid-command left the
+            # reader mute in pcscd (tests/reliability/test_reader_recovery.py).
+            conn = self._driver.connect(name)
             with self._lock:
                 self._conns[name] = conn
         return _Lease(conn)
