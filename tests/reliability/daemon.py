@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,3 +107,14 @@ class DaemonProcess:
                 os.kill(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
         self.process = None
+
+
+@contextmanager
+def fresh_daemon(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[DaemonProcess]:
+    """A daemon on a new data directory under ``tmp_path``, stopped at the end."""
+    home = tmp_path / "home"
+    proc = DaemonProcess(home, make_home(home), tmp_path / "daemon.log", env=env or {}).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()

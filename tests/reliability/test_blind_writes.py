@@ -18,7 +18,7 @@ from tests.api.conftest import ALICE
 from tests.conftest import serve_card, wait_card_state
 
 from .conftest import card_digest
-from .daemon import DaemonProcess, make_home, wait_until
+from .daemon import DaemonProcess, fresh_daemon, wait_until
 from .test_daemon_faults import CITIZEN, card_ready, card_url, issue
 
 pytestmark = pytest.mark.pcsc
@@ -46,12 +46,8 @@ def reader(pcscd, tmp_path: Path) -> Iterator[tuple[VpcdBridge, str]]:
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
-    home = tmp_path / "home"
-    proc = DaemonProcess(home, make_home(home), tmp_path / "daemon.log").start()
-    try:
+    with fresh_daemon(tmp_path) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def _swap(bridge: VpcdBridge, reader: str, card: VirtualCard) -> None:

@@ -20,7 +20,7 @@ from simulator.image import CardImage
 from simulator.vpcd import VpcdBridge
 from tests.conftest import serve_card, wait_card_state
 
-from .daemon import DaemonProcess, make_home, wait_until
+from .daemon import DaemonProcess, fresh_daemon, wait_until
 from .test_daemon_faults import card_ready, card_url, issue
 
 pytestmark = pytest.mark.pcsc
@@ -51,12 +51,8 @@ def card(pcscd, tmp_path: Path) -> Iterator[tuple[VpcdBridge, str]]:
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
-    home = tmp_path / "home"
-    proc = DaemonProcess(home, make_home(home), tmp_path / "daemon.log").start()
-    try:
+    with fresh_daemon(tmp_path) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def _back(reader: str, *, was_out: bool = True) -> None:

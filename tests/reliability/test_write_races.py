@@ -20,7 +20,7 @@ from simulator.image import CardImage
 from simulator.vpcd import VpcdBridge
 from tests.conftest import serve_card, wait_card_state
 
-from .daemon import DaemonProcess, make_home
+from .daemon import DaemonProcess, fresh_daemon
 from .test_daemon_faults import card_url, issue
 
 pytestmark = pytest.mark.pcsc
@@ -43,13 +43,8 @@ def card(pcscd, tmp_path: Path) -> Iterator[tuple[VpcdBridge, str]]:
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
-    home = tmp_path / "home"
-    proc = DaemonProcess(home, make_home(home), tmp_path / "daemon.log",
-                         env={"CARDSERVICE_WRITE_WAIT": "10"}).start()
-    try:
+    with fresh_daemon(tmp_path, env={"CARDSERVICE_WRITE_WAIT": "10"}) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def test_same_idempotency_key_at_once_gives_one_answer(card, daemon):
