@@ -35,6 +35,7 @@ from card_layout.record import PermitType, ResidenceRecord
 from card_layout.slots import encode_slot, next_slot
 from cardservice import errors
 from cardservice.card.protocol import CardFiles, Rp1Card
+from cardservice.engine.expiry import RESERVATION_TTL, release_expired
 from cardservice.engine.policy import (
     Evidence,
     PermitTerms,
@@ -135,6 +136,8 @@ class Engine:
         self.registry = registry
         self.audit = audit
         self.clock = clock
+        #: an unconfirmed write reservation older than this is released (engine/expiry.py)
+        self.reservation_ttl = RESERVATION_TTL
         self._issue_lock = threading.Lock()
         self._issue_lock_path = issue_lock_path
 
@@ -236,6 +239,9 @@ class Engine:
                 raise errors.AlreadyPersonalizedError(f"card {serial_hex} was issued before")
             self._check_born(identity)
             if not from_application:  # an application's rules decide that (replacements)
+                release_expired(self.registry, self.audit, self.clock(),
+                                ttl=self.reservation_ttl, serial=serial_hex,
+                                citizen_number=identity.citizen_number)
                 self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
             if not request.current_residence:
                 raise errors.ValidationError("current_residence", "is required", "empty")
@@ -573,6 +579,8 @@ class Engine:
         refusal closes the intent as failed (nothing was written)."""
         d = intent.detail
         try:
+            release_expired(self.registry, self.audit, self.clock(), ttl=self.reservation_ttl,
+                            serial=intent.serial, citizen_number=d["citizen_number"])
             self.registry.reserve(serial=intent.serial, citizen_number=d["citizen_number"],
                                   sequence=d["sequence"], terms=_terms_of(d),
                                   sponsor_citizen_number=d["sponsor_citizen_number"],
@@ -591,6 +599,13 @@ class Engine:
         return self._reconcile_files(files)
 
     # --- registry-only operations -------------------------------------------------------
+
+    def release_expired(self, *, actor: str = "system") -> list[CardRow]:
+        """Release every expired write reservation, each audited (the daemon's sweep)."""
+        if self.verify_only is not None:
+            return []
+        return release_expired(self.registry, self.audit, self.clock(), ttl=self.reservation_ttl,
+                               actor=actor)
 
     def revoke(self, serial_hex: str, reason: str, *, actor: str | None = None) -> CardRow:
         self._writable()
