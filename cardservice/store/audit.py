@@ -308,6 +308,21 @@ class AuditLog(Store):
                 yield _row_to_entry(row)
             last = rows[-1][0]
 
+    def iter_stored(self) -> Iterator[tuple]:
+        """Every entry exactly as stored, in id order: (id, ts, kind, operation, card_serial,
+        reader, actor, intent_id, outcome, sequence, error_code, detail, site_id, prev_hash,
+        hash), the texts as they were hashed (``db import`` keeps the chain verbatim)."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    f"SELECT {_FIELDS}, site_id, prev_hash, hash FROM audit WHERE id > ? "
+                    "ORDER BY id LIMIT 5000", (last,)).fetchall()
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1][0]
+
     def head(self) -> tuple[int, bytes]:
         """(last id, last hash): copy it elsewhere to anchor the chain against rewriting."""
         with self._lock:
