@@ -213,8 +213,11 @@ async def _readers(request: Request) -> list[tuple[str, str]]:
 
 async def _detail_page(request: Request, clerk: Clerk, app: dict[str, Any],
                        exc: errors.CardServiceError | None = None, *, submitted: bool = False,
-                       handed_over: bool = False, cancelled: bool = False) -> Response:
-    field, message = translator(request).describe(exc) if exc else (None, None)
+                       handed_over: bool = False, cancelled: bool = False, rid: str = "",
+                       message: str | None = None) -> Response:
+    """``message``: instead of the error's own text; ``rid``: the reader chosen last."""
+    field, described = translator(request).describe(exc) if exc else (None, None)
+    message = message or described
     status = 200
     if exc is not None:
         from cardservice.api.errors import status_for
@@ -223,7 +226,7 @@ async def _detail_page(request: Request, clerk: Clerk, app: dict[str, Any],
     readers = await _readers(request) if app["status"] == "produced" else []
     return render(request, "application.html", clerk=clerk, app=app, submitted=submitted,
                   handed_over=handed_over, cancelled=cancelled, readers=readers,
-                  status=status, cancellable=app["status"] in CANCELLABLE,
+                  status=status, cancellable=app["status"] in CANCELLABLE, rid=rid,
                   error=None if field else message,
                   field_errors={field: message} if field else {},
                   back=f"{PREFIX}/applications/{app['id']}")
@@ -287,16 +290,18 @@ async def hand_over(app_id: str, request: Request) -> Response:
     """Read the card in the chosen reader and hand it over if it is the produced one."""
     clerk, form = await posted_form(request, Role.OPERATOR)
     svc = _service(request)
+    rid, serial = form.get("rid", ""), None
     try:
-        rid = form.get("rid", "")
         if not rid:
             raise errors.ValidationError("rid", "choose the reader with the card", "empty")
-        card = await read_card(request, rid)
-        saved = await asyncio.to_thread(svc.hand_over, app_id, card["card_serial"],
-                                        _actor(request, clerk))
+        serial = (await read_card(request, rid))["card_serial"]
+        saved = await asyncio.to_thread(svc.hand_over, app_id, serial, _actor(request, clerk))
     except errors.CardServiceError as exc:
         app = await asyncio.to_thread(svc.get, app_id)
-        return await _detail_page(request, clerk, view(app, svc.today()), exc)
+        wrong = (translator(request)("apps.wrong_card", serial=serial)
+                 if isinstance(exc, errors.CardChangedError) and serial else None)
+        return await _detail_page(request, clerk, view(app, svc.today()), exc, rid=rid,
+                                  message=wrong)
     return await _detail_page(request, clerk, view(saved, svc.today()), handed_over=True)
 
 

@@ -1,5 +1,4 @@
-"""Browser-test fixtures: the daemon as a real uvicorn process with clerk accounts made by the
-CLI, one simulated card served through pcscd and issued over the API, and Chromium (Debian's
+"""Browser-test fixtures: the daemon as a real uvicorn process with clerk accounts, one simulated card served through pcscd and issued over the API, and Chromium (Debian's
 ``/usr/bin/chromium``, driven by Playwright; never ``playwright install``): one browser per
 module, a fresh context per test. Screenshots go to ``test-artifacts/screenshots/`` (kept by CI, not committed)."""
 
@@ -19,7 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cardservice.console.passwords import hash_password
 from cardservice.pki.keys import DataDir, init_demo
+from cardservice.store.stores import Stores
 from simulator.devkeys import load_dev_master_keys
 from tests.conftest import serve_image_process, wait_card_state
 
@@ -98,11 +99,16 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(5)
 
 
-def add_clerks(home: Path, tmp: Path, clerks: dict[str, str]) -> None:
-    password_file = tmp / "pw"
-    password_file.write_text(PASSWORD + "\n")
+def add_clerks(home: Path, clerks: dict[str, str]) -> None:
+    """The clerks' accounts, as ``cardservice user add`` makes them (its own tests run the CLI;
+    here one process saves a Python start per clerk)."""
+    users, hashed, now = Stores(home).users(), hash_password(PASSWORD), datetime.now(UTC)
     for name, role in clerks.items():
-        _cli(home, "user", "add", name, "--role", role, "--password-file", str(password_file))
+        users.add(name, role, hashed, now)
+
+
+def api_token(home: Path) -> str:
+    return Stores(home).tokens().create("desk-app", "admin", datetime.now(UTC))[0]
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +119,8 @@ def site(pcscd, tmp_path_factory) -> Iterator[Site]:
     home = tmp / "home"
     now = datetime.now(UTC)
     init_demo(DataDir(home), now=now, masters=load_dev_master_keys())
-    token = _cli(home, "token", "create", "--name", "desk-app", "--role", "admin").stdout.strip()
-    add_clerks(home, tmp, CLERKS)
+    token = api_token(home)
+    add_clerks(home, CLERKS)
     image = tmp / "card.json"
     subprocess.run([sys.executable, "-m", "simulator", "new", str(image), "--serial", SERIAL],
                    check=True)
@@ -178,14 +184,20 @@ class Browser:
 
 
 @pytest.fixture
-def browser(chromium, site: Site) -> Iterator[Browser]:
-    """A fresh context of the module's Chromium; every request that leaves the daemon is
+def daemon_urls(site: Site) -> tuple[str, ...]:
+    """The daemons the browser may talk to (a module with another daemon adds its own)."""
+    return (site.url,)
+
+
+@pytest.fixture
+def browser(chromium, site: Site, daemon_urls: tuple[str, ...]) -> Iterator[Browser]:
+    """A fresh context of the module's Chromium; every request that leaves the daemons is
     recorded."""
     context = chromium.new_context(viewport={"width": 1200, "height": 900}, locale="zh-CN")
     context.set_default_timeout(10_000)
     outside: list[str] = []
     context.on("request", lambda r: None if r.url.startswith(
-        (site.url, "data:", "about:", "http://evil.test")) else outside.append(r.url))
+        (*daemon_urls, "data:", "about:", "http://evil.test")) else outside.append(r.url))
     # the readers page reads every card present for its verdict; on a shared machine the other
     # virtual readers hold other people's cards: only this test's card is read
     context.route(re.compile(r"/console/readers/[^/]+/verdict$"), lambda route: (

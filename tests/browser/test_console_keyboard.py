@@ -147,4 +147,4 @@ def test_revoke_by_keyboard(browser: Browser, site: Site):
     browser.shot("revoke-confirm")
     press(page, "#confirm")
     expect(page.locator("#done")).to_be_visible()
-    assert _api(site).get(f"/v1/cards/{SERIAL.lower()}").json()["status"] == "revoked"
+    assert _api(site).get(f"/v1/cards/{SERIAL.lower()}").json()["status"] == "lost"
