@@ -51,11 +51,6 @@ def _wait(predicate, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def _cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cardservice", "--home", str(home), *args],
-                          check=True, capture_output=True, text=True)
-
-
 @dataclass
 class Site:
     url: str
