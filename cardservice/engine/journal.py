@@ -14,7 +14,7 @@ from cardservice.card.protocol import CardFiles
 from cardservice.engine.expiry import RESERVATION_TTL, release_expired
 from cardservice.engine.model import CardView, Clock, Intent
 from cardservice.engine.policy import Evidence
-from cardservice.engine.verify import Status
+from cardservice.engine.report import Status
 from cardservice.store.audit import AuditLog
 from cardservice.store.registry import CardStatus, Registry, Terms
 from cardservice.transport import CardConnection
