@@ -152,7 +152,7 @@ def incremental_verify(url: str, now: datetime, per_site: int = 10) -> dict[str,
             site_log.event(operation="revoke", card_serial=serial(i), actor="bench",
                            detail={"reason": "lost"}, now=now)
         site_db.close()
-    db = PostgresDatabase(url, site_id="bench", max_size=4)
+    db = PostgresDatabase(url, site_id="bench", max_size=8)
     started = time.perf_counter()
     result = PgAuditLog(db).verify()
     elapsed = time.perf_counter() - started
@@ -186,13 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         figures["reserve_confirm_per_s"] = round(count / elapsed)
         figures["reserve_confirm_total"] = count
         figures["load_audit_s"] = round(load_audit(db, args.audit, now), 1)
-        log = PgAuditLog(db)
+        verify_db = PostgresDatabase(url, site_id="bench", max_size=8)  # the daemon's pool size
+        log = PgAuditLog(verify_db)
         started = time.perf_counter()
         result = log.verify(full=True)
         figures["audit_verify_s"] = round(time.perf_counter() - started, 2)
         figures["audit_verify_entries"] = result.entries
         figures["audit_verify_ok"] = result.ok
         figures["audit_sites"] = len(result.sites or {})
+        verify_db.close()
         figures.update(incremental_verify(url, now))
         db.close()
     finally:

@@ -6,7 +6,7 @@ each ``hash`` is ``SHA-256(prev_hash || canonical)``. These are checks between n
 PostgreSQL makes them itself in one query per chain (a window over ``site_seq``, its built-in
 ``sha256()`` on the same ``json_build_array(...)::text`` that appends hash) and returns one row:
 how many entries it checked and the first ``site_seq`` that failed. Chains are checked several
-at once, each on its own connection (each a server process of its own). Only a broken chain
+at once, each on its own connection (each a server process of its own), at most half the pool. Only a broken chain
 costs a second, small query, which names the entry and the reason.
 
 **Checkpoints.** After a chain verified, its last entry (``site_seq`` and hash) is stored in
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -35,7 +36,7 @@ from cardservice.store.database import Database
 
 logger = logging.getLogger(__name__)
 
-#: chains checked at once, each on its own pooled connection
+#: chains checked at once, each on its own pooled connection (at most half the pool)
 VERIFY_WORKERS = 4
 
 _FIELDS = ("site_id, site_seq, ts, kind, operation, card_serial, reader, actor, intent_id, "
@@ -87,9 +88,7 @@ def verify(database: Database, *, full: bool, record: bool = True,
                        for r in tx.execute(_CHECKPOINTS_SQL).fetchall()}
     chains = [_Chain(s, 1 if full or s not in checkpoints else checkpoints[s][0],
                      checkpoints.get(s)) for s in sites]
-    with ThreadPoolExecutor(max(1, min(workers, len(chains))),
-                            thread_name_prefix="audit-verify") as pool:
-        checked = list(pool.map(lambda c: _check_chain(database, c), chains))
+    checked = _check_all(database, chains, workers)
     counts = {c.site: r.result.entries for c, r in zip(chains, checked, strict=True)}
     total = sum(counts.values())
     from_seq = {c.site: c.start for c in chains}
@@ -109,22 +108,46 @@ def verify(database: Database, *, full: bool, record: bool = True,
                              checked_from=from_seq)
 
 
-def _check_chain(database: Database, chain: _Chain) -> _Checked:
+def _check_all(database: Database, chains: list[_Chain], workers: int) -> list[_Checked]:
+    """Each worker takes one pooled connection (at most half the pool, so requests still get
+    one) and checks chains from a shared queue until none is left."""
+    max_size = getattr(getattr(database, "pool", None), "max_size", 2 * workers)
+    workers = max(1, min(workers, max_size // 2, len(chains)))
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for index, chain in enumerate(chains):
+        todo.put((index, chain))
+    results: list[_Checked | None] = [None] * len(chains)
+
+    def work() -> None:
+        with database.connection() as tx:
+            while True:
+                try:
+                    index, chain = todo.get_nowait()
+                except queue.Empty:
+                    return
+                results[index] = _check_chain(tx, chain)
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="audit-verify") as pool:
+        for future in [pool.submit(work) for _ in range(workers)]:
+            future.result()
+    return [r for r in results if r is not None]
+
+
+def _check_chain(tx, chain: _Chain) -> _Checked:
     cp_seq, cp_hash = chain.checkpoint or (0, None)
     genesis = GENESIS_HASH if chain.start == 1 else None
-    with database.connection() as tx:
-        count, last, bad = tx.execute(_CHAIN_SQL, (chain.start, genesis, cp_seq, cp_hash,
-                                                   chain.site, chain.start)).fetchone()
-        count, last = int(count), int(last or 0)
-        if bad is None and last < cp_seq:
-            end = tx.execute("SELECT coalesce(max(site_seq), 0) FROM audit WHERE site_id = ?",
-                             (chain.site,)).fetchone()[0]
-            reason = (f"chain of site {chain.site} ends at entry {end}, before its checkpoint "
-                      f"at entry {cp_seq}")
-            return _Checked(AuditVerifyResult(False, count, None, reason, site=chain.site), last)
-        if bad is None:
-            return _Checked(AuditVerifyResult(True, count, None, None), last)
-        return _Checked(_explain(tx, chain, int(bad)), last)
+    count, last, bad = tx.execute(_CHAIN_SQL, (chain.start, genesis, cp_seq, cp_hash,
+                                               chain.site, chain.start)).fetchone()
+    count, last = int(count), int(last or 0)
+    if bad is None and last < cp_seq:
+        end = tx.execute("SELECT coalesce(max(site_seq), 0) FROM audit WHERE site_id = ?",
+                         (chain.site,)).fetchone()[0]
+        reason = (f"chain of site {chain.site} ends at entry {end}, before its checkpoint "
+                  f"at entry {cp_seq}")
+        return _Checked(AuditVerifyResult(False, count, None, reason, site=chain.site), last)
+    if bad is None:
+        return _Checked(AuditVerifyResult(True, count, None, None), last)
+    return _Checked(_explain(tx, chain, int(bad)), last)
 
 
 def _explain(tx, chain: _Chain, bad: int) -> AuditVerifyResult:

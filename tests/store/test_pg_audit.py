@@ -146,3 +146,13 @@ def test_an_entry_rewritten_with_a_consistent_tail_differs_from_the_checkpoint(c
         result = logs["site-b"].verify(full=full)
         assert (result.ok, result.site) == (False, "site-a")
         assert result.reason == "hash differs from the checkpoint at entry 20"
+
+
+def test_verify_on_a_small_pool_leaves_it_a_connection(county):
+    """Chains are checked by at most half the pool's connections, each taking chain after chain;
+    a pool of two still verifies every chain."""
+    url, _ = county
+    small = PostgresDatabase(url, site_id="site-a", max_size=2)
+    result = PgAuditLog(small).verify(full=True)
+    assert result.ok and result.sites == dict.fromkeys(SITES, 20)
+    small.close()
