@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import sys
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from bench.pgcluster import PgCluster
 from bench.stats import percentile
@@ -142,6 +144,22 @@ def load_audit(db: PostgresDatabase, n: int, now: datetime) -> float:
     return time.perf_counter() - started
 
 
+def server_cpu_s(cluster: PgCluster) -> float:
+    """CPU seconds (user + system) used so far by the server's processes (the postmaster's
+    children that are alive now): what a verify costs, whatever else loads the machine."""
+    postmaster = (cluster.data / "postmaster.pid").read_text().split()[0]
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if fields[1] == postmaster:  # ppid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
 def incremental_verify(url: str, now: datetime, per_site: int = 10) -> dict[str, object]:
     """After the full verify (which recorded a checkpoint per chain): ``per_site`` new entries
     in every chain, then a verify from the checkpoints."""
@@ -188,9 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         figures["load_audit_s"] = round(load_audit(db, args.audit, now), 1)
         verify_db = PostgresDatabase(url, site_id="bench", max_size=8)  # the daemon's pool size
         log = PgAuditLog(verify_db)
+        server_cpu, client_cpu = server_cpu_s(cluster), time.process_time()
         started = time.perf_counter()
         result = log.verify(full=True)
         figures["audit_verify_s"] = round(time.perf_counter() - started, 2)
+        figures["audit_verify_server_cpu_s"] = round(server_cpu_s(cluster) - server_cpu, 2)
+        figures["audit_verify_client_cpu_s"] = round(time.process_time() - client_cpu, 2)
         figures["audit_verify_entries"] = result.entries
         figures["audit_verify_ok"] = result.ok
         figures["audit_sites"] = len(result.sites or {})

@@ -4,7 +4,8 @@ A chain is intact when each entry links to the one before it: ``site_seq`` runs 
 each ``prev_hash`` equals the stored ``hash`` of the entry before (32 zero bytes for the first);
 each ``hash`` is ``SHA-256(prev_hash || canonical)``. These are checks between neighbours, so
 PostgreSQL makes them itself in one query per chain (a window over ``site_seq``, its built-in
-``sha256()`` on the same ``json_build_array(...)::text`` that appends hash) and returns one row:
+``sha256()`` on the same bytes as ``json_build_array(...)::text``, which appends hash) and
+returns one row:
 how many entries it checked and the first ``site_seq`` that failed. Chains are checked several
 at once, each on its own connection (each a server process of its own), at most half the pool. Only a broken chain
 costs a second, small query, which names the entry and the reason.
@@ -41,7 +42,25 @@ VERIFY_WORKERS = 4
 
 _FIELDS = ("site_id, site_seq, ts, kind, operation, card_serial, reader, actor, intent_id, "
            "outcome, sequence, error_code, detail")
-_CANONICAL_SQL = f"convert_to(json_build_array({_FIELDS})::text, 'UTF8')"
+_TEXT_FIELDS = {"site_id", "ts", "kind", "operation", "card_serial", "reader", "actor", "outcome",
+                "error_code", "detail"}
+
+
+def _json_item(column: str) -> str:
+    """One item of ``json_build_array(...)::text`` by plain string functions. Appends refuse
+    control characters in every text column (``detail`` is JSON text, which has none), and
+    then ``"`` and ``\\`` are the only characters JSON escapes; a row with a control character
+    anyway was not written by this software, and its hash fails to match."""
+    if column in _TEXT_FIELDS:
+        escaped = f"replace(replace({column}, '\\', '\\\\'), '\"', '\\\"')"
+        return f"""coalesce('"' || {escaped} || '"', 'null')"""
+    return f"coalesce({column}::text, 'null')"
+
+
+#: the canonical bytes, equal to ``convert_to(json_build_array(<fields>)::text, 'UTF8')`` for
+#: every entry an append wrote (a test compares the two), at about 3/4 of its CPU cost
+_CANONICAL_SQL = ("convert_to('[' || " + " || ', ' || ".join(
+    _json_item(c.strip()) for c in _FIELDS.split(",")) + " || ']', 'UTF8')")
 
 # Parameters: site, start, genesis (or NULL from a checkpoint: the first entry's link was
 # checked when the checkpoint was made), checkpoint seq (0: none), checkpoint hash, start.
