@@ -12,12 +12,14 @@ PostgreSQL registry under this site.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from cardservice import errors
+from cardservice.store import db
 from cardservice.store.audit import AuditLog
 from cardservice.store.audit_pg import PgAuditLog
 from cardservice.store.registry import _INSERT, CardStatus, Registry, _holding_row, _select
@@ -69,6 +71,7 @@ def _copy(registry: Registry, audit: PgAuditLog, src_registry: Registry, src_aud
                 continue
             tx.execute(_INSERT, replace(row, issued_site=_here(row.issued_site, site),
                                         last_write_site=_here(row.last_write_site, site)).to_db())
+            _copy_identity(tx, src_registry, row.serial, now)
             report.cards += 1
         intent_ids: dict[int, int] = {}
         for entry in src_audit.iter_all():
@@ -82,6 +85,14 @@ def _copy(registry: Registry, audit: PgAuditLog, src_registry: Registry, src_aud
     logger.info("imported %d cards, %d audit entries into site %s (%d conflicts)",
                 report.cards, report.audit_entries, site, len(report.conflicts))
     return report
+
+
+def _copy_identity(tx, src_registry: Registry, serial: str, now: datetime) -> None:
+    fields = src_registry.identity(serial)
+    if fields is not None:
+        tx.execute("INSERT INTO card_identities (serial, identity, recorded_at) VALUES (?, ?, ?)",
+                   (serial, json.dumps(fields, ensure_ascii=False, sort_keys=True),
+                    db.to_db_time(now)))
 
 
 def _here(recorded: str | None, site: str) -> str:

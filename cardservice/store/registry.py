@@ -8,6 +8,7 @@ It enforces "one person, one card" twice: :meth:`Registry.ensure_can_issue` and
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable
@@ -119,11 +120,23 @@ _V3_POSTGRESQL = (
     + _LINKS_V3.format(time="TIMESTAMPTZ")
 )
 
+# v4: the identity each card was personalized with (a replacement is checked against it, also
+# for a card issued directly, without an application)
+_IDENTITIES_V4 = """
+CREATE TABLE card_identities (
+    serial       TEXT PRIMARY KEY,
+    identity     TEXT NOT NULL,
+    recorded_at  {time} NOT NULL
+);
+"""
+
 COMPONENT = migrations.register(migrations.Component("registry", (
     migrations.Step(1, "cards, one active card per citizen", _V1_SQLITE, _V1_POSTGRESQL),
     migrations.Step(2, "sites and write reservations", _V2_SQLITE, ""),
     migrations.Step(3, "produced cards awaiting hand-over, replacement links", _V3_SQLITE,
                     _V3_POSTGRESQL),
+    migrations.Step(4, "the identity of each card", _IDENTITIES_V4.format(time="TEXT"),
+                    _IDENTITIES_V4.format(time="TIMESTAMPTZ")),
 )))
 
 _COLUMNS = (
@@ -445,6 +458,25 @@ class Registry(Store):
             row = tx.execute("SELECT new_serial FROM card_links WHERE old_serial = ?",
                              (normalize_serial(serial),)).fetchone()
         return None if row is None else row[0]
+
+    def record_identity(self, serial: str, identity: dict[str, str], now: datetime) -> None:
+        """Keep the identity fields ``serial`` is personalized with (before its write: a write
+        settled later still has it; a card issued again, after a failed write, replaces it)."""
+        with self._db.transaction() as tx:
+            tx.execute("INSERT INTO card_identities (serial, identity, recorded_at) "
+                       "VALUES (?, ?, ?) ON CONFLICT (serial) DO UPDATE SET "
+                       "identity = excluded.identity, recorded_at = excluded.recorded_at",
+                       (normalize_serial(serial), json.dumps(identity, ensure_ascii=False,
+                                                             sort_keys=True),
+                        db.to_db_time(now)))
+
+    def identity(self, serial: str) -> dict[str, str] | None:
+        """The identity fields recorded for ``serial`` (None for a card issued before the
+        registry kept them)."""
+        with self._db.connection() as tx:
+            row = tx.execute("SELECT identity FROM card_identities WHERE serial = ?",
+                             (normalize_serial(serial),)).fetchone()
+        return None if row is None else json.loads(row[0])
 
     def record_write(
         self,

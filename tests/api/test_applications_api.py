@@ -6,7 +6,6 @@ import subprocess
 import time
 
 from tests.engine.conftest import make_card
-from tests.workflow.conftest import InProcessFeeder
 
 from .conftest import ALICE, BOB, NOW, Daemon
 
@@ -43,9 +42,8 @@ def test_application_story_over_http(daemon: Daemon, tmp_path) -> None:
     r = c.post(f"{url}/certify", json={"decision": "approve"}, headers=cert)
     assert r.json()["status"] == "certified"
 
-    feeder = InProcessFeeder({"Sim Reader A": [make_card("52500000000000e1")],
-                              "Sim Reader B": []})
-    daemon.runtime._stores["production_card_io"] = (feeder.connect, feeder.card_token)
+    daemon.backend.feed("Sim Reader A", [make_card("52500000000000e1")])
+    daemon.backend.feed("Sim Reader B", [])
     with c.websocket_connect("/v1/events", headers={"Host": "127.0.0.1:8765", **cert}) as ws:
         r = c.post("/v1/production/runs", json={"readers": ["No Such Reader"]}, headers=cert)
         assert r.status_code == 404
