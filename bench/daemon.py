@@ -79,7 +79,10 @@ def _wait_up(client: httpx.Client, proc: subprocess.Popen, timeout: float = 20.0
 
 
 def reader_id(client: httpx.Client, reader: str) -> str:
-    for entry in client.get("/v1/readers").json():
+    response = client.get("/v1/readers")
+    if response.status_code != 200:
+        raise RuntimeError(f"GET /v1/readers: {response.status_code} {response.text[:200]}")
+    for entry in response.json():
         if entry["name"] == reader:
             return entry["id"]
     raise RuntimeError(f"the daemon does not list {reader!r}")

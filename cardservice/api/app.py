@@ -111,5 +111,7 @@ def create_app(settings: Settings, *, service: Service | None = None,
     if settings.mode == "verify" or runtime.service.mode == "verify":
         app.add_middleware(VerifyOnlyGuard)
     app.add_middleware(LocalGuard, settings=settings,  # outermost: runs before anything else
-                       token_known=lambda secret: runtime.tokens.authenticate(secret) is not None)
+                       token_known=lambda secret: runtime.tokens.authenticate(secret) is not None,
+                       session_known=lambda secret: app.state.console.accounts.clerk(
+                           secret) is not None)
     return app

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +26,7 @@ from cardservice.store.registry import Registry
 from cardservice.store.tokens import TokenStore
 from cardservice.transport import CardConnection
 from cardservice.transport.events import EventBus, Monitor
-from cardservice.transport.readers import ReaderInfo, ReaderPool, reader_id
+from cardservice.transport.readers import ReaderInfo, ReaderPool, ReaderWorker, reader_id
 
 logger = logging.getLogger(__name__)
 
@@ -124,16 +125,31 @@ class Runtime:
             await asyncio.to_thread(worker.acquire, write=write,
                                     read_wait=self.settings.read_wait,
                                     write_wait=self.settings.write_wait)
-        future = worker.submit(operation, fn)
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(future),
-                                          self.settings.operation_timeout)
-        except TimeoutError:
-            worker.mark_stuck()
-            raise errors.CardTimeoutError(
-                f"the card in {info.name!r} did not finish {operation} within "
-                f"{self.settings.operation_timeout:g} s"
-            ) from None
+        future = asyncio.wrap_future(worker.submit(operation, fn))
+        return await self._watch(worker, future, info.name, operation)
+
+    async def _watch(self, worker: ReaderWorker, future: asyncio.Future[T], reader: str,
+                     operation: str) -> T:
+        """The watchdog of a card operation, acting only on a timeout: CARD_TIMEOUT once one
+        PC/SC call (or the connect) outlives ``pcsc_timeout`` or the whole operation outlives
+        ``operation_timeout``; the reader stays busy until its thread returns."""
+        per_call = self.settings.pcsc_timeout
+        deadline = time.monotonic() + self.settings.operation_timeout
+        while True:
+            left = deadline - time.monotonic()
+            done, _ = await asyncio.wait((future,), timeout=max(min(per_call, left), 0))
+            if done:
+                return future.result()
+            age = worker.call_age()
+            call_hung = age is not None and age >= per_call
+            if call_hung or time.monotonic() >= deadline:
+                worker.mark_stuck()
+                # the blocked call's eventual error is the reader's, not this request's
+                future.add_done_callback(lambda f: f.cancelled() or f.exception())
+                limit = (f"{per_call:g} s for one command" if call_hung
+                         else f"{self.settings.operation_timeout:g} s")
+                raise errors.CardTimeoutError(
+                    f"the card in {reader!r} did not finish {operation} within {limit}")
 
     async def write(self, rid: str, operation: str, fn: Callable[[CardConnection], T]) -> T:
         """A card write with write_started / write_finished events around it."""

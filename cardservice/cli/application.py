@@ -4,7 +4,6 @@ on the same data directory (or county database) as the daemon."""
 from __future__ import annotations
 
 import getpass
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import click
 from card_layout.errors import FieldError
 from card_layout.identity import Identity
 from cardservice import errors
+from cardservice.cli.output import echo_json, emit, json_opt
 from cardservice.engine.policy import Evidence
 from cardservice.engine.service import Service
 from cardservice.workflow.codec import view
@@ -20,8 +20,6 @@ from cardservice.workflow.model import Application, Family, Kind, Replacement, R
 from cardservice.workflow.receipt import render_receipt
 from cardservice.workflow.service import Actor, ApplicationService
 from cardservice.workflow.wiring import open_applications
-
-json_opt = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
 def _svc(svc: Service) -> ApplicationService:
@@ -33,11 +31,7 @@ def _actor(svc: Service) -> Actor:
 
 
 def _emit(app: Application, service: ApplicationService, as_json: bool) -> None:
-    data = view(app, service.today())
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-        return
-    _print(data)
+    emit(view(app, service.today()), as_json, _print)
 
 
 def _print(a: dict[str, Any]) -> None:
@@ -113,7 +107,7 @@ def list_(svc: Service, status, site, citizen_number, overdue, as_json) -> None:
                          overdue=overdue)
     if as_json:
         today = service.today()
-        click.echo(json.dumps([view(a, today) for a in found], ensure_ascii=False, indent=2))
+        echo_json([view(a, today) for a in found])
         return
     for app in found:
         _print(view(app, service.today()))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from cardservice.cli.output import echo_json
 from cardservice.engine.service import Service
 
 
@@ -24,8 +24,8 @@ def status(svc: Service, as_json: bool) -> None:
     items = [{"component": s.component, "version": s.current, "needed": s.latest,
               "state": s.state} for s in svc.stores.status()]
     if as_json:
-        click.echo(json.dumps({"database": svc.stores.describe(), "site_id": svc.site_id,
-                               "components": items}, indent=2))
+        echo_json({"database": svc.stores.describe(), "site_id": svc.site_id,
+                   "components": items})
     else:
         click.echo(f"database: {svc.stores.describe()}  (site {svc.site_id})")
         for item in items:
@@ -60,7 +60,7 @@ def import_(svc: Service, source: Path, as_json: bool) -> None:
 
     report = import_home(svc.stores.registry(), svc.stores.audit(), source, utc_now())
     if as_json:
-        click.echo(json.dumps(report.__dict__, indent=2, ensure_ascii=False))
+        echo_json(report.__dict__)
     else:
         click.echo(f"site {report.site_id}: {report.cards} card(s), {report.audit_entries} "
                    f"audit entries imported, {len(report.conflicts)} conflict(s)")

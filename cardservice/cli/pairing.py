@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from cardservice.cli.output import emit_list, json_opt
 from cardservice.engine.operations import utc_now
 from cardservice.engine.service import Service
 from cardservice.pairing import PairingService
@@ -25,19 +24,17 @@ def pairing() -> None:
 
 
 @pairing.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_opt
 @click.pass_obj
 def pairing_list(svc: Service, as_json: bool) -> None:
     """The requests that wait for a decision (each expires 5 minutes after it was made)."""
     items = [{"code": r.code, "app_name": r.app_name, "created_at": r.created_at.isoformat(),
               "expires_at": r.expires_at.isoformat()} for r in _service(svc).pending()]
-    if as_json:
-        click.echo(json.dumps(items, indent=2, ensure_ascii=False))
-        return
-    if not items:
-        click.echo("no pending pairing requests")
-    for r in items:
-        click.echo(f"{r['code']}  {r['app_name']:<32} expires {r['expires_at']}")
+    emit_list(items, as_json, _request_line, empty="no pending pairing requests")
+
+
+def _request_line(r: dict) -> str:
+    return f"{r['code']}  {r['app_name']:<32} expires {r['expires_at']}"
 
 
 @pairing.command("approve")

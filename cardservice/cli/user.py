@@ -3,12 +3,12 @@ reset-password). Passwords are asked twice on the terminal, or read from ``--pas
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import click
 
+from cardservice.cli.output import emit_list, json_opt
 from cardservice.console.passwords import check_password, hash_password
 from cardservice.engine.operations import utc_now
 from cardservice.engine.service import Service
@@ -53,7 +53,7 @@ def user_add(svc: Service, name: str, role: str, password_file: Path | None) -> 
 
 
 @user.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_opt
 @click.pass_obj
 def user_list(svc: Service, as_json: bool) -> None:
     """List clerk accounts (never their passwords)."""
@@ -61,12 +61,12 @@ def user_list(svc: Service, as_json: bool) -> None:
               "password_at": u.password_at.isoformat(),
               "disabled_at": u.disabled_at.isoformat() if u.disabled_at else None}
              for u in _store(svc).list()]
-    if as_json:
-        click.echo(json.dumps(items, indent=2, ensure_ascii=False))
-        return
-    for u in items:
-        state = f"disabled {u['disabled_at']}" if u["disabled_at"] else "active"
-        click.echo(f"{u['name']:<24} {u['role']:<10} {state}")
+    emit_list(items, as_json, _user_line)
+
+
+def _user_line(u: dict) -> str:
+    state = f"disabled {u['disabled_at']}" if u["disabled_at"] else "active"
+    return f"{u['name']:<24} {u['role']:<10} {state}"
 
 
 @user.command("disable")

@@ -3,9 +3,10 @@ retry rule, the token header, and the tracking of event sequence numbers."""
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -137,8 +138,31 @@ def connection_failed(exc: Exception) -> CardServiceError:
                             retriable=True)
 
 
+def json_or_none(raw: str | bytes | None) -> Any:
+    """A response body as JSON, or ``None`` when it is empty or not JSON."""
+    try:
+        return json.loads(raw or b"")
+    except ValueError:
+        return None
+
+
+def refused(status: int, raw_body: bytes | None) -> CardServiceError:
+    """The daemon refused the event stream's upgrade (401, 403, ...)."""
+    return from_response(status, json_or_none(raw_body))
+
+
 class PairingFailed(CardServiceError):
     """The clerk denied the pairing request, or it expired before approval."""
+
+
+def pairing_token(status: models.PairingStatus) -> str | None:
+    """The approved pairing's token; ``None`` while pending; raise when denied or expired."""
+    if status.status == "approved" and status.token:
+        return status.token
+    if status.status != "pending":
+        raise PairingFailed(f"PAIRING_{status.status.upper()}",
+                            f"the pairing request is {status.status}")
+    return None
 
 
 class SeqTracker:
@@ -156,6 +180,14 @@ class SeqTracker:
             return None
         gap, self.last = seq - self.last - 1, max(self.last, seq)
         return models.Missed(count=gap, reason="gap") if gap > 0 else None
+
+    def messages(self, raw: str | bytes) -> Iterator[models.Event | models.Missed]:
+        """One WebSocket message as received: the event, after a notice if some were missed."""
+        message = json.loads(raw)
+        missed = self.see(message)
+        if missed is not None:
+            yield missed
+        yield models.Event.model_validate(message)
 
     def _hello(self, hello: dict[str, Any]) -> models.Missed | None:
         stream, seq = hello.get("stream"), int(hello.get("seq") or 0)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Self
 
@@ -13,8 +12,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from cardservice.client import _core, models
-from cardservice.client._core import Call, PairingFailed, Retry
-from cardservice.client.errors import CardServiceError, from_response
+from cardservice.client._core import Call, Retry
+from cardservice.client.errors import CardServiceError
 
 
 class AsyncClient:
@@ -76,14 +75,10 @@ class AsyncClient:
         async with cls(base_url, **options) as anonymous:
             created = await anonymous.request_pairing(app_name)
             show_code(created.code)
-            while True:
-                status = await anonymous.pairing_status(created.id)
-                if status.status == "approved" and status.token:
-                    return cls(base_url, token=status.token, **options)
-                if status.status != "pending":
-                    raise PairingFailed(f"PAIRING_{status.status.upper()}",
-                                        f"the pairing request is {status.status}")
+            while (token := _core.pairing_token(
+                    await anonymous.pairing_status(created.id))) is None:
                 await asyncio.sleep(poll_every)
+            return cls(base_url, token=token, **options)
 
     async def _run(self, call: Call, retry: Retry | None = None) -> Any:
         retry = retry or self.retry
@@ -92,11 +87,8 @@ class AsyncClient:
             try:
                 response = await self._http.request(call.method, call.path, json=call.body,
                                                     params=call.params, headers=call.headers)
-                try:
-                    body = response.json()
-                except ValueError:
-                    body = None
-                return _core.outcome(call, response.status_code, body)
+                return _core.outcome(call, response.status_code,
+                                     _core.json_or_none(response.content))
             except httpx.TransportError as exc:
                 error = _core.connection_failed(exc)
             except CardServiceError as exc:
@@ -138,17 +130,10 @@ class AsyncEventStream:
                                    additional_headers=_core.auth_headers(self.client.token)) as ws:
                     self._ws, pause = ws, 0.2
                     async for raw in ws:
-                        message = json.loads(raw)
-                        missed = self.tracker.see(message)
-                        if missed is not None:
-                            yield missed
-                        yield models.Event.model_validate(message)
+                        for item in self.tracker.messages(raw):
+                            yield item
             except InvalidStatus as exc:
-                try:
-                    body = json.loads(exc.response.body or b"")
-                except ValueError:
-                    body = None
-                raise from_response(exc.response.status_code, body) from exc
+                raise _core.refused(exc.response.status_code, exc.response.body) from exc
             except (OSError, WebSocketException, TimeoutError):
                 pass
             finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Self
@@ -12,8 +11,8 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
 from cardservice.client import _core, models
-from cardservice.client._core import Call, PairingFailed, Retry
-from cardservice.client.errors import CardServiceError, from_response
+from cardservice.client._core import Call, Retry
+from cardservice.client.errors import CardServiceError
 
 
 class Client:
@@ -86,14 +85,9 @@ class Client:
         with cls(base_url, **options) as anonymous:
             created = anonymous.request_pairing(app_name)
             show_code(created.code)
-            while True:
-                status = anonymous.pairing_status(created.id)
-                if status.status == "approved" and status.token:
-                    return cls(base_url, token=status.token, **options)
-                if status.status != "pending":
-                    raise PairingFailed(f"PAIRING_{status.status.upper()}",
-                                        f"the pairing request is {status.status}")
+            while (token := _core.pairing_token(anonymous.pairing_status(created.id))) is None:
                 time.sleep(poll_every)
+            return cls(base_url, token=token, **options)
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -104,7 +98,8 @@ class Client:
             try:
                 response = self._http.request(call.method, call.path, json=call.body,
                                               params=call.params, headers=call.headers)
-                return _core.outcome(call, response.status_code, _json(response))
+                return _core.outcome(call, response.status_code,
+                                     _core.json_or_none(response.content))
             except httpx.TransportError as exc:
                 error = _core.connection_failed(exc)
             except CardServiceError as exc:
@@ -122,13 +117,6 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 class EventStream:
@@ -152,10 +140,9 @@ class EventStream:
                              additional_headers=_core.auth_headers(self.client.token)) as ws:
                     self._ws, pause = ws, 0.2
                     for raw in ws:
-                        yield from self._messages(raw)
+                        yield from self.tracker.messages(raw)
             except InvalidStatus as exc:
-                response = exc.response
-                raise from_response(response.status_code, _body(response.body)) from exc
+                raise _core.refused(exc.response.status_code, exc.response.body) from exc
             except (OSError, WebSocketException, TimeoutError):
                 pass  # the daemon went away or is restarting
             finally:
@@ -165,21 +152,8 @@ class EventStream:
             time.sleep(pause)
             pause = min(self.max_backoff, pause * 2)
 
-    def _messages(self, raw: str | bytes) -> Iterator[models.Event | models.Missed]:
-        message = json.loads(raw)
-        missed = self.tracker.see(message)
-        if missed is not None:
-            yield missed
-        yield models.Event.model_validate(message)
-
     def close(self) -> None:
         self._closed = True
         if self._ws is not None:
             self._ws.close()
 
-
-def _body(raw: bytes | None) -> Any:
-    try:
-        return json.loads(raw or b"")
-    except ValueError:
-        return None

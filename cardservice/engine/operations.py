@@ -22,102 +22,42 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
-from card_layout import citizen
-from card_layout.errors import FieldError
 from card_layout.files import Fid, KeyRef
 from card_layout.identity import Identity
 from card_layout.idfile import encode_identity_file
-from card_layout.record import PermitType, ResidenceRecord
+from card_layout.record import ResidenceRecord
 from card_layout.slots import encode_slot, next_slot
 from cardservice import errors
 from cardservice.card.protocol import CardFiles, Rp1Card
-from cardservice.engine.policy import (
-    Evidence,
-    PermitTerms,
-    Sponsor,
-    check_direct_issue,
-    decide_resign_terms,
-    decide_terms,
-    sponsor_eligible,
+from cardservice.engine.journal import Journal, landed
+from cardservice.engine.model import (
+    CardView,
+    Clock,
+    Intent,
+    PermitRequest,
+    damaged,
+    error_block,
+    locked_but_empty,
+    utc_now,
 )
-from cardservice.engine.verify import (
-    Check,
-    CheckResult,
-    ChipEvidence,
-    Result,
-    Status,
-    VerificationReport,
-    verify_card,
-)
+from cardservice.engine.policy import PermitTerms, check_direct_issue
+from cardservice.engine.terms import TermsRules, build_record, writable_record
+from cardservice.engine.verify import ChipEvidence, Status, VerificationReport, verify_card
 from cardservice.engine.verifyonly import VerifyOnly
 from cardservice.face import Face, FitError, LayoutError
 from cardservice.pki.keys import Keys
 from cardservice.pki.signing import sign_identity, sign_record
 from cardservice.store.audit import AuditLog
-from cardservice.store.registry import CardRow, CardStatus, Registry, Terms
+from cardservice.store.registry import CardRow, CardStatus, Registry
 from cardservice.transport import CardConnection
 
+#: the value types live in engine.model; callers import them from here as well
+__all__ = ["CardView", "Clock", "Engine", "Intent", "PermitRequest", "utc_now"]
+
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class PermitRequest:
-    """What a caller asks for; ``None`` keeps the card's current value (re-sign / renew)."""
-
-    current_residence: str | None = None
-    permit_type: PermitType | None = None
-    basis: int | None = None
-    sponsor_citizen_number: str | None = None
-    expires_on: date | None = None
-    #: a re-sign also renews (new expiry); without it a re-sign keeps the expiry
-    extend: bool = False
-    #: new evidence for the long-term basis (a move on basis 1 needs it)
-    evidence: Evidence | None = None
-
-
-@dataclass(frozen=True)
-class Intent:
-    """An audit intent: what is about to be written to which card."""
-
-    id: int
-    serial: str
-    detail: dict
-
-
-@dataclass(frozen=True)
-class CardView:
-    """A card as read: the verification report, the lock state and the registry's row."""
-
-    report: VerificationReport
-    locked: bool
-    registry: CardRow | None
-    #: why the registry part is missing or incomplete ({"code", "message"}); reads never fail
-    #: on registry state: a conflict, a pending intent or an unreachable database shows here
-    registry_error: dict | None = None
-    #: Pending write intents this read settled: ``(intent id, whether the write landed)``.
-    reconciled: tuple[tuple[int, bool], ...] = ()
-
-    @property
-    def serial(self) -> bytes:
-        return self.report.serial
-
-    @property
-    def personalized(self) -> bool:
-        return self.locked
-
-
-def _field_error(exc: FieldError) -> errors.ValidationError:
-    return errors.ValidationError(exc.field, exc.message, exc.reason)
 
 
 class Engine:
@@ -137,6 +77,14 @@ class Engine:
         self.clock = clock
         self._issue_lock = threading.Lock()
         self._issue_lock_path = issue_lock_path
+
+    @property
+    def _journal(self) -> Journal:
+        return Journal(self.registry, self.audit, self.clock)
+
+    @property
+    def _terms_rules(self) -> TermsRules:
+        return TermsRules(self.registry, self.today)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -171,26 +119,19 @@ class Engine:
             try:
                 row = self.registry.get(files.serial.hex())
             except errors.RegistryUnavailableError as exc:
-                registry_error = _error_block(exc)
+                registry_error = error_block(exc)
                 report = report.registry_unavailable()
         if row is not None and row.status is not CardStatus.PENDING:
-            report = report.with_registry(revoked=row.revoked,
-                                          last_sequence=row.last_sequence,
-                                          sponsor_eligible=self._sponsor_eligible(report))
+            eligible = self._terms_rules.sponsor_eligible(report)
+            report = report.with_registry(revoked=row.revoked, last_sequence=row.last_sequence,
+                                          sponsor_eligible=eligible)
         if not files.info.locked:
             report = dataclasses.replace(report, status=Status.BLANK)
         elif report.status == Status.BLANK:
-            report = _locked_but_empty(report)
+            report = locked_but_empty(report)
         if row is not None and report.status in (Status.BLANK, Status.UNSIGNED):
-            report = _damaged(report, "issued_in_registry")
+            report = damaged(report, "issued_in_registry")
         return CardView(report, files.info.locked, row, registry_error)
-
-    def _sponsor_eligible(self, report: VerificationReport) -> bool | None:
-        record = report.record
-        if record is None or record.sponsor_citizen_number is None:
-            return None
-        return sponsor_eligible(self._sponsor_or_none(record.sponsor_citizen_number),
-                                self.today())
 
     def read(self, conn: CardConnection, *, photo: bool = False) -> CardView:
         """Read and verify (5 APDUs; EF.PHOTO too, one more, when ``photo``); never fails
@@ -205,7 +146,7 @@ class Engine:
         except errors.CardServiceError as exc:
             logger.warning("card %s: pending write not reconciled: %s (%s)", files.serial.hex(),
                            exc.message, exc.code)
-            registry_error = _error_block(
+            registry_error = error_block(
                 exc, pending_write=not isinstance(exc, errors.RegistryUnavailableError))
         view = self._with_registry(files, self._verify(files), registry_error)
         return dataclasses.replace(view, reconciled=tuple(settled))
@@ -234,25 +175,21 @@ class Engine:
             serial_hex = files.serial.hex()
             if self.registry.get(serial_hex) is not None:
                 raise errors.AlreadyPersonalizedError(f"card {serial_hex} was issued before")
-            self._check_born(identity)
+            self._terms_rules.check_born(identity)
             if not from_application:  # an application's rules decide that (replacements)
                 self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
-            if not request.current_residence:
-                raise errors.ValidationError("current_residence", "is required", "empty")
-            if request.permit_type is None:
-                raise errors.ValidationError("permit_type", "is required", "empty")
-            terms = self._terms(request, identity.citizen_number, request.sponsor_citizen_number)
+            terms = self._terms_rules.for_issue(request, identity.citizen_number)
             record = self._record(1, request.current_residence, terms)
             self._check_face(identity, record)
             bound = self._bind_chip(card, files, identity, photo)
             id_sig = sign_identity(self.keys.signer, files.serial, bound)
             id_file = encode_identity_file(bound, id_sig)
             slot = encode_slot(record, sign_record(self.keys.signer, files.serial, id_sig, record))
-            intent = self._intent("issue", files, conn, actor, record, slot,
+            intent = self._journal.intent("issue", files, conn, actor, record, slot,
                                   citizen_number=identity.citizen_number,
                                   produced=from_application)
             if not from_application:  # a produced card's place is the application's
-                self._reserve(intent)
+                self._journal.reserve(intent)
             self.registry.record_identity(serial_hex, identity_fields(identity), self.clock())
             return self._commit(intent, card, files,
                                 lambda: self._write_issue(card, files, id_file, slot, photo),
@@ -313,8 +250,8 @@ class Engine:
             files = card.read_all()
             _check_expected(files, expected_serial)
             view = self.view(files)
-            current = self._writable_record(view)
-            terms = self._rewrite_terms(operation, request, current,
+            current = writable_record(view)
+            terms = self._terms_rules.for_rewrite(operation, request, current,
                                         view.report.identity.citizen_number)
             # above the card's own counter too: the counter counts this write, and a record
             # below it reads as a rollback
@@ -326,10 +263,10 @@ class Engine:
             target = next_slot(view.report.slots)
             slot = encode_slot(record, sign_record(self.keys.signer, files.serial,
                                                    view.report.identity_signature, record))
-            intent = self._intent(operation, files, conn, actor, record, slot,
+            intent = self._journal.intent(operation, files, conn, actor, record, slot,
                                   citizen_number=view.report.identity.citizen_number,
                                   slot_fid=target, evidence=request.evidence)
-            self._reserve(intent)
+            self._journal.reserve(intent)
 
             def write() -> None:
                 card.authenticate(KeyRef.WRITE, self.keys.card_key(KeyRef.WRITE, files.serial))
@@ -346,89 +283,9 @@ class Engine:
         self._warm_face()  # not inside the card transaction
         return conn.exclusive(run)
 
-    def _writable_record(self, view: CardView) -> ResidenceRecord:
-        report = view.report
-        if view.registry_error and view.registry_error["code"] == "REGISTRY_UNAVAILABLE":
-            raise errors.RegistryUnavailableError(view.registry_error["message"])
-        if not view.locked or report.identity is None:
-            raise errors.NotPersonalizedError(f"card {view.serial.hex()} is blank; issue it first")
-        if view.registry is not None and view.registry.revoked:
-            raise errors.CardRevokedError(
-                f"card {view.serial.hex()} is {view.registry.status.value} in the registry"
-            )
-        if report.status not in (Status.VALID, Status.EXPIRED) or report.record is None:
-            failed = [c for c in report.checks if c.result.value == "failed"]
-            why = ", ".join(f"{c.check.value}: {c.reason}" for c in failed) or report.status.value
-            raise errors.CardInvalidError(f"the card does not verify ({why}); not re-signed")
-        return report.record
-
-    # --- shared write steps -------------------------------------------------------------
-
-    def _terms(self, request: PermitRequest, applicant: str, sponsor_cn: str | None) -> PermitTerms:
-        sponsor = self._sponsor(sponsor_cn) if sponsor_cn else None
-        return decide_terms(permit_type=request.permit_type, basis=request.basis,
-                            requested_expires_on=request.expires_on, today=self.today(),
-                            sponsor=sponsor, applicant_citizen_number=applicant)
-
-    def _rewrite_terms(self, operation: str, request: PermitRequest, current: ResidenceRecord,
-                       applicant: str) -> PermitTerms:
-        """Re-sign or renewal terms. A family member keeps the sponsor only while staying
-        long-term without naming an own basis; as temporary (or on an own basis) the sponsor
-        is dropped, so a holder whose sponsor lost eligibility is not locked out."""
-        merged = _merge(request, current)
-        family = (current.sponsor_citizen_number is not None and request.basis is None
-                  and merged.permit_type is PermitType.LONG_TERM)
-        sponsor = self._sponsor(current.sponsor_citizen_number) if family else None
-        if family:
-            merged = dataclasses.replace(merged, basis=None)
-        if operation == "renew":
-            return decide_terms(permit_type=merged.permit_type, basis=merged.basis,
-                                requested_expires_on=request.expires_on, today=self.today(),
-                                sponsor=sponsor, applicant_citizen_number=applicant)
-        return decide_resign_terms(
-            permit_type=merged.permit_type, basis=merged.basis,
-            requested_expires_on=request.expires_on, current_expires_on=current.expires_on,
-            extend=request.extend, evidence=request.evidence, today=self.today(),
-            sponsor=sponsor, applicant_citizen_number=applicant)
-
-    def _check_born(self, identity: Identity) -> None:
-        """A write-once identity must not carry a birth date after today."""
-        try:
-            citizen.validate_citizen_number(identity.citizen_number, today=self.today())
-        except FieldError as exc:
-            raise _field_error(exc) from exc
-
-    def _sponsor(self, citizen_number: str) -> Sponsor:
-        """The sponsor's registry row, looked up by the number in stored form only after it
-        passed the same format and check-digit rules as any citizen number."""
-        try:
-            citizen_number = citizen.validate_citizen_number(
-                citizen_number, "sponsor_citizen_number", today=self.today())
-        except FieldError as exc:
-            raise _field_error(exc) from exc
-        sponsor = self._sponsor_or_none(citizen_number)
-        if sponsor is None:
-            raise errors.PolicyError("sponsor_not_registered",
-                                     "the sponsor holds no active card in the registry")
-        return sponsor
-
-    def _sponsor_or_none(self, citizen_number: str) -> Sponsor | None:
-        row = self.registry.active_card(citizen_number)
-        if row is None:
-            return None
-        return Sponsor(row.citizen_number, PermitType(row.permit_type), row.basis, row.expires_on,
-                       sponsored_by=row.sponsor_citizen_number)
-
     def _record(self, sequence: int, residence: str, terms: PermitTerms) -> ResidenceRecord:
-        try:
-            return ResidenceRecord.create(
-                sequence=sequence, permit_type=terms.permit_type, basis=terms.basis,
-                sponsor_citizen_number=terms.sponsor_citizen_number,
-                current_residence=residence, issuing_authority=self.keys.authority_name,
-                issued_on=terms.issued_on, expires_on=terms.expires_on, signed_at=self.clock(),
-            )
-        except FieldError as exc:
-            raise _field_error(exc) from exc
+        return build_record(sequence, residence, terms, authority=self.keys.authority_name,
+                            signed_at=self.clock())
 
     def _warm_face(self) -> None:
         """Load the face's layout and fonts (once per process, about a second) before the card
@@ -447,31 +304,6 @@ class Engine:
         except LayoutError as exc:
             raise errors.FaceUnavailableError(str(exc)) from exc
 
-    def _intent(self, operation: str, files: CardFiles, conn: CardConnection, actor: str | None,
-                record: ResidenceRecord, slot: bytes, *, citizen_number: str,
-                slot_fid: Fid = Fid.RES_A, evidence: Evidence | None = None,
-                produced: bool = False) -> Intent:
-        detail = {
-            "citizen_number": citizen_number,
-            "sequence": record.sequence,
-            "slot": slot_fid.name,
-            "slot_len": len(slot),
-            "slot_sha256": hashlib.sha256(slot).hexdigest(),
-            "permit_type": record.permit_type.value,
-            "basis": record.basis,
-            "sponsor_citizen_number": record.sponsor_citizen_number,
-            "expires_on": record.expires_on.isoformat(),
-            "issuing_authority": record.issuing_authority,
-        }
-        if produced:  # from an application: active only once handed over
-            detail["register_as"] = CardStatus.PRODUCED.value
-        if evidence is not None:
-            detail["evidence"] = {"kind": evidence.kind, "reference": evidence.reference}
-        entry_id = self.audit.intent(operation=operation, card_serial=files.serial.hex(),
-                                     reader=conn.reader_name, actor=actor, detail=detail,
-                                     now=self.clock())
-        return Intent(entry_id, files.serial.hex(), detail)
-
     def _commit(self, intent: Intent, card: Rp1Card, files: CardFiles,
                 write: Callable[[], None], read_back: Callable[[], CardFiles]) -> CardView:
         """Re-check the serial, write, read back, verify; register and audit the outcome."""
@@ -479,7 +311,7 @@ class Engine:
             if card.get_serial() != files.serial:
                 raise errors.CardChangedError("the card was swapped since it was read; not written")
         except errors.CardServiceError as exc:
-            self._apply(intent, success=False, cause=exc)
+            self._journal.close(intent, success=False, cause=exc)
             raise
         cause: errors.CardServiceError | None = None
         try:
@@ -498,14 +330,14 @@ class Engine:
                 ) from exc
             cause = exc
         report = self._verify(after)  # once: the registry part is re-applied after the update
-        if not self._landed(intent.detail, after, self._with_registry(after, report)):
+        if not landed(intent.detail, after, self._with_registry(after, report)):
             failure = cause or errors.WriteVerifyError(
                 "the card did not read back the record just written")
-            self._apply(intent, success=False, cause=failure)
+            self._journal.close(intent, success=False, cause=failure)
             raise failure
         if cause is not None:
             logger.info("intent %d landed despite %s", intent.id, cause.code)
-        self._apply(intent, success=True)
+        self._journal.close(intent, success=True)
         return self._with_registry(after, report)
 
     # --- reconciliation -----------------------------------------------------------------
@@ -515,74 +347,15 @@ class Engine:
         """Resolve pending intents for this card from what it holds now (each with whether it
         landed appended to ``settled``)."""
         resolved = []
-        serial = files.serial.hex()
-        pending = self.audit.pending(card_serial=serial)
+        pending = self._journal.pending(files.serial.hex())
         report = self._verify(files) if pending else None
-        for entry in pending:
-            intent = Intent(entry.id, serial, entry.detail)
-            landed = self._landed(entry.detail, files, self._with_registry(files, report))
-            self._apply(intent, success=landed, reconciled=True)
-            resolved.append(entry.id)
+        for intent in pending:
+            landed_now = landed(intent.detail, files, self._with_registry(files, report))
+            self._journal.close(intent, success=landed_now, reconciled=True)
+            resolved.append(intent.id)
             if settled is not None:
-                settled.append((entry.id, landed))
+                settled.append((intent.id, landed_now))
         return resolved
-
-    def _landed(self, detail: dict, files: CardFiles, view: CardView) -> bool:
-        fid = Fid[detail["slot"]]
-        written = files.slot(fid)[: detail["slot_len"]]
-        report = view.report
-        return (hashlib.sha256(written).hexdigest() == detail["slot_sha256"]
-                and files.info.locked and report.status == Status.VALID
-                and report.record is not None
-                and report.record.sequence == detail["sequence"]
-                and report.current_slot == fid)
-
-    def _apply(self, intent: Intent, *, success: bool, reconciled: bool = False,
-               cause: errors.CardServiceError | None = None) -> None:
-        now = self.clock()
-        if success:
-            self._register(intent, now)
-        else:
-            self.registry.release(intent.serial, now)
-        code = None if success else (cause.code if cause else "NOT_WRITTEN")
-        detail = {} if cause is None else {"message": cause.message}
-        self.audit.outcome(intent.id, success=success,
-                           sequence=intent.detail["sequence"] if success else None,
-                           error_code=code, detail=detail, now=now, reconciled=reconciled)
-
-    def _register(self, intent: Intent, now: datetime) -> None:
-        """Confirm the write in the registry (the reservation becomes the card's state)."""
-        d = intent.detail
-        if d.get("register_as") == CardStatus.PRODUCED.value:
-            if self.registry.get(intent.serial) is None:
-                terms = _terms_of(d)
-                self.registry.record_issue(
-                    serial=intent.serial, citizen_number=d["citizen_number"],
-                    sequence=d["sequence"], issuing_authority=terms.issuing_authority,
-                    permit_type=terms.permit_type, basis=terms.basis,
-                    expires_on=terms.expires_on,
-                    sponsor_citizen_number=d["sponsor_citizen_number"], now=now,
-                    status=CardStatus.PRODUCED)
-            return
-        self.registry.confirm(serial=intent.serial, citizen_number=d["citizen_number"],
-                              sequence=d["sequence"], terms=_terms_of(d),
-                              sponsor_citizen_number=d["sponsor_citizen_number"], now=now)
-
-    def _reserve(self, intent: Intent) -> None:
-        """Take the registry reservation before the first card APDU: one person, one card and
-        revocation are decided here, and an unreachable registry refuses the write now. A
-        refusal closes the intent as failed (nothing was written)."""
-        d = intent.detail
-        try:
-            self.registry.reserve(serial=intent.serial, citizen_number=d["citizen_number"],
-                                  sequence=d["sequence"], terms=_terms_of(d),
-                                  sponsor_citizen_number=d["sponsor_citizen_number"],
-                                  now=self.clock())
-        except errors.CardServiceError as exc:
-            with contextlib.suppress(errors.CardServiceError):
-                self.audit.outcome(intent.id, success=False, sequence=None, error_code=exc.code,
-                                   detail={"message": exc.message}, now=self.clock())
-            raise
 
     def reconcile(self, conn: CardConnection) -> list[int]:
         """Resolve pending intents for the card in ``conn`` (at start-up / card insertion)."""
@@ -609,32 +382,6 @@ def identity_fields(identity: Identity) -> dict[str, str]:
     return {"name": identity.name, "gender": identity.gender.name.lower(),
             "nationality": identity.nationality, "citizen_number": identity.citizen_number,
             "household_address": identity.household_address}
-
-
-def _terms_of(detail: dict) -> Terms:
-    return Terms(detail["issuing_authority"], detail["permit_type"], detail["basis"],
-                 date.fromisoformat(detail["expires_on"]))
-
-
-def _error_block(exc: errors.CardServiceError, *, pending_write: bool = False) -> dict:
-    """``pending_write``: a write of this card is not settled in the registry (the card's own
-    content is shown; the registry refused to take it, e.g. CITIZEN_HAS_CARD)."""
-    return {"code": exc.code, "message": exc.message, "retriable": exc.retriable,
-            "pending_write": pending_write}
-
-
-def _locked_but_empty(report: VerificationReport) -> VerificationReport:
-    """A locked card must hold its identity: an empty identity file there is damage, not a
-    blank card (which could be mistaken for one to issue)."""
-    return _damaged(report, "locked_but_empty")
-
-
-def _damaged(report: VerificationReport, reason: str) -> VerificationReport:
-    """``report`` as INVALID with its format check failed for ``reason``: a card the registry
-    knows as issued that reads blank or unsigned was tampered with or damaged."""
-    checks = tuple(CheckResult(c.check, Result.FAILED, reason)
-                   if c.check == Check.FORMAT else c for c in report.checks)
-    return dataclasses.replace(report, status=Status.INVALID, checks=checks)
 
 
 @contextlib.contextmanager
@@ -664,12 +411,3 @@ def _check_expected(files: CardFiles, expected: bytes | None) -> None:
         raise errors.CardChangedError(
             f"the card in the reader is {files.serial.hex()}, not {expected.hex()}; nothing written"
         )
-
-
-def _merge(request: PermitRequest, current: ResidenceRecord) -> PermitRequest:
-    """Fill what the request leaves open from the current record."""
-    permit_type = request.permit_type or current.permit_type
-    basis = request.basis
-    if basis is None and permit_type == current.permit_type:
-        basis = current.basis
-    return dataclasses.replace(request, permit_type=permit_type, basis=basis)

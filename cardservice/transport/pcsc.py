@@ -236,12 +236,12 @@ class PcscConnection(CardConnection):
         if not watchdog:
             self._pool = None
             self._io_thread = None
-            self._connect()
+            self._connect_or_release()
             return
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pcsc-io")
         self._io_thread = self._pool.submit(threading.get_ident).result()
         # connecting powers the card up: a card that never answers blocks it like a transmit
-        future = self._pool.submit(self._connect)
+        future = self._pool.submit(self._connect_or_release)
         try:
             future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
@@ -250,6 +250,19 @@ class PcscConnection(CardConnection):
             raise errors.CardTimeoutError(
                 f"connect {reader}: the card did not answer within {timeout:g} s"
             ) from None
+        except BaseException:
+            self._pool.shutdown(wait=False)
+            raise
+
+    def _connect_or_release(self) -> None:
+        """:meth:`_connect`; if it fails (no card, reader gone), release the context at once:
+        pcscd serves a bounded number of contexts, and a client polling an empty reader would
+        otherwise leak one per attempt until pcscd refuses every client."""
+        try:
+            self._connect()
+        except BaseException:
+            self._context.close()
+            raise
 
     def _connect(self) -> None:
         hresult, self._hcard, self._protocol = self._context.call(
@@ -281,6 +294,14 @@ class PcscConnection(CardConnection):
             if handle_is_dead(exc):
                 self._stale = True
             raise
+
+    @property
+    def call_age(self) -> float | None:
+        """Seconds the PC/SC call now running on the caller's thread (``watchdog=False``, or
+        inside :meth:`exclusive`) has taken so far; None when no call is running. A watchdog
+        outside that thread reads it to give up on a mute card."""
+        started = self._inflight_since
+        return None if started is None else time.monotonic() - started
 
     @property
     def atr(self) -> bytes:

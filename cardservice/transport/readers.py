@@ -85,9 +85,9 @@ class PcscBackend:
                 conn.close()
             # connect outside the lock: a mute card may block its own connect, never another's
             # (each reader's worker serialises its operations, so one connect per reader at once).
-            # Calls keep their own watchdog thread: without it a card pulled mid-command left the
-            # reader mute in pcscd (tests/reliability/test_reader_recovery.py).
-            conn = self._driver.connect(name)
+            # The reader's worker thread owns the handle and calls PC/SC itself (no thread
+            # hand-off per operation); the API watches it from outside (ReaderWorker.call_age).
+            conn = self._driver.connect(name, watchdog=False)
             with self._lock:
                 self._conns[name] = conn
         return _Lease(conn)
@@ -154,6 +154,10 @@ class _Lease(CardConnection):
     def exclusive(self, operation: Callable[[], T]) -> T:
         return self._conn.exclusive(operation)
 
+    @property
+    def call_age(self) -> float | None:
+        return getattr(self._conn, "call_age", None)
+
     def close(self) -> None:
         """Nothing: the backend keeps the connection for the next operation."""
 
@@ -162,8 +166,11 @@ class ReaderWorker:
     """One reader's thread and a fair lock: a write queues behind the operation running now
     (at most ``write_wait`` seconds, then READER_BUSY) and reads that arrive after it wait
     behind it, so a write never loses to a stream of new reads; reads wait up to ``read_wait``.
-    An operation that outlives its timeout keeps the reader busy until its thread returns
-    (the PC/SC watchdog bounds that)."""
+
+    The thread owns the reader's connection and makes the PC/SC calls itself. A watchdog
+    outside it (the API) reads :meth:`call_age` and gives up on a call that outlives its
+    timeout (CARD_TIMEOUT, :meth:`mark_stuck`); the reader then stays busy until the blocked
+    call returns (pcscd ends it when the mute card is pulled or answers again)."""
 
     def __init__(self, name: str, backend: ReaderBackend) -> None:
         self.name = name
@@ -174,6 +181,8 @@ class ReaderWorker:
         self._writers = 0  # writes waiting for the reader
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"reader-{self.id}")
         self.stuck_since: float | None = None
+        self._conn: CardConnection | None = None  # the connection of the running operation
+        self._connecting_since: float | None = None
 
     def _free_for(self, write: bool) -> bool:
         return not self._busy and (write or self._writers == 0)
@@ -222,18 +231,31 @@ class ReaderWorker:
         started = time.monotonic()
         code = "OK"
         try:
-            with self._backend.connect(self.name) as conn:
+            self._connecting_since = started  # connecting powers the card up: it may hang too
+            conn = self._backend.connect(self.name)
+            self._connecting_since, self._conn = None, conn
+            with conn:
                 return fn(conn)
         except errors.CardServiceError as exc:
             code = exc.code
             raise
         finally:
             ms = (time.monotonic() - started) * 1000
+            self._conn = self._connecting_since = None
             self.stuck_since = None
             self.release()
             logger.info("card %s on %r: %s in %.0f ms", operation, self.name, code, ms,
                         extra={"operation": operation, "reader": self.name, "code": code,
                                "ms": round(ms, 1)})
+
+    def call_age(self) -> float | None:
+        """Seconds the PC/SC call (or the connect) now running on this reader has taken; None
+        when none is running or the connection cannot tell."""
+        since = self._connecting_since
+        if since is not None:
+            return time.monotonic() - since
+        conn = self._conn
+        return None if conn is None else getattr(conn, "call_age", None)
 
     def mark_stuck(self) -> None:
         if self.stuck_since is None:

@@ -238,9 +238,10 @@ class ProductionRun:
 
     def _wait_for_card(self, reader: str) -> object | None:
         """Wait (by the reader's state, without connecting) for a card other than the one last
-        ejected from ``reader``; its token, or None when none came in ``card_wait`` seconds."""
+        ejected from ``reader``; its token, or None when none came in ``card_wait`` seconds or
+        nothing is left to produce (the run ends with its last card, not ``card_wait`` later)."""
         deadline = time.monotonic() + self.card_wait
-        while not self._stop.is_set():
+        while not self._stop.is_set() and self._budget > 0:
             try:
                 token = self.access.card_token(reader)
                 if token is not None and token != self._ejected.get(reader):

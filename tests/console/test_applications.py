@@ -201,6 +201,8 @@ def test_hand_over_reads_the_card_in_the_reader(clerks, as_clerk):
     wrong = form_post(operator, f"{APPS}/{app_id}/hand-over",
                       {"csrf": csrf_of(page.text), "rid": rid})  # the blank card of reader A
     assert wrong.status_code == 409 and 'data-status="produced"' in wrong.text
+    assert "不是为本申请制作的卡" in wrong.text  # not "another card was put in"
+    assert f'<option value="{rid}" selected>' in wrong.text  # the reader stays chosen
     clerks.backend.insert(READER_A, card)
     done = form_post(operator, f"{APPS}/{app_id}/hand-over",
                      {"csrf": csrf_of(page.text), "rid": rid})

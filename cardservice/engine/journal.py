@@ -1,0 +1,124 @@
+"""The write journal: a write's durable audit intent, its registry reservation, whether it
+landed on the card, and its outcome (the registry updated, the intent closed)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from datetime import date, datetime
+
+from card_layout.files import Fid
+from card_layout.record import ResidenceRecord
+from cardservice import errors
+from cardservice.card.protocol import CardFiles
+from cardservice.engine.model import CardView, Clock, Intent
+from cardservice.engine.policy import Evidence
+from cardservice.engine.report import Status
+from cardservice.store.audit import AuditLog
+from cardservice.store.registry import CardStatus, Registry, Terms
+from cardservice.transport import CardConnection
+
+
+class Journal:
+    """Intents and outcomes in the audit log, kept in step with the registry."""
+
+    def __init__(self, registry: Registry, audit: AuditLog, clock: Clock) -> None:
+        self.registry = registry
+        self.audit = audit
+        self.clock = clock
+
+    def intent(self, operation: str, files: CardFiles, conn: CardConnection, actor: str | None,
+               record: ResidenceRecord, slot: bytes, *, citizen_number: str,
+               slot_fid: Fid = Fid.RES_A, evidence: Evidence | None = None,
+               produced: bool = False) -> Intent:
+        """Record (durably) what is about to be written to which slot of which card."""
+        detail = {
+            "citizen_number": citizen_number,
+            "sequence": record.sequence,
+            "slot": slot_fid.name,
+            "slot_len": len(slot),
+            "slot_sha256": hashlib.sha256(slot).hexdigest(),
+            "permit_type": record.permit_type.value,
+            "basis": record.basis,
+            "sponsor_citizen_number": record.sponsor_citizen_number,
+            "expires_on": record.expires_on.isoformat(),
+            "issuing_authority": record.issuing_authority,
+        }
+        if produced:  # from an application: active only once handed over
+            detail["register_as"] = CardStatus.PRODUCED.value
+        if evidence is not None:
+            detail["evidence"] = {"kind": evidence.kind, "reference": evidence.reference}
+        entry_id = self.audit.intent(operation=operation, card_serial=files.serial.hex(),
+                                     reader=conn.reader_name, actor=actor, detail=detail,
+                                     now=self.clock())
+        return Intent(entry_id, files.serial.hex(), detail)
+
+    def pending(self, serial: str) -> list[Intent]:
+        """The card's intents whose outcome is not recorded yet."""
+        return [Intent(entry.id, serial, entry.detail)
+                for entry in self.audit.pending(card_serial=serial)]
+
+    def reserve(self, intent: Intent) -> None:
+        """Take the registry reservation before the first card APDU: one person, one card and
+        revocation are decided here, and an unreachable registry refuses the write now. A
+        refusal closes the intent as failed (nothing was written)."""
+        d = intent.detail
+        try:
+            self.registry.reserve(serial=intent.serial, citizen_number=d["citizen_number"],
+                                  sequence=d["sequence"], terms=terms_of(d),
+                                  sponsor_citizen_number=d["sponsor_citizen_number"],
+                                  now=self.clock())
+        except errors.CardServiceError as exc:
+            with contextlib.suppress(errors.CardServiceError):
+                self.audit.outcome(intent.id, success=False, sequence=None, error_code=exc.code,
+                                   detail={"message": exc.message}, now=self.clock())
+            raise
+
+    def close(self, intent: Intent, *, success: bool, reconciled: bool = False,
+              cause: errors.CardServiceError | None = None) -> None:
+        """Register a landed write (or release the reservation) and record the outcome."""
+        now = self.clock()
+        if success:
+            self._register(intent, now)
+        else:
+            self.registry.release(intent.serial, now)
+        code = None if success else (cause.code if cause else "NOT_WRITTEN")
+        detail = {} if cause is None else {"message": cause.message}
+        self.audit.outcome(intent.id, success=success,
+                           sequence=intent.detail["sequence"] if success else None,
+                           error_code=code, detail=detail, now=now, reconciled=reconciled)
+
+    def _register(self, intent: Intent, now: datetime) -> None:
+        """Confirm the write in the registry (the reservation becomes the card's state)."""
+        d = intent.detail
+        if d.get("register_as") == CardStatus.PRODUCED.value:
+            if self.registry.get(intent.serial) is None:
+                terms = terms_of(d)
+                self.registry.record_issue(
+                    serial=intent.serial, citizen_number=d["citizen_number"],
+                    sequence=d["sequence"], issuing_authority=terms.issuing_authority,
+                    permit_type=terms.permit_type, basis=terms.basis,
+                    expires_on=terms.expires_on,
+                    sponsor_citizen_number=d["sponsor_citizen_number"], now=now,
+                    status=CardStatus.PRODUCED)
+            return
+        self.registry.confirm(serial=intent.serial, citizen_number=d["citizen_number"],
+                              sequence=d["sequence"], terms=terms_of(d),
+                              sponsor_citizen_number=d["sponsor_citizen_number"], now=now)
+
+
+def landed(detail: dict, files: CardFiles, view: CardView) -> bool:
+    """Whether the card holds, valid and current, exactly the slot the intent recorded."""
+    fid = Fid[detail["slot"]]
+    written = files.slot(fid)[: detail["slot_len"]]
+    report = view.report
+    return (hashlib.sha256(written).hexdigest() == detail["slot_sha256"]
+            and files.info.locked and report.status == Status.VALID
+            and report.record is not None
+            and report.record.sequence == detail["sequence"]
+            and report.current_slot == fid)
+
+
+def terms_of(detail: dict) -> Terms:
+    return Terms(detail["issuing_authority"], detail["permit_type"], detail["basis"],
+                 date.fromisoformat(detail["expires_on"]))
