@@ -21,6 +21,8 @@ SITE_TABLE_GRANTS: dict[str, str] = {
     "idempotency": "SELECT, INSERT, DELETE",
     "pairing_requests": "SELECT, INSERT, UPDATE",
     "audit": "SELECT, INSERT",
+    "audit_checkpoint": "SELECT, INSERT",
+    "audit_import": "SELECT, INSERT",
     "schema_version": "SELECT",
     "users": "SELECT, INSERT, UPDATE",
     "sessions": "SELECT, INSERT, UPDATE, DELETE",

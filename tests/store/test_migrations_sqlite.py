@@ -12,7 +12,7 @@ import pytest
 
 from cardservice.cli.main import main
 from cardservice.errors import SchemaOutdatedError
-from cardservice.store import registry as registry_mod
+from cardservice.store import registry_schema as registry_mod
 from cardservice.store import tokens as tokens_mod
 from cardservice.store.registry import Registry
 from cardservice.store.stores import Stores
