@@ -196,6 +196,7 @@ class Engine:
                                   produced=from_application)
             if not from_application:  # a produced card's place is the application's
                 self._journal.reserve(intent)
+            self.registry.record_identity(serial_hex, identity_fields(identity), self.clock())
             return self._commit(intent, card, files,
                                 lambda: self._write_issue(card, files, id_file, slot, photo),
                                 card.read_all)
@@ -387,6 +388,13 @@ class Engine:
         self.audit.event(operation="revoke", card_serial=row.serial, actor=actor,
                          detail={"reason": reason}, now=now)
         return row
+
+
+def identity_fields(identity: Identity) -> dict[str, str]:
+    """The fixed identity as the registry keeps it (the fields ``Identity.create`` takes)."""
+    return {"name": identity.name, "gender": identity.gender.name.lower(),
+            "nationality": identity.nationality, "citizen_number": identity.citizen_number,
+            "household_address": identity.household_address}
 
 
 @contextlib.contextmanager
