@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -81,10 +82,12 @@ def _lifespan(runtime: Runtime):
         runtime.load_engine()
         runtime.idempotency.prune(runtime.clock())
         runtime.monitor.start()  # its first poll reconciles pending intents of cards present
+        sweeper = asyncio.create_task(runtime.sweep_reservations(), name="reservation-sweep")
         logger.info("cardservice %s ready", __version__)
         try:
             yield
         finally:
+            sweeper.cancel()
             runtime.monitor.stop()
             runtime.pool.close()
 
@@ -111,5 +114,7 @@ def create_app(settings: Settings, *, service: Service | None = None,
     if settings.mode == "verify" or runtime.service.mode == "verify":
         app.add_middleware(VerifyOnlyGuard)
     app.add_middleware(LocalGuard, settings=settings,  # outermost: runs before anything else
-                       token_known=lambda secret: runtime.tokens.authenticate(secret) is not None)
+                       token_known=lambda secret: runtime.tokens.authenticate(secret) is not None,
+                       session_known=lambda secret: app.state.console.accounts.clerk(
+                           secret) is not None)
     return app

@@ -6,10 +6,12 @@ token checks out; bearer tokens carry a role. All run before any card I/O."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from cardservice import errors
@@ -37,6 +39,11 @@ PHOTO_PATH = re.compile(r"/photos?(/|$)")
 #: The console's HTML forms post this type; its routes check a CSRF token on every form.
 FORM_TYPE = "application/x-www-form-urlencoded"
 FORM_PATHS = ("/console/",)
+#: Console forms that carry a file (the intake form's photo): multipart bodies, with the photo
+#: cap, read only for a live console session (its cookie).
+UPLOAD_TYPE = "multipart/form-data"
+UPLOAD_PATHS = frozenset({"/console/applications/new"})
+SESSION_COOKIE = "cs_session"
 
 
 #: Routes that take a (bounded) body without a token: an app asking to be paired has none yet.
@@ -86,8 +93,10 @@ def check_request(scope: Scope, settings: Settings) -> None:
             raise OriginNotAllowedError(f"Origin {origin!r} is not allowed")
     if scope["type"] == "http" and scope["method"] in BODY_METHODS:
         ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        path = scope.get("path", "")
         if ctype != "application/json" and not (
-                ctype == FORM_TYPE and scope.get("path", "").startswith(FORM_PATHS)):
+                ctype == FORM_TYPE and path.startswith(FORM_PATHS)) and not (
+                ctype == UPLOAD_TYPE and path in UPLOAD_PATHS):
             raise UnsupportedMediaTypeError(
                 f"Content-Type {ctype or 'none'!r} is not accepted; send application/json"
             )
@@ -99,10 +108,12 @@ class LocalGuard:
     log line per HTTP request (method, path, redacted query, status, ms)."""
 
     def __init__(self, app: ASGIApp, settings: Settings,
-                 token_known: Callable[[str], bool] | None = None) -> None:
+                 token_known: Callable[[str], bool] | None = None,
+                 session_known: Callable[[str], bool] | None = None) -> None:
         self.app = app
         self.settings = settings
         self.token_known = token_known
+        self.session_known = session_known
 
     async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -138,14 +149,26 @@ class LocalGuard:
         if not self.token_known(secret):
             raise UnauthenticatedError("the token is unknown or revoked")
 
+    def _check_session_first(self, scope: Scope) -> None:
+        """An upload's (large) body is read only for a live console session."""
+        if scope.get("path", "") not in UPLOAD_PATHS or self.session_known is None:
+            return
+        cookies = SimpleCookie()
+        with contextlib.suppress(CookieError):
+            cookies.load(_header(scope, b"cookie") or "")
+        secret = cookies[SESSION_COOKIE].value if SESSION_COOKIE in cookies else ""
+        if not secret or not self.session_known(secret):
+            raise UnauthenticatedError("log in to the console again")
+
     def body_limit(self, path: str) -> int:
-        if PHOTO_PATH.search(path):
+        if PHOTO_PATH.search(path) or path in UPLOAD_PATHS:
             return self.settings.max_photo_body_bytes
         return self.settings.max_body_bytes
 
     async def _read_body(self, scope: Scope, receive: Callable) -> Callable:
         """Read the whole body (bounded) and hand the app a receive that replays it."""
         self._check_token_first(scope)
+        self._check_session_first(scope)
         limit = self.body_limit(scope.get("path", ""))
         declared = _header(scope, b"content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:

@@ -1,6 +1,7 @@
 """The daemon of a verify-only installation (``CARDSERVICE_MODE=verify``) answers only what
-reads and verifies a card; every other route, every write and every application route,
-present or added later, gets 403 FORBIDDEN before it runs (an allow-list, not a deny-list)."""
+reads and verifies a card (the API's reads, and the console's log-in, readers and card pages);
+every other route, every write and every application route, present or added later, gets 403
+FORBIDDEN before it runs (an allow-list, not a deny-list)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ ALLOWED = (
     ("GET", re.compile(r"/v1/readers/[^/]+/card")),
     ("WEBSOCKET", re.compile(r"/v1/events")),
     ("GET", re.compile(r"/openapi\.json|/docs(/assets/.+)?|/redoc")),  # /docs is served locally
+    # the console's read-only pages: log-in, readers, a card and its verdict (no write forms,
+    # no registry, audit or application pages)
+    ("GET", re.compile(r"/console(/login|/lang/[^/]+|/static/[^/]+|/readers(/[^/]+(/verdict)?)?)?")),
+    ("POST", re.compile(r"/console/log(in|out)")),
 )
 
 

@@ -17,9 +17,15 @@ from cardservice.engine.policy import Evidence
 from cardservice.engine.service import Service
 from cardservice.workflow.codec import view
 from cardservice.workflow.model import Application, Family, Kind, Replacement, Residence
-from cardservice.workflow.receipt import render_receipt
 from cardservice.workflow.service import Actor, ApplicationService
 from cardservice.workflow.wiring import open_applications
+
+
+def _receipt_pdf(app: Application) -> bytes:
+    # imported here: the PDF and QR libraries cost every other command's start
+    from cardservice.workflow.receipt import render_receipt
+
+    return render_receipt(app)
 
 
 def _svc(svc: Service) -> ApplicationService:
@@ -89,7 +95,7 @@ def submit(svc: Service, kind, name, gender, nationality, citizen_number, househ
     service = _svc(svc)
     app = service.submit(draft, _actor(svc))
     if receipt_out is not None:
-        receipt_out.write_bytes(render_receipt(app))
+        receipt_out.write_bytes(_receipt_pdf(app))
     _emit(app, service, as_json)
 
 
@@ -184,5 +190,5 @@ def cancel(svc: Service, app_id: str, reason: str | None, as_json: bool) -> None
 @click.pass_obj
 def receipt(svc: Service, app_id: str, out: Path) -> None:
     """Write the holder's receipt (PDF, A5)."""
-    out.write_bytes(render_receipt(_svc(svc).get(app_id)))
+    out.write_bytes(_receipt_pdf(_svc(svc).get(app_id)))
     click.echo(f"receipt for {app_id} written to {out}")

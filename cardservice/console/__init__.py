@@ -31,7 +31,9 @@ STATIC = Path(__file__).parent / "static"
 def install(app: FastAPI, runtime: Runtime) -> None:
     accounts = Accounts(runtime.service.stores.users(), runtime.clock,
                         idle=timedelta(minutes=runtime.settings.console_idle_minutes))
-    app.state.console = Console(runtime=runtime, accounts=accounts, env=build_env())
+    verify_only = "verify" in (runtime.settings.mode, runtime.service.mode)
+    app.state.console = Console(runtime=runtime, accounts=accounts, env=build_env(),
+                                verify_only=verify_only)
     install_handlers(app)
     # routes_cards before routes_writes: /readers/{rid}/verdict is not a write form
     for module in (routes_auth, routes_cards, routes_writes, routes_audit,

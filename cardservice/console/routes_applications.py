@@ -6,6 +6,7 @@ same request models as the API, and names the clerk as the actor."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from typing import Any
 
@@ -13,8 +14,10 @@ import pydantic
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from card_layout.errors import FieldError
+from card_layout.photo import decode_photo_base64, validate_photo
 from cardservice import errors
-from cardservice.api.application_models import ApplicationIn, DecisionIn
+from cardservice.api.application_models import ApplicationIn, CancelIn, DecisionIn
 from cardservice.api.routes.applications import applications, draft
 from cardservice.console.accounts import Clerk
 from cardservice.console.routes_cards import read_card
@@ -23,6 +26,7 @@ from cardservice.console.web import (
     clerk_of,
     console_of,
     posted_form,
+    posted_upload,
     redirect,
     render,
     translator,
@@ -30,7 +34,7 @@ from cardservice.console.web import (
 from cardservice.roles import Role
 from cardservice.transport.readers import reader_id
 from cardservice.workflow.codec import view
-from cardservice.workflow.model import State
+from cardservice.workflow.model import TRANSITIONS, State
 from cardservice.workflow.receipt import render_receipt
 from cardservice.workflow.service import Actor, ApplicationService
 
@@ -42,7 +46,9 @@ IDENTITY = ("name", "gender", "nationality", "citizen_number", "household_addres
 RESIDENCE = ("current_residence", "permit_type", "basis")
 FORM_FIELDS = ("kind", *IDENTITY, *RESIDENCE, "evidence_kind", "evidence_reference",
                "sponsor_citizen_number", "relationship", "replacement_serial",
-               "replacement_reason")
+               "replacement_reason", "photo_kept")
+#: states an application can be cancelled in (the workflow's ``cancel`` transition)
+CANCELLABLE = frozenset(s.value for s in TRANSITIONS["cancel"])
 #: queue name -> (status listed, role that decides it, decision route)
 QUEUES = {"audit": (State.SUBMITTED, Role.OPERATOR),
           "certify": (State.AUDITED, Role.CERTIFIER),
@@ -62,11 +68,13 @@ def _blank(form: dict[str, str], key: str) -> str | None:
     return value or None
 
 
-def application_body(form: dict[str, str]) -> dict[str, Any]:
-    """The API's JSON body of ``POST /v1/applications`` from the intake form."""
+def application_body(form: dict[str, str], photo: str | None = None) -> dict[str, Any]:
+    """The API's JSON body of ``POST /v1/applications`` from the intake form (``photo``: base64
+    of the JPEG, as the API takes it)."""
     body: dict[str, Any] = {
         "kind": form.get("kind") or "first_issue",
-        "identity": {k: form.get(k, "").strip() for k in IDENTITY},
+        "identity": {k: form.get(k, "").strip() for k in IDENTITY} | (
+            {"photo": photo} if photo else {}),
         "residence": {"current_residence": form.get("current_residence", ""),
                       "permit_type": form.get("permit_type", ""),
                       "basis": _blank(form, "basis")}}
@@ -96,21 +104,41 @@ def form_field(path: str) -> str:
     return path.split(".")[-1] if path.split(".")[0] in ("identity", "residence") else path
 
 
-def parse_application(form: dict[str, str]) -> ApplicationIn:
+def parse_application(form: dict[str, str], photo: str | None = None) -> ApplicationIn:
     try:
-        return ApplicationIn.model_validate(application_body(form))
+        return ApplicationIn.model_validate(application_body(form, photo))
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         path = ".".join(str(p) for p in first["loc"]) or "body"
         raise errors.ValidationError(form_field(path), first["msg"], first["type"]) from None
 
 
+def checked_photo(form: dict[str, str], files: dict[str, bytes]) -> str | None:
+    """Base64 of the photo chosen now (or kept from the last try), checked as the API checks
+    ``identity.photo`` (card_layout.photo: the same reasons); None without one."""
+    if "photo" in files:
+        b64 = base64.b64encode(files["photo"]).decode("ascii")
+    else:
+        b64 = _blank(form, "photo_kept")
+    if b64 is None:
+        return None
+    try:
+        validate_photo(decode_photo_base64(b64, "identity.photo"), "identity.photo")
+    except FieldError as exc:
+        raise errors.ValidationError("identity.photo", exc.message, exc.reason) from None
+    return b64
+
+
 def _intake_page(request: Request, clerk: Clerk, form: dict[str, str],
-                 exc: errors.CardServiceError | None = None) -> Response:
-    field, message = translator(request).describe(exc) if exc else (None, None)
-    if exc is not None and field:
-        field = form_field(field)
+                 exc: errors.CardServiceError | None = None, photo: str | None = None
+                 ) -> Response:
+    t = translator(request)
+    field, message = t.describe(exc) if exc else (None, None)
+    if isinstance(exc, errors.ValidationError):  # labelled as the form's input, not the path
+        field = form_field(exc.field)
+        message = t.field_message(field, exc.reason, exc.message)
     values = {k: form.get(k, "") for k in FORM_FIELDS}
+    values["photo_kept"] = photo or ""  # a checked photo is shown back and sent again
     values["kind"] = values["kind"] or "first_issue"
     status = 200
     if exc is not None:
@@ -130,13 +158,15 @@ async def intake_form(request: Request) -> Response:
 
 @router.post("/new")
 async def intake_submit(request: Request) -> Response:
-    clerk, form = await posted_form(request, Role.OPERATOR)
+    clerk, form, files = await posted_upload(request, Role.OPERATOR)
     svc = _service(request)
+    photo = None
     try:
-        app = draft(parse_application(form))
+        photo = checked_photo(form, files)
+        app = draft(parse_application(form, photo))
         saved = await asyncio.to_thread(svc.submit, app, _actor(request, clerk))
     except errors.CardServiceError as exc:
-        return _intake_page(request, clerk, form, exc)
+        return _intake_page(request, clerk, form, exc, photo)
     return await _detail_page(request, clerk, view(saved, svc.today()), submitted=True)
 
 
@@ -183,8 +213,11 @@ async def _readers(request: Request) -> list[tuple[str, str]]:
 
 async def _detail_page(request: Request, clerk: Clerk, app: dict[str, Any],
                        exc: errors.CardServiceError | None = None, *, submitted: bool = False,
-                       handed_over: bool = False) -> Response:
-    field, message = translator(request).describe(exc) if exc else (None, None)
+                       handed_over: bool = False, cancelled: bool = False, rid: str = "",
+                       message: str | None = None) -> Response:
+    """``message``: instead of the error's own text; ``rid``: the reader chosen last."""
+    field, described = translator(request).describe(exc) if exc else (None, None)
+    message = message or described
     status = 200
     if exc is not None:
         from cardservice.api.errors import status_for
@@ -192,7 +225,8 @@ async def _detail_page(request: Request, clerk: Clerk, app: dict[str, Any],
         status = status_for(exc.code)
     readers = await _readers(request) if app["status"] == "produced" else []
     return render(request, "application.html", clerk=clerk, app=app, submitted=submitted,
-                  handed_over=handed_over, readers=readers, status=status,
+                  handed_over=handed_over, cancelled=cancelled, readers=readers,
+                  status=status, cancellable=app["status"] in CANCELLABLE, rid=rid,
                   error=None if field else message,
                   field_errors={field: message} if field else {},
                   back=f"{PREFIX}/applications/{app['id']}")
@@ -206,6 +240,17 @@ async def receipt(app_id: str, request: Request) -> Response:
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="receipt-{app.id}.pdf"',
         "Cache-Control": "no-store"})
+
+
+@router.get("/{app_id}/photo.jpg")
+async def photo(app_id: str, request: Request) -> Response:
+    """The holder's photo taken at intake (to be written to the chip at production)."""
+    await clerk_of(request)
+    app = await asyncio.to_thread(_service(request).get, app_id)
+    if app.photo is None:
+        raise errors.NotFoundError(f"application {app_id} has no photo")
+    return Response(base64.b64decode(app.photo), media_type="image/jpeg",
+                    headers={"Cache-Control": "no-store"})
 
 
 # --- decisions ---------------------------------------------------------------------------
@@ -245,14 +290,44 @@ async def hand_over(app_id: str, request: Request) -> Response:
     """Read the card in the chosen reader and hand it over if it is the produced one."""
     clerk, form = await posted_form(request, Role.OPERATOR)
     svc = _service(request)
+    rid, serial = form.get("rid", ""), None
     try:
-        rid = form.get("rid", "")
         if not rid:
             raise errors.ValidationError("rid", "choose the reader with the card", "empty")
-        card = await read_card(request, rid)
-        saved = await asyncio.to_thread(svc.hand_over, app_id, card["card_serial"],
-                                        _actor(request, clerk))
+        serial = (await read_card(request, rid))["card_serial"]
+        saved = await asyncio.to_thread(svc.hand_over, app_id, serial, _actor(request, clerk))
+    except errors.CardServiceError as exc:
+        app = await asyncio.to_thread(svc.get, app_id)
+        wrong = (translator(request)("apps.wrong_card", serial=serial)
+                 if isinstance(exc, errors.CardChangedError) and serial else None)
+        return await _detail_page(request, clerk, view(app, svc.today()), exc, rid=rid,
+                                  message=wrong)
+    return await _detail_page(request, clerk, view(saved, svc.today()), handed_over=True)
+
+
+@router.get("/{app_id}/cancel")
+async def cancel_form(app_id: str, request: Request) -> Response:
+    """The confirmation before an application is cancelled (it cannot be undone)."""
+    clerk = await clerk_of(request, Role.OPERATOR)
+    svc = _service(request)
+    app = await asyncio.to_thread(svc.get, app_id)
+    return render(request, "application_cancel.html", clerk=clerk, app=view(app, svc.today()),
+                  field_errors={}, reason="", back=f"{PREFIX}/applications/{app_id}/cancel")
+
+
+@router.post("/{app_id}/cancel")
+async def cancel(app_id: str, request: Request) -> Response:
+    clerk, form = await posted_form(request, Role.OPERATOR)
+    svc = _service(request)
+    try:
+        body = CancelIn.model_validate({"reason": _blank(form, "reason")})
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        raise errors.ValidationError(str(first["loc"][0]), first["msg"],
+                                     first["type"]) from None
+    try:
+        saved = await asyncio.to_thread(svc.cancel, app_id, body.reason, _actor(request, clerk))
     except errors.CardServiceError as exc:
         app = await asyncio.to_thread(svc.get, app_id)
         return await _detail_page(request, clerk, view(app, svc.today()), exc)
-    return await _detail_page(request, clerk, view(saved, svc.today()), handed_over=True)
+    return await _detail_page(request, clerk, view(saved, svc.today()), cancelled=True)

@@ -68,6 +68,9 @@ async def verdict(rid: str, request: Request) -> JSONResponse:
 async def card_page(rid: str, request: Request) -> Response:
     clerk = await clerk_of(request)
     card = await read_card(request, rid)
+    if console_of(request).verify_only:  # the card as read and its verdict, nothing more
+        return render(request, "card.html", clerk=clerk, rid=rid, card=card, history=None,
+                      face=None)
     # the card's own history for clerks who write; the whole log stays admin-only
     history = (await card_history(request, card["card_serial"])
                if clerk.role is not Role.READER else None)

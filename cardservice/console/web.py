@@ -33,6 +33,7 @@ SESSION_COOKIE = "cs_session"
 LOGIN_COOKIE = "cs_login"
 LANG_COOKIE = "cs_lang"
 MAX_FORM_BYTES = 16 * 1024
+MAX_FILES, MAX_FIELDS = 2, 40
 #: Everything the console loads comes from this daemon; no page may be framed.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -57,6 +58,8 @@ class Console:
     runtime: Runtime
     accounts: Accounts
     env: jinja2.Environment
+    #: a verify-only installation: readers and card pages with the verdict, nothing to write
+    verify_only: bool = False
 
 
 def build_env() -> jinja2.Environment:
@@ -95,6 +98,23 @@ async def form_of(request: Request) -> dict[str, str]:
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
+async def upload_of(request: Request) -> tuple[dict[str, str], dict[str, bytes]]:
+    """A form that may carry files (``multipart/form-data``; the daemon's guard has capped the
+    body): its text fields, and the bytes of each file chosen (none chosen: left out)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "multipart/form-data":
+        return await form_of(request), {}
+    fields: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    async with request.form(max_files=MAX_FILES, max_fields=MAX_FIELDS) as form:
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                fields[key] = value
+            elif value.filename or value.size:
+                files[key] = await value.read()
+    return fields, files
+
+
 def check_csrf(form: dict[str, str], expected: str | None) -> None:
     sent = form.get("csrf", "")
     if not expected or not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
@@ -109,13 +129,23 @@ async def posted_form(request: Request, required: Role) -> tuple[Clerk, dict[str
     return clerk, form
 
 
+async def posted_upload(request: Request, required: Role
+                        ) -> tuple[Clerk, dict[str, str], dict[str, bytes]]:
+    """:func:`posted_form` for a form that may carry files."""
+    clerk = await clerk_of(request, required)
+    form, files = await upload_of(request)
+    check_csrf(form, clerk.csrf)
+    return clerk, form, files
+
+
 def render(request: Request, template: str, *, clerk: Clerk | None = None, status: int = 200,
            **context: Any) -> HTMLResponse:
     t = translator(request)
     context.setdefault("back", request.url.path if request.method == "GET"
                        else f"{PREFIX}/readers")  # where the language switch returns to
-    html = console_of(request).env.get_template(template).render(
-        t=t, lang=t.lang, clerk=clerk, Role=Role, **context)
+    console = console_of(request)
+    html = console.env.get_template(template).render(
+        t=t, lang=t.lang, clerk=clerk, Role=Role, verify_only=console.verify_only, **context)
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
 

@@ -204,6 +204,13 @@ class ApplicationStore(Store):
                     return _require(tx, app_id)
         return None
 
+    def claim(self, app_id: str, run_id: str) -> bool:
+        """Claim this certified, unclaimed application for ``run_id`` (held out of the run)."""
+        with self._db.transaction() as tx:
+            return bool(tx.execute("UPDATE applications SET claimed_by = ? WHERE id = ? "
+                                   "AND claimed_by IS NULL AND status = 'certified'",
+                                   (run_id, app_id)).rowcount)
+
     def release(self, app_id: str) -> None:
         with self._db.transaction() as tx:
             tx.execute("UPDATE applications SET claimed_by = NULL WHERE id = ?", (app_id,))

@@ -11,42 +11,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import PASSWORD, Browser, Site
+from .conftest import Browser, Site
+from .helpers import assert_labelled, log_in, tab_to
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.browser]
-
-
-def tab_to(page, selector: str, limit: int = 60) -> None:
-    """Press Tab until ``selector`` has the focus (fails if the keyboard cannot reach it)."""
-    target = page.locator(selector)
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if target.evaluate("el => el === document.activeElement"):
-            return
-    raise AssertionError(f"Tab never reached {selector}")
-
-
-def assert_labelled(page) -> None:
-    """Every visible input and select has a <label for> (or an aria-label)."""
-    unlabelled = page.evaluate("""() => Array.from(document.querySelectorAll(
-        'input:not([type=hidden]), select, textarea')).filter(el => !(el.labels &&
-        el.labels.length) && !el.getAttribute('aria-label')).map(el => el.name || el.id)""")
-    assert unlabelled == []
-
-
-def log_in(page, site: Site, name: str, password: str = PASSWORD, *, keyboard=False) -> None:
-    page.goto(f"{site.url}/console/")
-    expect(page).to_have_url(re.compile(r"/console/login"))
-    assert_labelled(page)
-    if keyboard:  # the name field has the focus when the page opens
-        page.keyboard.type(name)
-        page.keyboard.press("Tab")
-        page.keyboard.type(password)
-        page.keyboard.press("Enter")
-    else:
-        page.fill("#name", name)
-        page.fill("#password", password)
-        page.click("form#login-form button[type=submit]")
 
 
 def test_login_wrong_password_then_lockout(browser: Browser, site: Site):
@@ -128,6 +96,7 @@ def test_bad_input_shows_the_fields_message(browser: Browser, site: Site):
     message = page.locator("#e-current_residence")
     expect(message).to_have_text("现居住地址：不能为空")
     expect(page.locator("#f-current_residence")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#f-current_residence")).to_be_focused()  # the keyboard is there
     described = page.locator("#f-current_residence").get_attribute("aria-describedby")
     assert "e-current_residence" in described
     page.click('a[lang="en"]')
