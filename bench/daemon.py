@@ -143,8 +143,7 @@ def run(bench: Bench, engine: Engine, reader: str | None, now: datetime, n: int,
         time.sleep(1.0)  # let start-up work (first reader poll) settle before "idle"
         idle, points = rss_trend(client, rid, pid, requests)
         figures = http_vs_direct(client, rid, engine, reader, n)
-    warmup = min(WARMUP_REQUESTS, requests // 2)  # the quick run sends 1,000 in all
-    later = [p for p in points if p[0] >= warmup]
+    later = [p for p in points if p[0] >= WARMUP_REQUESTS]
     trend = slope([p[0] for p in later], [p[1] for p in later]) * 1000
     figures += [Figure("daemon RSS", "idle", idle, "MB")]
     figures += [Figure("daemon RSS", f"after {done:,} requests", mb, "MB") for done, mb in points]
