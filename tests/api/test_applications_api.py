@@ -174,3 +174,23 @@ def test_replacement_of_a_card_issued_directly_over_http(daemon: Daemon) -> None
     assert (old["status"], old["revoked_reason"]) == ("replaced", "replaced")
     assert c.get("/v1/cards/52500000000000e6", headers=op).json()["status"] == "active"
     assert daemon.runtime.registry().replaced_by(SERIAL_A) == "52500000000000e6"
+
+
+def test_a_due_date_in_the_provisional_2027_calendar_is_marked(daemon: Daemon, tmp_path) -> None:
+    """2027 ships with the statutory days only (no State Council arrangement yet): a due date
+    there says so in the application and on the receipt; 2026's do not."""
+    c, op = daemon.client, daemon.auth()
+    first = c.post("/v1/applications", json={"identity": BOB, "residence": RESIDENCE},
+                   headers=op).json()
+    assert (first["due_on"], first["due_on_provisional"]) == ("2026-12-04", False)
+    daemon.clock.advance(days=30)  # Monday 28 December 2026
+    late = c.post("/v1/applications", json={"identity": ALICE, "residence": RESIDENCE},
+                  headers=op).json()
+    # 29, 30, 31 December, (1 January off), 4, 5 January
+    assert (late["due_on"], late["due_on_provisional"]) == ("2027-01-05", True)
+    assert c.get(f"/v1/applications/{late['id']}", headers=op).json()["due_on_provisional"]
+    (tmp_path / "r.pdf").write_bytes(
+        c.get(f"/v1/applications/{late['id']}/receipt.pdf", headers=op).content)
+    text = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "2027-01-05 (provisional calendar)" in text
