@@ -166,8 +166,7 @@ class Engine:
         self._writable()
         check_direct_issue(self.require_applications and not from_application)
         card = Rp1Card(conn)
-        # one issue at a time in this process: the one-person-one-card check and the registry
-        # row it guards must not race with an issue for the same citizen on another reader
+
         def run() -> CardView:
             files = card.read_all()
             _check_expected(files, expected_serial)
@@ -191,19 +190,25 @@ class Engine:
             id_sig = sign_identity(self.keys.signer, files.serial, bound)
             id_file = encode_identity_file(bound, id_sig)
             slot = encode_slot(record, sign_record(self.keys.signer, files.serial, id_sig, record))
-            intent = self._journal.intent("issue", files, conn, actor, record, slot,
-                                  citizen_number=identity.citizen_number,
-                                  produced=from_application)
-            if not from_application:  # a produced card's place is the application's
-                self._journal.reserve(intent)
+            # one issue at a time (threads, and processes on this data directory) from the
+            # one-person-one-card check to the reservation that then holds the citizen's place,
+            # so that two readers cannot both pass the check; the card I/O stays outside, so
+            # several readers personalize cards at once (production lines)
+            with self._issue_lock, _file_lock(self._issue_lock_path):
+                if not from_application:
+                    self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
+                intent = self._journal.intent("issue", files, conn, actor, record, slot,
+                                              citizen_number=identity.citizen_number,
+                                              produced=from_application)
+                if not from_application:  # a produced card's place is the application's
+                    self._journal.reserve(intent)
             self.registry.record_identity(serial_hex, identity_fields(identity), self.clock())
             return self._commit(intent, card, files,
                                 lambda: self._write_issue(card, files, id_file, slot, photo),
                                 card.read_all)
 
         self._warm_face()  # not inside the card transaction
-        with self._issue_lock, _file_lock(self._issue_lock_path):
-            return conn.exclusive(run)
+        return conn.exclusive(run)
 
     def _bind_chip(self, card: Rp1Card, files: CardFiles, identity: Identity,
                    photo: bytes | None) -> Identity:
