@@ -50,7 +50,7 @@ class Plan:
     parallel_resigns: int
 
 
-QUICK = Plan({"iso-9600": 5, "fast": 20}, {"iso-9600": 3, "fast": 10}, 3, 2)
+QUICK = Plan({"iso-9600": 3, "fast": 10}, {"iso-9600": 2, "fast": 5}, 3, 2)
 FULL = Plan({"iso-9600": 15, "fast": 60}, {"iso-9600": 8, "fast": 30}, 6, 4)
 
 

@@ -29,6 +29,8 @@ class Verdict:
     op: str
     limit: float
     unit: str
+    #: why a verdict stands as it does on this machine (e.g. a target that needs more cores)
+    note: str = ""
 
     @property
     def passed(self) -> bool:
@@ -65,7 +67,9 @@ def render(sections: list[Section]) -> str:
     lines.append("targets")
     for v in (v for s in sections for v in s.verdicts):
         mark = "PASS" if v.passed else "FAIL"
-        lines.append(f"  {mark}  {v.target:<52} {_num(v.value)} {v.op} {_num(v.limit)} {v.unit}")
+        note = f"  ({v.note})" if v.note else ""
+        lines.append(f"  {mark}  {v.target:<52} {_num(v.value)} {v.op} {_num(v.limit)} {v.unit}"
+                     f"{note}")
     for s in sections:
         if s.error:
             lines.append(f"  FAIL  {s.name:<52} not run: {s.error}")

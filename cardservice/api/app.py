@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -81,10 +82,12 @@ def _lifespan(runtime: Runtime):
         runtime.load_engine()
         runtime.idempotency.prune(runtime.clock())
         runtime.monitor.start()  # its first poll reconciles pending intents of cards present
+        sweeper = asyncio.create_task(runtime.sweep_reservations(), name="reservation-sweep")
         logger.info("cardservice %s ready", __version__)
         try:
             yield
         finally:
+            sweeper.cancel()
             runtime.monitor.stop()
             runtime.pool.close()
 

@@ -252,6 +252,10 @@ class AuditVerify(BaseModel):
     #: PostgreSQL: the site whose chain broke, and the entries of each site's chain
     site: str | None = None
     sites: dict[str, int] | None = None
+    #: false: each PostgreSQL chain was checked from its last verified checkpoint
+    #: (``checked_from``: the first entry checked per site); ``?full=true`` checks everything
+    full: bool = True
+    checked_from: dict[str, int] | None = None
 
 
 class ErrorBody(BaseModel):

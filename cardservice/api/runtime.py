@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from cardservice import errors
 from cardservice.config import Settings
+from cardservice.engine.expiry import SWEEP_INTERVAL_S
 from cardservice.engine.operations import Engine
 from cardservice.engine.service import Service
 from cardservice.face import LayoutError
@@ -102,6 +103,19 @@ class Runtime:
             store = PairingStore(self.service.stores.database("pairing"))
             self._stores["pairing"] = PairingService(store, self.tokens, self.audit, self.clock)
         return self._stores["pairing"]
+
+    async def sweep_reservations(self, interval: float = SWEEP_INTERVAL_S) -> None:
+        """Release expired write reservations now and every ``interval`` seconds (each release
+        audited; engine/expiry.py). Runs until cancelled; a sweep that fails (database offline,
+        keys missing) is logged and tried again next time."""
+        while True:
+            try:
+                await asyncio.to_thread(self.engine.release_expired)
+            except errors.CardServiceError as exc:
+                logger.debug("reservation sweep skipped: %s (%s)", exc.message, exc.code)
+            except Exception:  # the sweep must not die with one bad round
+                logger.exception("reservation sweep failed")
+            await asyncio.sleep(interval)
 
     async def blocking(self, fn: Callable[..., T], *args: object) -> T:
         """Run a short blocking call (listing readers) off the loop, bounded in time."""

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from card_layout.files import Fid
 from card_layout.record import ResidenceRecord
 from cardservice import errors
 from cardservice.card.protocol import CardFiles
+from cardservice.engine.expiry import RESERVATION_TTL, release_expired
 from cardservice.engine.model import CardView, Clock, Intent
 from cardservice.engine.policy import Evidence
-from cardservice.engine.verify import Status
+from cardservice.engine.report import Status
 from cardservice.store.audit import AuditLog
 from cardservice.store.registry import CardStatus, Registry, Terms
 from cardservice.transport import CardConnection
@@ -22,10 +23,12 @@ from cardservice.transport import CardConnection
 class Journal:
     """Intents and outcomes in the audit log, kept in step with the registry."""
 
-    def __init__(self, registry: Registry, audit: AuditLog, clock: Clock) -> None:
+    def __init__(self, registry: Registry, audit: AuditLog, clock: Clock,
+                 reservation_ttl: timedelta = RESERVATION_TTL) -> None:
         self.registry = registry
         self.audit = audit
         self.clock = clock
+        self.reservation_ttl = reservation_ttl
 
     def intent(self, operation: str, files: CardFiles, conn: CardConnection, actor: str | None,
                record: ResidenceRecord, slot: bytes, *, citizen_number: str,
@@ -61,9 +64,12 @@ class Journal:
     def reserve(self, intent: Intent) -> None:
         """Take the registry reservation before the first card APDU: one person, one card and
         revocation are decided here, and an unreachable registry refuses the write now. A
-        refusal closes the intent as failed (nothing was written)."""
+        refusal closes the intent as failed (nothing was written). An expired reservation of
+        the same card or citizen is released first (audited; engine/expiry.py)."""
         d = intent.detail
         try:
+            release_expired(self.registry, self.audit, self.clock(), ttl=self.reservation_ttl,
+                            serial=intent.serial, citizen_number=d["citizen_number"])
             self.registry.reserve(serial=intent.serial, citizen_number=d["citizen_number"],
                                   sequence=d["sequence"], terms=terms_of(d),
                                   sponsor_citizen_number=d["sponsor_citizen_number"],

@@ -12,7 +12,7 @@ from card_layout.errors import FieldError
 from card_layout.record import PermitType
 from cardservice import errors
 from cardservice.engine.policy import Evidence
-from cardservice.engine.verify import Check, CheckResult, Result, Status, VerificationReport
+from cardservice.engine.report import Check, CheckResult, Result, Status, VerificationReport
 from cardservice.store.registry import CardRow
 
 Clock = Callable[[], datetime]

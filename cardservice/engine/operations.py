@@ -32,6 +32,7 @@ from card_layout.record import ResidenceRecord
 from card_layout.slots import encode_slot, next_slot
 from cardservice import errors
 from cardservice.card.protocol import CardFiles, Rp1Card
+from cardservice.engine.expiry import RESERVATION_TTL, release_expired
 from cardservice.engine.journal import Journal, landed
 from cardservice.engine.model import (
     CardView,
@@ -75,12 +76,14 @@ class Engine:
         self.registry = registry
         self.audit = audit
         self.clock = clock
+        #: an unconfirmed write reservation older than this is released (engine/expiry.py)
+        self.reservation_ttl = RESERVATION_TTL
         self._issue_lock = threading.Lock()
         self._issue_lock_path = issue_lock_path
 
     @property
     def _journal(self) -> Journal:
-        return Journal(self.registry, self.audit, self.clock)
+        return Journal(self.registry, self.audit, self.clock, self.reservation_ttl)
 
     @property
     def _terms_rules(self) -> TermsRules:
@@ -163,8 +166,7 @@ class Engine:
         self._writable()
         check_direct_issue(self.require_applications and not from_application)
         card = Rp1Card(conn)
-        # one issue at a time in this process: the one-person-one-card check and the registry
-        # row it guards must not race with an issue for the same citizen on another reader
+
         def run() -> CardView:
             files = card.read_all()
             _check_expected(files, expected_serial)
@@ -177,6 +179,9 @@ class Engine:
                 raise errors.AlreadyPersonalizedError(f"card {serial_hex} was issued before")
             self._terms_rules.check_born(identity)
             if not from_application:  # an application's rules decide that (replacements)
+                release_expired(self.registry, self.audit, self.clock(),
+                                ttl=self.reservation_ttl, serial=serial_hex,
+                                citizen_number=identity.citizen_number)
                 self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
             terms = self._terms_rules.for_issue(request, identity.citizen_number)
             record = self._record(1, request.current_residence, terms)
@@ -185,18 +190,25 @@ class Engine:
             id_sig = sign_identity(self.keys.signer, files.serial, bound)
             id_file = encode_identity_file(bound, id_sig)
             slot = encode_slot(record, sign_record(self.keys.signer, files.serial, id_sig, record))
-            intent = self._journal.intent("issue", files, conn, actor, record, slot,
-                                  citizen_number=identity.citizen_number,
-                                  produced=from_application)
-            if not from_application:  # a produced card's place is the application's
-                self._journal.reserve(intent)
+            # one issue at a time (threads, and processes on this data directory) from the
+            # one-person-one-card check to the reservation that then holds the citizen's place,
+            # so that two readers cannot both pass the check; the card I/O stays outside, so
+            # several readers personalize cards at once (production lines)
+            with self._issue_lock, _file_lock(self._issue_lock_path):
+                if not from_application:
+                    self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
+                intent = self._journal.intent("issue", files, conn, actor, record, slot,
+                                              citizen_number=identity.citizen_number,
+                                              produced=from_application)
+                if not from_application:  # a produced card's place is the application's
+                    self._journal.reserve(intent)
+            self.registry.record_identity(serial_hex, identity_fields(identity), self.clock())
             return self._commit(intent, card, files,
                                 lambda: self._write_issue(card, files, id_file, slot, photo),
                                 card.read_all)
 
         self._warm_face()  # not inside the card transaction
-        with self._issue_lock, _file_lock(self._issue_lock_path):
-            return conn.exclusive(run)
+        return conn.exclusive(run)
 
     def _bind_chip(self, card: Rp1Card, files: CardFiles, identity: Identity,
                    photo: bytes | None) -> Identity:
@@ -365,6 +377,13 @@ class Engine:
 
     # --- registry-only operations -------------------------------------------------------
 
+    def release_expired(self, *, actor: str = "system") -> list[CardRow]:
+        """Release every expired write reservation, each audited (the daemon's sweep)."""
+        if self.verify_only is not None:
+            return []
+        return release_expired(self.registry, self.audit, self.clock(), ttl=self.reservation_ttl,
+                               actor=actor)
+
     def revoke(self, serial_hex: str, reason: str, *, actor: str | None = None) -> CardRow:
         self._writable()
         if reason not in ("lost", "replaced", "withdrawn"):
@@ -374,6 +393,13 @@ class Engine:
         self.audit.event(operation="revoke", card_serial=row.serial, actor=actor,
                          detail={"reason": reason}, now=now)
         return row
+
+
+def identity_fields(identity: Identity) -> dict[str, str]:
+    """The fixed identity as the registry keeps it (the fields ``Identity.create`` takes)."""
+    return {"name": identity.name, "gender": identity.gender.name.lower(),
+            "nationality": identity.nationality, "citizen_number": identity.citizen_number,
+            "household_address": identity.household_address}
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from cardservice.engine.policy import (
     decide_terms,
     sponsor_eligible,
 )
-from cardservice.engine.verify import Status, VerificationReport
+from cardservice.engine.report import Status, VerificationReport
 from cardservice.store.registry import Registry
 
 

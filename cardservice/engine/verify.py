@@ -15,187 +15,50 @@ VALIDITY or REVOCATION) > revoked > expired > unsigned (a signature or record mi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from enum import Enum
 
 from card_layout.errors import FieldError, FormatError
-from card_layout.files import SERIAL_LEN, Fid
+from card_layout.files import SERIAL_LEN
 from card_layout.identity import Identity
 from card_layout.idfile import decode_identity_body, decode_identity_file
 from card_layout.record import ResidenceRecord
 from card_layout.signature import SignatureBlock
 from card_layout.slots import SlotState, current_slot, read_slots
+from cardservice.engine.report import (
+    NOT_CHECKED_REGISTRY,
+    Check,
+    CheckResult,
+    ChipEvidence,
+    Result,
+    Status,
+    VerificationReport,
+    failure,
+    not_checked,
+    rollback_check,
+    status_of,
+    succeeded,
+)
 from cardservice.pki.chip import chip_answer_valid
 from cardservice.pki.signing import SignatureInvalid, identity_tbs, record_tbs, verify_block
 from cardservice.pki.trust import Authority, TrustError, TrustStore
 
+#: the report's types live in engine.report; callers import them from here as well
+__all__ = ["Check", "CheckResult", "ChipEvidence", "Result", "Status", "VerificationReport",
+           "status_of", "verify_card"]
+
 logger = logging.getLogger(__name__)
 
-
-class Check(str, Enum):
-    FORMAT = "format"
-    IDENTITY_SIGNATURE = "identity_signature"
-    RECORD_SIGNATURE = "record_signature"
-    CERTIFICATE_CHAIN = "certificate_chain"
-    VALIDITY = "validity"
-    REVOCATION = "revocation"
-    ROLLBACK = "rollback"
-    CHIP_AUTHENTIC = "chip_authentic"
-    CARD_COUNTER = "card_counter"
-    SPONSOR = "sponsor"
-
-
-class Result(str, Enum):
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    NOT_CHECKED = "not_checked"
-    WARNING = "warning"
-
-
-class Status(str, Enum):
-    VALID = "valid"
-    INVALID = "invalid"
-    EXPIRED = "expired"
-    REVOKED = "revoked"
-    BLANK = "blank"
-    UNSIGNED = "unsigned"
-    #: a verify-only installation whose trust bundle is older than its max_age (or missing):
-    #: the card verifies but its revocation state is not known to be current
-    REVOCATION_STALE = "revocation_stale"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    check: Check
-    result: Result
-    reason: str
-
-
-NOT_CHECKED_REGISTRY = "not_checked_registry"
-REGISTRY_UNAVAILABLE = "registry_unavailable"
-
-
-@dataclass(frozen=True)
-class ChipEvidence:
-    """What the card said for itself: the counter of its SELECT answer (None: a card OS without
-    one), the host's INTERNAL AUTHENTICATE challenge and the chip's answer (None: none given)."""
-
-    counter: int | None
-    challenge: bytes | None
-    answer: bytes | None
-
-
-def _ok(check: Check) -> CheckResult:
-    return CheckResult(check, Result.SUCCEEDED, "ok")
-
-
-def _failed(check: Check, reason: str) -> CheckResult:
-    return CheckResult(check, Result.FAILED, reason)
-
-
-def _skipped(check: Check, reason: str) -> CheckResult:
-    return CheckResult(check, Result.NOT_CHECKED, reason)
-
-
-@dataclass(frozen=True)
-class VerificationReport:
-    status: Status
-    checks: tuple[CheckResult, ...]
-    serial: bytes
-    identity: Identity | None
-    record: ResidenceRecord | None
-    current_slot: Fid | None
-    identity_signature: SignatureBlock | None
-    record_signature: SignatureBlock | None
-    slots: tuple[SlotState, SlotState] | None
-    counter: int | None = None  # the card's record-write counter as the chip vouched for it
-    photo: bytes | None = None  # EF.PHOTO when it was read and matches the signed hash
-
-    def check(self, check: Check) -> CheckResult:
-        for item in self.checks:
-            if item.check == check:
-                return item
-        return _skipped(check, "not_checked")
-
-    def registry_unavailable(self) -> VerificationReport:
-        """The registry could not be asked: revocation and rollback are skipped with reason
-        ``registry_unavailable`` (the card's own verdicts stand)."""
-        updated = {item.check: item for item in self.checks}
-        for check in (Check.REVOCATION, Check.ROLLBACK):
-            updated[check] = _skipped(check, REGISTRY_UNAVAILABLE)
-        checks = tuple(updated[check] for check in Check)
-        return replace(self, checks=checks, status=status_of(checks))
-
-    def with_registry(
-        self, *, revoked: bool | None, last_sequence: int | None,
-        sponsor_eligible: bool | None = None,
-    ) -> VerificationReport:
-        """This report with REVOCATION, ROLLBACK and SPONSOR filled from the registry (None =
-        unknown)."""
-        updated = {item.check: item for item in self.checks}
-        updated[Check.REVOCATION] = _revocation(revoked)
-        updated[Check.ROLLBACK] = _rollback(self.record, last_sequence, self.counter)
-        updated[Check.SPONSOR] = _sponsor(self.record, sponsor_eligible)
-        checks = tuple(updated[check] for check in Check)
-        return replace(self, checks=checks, status=status_of(checks))
-
-
-def _revocation(revoked: bool | None) -> CheckResult:
-    if revoked is None:
-        return _skipped(Check.REVOCATION, NOT_CHECKED_REGISTRY)
-    return _failed(Check.REVOCATION, "revoked") if revoked else _ok(Check.REVOCATION)
-
-
-def _sponsor(record: ResidenceRecord | None, eligible: bool | None) -> CheckResult:
-    if record is None or record.sponsor_citizen_number is None:
-        return _skipped(Check.SPONSOR, "not_family")
-    if eligible is None:
-        return _skipped(Check.SPONSOR, NOT_CHECKED_REGISTRY)
-    return _ok(Check.SPONSOR) if eligible else CheckResult(Check.SPONSOR, Result.WARNING,
-                                                           "sponsor_not_eligible")
-
-
-def _rollback(record: ResidenceRecord | None, last_sequence: int | None,
-              counter: int | None) -> CheckResult:
-    """The registry's last sequence, else the card's own counter, shows an older record."""
-    if record is not None and last_sequence is not None and record.sequence < last_sequence:
-        return _failed(Check.ROLLBACK, "sequence_below_registry")
-    if record is not None and counter is not None and record.sequence < counter:
-        return _failed(Check.ROLLBACK, "sequence_below_counter")
-    if last_sequence is None:
-        return _skipped(Check.ROLLBACK, NOT_CHECKED_REGISTRY)
-    if record is None:
-        return _skipped(Check.ROLLBACK, "no_record")
-    return _ok(Check.ROLLBACK)
-
-
-def status_of(checks: tuple[CheckResult, ...]) -> Status:
-    """The overall status from the checks, by the precedence in the module docstring."""
-    by_check = {item.check: item for item in checks}
-    fmt = by_check.get(Check.FORMAT)
-    if fmt is not None and fmt.result is Result.NOT_CHECKED and fmt.reason == "empty":
-        return Status.BLANK
-    failed = {item.check: item for item in checks if item.result is Result.FAILED}
-    validity = failed.get(Check.VALIDITY)
-    if any(c not in (Check.VALIDITY, Check.REVOCATION) for c in failed) or (
-            validity is not None and validity.reason != "expired"):
-        return Status.INVALID
-    if Check.REVOCATION in failed:
-        return Status.REVOKED
-    if validity is not None:
-        return Status.EXPIRED
-    signatures = (Check.IDENTITY_SIGNATURE, Check.RECORD_SIGNATURE)
-    if any(by_check.get(c) is None or by_check[c].result is Result.NOT_CHECKED
-           for c in signatures):
-        return Status.UNSIGNED
-    return Status.VALID
 
 
 # --- verify_card -------------------------------------------------------------------------
 
+
+#: Decoded card contents kept by :func:`_parse` (a few KB each; the cards recently read).
+PARSED_CACHE = 256
 
 @dataclass(frozen=True)
 class _Parsed:
@@ -231,7 +94,7 @@ def verify_card(
                        today, at, chip, None if photo is None else bytes(photo))
     except Exception:  # a bug must still give a verdict, never a crash
         logger.exception("verification failed unexpectedly")
-        checks = (_failed(Check.FORMAT, "internal_error"),) + _rest_not_checked(Check.FORMAT)
+        checks = (failure(Check.FORMAT, "internal_error"),) + _rest_not_checked(Check.FORMAT)
         return VerificationReport(Status.INVALID, checks, bytes(serial), None, None, None,
                                   None, None, None)
 
@@ -239,7 +102,7 @@ def verify_card(
 def _rest_not_checked(*done: Check, reason: str = "not_checked") -> tuple[CheckResult, ...]:
     """Every check not in ``done``, not checked (in Check order)."""
     registry = (Check.REVOCATION, Check.ROLLBACK, Check.SPONSOR)
-    return tuple(_skipped(c, NOT_CHECKED_REGISTRY if c in registry else reason)
+    return tuple(not_checked(c, NOT_CHECKED_REGISTRY if c in registry else reason)
                  for c in Check if c not in done)
 
 
@@ -256,11 +119,11 @@ def _verify(serial: bytes, id_file: bytes, slot_a: bytes, slot_b: bytes, trust: 
     if checks[0].result is Result.SUCCEEDED:
         checks = _with_chip(checks, serial, parsed, chip, photo)
         report = replace(report, photo=_bound_photo(parsed.identity, photo))
-    counter = chip.counter if chip is not None and _chip_ok(checks) else None
+    counter = chip.counter if chip is not None and _chipsucceeded(checks) else None
     return replace(report, checks=checks, status=status_of(checks), counter=counter)
 
 
-def _chip_ok(checks: tuple[CheckResult, ...]) -> bool:
+def _chipsucceeded(checks: tuple[CheckResult, ...]) -> bool:
     """The counter is trusted unless the chip failed to prove itself."""
     return all(c.result is not Result.FAILED for c in checks if c.check == Check.CHIP_AUTHENTIC)
 
@@ -276,9 +139,9 @@ def _with_chip(checks: tuple[CheckResult, ...], serial: bytes, parsed: _Parsed,
     if updated[Check.CHIP_AUTHENTIC].result is Result.FAILED:
         counter = None  # a chip that cannot prove itself vouches for no counter
     updated[Check.CARD_COUNTER] = _card_counter(record, counter, chip)
-    updated[Check.ROLLBACK] = _rollback(record, None, counter)
+    updated[Check.ROLLBACK] = rollback_check(record, None, counter)
     if photo is not None and not _photo_matches(parsed.identity, photo):
-        updated[Check.IDENTITY_SIGNATURE] = _failed(Check.IDENTITY_SIGNATURE, "bad_signature")
+        updated[Check.IDENTITY_SIGNATURE] = failure(Check.IDENTITY_SIGNATURE, "bad_signature")
     return tuple(updated[c] for c in Check)
 
 
@@ -286,28 +149,28 @@ def _chip_authentic(serial: bytes, identity: Identity | None,
                     chip: ChipEvidence | None) -> CheckResult:
     check = Check.CHIP_AUTHENTIC
     if identity is None or identity.chip_public_key is None:
-        return _skipped(check, "no_chip_key")
+        return not_checked(check, "no_chip_key")
     if chip is None:
-        return _skipped(check, "not_challenged")
+        return not_checked(check, "not_challenged")
     if chip.counter is None or chip.challenge is None or chip.answer is None:
-        return _failed(check, "no_answer")
+        return failure(check, "no_answer")
     if not chip_answer_valid(identity.chip_public_key, serial, chip.counter, chip.challenge,
                              chip.answer):
-        return _failed(check, "bad_signature")
-    return _ok(check)
+        return failure(check, "bad_signature")
+    return succeeded(check)
 
 
 def _card_counter(record: ResidenceRecord | None, counter: int | None,
                   chip: ChipEvidence | None) -> CheckResult:
     check = Check.CARD_COUNTER
     if counter is None:
-        return _skipped(check, "no_counter" if chip is None or chip.counter is None
+        return not_checked(check, "no_counter" if chip is None or chip.counter is None
                         else "chip_not_authentic")
     if record is None:
-        return _skipped(check, "no_record")
+        return not_checked(check, "no_record")
     if record.sequence < counter:
-        return _failed(check, "sequence_below_counter")
-    return _ok(check)
+        return failure(check, "sequence_below_counter")
+    return succeeded(check)
 
 
 def _photo_matches(identity: Identity | None, photo: bytes) -> bool:
@@ -324,7 +187,10 @@ def _bound_photo(identity: Identity | None, photo: bytes | None) -> bytes | None
     return photo if hashlib.sha256(photo).digest() == identity.photo_sha256 else None
 
 
+@functools.lru_cache(maxsize=PARSED_CACHE)
 def _parse(id_file: bytes, slot_a: bytes, slot_b: bytes) -> _Parsed:
+    """The card's files decoded: a pure function of their bytes, so a card read again with the
+    same content is not decoded again (the time- and trust-dependent checks always run)."""
     slots = read_slots(slot_a, slot_b)
     current = current_slot(slots)
     try:
@@ -345,7 +211,7 @@ def _unsigned_identity(id_file: bytes) -> Identity | None:
 def _checks(serial: bytes, parsed: _Parsed, trust: TrustStore, today: date,
             at: datetime) -> tuple[CheckResult, ...]:
     if parsed.id_error is not None and parsed.id_error.reason == "empty":
-        return (_skipped(Check.FORMAT, "empty"),) + _rest_not_checked(Check.FORMAT,
+        return (not_checked(Check.FORMAT, "empty"),) + _rest_not_checked(Check.FORMAT,
                                                                       reason="empty")
     format_result = _format_check(serial, parsed)
     if format_result.result is Result.FAILED:
@@ -369,15 +235,15 @@ def _checks(serial: bytes, parsed: _Parsed, trust: TrustStore, today: date,
 
 def _format_check(serial: bytes, parsed: _Parsed) -> CheckResult:
     if len(serial) != SERIAL_LEN:
-        return _failed(Check.FORMAT, "bad_serial")
+        return failure(Check.FORMAT, "bad_serial")
     if parsed.id_error is not None and parsed.id_error.reason != "unsigned":
-        return _failed(Check.FORMAT, parsed.id_error.reason)
+        return failure(Check.FORMAT, parsed.id_error.reason)
     if parsed.current is None:
         errors = [s.error.reason for s in parsed.slots
                   if s.error is not None and s.error.reason not in ("empty", "unsigned")]
         if errors:
-            return _failed(Check.FORMAT, errors[0])
-    return _ok(Check.FORMAT)
+            return failure(Check.FORMAT, errors[0])
+    return succeeded(Check.FORMAT)
 
 
 def _resolve(trust: TrustStore, sig: SignatureBlock | None, at: datetime,
@@ -392,23 +258,23 @@ def _resolve(trust: TrustStore, sig: SignatureBlock | None, at: datetime,
         return trust.resolve(sig.key_id, at, signed_at), None
     except TrustError as exc:
         known = [a for a in trust.authorities if a.key_id == sig.key_id]
-        return (known[0] if known else None), _failed(Check.CERTIFICATE_CHAIN, exc.reason)
+        return (known[0] if known else None), failure(Check.CERTIFICATE_CHAIN, exc.reason)
 
 
 def _chain_check(*chains: CheckResult | None) -> CheckResult:
     for chain in chains:
         if chain is not None:
             return chain
-    return _ok(Check.CERTIFICATE_CHAIN)
+    return succeeded(Check.CERTIFICATE_CHAIN)
 
 
 def _identity_signature(serial: bytes, parsed: _Parsed, authority: Authority | None,
                         chain: CheckResult | None) -> CheckResult:
     check, sig = Check.IDENTITY_SIGNATURE, parsed.identity_sig
     if sig is None or parsed.identity is None:
-        return _skipped(check, "unsigned")
+        return not_checked(check, "unsigned")
     if authority is None:
-        return _failed(check, chain.reason if chain else "unknown_key_id")
+        return failure(check, chain.reason if chain else "unknown_key_id")
     return _verified(check, authority, sig, identity_tbs(serial, parsed.identity, sig.key_id))
 
 
@@ -416,16 +282,16 @@ def _record_signature(serial: bytes, parsed: _Parsed, authority: Authority | Non
                       chain: CheckResult | None) -> CheckResult:
     check, current = Check.RECORD_SIGNATURE, parsed.current
     if current is None or current.record is None or current.signature is None:
-        return _skipped(check, "no_record")
+        return not_checked(check, "no_record")
     if parsed.identity_sig is None:
-        return _skipped(check, "unsigned")
+        return not_checked(check, "unsigned")
     if authority is None:
-        return _failed(check, chain.reason if chain else "unknown_key_id")
+        return failure(check, chain.reason if chain else "unknown_key_id")
     sig = current.signature
     tbs = record_tbs(serial, parsed.identity_sig.signature, current.record, sig.key_id)
     result = _verified(check, authority, sig, tbs)
     if result.result is Result.SUCCEEDED and current.record.issuing_authority != authority.name:
-        return _failed(check, "authority_name_mismatch")
+        return failure(check, "authority_name_mismatch")
     return result
 
 
@@ -434,15 +300,15 @@ def _verified(check: Check, authority: Authority, sig: SignatureBlock,
     try:
         verify_block(authority.public_key, sig, tbs)
     except SignatureInvalid as exc:
-        return _failed(check, exc.reason)
-    return _ok(check)
+        return failure(check, exc.reason)
+    return succeeded(check)
 
 
 def _validity(record: ResidenceRecord | None, today: date) -> CheckResult:
     if record is None:
-        return _skipped(Check.VALIDITY, "no_record")
+        return not_checked(Check.VALIDITY, "no_record")
     if today > record.expires_on:
-        return _failed(Check.VALIDITY, "expired")
+        return failure(Check.VALIDITY, "expired")
     if today < record.issued_on:
-        return _failed(Check.VALIDITY, "not_yet_valid")
-    return _ok(Check.VALIDITY)
+        return failure(Check.VALIDITY, "not_yet_valid")
+    return succeeded(Check.VALIDITY)

@@ -15,7 +15,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from cardservice.engine.verify import Check, CheckResult, Result, Status, VerificationReport
+from cardservice.engine.report import Check, CheckResult, Result, Status, VerificationReport
 from cardservice.pki import bundle as bundles
 from cardservice.pki.keys import DataDir
 from cardservice.pki.trust import TrustStore

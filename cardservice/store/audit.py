@@ -34,20 +34,23 @@ MAX_LIMIT = 10_000
 KINDS = ("intent", "outcome", "event")
 OUTCOMES = ("success", "failure", "unknown", "reconciled_success", "reconciled_failure")
 
-# Column order of the table = order of the canonical encoding (minus the two hashes).
+# Column order of the table = order of the canonical encoding (minus the two hashes); the
+# site (schema v2) comes last and is in the encoding only when the entry recorded one.
 _FIELDS = (
     "id, ts, kind, operation, card_serial, reader, actor, intent_id, outcome, sequence, "
     "error_code, detail"
 )
-_SELECT = f"SELECT {_FIELDS}, prev_hash, hash FROM audit"
-_FIELD_NAMES = tuple(name.strip() for name in _FIELDS.split(","))
+_SELECT = f"SELECT {_FIELDS}, prev_hash, hash, site_id FROM audit"
+_FIELD_NAMES = (*(name.strip() for name in _FIELDS.split(",")), "site_id")
 
 
-# The canonical encoding is the compact JSON array of the 12 fields in table order, built by
-# SQLite's json_array() both when an entry is written and when the chain is verified (so the two
-# cannot drift, and verify streams one blob per row). Text fields hold no control characters, so
-# the only escapes are \" and \\; canonical_bytes() is the reference, pinned by a unit test.
-_CANONICAL_SQL = f"CAST(json_array({_FIELDS}) AS BLOB)"
+# The canonical encoding is the compact JSON array of the 12 fields in table order (and the
+# site, for entries that record one), built by SQLite's json_array() both when an entry is
+# written and when the chain is verified (so the two cannot drift, and verify streams one blob
+# per row). Text fields hold no control characters, so the only escapes are \" and \\;
+# canonical_bytes() is the reference, pinned by a unit test.
+_CANONICAL_SQL = (f"CAST(CASE WHEN site_id IS NULL THEN json_array({_FIELDS}) "
+                  f"ELSE json_array({_FIELDS}, site_id) END AS BLOB)")
 _CANONICAL_OF_PARAMS = (
     f"SELECT {_CANONICAL_SQL} FROM (SELECT " + ", ".join(f"? AS {c}" for c in _FIELD_NAMES) + ")"
 )
@@ -79,7 +82,7 @@ class AuditEntry:
     prev_hash: bytes
     hash: bytes
     error_code: str | None = None
-    site_id: str | None = None  # PostgreSQL: the site that appended it
+    site_id: str | None = None  # the site that appended it (SQLite: entries since schema v2)
     site_seq: int | None = None  # PostgreSQL: its place in that site's chain
 
 
@@ -90,12 +93,15 @@ class AuditVerifyResult:
     first_broken_id: int | None
     reason: str | None
     site: str | None = None  # PostgreSQL: the site whose chain broke
-    sites: dict[str, int] | None = None  # PostgreSQL: entries per site chain
+    sites: dict[str, int] | None = None  # PostgreSQL: entries checked per site chain
+    full: bool = True  # False: each chain was checked from its newest checkpoint on
+    checked_from: dict[str, int] | None = None  # PostgreSQL: the first site_seq checked
 
 
 def canonical_bytes(fields: tuple[Any, ...]) -> bytes:
-    """Reference implementation of the canonical encoding (documentation and tests): the
-    compact JSON array of the fields, non-ASCII characters as UTF-8."""
+    """Reference implementation of the canonical encoding (documentation, tests, imported
+    chains): the compact JSON array of the fields (the 12, plus the site when the entry
+    recorded one), non-ASCII characters as UTF-8."""
     return json.dumps(list(fields), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
@@ -144,7 +150,7 @@ def _row_to_entry(row: tuple) -> AuditEntry:
         id=row[0], ts=db.from_db_time(row[1]), kind=row[2], operation=row[3],
         card_serial=row[4], reader=row[5], actor=row[6], intent_id=row[7], outcome=row[8],
         sequence=row[9], error_code=row[10], detail=json.loads(row[11]),
-        prev_hash=bytes(row[12]), hash=bytes(row[13]),
+        prev_hash=bytes(row[12]), hash=bytes(row[13]), site_id=row[14],
     )  # fmt: skip
 
 
@@ -225,12 +231,12 @@ class AuditLog(Store):
             "SELECT last_id, last_hash FROM audit_head WHERE one = 1"
         ).fetchone()
         fields = (last_id + 1, db.to_db_time(now), kind, operation, *columns,
-                  _encode_detail(detail))  # fmt: skip
+                  _encode_detail(detail), self.site_id)  # fmt: skip
         canonical = self._conn.execute(_CANONICAL_OF_PARAMS, fields).fetchone()[0]
         digest = entry_hash(bytes(prev_hash), canonical)
         self._conn.execute(
-            f"INSERT INTO audit ({_FIELDS}, prev_hash, hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO audit ({_FIELDS}, site_id, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (*fields, bytes(prev_hash), digest),
         )
         self._conn.execute(
@@ -302,6 +308,21 @@ class AuditLog(Store):
                 yield _row_to_entry(row)
             last = rows[-1][0]
 
+    def iter_stored(self) -> Iterator[tuple]:
+        """Every entry exactly as stored, in id order: (id, ts, kind, operation, card_serial,
+        reader, actor, intent_id, outcome, sequence, error_code, detail, site_id, prev_hash,
+        hash), the texts as they were hashed (``db import`` keeps the chain verbatim)."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    f"SELECT {_FIELDS}, site_id, prev_hash, hash FROM audit WHERE id > ? "
+                    "ORDER BY id LIMIT 5000", (last,)).fetchall()
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1][0]
+
     def head(self) -> tuple[int, bytes]:
         """(last id, last hash): copy it elsewhere to anchor the chain against rewriting."""
         with self._lock:
@@ -316,8 +337,10 @@ class AuditLog(Store):
 
     # --- verification ------------------------------------------------------------------
 
-    def verify(self) -> AuditVerifyResult:
-        """Walk the whole chain in id order and report the first broken entry."""
+    def verify(self, *, full: bool = True, record: bool = True) -> AuditVerifyResult:
+        """Walk the whole chain in id order and report the first broken entry (always in full:
+        the head record guards the tail; ``full`` and ``record`` are for the PostgreSQL log's
+        checkpoints)."""
         with self._lock:
             head = self._conn.execute(
                 "SELECT last_id, last_hash FROM audit_head WHERE one = 1"

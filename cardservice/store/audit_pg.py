@@ -6,7 +6,8 @@ sequence, error_code, detail]`` as PostgreSQL's ``json_build_array(...)::text`` 
 separated by ", "; :func:`canonical_pg` is the same in Python). ``prev_hash`` is the previous
 entry *of the same site* (32 zero bytes for its first). Appends of one site serialise on a
 transaction-scoped advisory lock; an outcome also locks its intent, so two sites cannot close one
-intent twice. Verification streams every chain and reports the site and entry that broke.
+intent twice. Verification (audit_verify_pg.py) checks every chain in the server and reports
+the site and entry that broke.
 """
 
 from __future__ import annotations
@@ -14,14 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from cardservice.errors import NotFoundError, ValidationError
-from cardservice.store import db
+from cardservice.store import audit_verify_pg, db
 from cardservice.store.audit import (
     GENESIS_HASH,
     MAX_LIMIT,
@@ -33,19 +32,13 @@ from cardservice.store.audit import (
 )
 from cardservice.store.audit_schema import COMPONENT
 from cardservice.store.base import Store
-from cardservice.store.database import POSTGRESQL, Database, pg_sql
+from cardservice.store.database import POSTGRESQL, Database
 
 logger = logging.getLogger(__name__)
 
 _FIELDS = ("site_id, site_seq, ts, kind, operation, card_serial, reader, actor, intent_id, "
            "outcome, sequence, error_code, detail")
 _SELECT = f"SELECT id, {_FIELDS}, prev_hash, hash FROM audit"
-_CANONICAL_SQL = f"convert_to(json_build_array({_FIELDS})::text, 'UTF8')"
-_VERIFY_SQL = (f"SELECT site_id, site_seq, id, prev_hash, hash, {_CANONICAL_SQL} FROM audit "
-               "WHERE site_id = ? ORDER BY site_seq")
-#: site chains verified at once (each on its own connection: the server builds the canonical
-#: bytes of several chains in parallel while this process hashes)
-VERIFY_WORKERS = 4
 _INTENT_LOCK_BASE = 1 << 32  # intents lock above the int4 range the site locks use
 
 
@@ -170,34 +163,15 @@ class PgAuditLog(Store):
 
     # --- verification ------------------------------------------------------------------
 
-    def verify(self) -> AuditVerifyResult:
-        """Walk every site's chain; report the first site (in name order) and entry that
-        break. Chains are independent, so several are walked at once."""
-        with self._db.connection() as tx:
-            sites = [r[0] for r in tx.execute(
-                "WITH RECURSIVE s(site) AS (SELECT min(site_id) FROM audit UNION ALL "
-                "SELECT (SELECT min(site_id) FROM audit WHERE site_id > s.site) FROM s "
-                "WHERE s.site IS NOT NULL) SELECT site FROM s WHERE site IS NOT NULL"
-            ).fetchall()]
-        workers = max(1, min(VERIFY_WORKERS, len(sites)))
-        with ThreadPoolExecutor(workers, thread_name_prefix="audit-verify") as pool:
-            results = list(pool.map(self._verify_site, sites))
-        counts = {site: r.entries for site, r in zip(sites, results, strict=True)}
-        total = sum(counts.values())
-        for site, result in zip(sites, results, strict=True):
-            if not result.ok:
-                logger.warning("audit chain of site %s broken at entry %s: %s", site,
-                               result.first_broken_id, result.reason)
-                return replace(result, entries=total, sites=counts)
-        return AuditVerifyResult(True, total, None, None, sites=counts)
+    def verify(self, *, full: bool = False, record: bool = True) -> AuditVerifyResult:
+        """Check every site's chain (from its newest checkpoint unless ``full``) and report
+        the first site (in name order) and entry that break; a chain that verified and grew
+        gets a new checkpoint (``record``). See :mod:`cardservice.store.audit_verify_pg`."""
+        return audit_verify_pg.verify(self._db, full=full, record=record)
 
-    def _verify_site(self, site: str) -> AuditVerifyResult:
-        with self._db.connection() as tx:
-            conn = tx.conn
-            with conn.transaction(), conn.cursor(name="audit_verify") as cur:
-                cur.itersize = 20_000
-                cur.execute(pg_sql(_VERIFY_SQL), (site,))
-                return _walk_site(site, cur)
+    def checkpoints(self) -> dict[str, tuple[int, bytes]]:
+        """The newest verified checkpoint of each site chain: {site: (site_seq, hash)}."""
+        return audit_verify_pg.latest_checkpoints(self._db)
 
 
 def _require_open_intent(tx, intent_id: int) -> AuditEntry:
@@ -209,21 +183,3 @@ def _require_open_intent(tx, intent_id: int) -> AuditEntry:
     if closed is not None:
         raise AuditStateError(f"intent {intent_id} already has outcome entry {closed[0]}")
     return _row_to_entry(row)
-
-
-def _walk_site(site: str, rows: Iterator[tuple]) -> AuditVerifyResult:
-    """One SHA-256 per row (PostgreSQL builds the canonical bytes)."""
-    sha256 = hashlib.sha256
-    prev, expected = GENESIS_HASH, 1
-    for _site, seq, row_id, stored_prev, stored_hash, canonical in rows:
-        reason = None
-        if seq != expected:
-            reason = f"entry {expected} of site {site} is missing (next present is {seq})"
-        elif stored_prev != prev:
-            reason = "prev_hash does not match"
-        elif sha256(prev + canonical).digest() != stored_hash:
-            reason = "hash does not match content"
-        if reason is not None:
-            return AuditVerifyResult(False, expected - 1, row_id, reason, site=site)
-        prev, expected = stored_hash, expected + 1
-    return AuditVerifyResult(True, expected - 1, None, None, site=None)

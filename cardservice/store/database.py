@@ -11,9 +11,10 @@ A store (registry, audit log, tokens, idempotency, and any module's own tables) 
 * **SQLite** (the default, no configuration): one file per component in the data directory,
   one connection per file shared by threads under a lock; writes take ``BEGIN IMMEDIATE``.
 * **PostgreSQL** (``CARDSERVICE_DATABASE_URL=postgresql://...``): one connection pool per
-  process (psycopg 3 + psycopg_pool), shared by every component. Each checkout is checked, so a
-  database that went away and came back is used again without a restart. A database that cannot
-  be reached raises :class:`RegistryUnavailableError` (``REGISTRY_UNAVAILABLE``, retriable).
+  process (psycopg 3 + psycopg_pool), shared by every component. Each checkout is checked (a
+  poll of the idle socket; a round trip only if the server said something, e.g. that it shut
+  down), so a database that went away and came back is used again without a restart. A
+  database that cannot be reached raises :class:`RegistryUnavailableError` (``REGISTRY_UNAVAILABLE``, retriable).
 
 Integrity errors of either backend are :attr:`Database.IntegrityError` (a tuple for ``except``);
 :func:`constraint_name` tells which constraint or index refused the row.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import select
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -175,7 +177,7 @@ class PostgresDatabase(Database):
             url, min_size=1, max_size=max_size, open=False, timeout=timeout,
             kwargs={"autocommit": True, "connect_timeout": max(1, int(timeout)),
                     "application_name": f"cardservice:{site_id}"[:63]},
-            check=psycopg_pool.ConnectionPool.check_connection, reconnect_timeout=0,
+            check=_check_idle_connection, reconnect_timeout=0,
             name=f"cardservice-{site_id}",
         )
         self.pool.open(wait=False)
@@ -201,6 +203,25 @@ class PostgresDatabase(Database):
 
     def describe(self) -> str:
         return _redact(self.url)
+
+
+def _check_idle_connection(conn: Any) -> None:
+    """The pool's check on every checkout, without a round trip while the connection is sound.
+
+    An idle connection has nothing to read: when the server goes away (restart, fail-over,
+    ``pg_terminate_backend``) it sends its termination notice and closes the socket, which
+    makes the socket readable. Only then is the connection asked with an empty query (psycopg's
+    own check), which raises if it is dead, so the pool replaces it before it is used."""
+    import psycopg_pool
+
+    if conn.closed or conn.broken:
+        raise _pg_unavailable()[0]("the connection is closed")
+    try:
+        readable = bool(select.select([conn.pgconn.socket], [], [], 0)[0])
+    except (OSError, ValueError, *_pg_unavailable()):
+        readable = True
+    if readable:
+        psycopg_pool.ConnectionPool.check_connection(conn)
 
 
 def _redact(url: str) -> str:

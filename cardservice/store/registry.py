@@ -2,227 +2,68 @@
 
 It enforces "one person, one card" twice: :meth:`Registry.ensure_can_issue` and
 :meth:`Registry.record_issue` check it in code, and a partial UNIQUE index on the citizen number
-``WHERE status = 'active'`` makes a second active card impossible even for a racing writer.
-``last_sequence`` only ever grows, so a card read with a lower sequence is a rollback.
+``WHERE status IN ('active', 'pending')`` makes a second active card impossible even for a
+racing writer. ``last_sequence`` only ever grows, so a card read with a lower sequence is a
+rollback.
+
+The registry is split by concern: the schema and its migrations (``registry_schema``), the row
+type and shared SQL helpers (``registry_rows``), the write path's reservations
+(``registry_reservations``); this module holds the look-ups and the direct status changes, and
+re-exports the names the rest of the code imports from here.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
-from enum import Enum
 
 from cardservice.errors import (
     AlreadyPersonalizedError,
     CardRevokedError,
-    CitizenHasCardError,
     NotFoundError,
     ValidationError,
 )
-from cardservice.store import db, migrations
+from cardservice.store import db
 from cardservice.store.base import Store
-from cardservice.store.database import constraint_name
+from cardservice.store.registry_reservations import Reservations
+from cardservice.store.registry_rows import (
+    _COLUMNS,
+    _INSERT,
+    REVOKE_REASONS,
+    CardRow,
+    CardStatus,
+    Terms,
+    _check_sequence,
+    _has_card,
+    _holding_row,
+    _integrity_error,
+    _row_to_card,
+    _select,
+    normalize_serial,
+)
+from cardservice.store.registry_schema import COMPONENT
+
+__all__ = [
+    "COMPONENT",
+    "REVOKE_REASONS",
+    "_INSERT",
+    "CardRow",
+    "CardStatus",
+    "Registry",
+    "Terms",
+    "_holding_row",
+    "_select",
+    "normalize_serial",
+]
 
 logger = logging.getLogger(__name__)
 
-_SERIAL_RE = re.compile(r"^[0-9a-f]{16}$")
 
-_V1_SQLITE = """
-CREATE TABLE IF NOT EXISTS cards (
-    serial                  TEXT PRIMARY KEY,
-    citizen_number          TEXT NOT NULL,
-    status                  TEXT NOT NULL
-                            CHECK (status IN ('active', 'revoked', 'lost', 'replaced')),
-    last_sequence           INTEGER NOT NULL CHECK (last_sequence >= 0),
-    issuing_authority       TEXT NOT NULL,
-    permit_type             TEXT NOT NULL,
-    basis                   INTEGER,
-    expires_on              TEXT NOT NULL,
-    sponsor_citizen_number  TEXT,
-    revoked_reason          TEXT,
-    created_at              TEXT NOT NULL,
-    updated_at              TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS cards_by_citizen ON cards (citizen_number, created_at);
-CREATE UNIQUE INDEX IF NOT EXISTS cards_one_active_per_citizen
-    ON cards (citizen_number) WHERE status = 'active';
-"""
-
-# v2: sites, and the reservation a write takes before its first card APDU. A card being issued
-# is 'pending' until its write is confirmed; the one-card index covers pending cards too.
-_CARDS_V2 = """
-CREATE TABLE cards{suffix} (
-    serial                  TEXT PRIMARY KEY,
-    citizen_number          TEXT NOT NULL,
-    status                  TEXT NOT NULL
-                            CHECK (status IN ('pending', 'active', 'revoked', 'lost', 'replaced')),
-    last_sequence           {int} NOT NULL CHECK (last_sequence >= 0),
-    issuing_authority       TEXT NOT NULL,
-    permit_type             TEXT NOT NULL,
-    basis                   INTEGER,
-    expires_on              {date} NOT NULL,
-    sponsor_citizen_number  TEXT,
-    revoked_reason          TEXT,
-    created_at              {time} NOT NULL,
-    updated_at              {time} NOT NULL,
-    issued_site             TEXT,
-    last_write_site         TEXT,
-    pending_sequence        {int},
-    pending_site            TEXT,
-    pending_since           {time}
-);
-"""
-_INDEXES_V2 = """
-CREATE INDEX cards_by_citizen ON cards (citizen_number, created_at);
-CREATE UNIQUE INDEX cards_one_active_per_citizen
-    ON cards (citizen_number) WHERE status IN ('active', 'pending');
-CREATE INDEX cards_reserved ON cards (pending_since) WHERE pending_since IS NOT NULL;
-"""
-_OLD_COLUMNS = (
-    "serial, citizen_number, status, last_sequence, issuing_authority, permit_type, basis, "
-    "expires_on, sponsor_citizen_number, revoked_reason, created_at, updated_at"
-)
-_V2_SQLITE = (
-    _CARDS_V2.format(suffix="_v2", int="INTEGER", date="TEXT", time="TEXT")
-    + f"INSERT INTO cards_v2 ({_OLD_COLUMNS}) SELECT {_OLD_COLUMNS} FROM cards;\n"
-    + "DROP TABLE cards;\nALTER TABLE cards_v2 RENAME TO cards;\n" + _INDEXES_V2
-)
-_V1_POSTGRESQL = (_CARDS_V2.format(suffix="", int="BIGINT", date="DATE", time="TIMESTAMPTZ")
-                  + _INDEXES_V2)
-
-# v3: a card produced from an application is 'produced' (not active, not in the one-card
-# index) until it is handed over; card_links records which card replaced which.
-_ALL_V2 = (_OLD_COLUMNS + ", issued_site, last_write_site, pending_sequence, pending_site, "
-           "pending_since")
-_STATUSES_V3 = "('pending', 'active', 'produced', 'revoked', 'lost', 'replaced')"
-_LINKS_V3 = """
-CREATE TABLE card_links (
-    old_serial  TEXT PRIMARY KEY,
-    new_serial  TEXT NOT NULL UNIQUE,
-    reason      TEXT NOT NULL,
-    linked_at   {time} NOT NULL
-);
-"""
-_V3_SQLITE = (
-    _CARDS_V2.format(suffix="_v3", int="INTEGER", date="TEXT", time="TEXT").replace(
-        "('pending', 'active', 'revoked', 'lost', 'replaced')", _STATUSES_V3)
-    + f"INSERT INTO cards_v3 ({_ALL_V2}) SELECT {_ALL_V2} FROM cards;\n"
-    + "DROP TABLE cards;\nALTER TABLE cards_v3 RENAME TO cards;\n" + _INDEXES_V2
-    + _LINKS_V3.format(time="TEXT")
-)
-_V3_POSTGRESQL = (
-    "ALTER TABLE cards DROP CONSTRAINT cards_status_check;\n"
-    f"ALTER TABLE cards ADD CONSTRAINT cards_status_check CHECK (status IN {_STATUSES_V3});\n"
-    + _LINKS_V3.format(time="TIMESTAMPTZ")
-)
-
-COMPONENT = migrations.register(migrations.Component("registry", (
-    migrations.Step(1, "cards, one active card per citizen", _V1_SQLITE, _V1_POSTGRESQL),
-    migrations.Step(2, "sites and write reservations", _V2_SQLITE, ""),
-    migrations.Step(3, "produced cards awaiting hand-over, replacement links", _V3_SQLITE,
-                    _V3_POSTGRESQL),
-)))
-
-_COLUMNS = (
-    "serial, citizen_number, status, last_sequence, issuing_authority, permit_type, basis, "
-    "expires_on, sponsor_citizen_number, revoked_reason, created_at, updated_at, "
-    "issued_site, last_write_site, pending_sequence, pending_site, pending_since"
-)
-_INSERT = f"INSERT INTO cards ({_COLUMNS}) VALUES ({', '.join('?' * 17)})"
-
-
-class CardStatus(str, Enum):
-    PENDING = "pending"  # issue reserved, card write not confirmed yet
-    ACTIVE = "active"
-    PRODUCED = "produced"  # personalized from an application, not handed over yet
-    REVOKED = "revoked"
-    LOST = "lost"
-    REPLACED = "replaced"
-
-
-REVOKE_REASONS: dict[str, CardStatus] = {
-    "lost": CardStatus.LOST,
-    "replaced": CardStatus.REPLACED,
-    "withdrawn": CardStatus.REVOKED,
-}
-
-
-@dataclass(frozen=True)
-class CardRow:
-    serial: str
-    citizen_number: str
-    status: CardStatus
-    last_sequence: int
-    issuing_authority: str
-    permit_type: str
-    basis: int | None
-    expires_on: date
-    sponsor_citizen_number: str | None
-    revoked_reason: str | None
-    created_at: datetime
-    updated_at: datetime
-    issued_site: str | None = None
-    last_write_site: str | None = None
-    pending_sequence: int | None = None
-    pending_site: str | None = None
-    pending_since: datetime | None = None
-
-    @property
-    def revoked(self) -> bool:
-        return self.status not in (CardStatus.ACTIVE, CardStatus.PENDING, CardStatus.PRODUCED)
-
-    def to_db(self) -> tuple[object, ...]:
-        return (
-            self.serial, self.citizen_number, self.status.value, self.last_sequence,
-            self.issuing_authority, self.permit_type, self.basis, db.to_db_date(self.expires_on),
-            self.sponsor_citizen_number, self.revoked_reason,
-            db.to_db_time(self.created_at), db.to_db_time(self.updated_at),
-            self.issued_site, self.last_write_site, self.pending_sequence, self.pending_site,
-            None if self.pending_since is None else db.to_db_time(self.pending_since),
-        )  # fmt: skip
-
-
-def _row_to_card(row: tuple) -> CardRow:
-    return CardRow(
-        serial=row[0], citizen_number=row[1], status=CardStatus(row[2]), last_sequence=row[3],
-        issuing_authority=row[4], permit_type=row[5], basis=row[6],
-        expires_on=db.from_db_date(row[7]), sponsor_citizen_number=row[8],
-        revoked_reason=row[9], created_at=db.from_db_time(row[10]),
-        updated_at=db.from_db_time(row[11]), issued_site=row[12], last_write_site=row[13],
-        pending_sequence=row[14], pending_site=row[15],
-        pending_since=db.from_db_time_or_none(row[16]),
-    )  # fmt: skip
-
-
-def normalize_serial(serial: str) -> str:
-    """Lower-case a card serial and check it is 16 hex digits (ValidationError otherwise)."""
-    text = serial.strip().lower() if isinstance(serial, str) else ""
-    if not _SERIAL_RE.match(text):
-        raise ValidationError("serial", "must be 16 hexadecimal digits", reason="format")
-    return text
-
-
-def _check_sequence(sequence: int) -> int:
-    if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 0:
-        raise ValidationError("sequence", "must be a non-negative integer", reason="range")
-    return sequence
-
-
-@dataclass(frozen=True)
-class Terms:
-    """What a card write puts into the registry besides the sequence."""
-
-    issuing_authority: str
-    permit_type: str
-    basis: int | None
-    expires_on: date
-
-
-class Registry(Store):
-    """The card registry on a :class:`Database` (SQLite file or PostgreSQL); thread-safe."""
+class Registry(Reservations, Store):
+    """The card registry on a :class:`Database` (SQLite file or PostgreSQL); thread-safe.
+    Reservations (reserve, confirm, release, expiry): :class:`Reservations`."""
 
     COMPONENT = COMPONENT
 
@@ -269,17 +110,6 @@ class Registry(Store):
             rows = tx.execute(f"SELECT {_COLUMNS} FROM cards ORDER BY serial").fetchall()
         return [_row_to_card(r) for r in rows]
 
-    def reservations(self, older_than: datetime | None = None) -> list[CardRow]:
-        """Cards with a write reserved but not confirmed (oldest first); with ``older_than``,
-        only reservations taken before that moment (expired ones)."""
-        sql = f"SELECT {_COLUMNS} FROM cards WHERE pending_since IS NOT NULL"
-        args: tuple = ()
-        if older_than is not None:
-            sql, args = sql + " AND pending_since < ?", (db.to_db_time(older_than),)
-        with self._db.connection() as tx:
-            rows = tx.execute(sql + " ORDER BY pending_since", args).fetchall()
-        return [_row_to_card(r) for r in rows]
-
     def ensure_can_issue(self, citizen_number: str, serial: str) -> None:
         """Raise CitizenHasCardError if the citizen holds (or is being issued) a card other than
         ``serial``."""
@@ -288,78 +118,6 @@ class Registry(Store):
             row = _holding_row(tx, citizen_number)
         if row is not None and row[0] != key:
             raise _has_card(row[0])
-
-    # --- reservation and confirmation (the engine's write path) ------------------------
-
-    def reserve(self, *, serial: str, citizen_number: str, sequence: int, terms: Terms,
-                sponsor_citizen_number: str | None, now: datetime) -> CardRow:
-        """Take the registry's side of a card write before the card is touched.
-
-        A card the registry does not know yet (an issue, or a card issued at another SQLite
-        site) gets a 'pending' row: one person, one card is decided here, so a loser of a race
-        never writes its card (CitizenHasCardError). A known active card records the pending
-        sequence and site. A revoked card -> CardRevokedError."""
-        key, site = normalize_serial(serial), self.site_id
-        _check_sequence(sequence)
-        when = db.to_db_time(now)
-        with self._db.transaction() as tx:
-            current = _select(tx, key)
-            if current is None:
-                holder = _holding_row(tx, citizen_number)
-                if holder is not None:
-                    raise _has_card(holder[0])
-                card = CardRow(key, citizen_number, CardStatus.PENDING, 0, terms.issuing_authority,
-                               terms.permit_type, terms.basis, terms.expires_on,
-                               sponsor_citizen_number, None, db.normalize_time(now),
-                               db.normalize_time(now), site, None, sequence, site,
-                               db.normalize_time(now))  # fmt: skip
-                self._insert(tx, card)
-                return card
-            if current.revoked:
-                raise CardRevokedError(f"card {key} is {current.status.value}", serial=key)
-            tx.execute("UPDATE cards SET pending_sequence = ?, pending_site = ?, "
-                       "pending_since = ? WHERE serial = ?", (sequence, site, when, key))
-            return _select(tx, key)
-
-    def confirm(self, *, serial: str, citizen_number: str, sequence: int, terms: Terms,
-                sponsor_citizen_number: str | None, now: datetime) -> CardRow:
-        """The card read back what was written: the row becomes (or stays) active with
-        ``last_sequence = max(old, sequence)`` and this site as the last writer."""
-        key, site = normalize_serial(serial), self.site_id
-        _check_sequence(sequence)
-        with self._db.transaction() as tx:
-            current = _select(tx, key)
-            if current is None:  # reservation lost (e.g. released): register it now
-                holder = _holding_row(tx, citizen_number)
-                if holder is not None:
-                    raise _has_card(holder[0])
-                self._insert(tx, CardRow(
-                    key, citizen_number, CardStatus.ACTIVE, sequence, terms.issuing_authority,
-                    terms.permit_type, terms.basis, terms.expires_on, sponsor_citizen_number,
-                    None, db.normalize_time(now), db.normalize_time(now), site, site))
-            elif current.revoked:
-                raise CardRevokedError(f"card {key} is {current.status.value}", serial=key)
-            else:
-                tx.execute(
-                    "UPDATE cards SET status = 'active', last_sequence = CASE WHEN "
-                    "last_sequence > ? THEN last_sequence ELSE ? END, issuing_authority = ?, "
-                    "permit_type = ?, basis = ?, expires_on = ?, updated_at = ?, "
-                    "last_write_site = ?, pending_sequence = NULL, pending_site = NULL, "
-                    "pending_since = NULL WHERE serial = ?",
-                    (sequence, sequence, terms.issuing_authority, terms.permit_type, terms.basis,
-                     db.to_db_date(terms.expires_on), db.to_db_time(now), site, key))  # fmt: skip
-            updated = _select(tx, key)
-        logger.info("confirmed write of card %s (sequence %d)", key, updated.last_sequence)
-        return updated
-
-    def release(self, serial: str, now: datetime) -> CardRow | None:
-        """The write did not land: drop the reservation (a pending issue's row goes away)."""
-        key = normalize_serial(serial)
-        with self._db.transaction() as tx:
-            tx.execute("DELETE FROM cards WHERE serial = ? AND status = 'pending'", (key,))
-            tx.execute("UPDATE cards SET pending_sequence = NULL, pending_site = NULL, "
-                       "pending_since = NULL WHERE serial = ?", (key,))
-            return _select(tx, key)
 
     # --- direct writes (technician tools, import, tests) -------------------------------
 
@@ -438,6 +196,25 @@ class Registry(Store):
             raise CardRevokedError(f"card {old_serial} is {old.status.value}", serial=old_serial)
         tx.execute("INSERT INTO card_links (old_serial, new_serial, reason, linked_at) "
                    "VALUES (?, ?, ?, ?)", (old_serial, new.serial, reason, when))
+
+    def record_identity(self, serial: str, identity: dict[str, str], now: datetime) -> None:
+        """Keep the identity fields ``serial`` is personalized with (before its write: a write
+        settled later still has it; a card issued again, after a failed write, replaces it)."""
+        with self._db.transaction() as tx:
+            tx.execute("INSERT INTO card_identities (serial, identity, recorded_at) "
+                       "VALUES (?, ?, ?) ON CONFLICT (serial) DO UPDATE SET "
+                       "identity = excluded.identity, recorded_at = excluded.recorded_at",
+                       (normalize_serial(serial), json.dumps(identity, ensure_ascii=False,
+                                                             sort_keys=True),
+                        db.to_db_time(now)))
+
+    def identity(self, serial: str) -> dict[str, str] | None:
+        """The identity fields recorded for ``serial`` (None for a card issued before the
+        registry kept them)."""
+        with self._db.connection() as tx:
+            row = tx.execute("SELECT identity FROM card_identities WHERE serial = ?",
+                             (normalize_serial(serial),)).fetchone()
+        return None if row is None else json.loads(row[0])
 
     def replaced_by(self, serial: str) -> str | None:
         """The card that replaced ``serial`` (the registry's old -> new link), if any."""
@@ -518,34 +295,3 @@ class Registry(Store):
             tx.execute(_INSERT, card.to_db())
         except self._db.IntegrityError as exc:
             raise _integrity_error(exc) from exc
-
-
-# --- helpers (inside a connection or transaction) ------------------------------------------
-
-
-def _select(tx, serial: str) -> CardRow | None:
-    row = tx.execute(f"SELECT {_COLUMNS} FROM cards WHERE serial = ?", (serial,)).fetchone()
-    return None if row is None else _row_to_card(row)
-
-
-def _holding_row(tx, citizen_number: str) -> tuple | None:
-    """The citizen's active or pending card (the one the unique index allows)."""
-    return tx.execute(
-        f"SELECT {_COLUMNS} FROM cards WHERE citizen_number = ? "
-        "AND status IN ('active', 'pending')",
-        (citizen_number,),
-    ).fetchone()
-
-
-def _has_card(serial: str) -> CitizenHasCardError:
-    return CitizenHasCardError(
-        f"citizen already holds active card {serial}; revoke it first", serial=serial)
-
-
-def _integrity_error(exc: BaseException) -> Exception:
-    text = constraint_name(exc)
-    if "cards.citizen_number" in text or "cards_one_active_per_citizen" in text:
-        return CitizenHasCardError("citizen already holds an active card; revoke it first")
-    if "cards.serial" in text or "cards_pkey" in text:
-        return AlreadyPersonalizedError("card is already registered")
-    return ValidationError("card", f"rejected by the registry: {text}", reason="constraint")

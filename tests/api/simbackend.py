@@ -66,6 +66,8 @@ class SimulatedBackend:
         self.hung: dict[str, threading.Event] = {}
         self.apdus: dict[str, int] = {}
         self.pull_after_write: set[str] = set()
+        self.stacks: dict[str, list[VirtualCard]] = {}  # feeders: the cards after the one in
+        self.ejected: list[VirtualCard] = []
         self.available = True
         self._changed = threading.Event()
 
@@ -90,6 +92,12 @@ class SimulatedBackend:
         card = self.slots[name]
         if card is not None:
             card.remove()
+        self._changed.set()
+
+    def feed(self, name: str, cards: list[VirtualCard]) -> None:
+        """A feeder reader: the first card goes in, each eject brings the next."""
+        self.stacks[name] = list(cards[1:])
+        self.slots[name] = cards[0] if cards else None
         self._changed.set()
 
     def hang(self, name: str) -> None:
@@ -122,6 +130,20 @@ class SimulatedBackend:
         if card is None or not card.present:
             raise errors.NoCardError(f"no card in {name!r}")
         return _Connection(InProcessConnection(card), name, self)
+
+    def card_token(self, name: str) -> object | None:
+        self._check()
+        card = self.slots.get(name)
+        return id(card) if card is not None and card.present else None
+
+    def eject(self, name: str) -> None:
+        card = self.slots.get(name)
+        if card is not None:
+            card.remove()
+            self.ejected.append(card)
+        stack = self.stacks.get(name) or []
+        self.slots[name] = stack.pop(0) if stack else None
+        self._changed.set()
 
     def wait_for_change(self, timeout: float) -> None:
         self._changed.wait(timeout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import psycopg
 import pytest
 
 from cardservice.cli.main import main
@@ -15,6 +16,7 @@ from cardservice.store.database import PostgresDatabase
 from cardservice.store.importer import import_home
 from cardservice.store.registry import Registry
 from tests.pg import upgrade_all
+from tests.store.test_audit_site import _v1_directory
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 SHARED, OWN = "11010519491231002X", "440524188001010014"
@@ -83,3 +85,37 @@ def test_import_command(single_pc, county, monkeypatch, capsys, tmp_path):
     out = capsys.readouterr().out
     assert "1 card(s), 4 audit entries imported, 1 conflict(s)" in out
     assert f"conflict: card 00000000000000a1 citizen {SHARED}" in out
+
+
+def test_the_imported_chain_is_kept_with_its_hashes_and_verified(single_pc, county):
+    url, db = county
+    audit = PgAuditLog(db)
+    source_head = AuditLog(single_pc / "audit.db").head()
+    import_home(Registry(db), audit, single_pc, NOW)
+    [event] = [e for e in audit.entries() if e.operation == "import"]
+    assert event.detail["source_chain_kept"] is True
+    assert event.detail["source_head_hash"] == source_head[1].hex()
+    with psycopg.connect(url) as conn:
+        kept = conn.execute("SELECT source_id, source_site, hash FROM audit_import WHERE "
+                            "import_id = %s ORDER BY source_id", (event.id,)).fetchall()
+    assert [(r[0], r[1]) for r in kept] == [(i, "local") for i in (1, 2, 3, 4)]
+    assert bytes(kept[-1][2]) == source_head[1]  # the original hashes, not re-hashed ones
+    assert audit.verify(full=True).ok
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE audit_import DISABLE TRIGGER USER")
+        conn.execute("UPDATE audit_import SET actor = 'someone else' WHERE source_id = 2")
+        conn.execute("ALTER TABLE audit_import ENABLE TRIGGER USER")
+    result = audit.verify(full=True)
+    assert (result.ok, result.site, result.first_broken_id) == (False, "town-3", event.id)
+    assert result.reason == (f"chain imported by entry {event.id}: source entry 2: hash does not "
+                             "match content")
+
+
+def test_a_directory_from_before_sites_is_upgraded_and_imported(tmp_path, county):
+    _, db = county
+    home = tmp_path / "old-pc"
+    home.mkdir()
+    _v1_directory(home / "audit.db")
+    report = import_home(Registry(db), PgAuditLog(db), home, NOW)
+    assert (report.cards, report.audit_entries) == (0, 2)
+    assert PgAuditLog(db).verify(full=True).ok

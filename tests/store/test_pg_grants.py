@@ -38,11 +38,16 @@ def test_site_role_appends_and_reads_but_cannot_rewrite_the_audit_log(site_url):
                       detail={"reason": "lost"}, now=NOW)
     log.event(operation="revoke", card_serial="0123456789abcdef", actor="t", detail={}, now=NOW)
     Registry(db).count()  # the registry is usable with the same role
+    assert log.verify().ok and log.checkpoints()["site-a"][0] == 2  # the site records it
     with psycopg.connect(site_url, autocommit=True) as conn:
         assert conn.execute("SELECT current_user").fetchone()[0] == "cs_site"
         for statement in (f"UPDATE audit SET detail = '{{}}' WHERE id = {first}",
                           f"DELETE FROM audit WHERE id = {first}",
-                          "TRUNCATE audit"):
+                          "TRUNCATE audit",
+                          "UPDATE audit_checkpoint SET site_seq = 1",
+                          "DELETE FROM audit_checkpoint",
+                          "DELETE FROM audit_import",
+                          "TRUNCATE audit_checkpoint"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
     assert log.verify().ok and log.count() == 2
@@ -59,4 +64,7 @@ def test_owner_is_refused_by_the_append_only_trigger(pg_cluster):
             conn.execute("UPDATE audit SET detail = '{}'")
         with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
             conn.execute("DELETE FROM audit")
+        for table in ("audit_checkpoint", "audit_import"):
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                conn.execute(f"TRUNCATE {table}")
     db.close()

@@ -99,11 +99,12 @@ def test_hash_is_sha256_of_prev_and_canonical_fields(log):
     log.intent(operation="issue", card_serial=None, reader=None, actor=None, detail=None, now=NOW)
     entry = log.entries()[0]
     fields = (1, "2026-03-01T09:30:00.000000+00:00", "intent", "issue",
-              None, None, None, None, None, None, None, "{}")  # fmt: skip
+              None, None, None, None, None, None, None, "{}", "local")  # fmt: skip
     assert canonical_bytes(fields) == (
         b'[1,"2026-03-01T09:30:00.000000+00:00","intent","issue",null,null,null,null,null,'
-        b'null,null,"{}"]'
+        b'null,null,"{}","local"]'
     )
+    assert entry.site_id == "local"
     assert entry.hash == hashlib.sha256(GENESIS_HASH + canonical_bytes(fields)).digest()
 
 
@@ -119,7 +120,8 @@ def test_sqlite_canonical_encoding_matches_the_reference(log, value):
     )  # fmt: skip
     e = log.entries()[0]
     fields = (eid, "2026-03-01T09:30:00.000000+00:00", "intent", "issue", value, value, value,
-              None, None, None, None, log._conn.execute("SELECT detail FROM audit").fetchone()[0])  # fmt: skip
+              None, None, None, None, log._conn.execute("SELECT detail FROM audit").fetchone()[0],
+              "local")  # fmt: skip
     assert e.hash == hashlib.sha256(GENESIS_HASH + canonical_bytes(fields)).digest()
     assert e.detail == {value: value, "n": [1, None]}
     assert log.verify().ok
@@ -179,7 +181,7 @@ def test_edit_with_recomputed_hash_breaks_the_next_link(path, log):
     raw.execute("UPDATE audit SET sequence = 99 WHERE id = 4")
     canon = raw.execute(
         "SELECT CAST(json_array(id, ts, kind, operation, card_serial, reader, actor, intent_id, "
-        "outcome, sequence, error_code, detail) AS BLOB) FROM audit WHERE id = 4"
+        "outcome, sequence, error_code, detail, site_id) AS BLOB) FROM audit WHERE id = 4"
     ).fetchone()[0]
     raw.execute("UPDATE audit SET hash = ? WHERE id = 4", (hashlib.sha256(prev + canon).digest(),))
     raw.commit()
@@ -238,7 +240,7 @@ def test_reordered_ids_are_reported(path, log):
 def test_inserted_forged_row_is_reported(path, log):
     fill(log, 2)
     tamper(path, "INSERT INTO audit SELECT 5, ts, kind, operation, card_serial, reader, actor, "
-                 "intent_id, outcome, sequence, error_code, detail, prev_hash, hash "
+                 "intent_id, outcome, sequence, error_code, detail, prev_hash, hash, site_id "
                  "FROM audit WHERE id = 4")  # fmt: skip
     result = log.verify()
     assert (result.ok, result.first_broken_id) == (False, 5)

@@ -27,10 +27,12 @@ async def entries(runtime: RuntimeDep, _client: AdminClient, card_serial: str | 
 
 
 @router.get("/verify", response_model=AuditVerify)
-async def verify(runtime: RuntimeDep, _client: AdminClient) -> Any:
+async def verify(runtime: RuntimeDep, _client: AdminClient,
+                 full: bool = Query(False, description="PostgreSQL: check every chain from its "
+                                    "first entry, not from its last verified checkpoint")) -> Any:
     log = runtime.audit()
-    result = await asyncio.to_thread(log.verify)
+    result = await asyncio.to_thread(log.verify, full=full)
     pending = [e.id for e in await asyncio.to_thread(log.pending)]
     return {"ok": result.ok, "entries": result.entries, "first_broken_id": result.first_broken_id,
             "reason": result.reason, "pending_intents": pending, "site": result.site,
-            "sites": result.sites}
+            "sites": result.sites, "full": result.full, "checked_from": result.checked_from}

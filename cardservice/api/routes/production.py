@@ -1,5 +1,6 @@
 """Production runs at the county centre: start one over some (or all) readers, follow it.
-Progress also goes to ``/v1/events`` as ``production.progress`` events."""
+Progress also goes to ``/v1/events`` as ``production.progress`` events. A run's card operations
+go through the daemon's reader workers (:class:`WorkerAccess`)."""
 
 from __future__ import annotations
 
@@ -54,14 +55,26 @@ async def _reader_names(runtime: Runtime, wanted: list[str] | str) -> list[str]:
     return chosen
 
 
-def _card_io(runtime: Runtime):
-    """Production takes its own PC/SC connections (it ejects cards), not the pool's leases:
-    ``(connect, card_token)`` of the PC/SC driver (tests put their own in the runtime)."""
-    custom = runtime._stores.get("production_card_io")
-    if custom is not None:
-        return custom
-    driver = runtime.service.driver
-    return driver.connect, driver.card_token
+class WorkerAccess:
+    """A run's card I/O through the daemon's reader workers: each card's production holds its
+    reader's lock and queues like a write (fairly, behind the operation running now), so a read
+    from another client waits (or gets READER_BUSY) instead of interleaving with the run."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._pool = runtime.pool
+        #: how long a card waits for its reader (a longer busy reader is stuck)
+        self._wait = max(runtime.settings.write_wait, runtime.settings.operation_timeout)
+
+    def card_token(self, reader: str) -> object | None:
+        return self._pool.backend.card_token(reader)
+
+    def use(self, reader: str, fn):
+        worker = self._pool.worker(reader)
+        worker.acquire(write=True, read_wait=0.0, write_wait=self._wait)
+        return worker.submit("produce", fn).result()
+
+    def eject(self, conn) -> None:
+        self._pool.backend.eject(conn.reader_name)
 
 
 @router.post("/v1/production/runs", response_model=ProductionRunOut, status_code=202,
@@ -78,10 +91,8 @@ async def start_run(runtime: Runtime, body: ProductionRunIn, by: Actor) -> Produ
         raise errors.ReaderBusyError("a production run is already running on this daemon")
     readers = await _reader_names(runtime, body.readers)
     engine = await asyncio.to_thread(lambda: runtime.engine)
-    connect, card_token = _card_io(runtime)
-    run = ProductionRun(applications(runtime), engine, connect, card_token, readers, by,
+    run = ProductionRun(applications(runtime), engine, WorkerAccess(runtime), readers, by,
                         limit=body.limit, card_wait=body.card_wait,
-                        release=getattr(runtime.pool.backend, "release_reader", None),
                         on_progress=lambda p: _event(runtime, p),
                         on_produced=face_printer(lambda: engine.face, runtime.settings.printer))
     runs[run.run_id] = run

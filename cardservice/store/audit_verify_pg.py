@@ -1,0 +1,222 @@
+"""Verifying the PostgreSQL audit log: every site chain, its checkpoint, and imported chains.
+
+A chain is intact when each entry links to the one before it: ``site_seq`` runs 1, 2, 3, ...;
+each ``prev_hash`` equals the stored ``hash`` of the entry before (32 zero bytes for the first);
+each ``hash`` is ``SHA-256(prev_hash || canonical)``. These are checks between neighbours, so
+PostgreSQL makes them itself in one query per chain (a window over ``site_seq``, its built-in
+``sha256()`` on the same ``json_build_array(...)::text`` that appends hash) and returns one row:
+how many entries it checked and the first ``site_seq`` that failed. Chains are checked several
+at once, each on its own connection (each a server process of its own). Only a broken chain
+costs a second, small query, which names the entry and the reason.
+
+**Checkpoints.** After a chain verified, its last entry (``site_seq`` and hash) is stored in
+``audit_checkpoint`` (append-only, like the log). A later verify checks only from the newest
+checkpoint on: the entry there must still carry the checkpoint's hash, and everything after it
+must link to it. ``full=True`` checks every chain from its first entry and also checks that the
+chain still reaches its newest checkpoint (a cut-off tail is found by both).
+
+**Imported chains.** ``db import`` keeps a SQLite data directory's chain verbatim in
+``audit_import`` (its original ids and hashes) and records the source's head hash in the site
+chain's ``import`` event; a full verify recomputes that chain with the SQLite canonical form
+(:func:`cardservice.store.audit.canonical_bytes`) and checks it ends at that head.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from cardservice.store import db as dbtime
+from cardservice.store.audit import GENESIS_HASH, AuditVerifyResult, canonical_bytes, entry_hash
+from cardservice.store.database import Database
+
+logger = logging.getLogger(__name__)
+
+#: chains checked at once, each on its own pooled connection
+VERIFY_WORKERS = 4
+
+_FIELDS = ("site_id, site_seq, ts, kind, operation, card_serial, reader, actor, intent_id, "
+           "outcome, sequence, error_code, detail")
+_CANONICAL_SQL = f"convert_to(json_build_array({_FIELDS})::text, 'UTF8')"
+
+# Parameters: site, start, genesis (or NULL from a checkpoint: the first entry's link was
+# checked when the checkpoint was made), checkpoint seq (0: none), checkpoint hash, start.
+_CHAIN_SQL = f"""
+SELECT count(*), max(site_seq), min(site_seq) FILTER (WHERE bad) FROM (
+    SELECT site_seq,
+           site_seq <> lag(site_seq, 1, ?::bigint - 1) OVER w + 1
+        OR prev_hash <> lag(hash, 1, coalesce(?::bytea, prev_hash)) OVER w
+        OR (site_seq = ? AND hash <> ?::bytea)
+        OR sha256(prev_hash || {_CANONICAL_SQL}) <> hash AS bad
+    FROM audit WHERE site_id = ? AND site_seq >= ?
+    WINDOW w AS (ORDER BY site_seq)
+) AS chain"""
+_SITES_SQL = (
+    "WITH RECURSIVE s(site) AS (SELECT min(site_id) FROM audit UNION ALL "
+    "SELECT (SELECT min(site_id) FROM audit WHERE site_id > s.site) FROM s "
+    "WHERE s.site IS NOT NULL) SELECT site FROM s WHERE site IS NOT NULL "
+    "UNION SELECT DISTINCT site_id FROM audit_checkpoint")
+_CHECKPOINTS_SQL = ("SELECT DISTINCT ON (site_id) site_id, site_seq, hash FROM audit_checkpoint "
+                    "ORDER BY site_id, site_seq DESC")
+_ENTRY_SQL = "SELECT id, site_seq, prev_hash, hash FROM audit WHERE site_id = ? AND site_seq = ?"
+
+
+@dataclass(frozen=True)
+class _Chain:
+    site: str
+    start: int  # first site_seq checked
+    checkpoint: tuple[int, bytes] | None  # newest checkpoint (site_seq, hash)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    result: AuditVerifyResult
+    last_seq: int  # highest site_seq seen (0: none)
+
+
+def verify(database: Database, *, full: bool, record: bool = True,
+           workers: int = VERIFY_WORKERS) -> AuditVerifyResult:
+    """Check every site chain (from its checkpoint unless ``full``); with ``record``, store a
+    new checkpoint for every chain that verified and grew."""
+    with database.connection() as tx:
+        sites = sorted(r[0] for r in tx.execute(_SITES_SQL).fetchall())
+        checkpoints = {r[0]: (int(r[1]), bytes(r[2]))
+                       for r in tx.execute(_CHECKPOINTS_SQL).fetchall()}
+    chains = [_Chain(s, 1 if full or s not in checkpoints else checkpoints[s][0],
+                     checkpoints.get(s)) for s in sites]
+    with ThreadPoolExecutor(max(1, min(workers, len(chains))),
+                            thread_name_prefix="audit-verify") as pool:
+        checked = list(pool.map(lambda c: _check_chain(database, c), chains))
+    counts = {c.site: r.result.entries for c, r in zip(chains, checked, strict=True)}
+    total = sum(counts.values())
+    from_seq = {c.site: c.start for c in chains}
+    for chain, outcome in zip(chains, checked, strict=True):
+        if not outcome.result.ok:
+            logger.warning("audit chain of site %s broken at entry %s: %s", chain.site,
+                           outcome.result.first_broken_id, outcome.result.reason)
+            return replace(outcome.result, entries=total, sites=counts, full=full,
+                           checked_from=from_seq)
+    if full:
+        broken = _verify_imports(database)
+        if broken is not None:
+            return replace(broken, entries=total, sites=counts, full=full, checked_from=from_seq)
+    if record:
+        _record_checkpoints(database, chains, checked, full)
+    return AuditVerifyResult(True, total, None, None, sites=counts, full=full,
+                             checked_from=from_seq)
+
+
+def _check_chain(database: Database, chain: _Chain) -> _Checked:
+    cp_seq, cp_hash = chain.checkpoint or (0, None)
+    genesis = GENESIS_HASH if chain.start == 1 else None
+    with database.connection() as tx:
+        count, last, bad = tx.execute(_CHAIN_SQL, (chain.start, genesis, cp_seq, cp_hash,
+                                                   chain.site, chain.start)).fetchone()
+        count, last = int(count), int(last or 0)
+        if bad is None and last < cp_seq:
+            end = tx.execute("SELECT coalesce(max(site_seq), 0) FROM audit WHERE site_id = ?",
+                             (chain.site,)).fetchone()[0]
+            reason = (f"chain of site {chain.site} ends at entry {end}, before its checkpoint "
+                      f"at entry {cp_seq}")
+            return _Checked(AuditVerifyResult(False, count, None, reason, site=chain.site), last)
+        if bad is None:
+            return _Checked(AuditVerifyResult(True, count, None, None), last)
+        return _Checked(_explain(tx, chain, int(bad)), last)
+
+
+def _explain(tx, chain: _Chain, bad: int) -> AuditVerifyResult:
+    """Name the entry at ``bad`` and why it fails (the order of the checks matters: a missing
+    entry shows first as a gap)."""
+    row_id, seq, stored_prev, stored_hash = tx.execute(
+        _ENTRY_SQL, (chain.site, bad)).fetchone()
+    before = tx.execute("SELECT max(site_seq) FROM audit WHERE site_id = ? AND site_seq < ? "
+                        "AND site_seq >= ?", (chain.site, bad, chain.start)).fetchone()[0]
+    prev_seq = chain.start - 1 if before is None else int(before)
+    prev_hash = None
+    if before is not None:
+        prev_hash = bytes(tx.execute(_ENTRY_SQL, (chain.site, prev_seq)).fetchone()[3])
+    elif chain.start == 1:
+        prev_hash = GENESIS_HASH
+    cp_seq, cp_hash = chain.checkpoint or (0, None)
+    if seq != prev_seq + 1:
+        reason = f"entry {prev_seq + 1} of site {chain.site} is missing (next present is {seq})"
+    elif prev_hash is not None and bytes(stored_prev) != prev_hash:
+        reason = "prev_hash does not match"
+    elif seq == cp_seq and bytes(stored_hash) != cp_hash:
+        reason = f"hash differs from the checkpoint at entry {cp_seq}"
+    else:
+        reason = "hash does not match content"
+    return AuditVerifyResult(False, prev_seq, int(row_id), reason, site=chain.site)
+
+
+def _record_checkpoints(database: Database, chains: list[_Chain], checked: list[_Checked],
+                        full: bool) -> None:
+    now = dbtime.to_db_time(datetime.now(UTC))
+    with database.transaction() as tx:
+        for chain, outcome in zip(chains, checked, strict=True):
+            cp_seq = chain.checkpoint[0] if chain.checkpoint else 0
+            if outcome.last_seq <= cp_seq:
+                continue
+            row = tx.execute("SELECT hash FROM audit WHERE site_id = ? AND site_seq = ?",
+                             (chain.site, outcome.last_seq)).fetchone()
+            tx.execute("INSERT INTO audit_checkpoint (site_id, site_seq, hash, verified_from, "
+                       "verified_at, verified_by) VALUES (?, ?, ?, ?, ?, ?) "
+                       "ON CONFLICT DO NOTHING",
+                       (chain.site, outcome.last_seq, bytes(row[0]), chain.start, now,
+                        database.site_id))
+    logger.info("audit verified (%s); checkpoints recorded", "full" if full else "incremental")
+
+
+def latest_checkpoints(database: Database) -> dict[str, tuple[int, bytes]]:
+    """The newest checkpoint of each site chain: {site: (site_seq, hash)}."""
+    with database.connection() as tx:
+        return {r[0]: (int(r[1]), bytes(r[2]))
+                for r in tx.execute(_CHECKPOINTS_SQL).fetchall()}
+
+
+# --- chains imported from a SQLite data directory ------------------------------------------
+
+
+def _verify_imports(database: Database) -> AuditVerifyResult | None:
+    with database.connection() as tx:
+        imports = tx.execute("SELECT id, site_id, detail FROM audit WHERE operation = 'import' "
+                             "AND kind = 'event' ORDER BY id").fetchall()
+        for import_id, site, detail_text in imports:
+            detail = json.loads(detail_text)
+            if not detail.get("source_chain_kept"):
+                continue  # imported before the source chain was kept
+            rows = tx.execute(
+                "SELECT source_id, ts, kind, operation, card_serial, reader, actor, intent_id, "
+                "outcome, sequence, error_code, detail, source_site, prev_hash, hash "
+                "FROM audit_import WHERE import_id = ? ORDER BY source_id",
+                (import_id,)).fetchall()
+            reason = check_source_chain(rows, int(detail["source_entries"]),
+                                        bytes.fromhex(detail["source_head_hash"]))
+            if reason is not None:
+                return AuditVerifyResult(False, 0, int(import_id),
+                                         f"chain imported by entry {import_id}: {reason}",
+                                         site=site)
+    return None
+
+
+def check_source_chain(rows: list[tuple], entries: int, head_hash: bytes) -> str | None:
+    """Walk a SQLite chain as SQLite's verify does (canonical: the 12 fields, plus the site
+    when the entry recorded one); None if it is intact and ends at ``head_hash``."""
+    prev = GENESIS_HASH
+    for expected, row in enumerate(rows, start=1):
+        source_id, *fields, site, stored_prev, stored_hash = row
+        if source_id != expected:
+            return f"source entry {expected} is missing"
+        if bytes(stored_prev) != prev:
+            return f"source entry {expected}: prev_hash does not match"
+        values = [source_id, *fields] + ([] if site is None else [site])
+        if entry_hash(prev, canonical_bytes(tuple(values))) != bytes(stored_hash):
+            return f"source entry {expected}: hash does not match content"
+        prev = bytes(stored_hash)
+    if len(rows) != entries or prev != head_hash:
+        return (f"the source chain has {len(rows)} entries ending at {prev.hex()[:16]}, the "
+                f"import recorded {entries} ending at {head_hash.hex()[:16]}")
+    return None
