@@ -12,7 +12,7 @@ import click
 from card_layout.errors import FieldError
 from card_layout.identity import Identity
 from cardservice import errors
-from cardservice.cli.output import echo_json, emit, json_opt
+from cardservice.cli.output import echo_json, emit, holder_options, json_opt
 from cardservice.engine.policy import Evidence
 from cardservice.engine.service import Service
 from cardservice.workflow.codec import view
@@ -56,13 +56,7 @@ def application() -> None:
 @application.command("submit")
 @click.option("--kind", type=click.Choice([k.value for k in Kind]), default="first_issue",
               show_default=True)
-@click.option("--name", required=True)
-@click.option("--gender", required=True, type=click.Choice(["male", "female"]))
-@click.option("--nationality", required=True, help='Code or name, e.g. "01" or "汉".')
-@click.option("--citizen-number", required=True)
-@click.option("--household-address", required=True)
-@click.option("--residence", required=True)
-@click.option("--permit-type", required=True, type=click.Choice(["temporary", "long_term"]))
+@holder_options
 @click.option("--basis", type=click.IntRange(1, 5))
 @click.option("--evidence", nargs=2, metavar="KIND REFERENCE", default=None,
               help="Basis evidence, e.g. --evidence lease_contract HT-2026-0042.")

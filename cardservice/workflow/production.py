@@ -42,7 +42,7 @@ from cardservice.engine.operations import CardView, Engine, PermitRequest
 from cardservice.transport import CardConnection
 from cardservice.workflow.codec import from_row
 from cardservice.workflow.model import Application, Kind
-from cardservice.workflow.recovery import recover, settle_card
+from cardservice.workflow.recovery import claim_owner, recover, settle_card
 from cardservice.workflow.rules import check_application, identity_of
 from cardservice.workflow.service import Actor, ApplicationService
 
@@ -156,6 +156,8 @@ class ProductionRun:
         #: application id -> serial of the card whose unsettled write holds it out of the run
         self.held: dict[str, str] = {}
         self.run_id = "run-" + uuid.uuid4().hex[:12]
+        #: what its claims say: run, host and process (another run can tell whether it is gone)
+        self.owner = claim_owner(self.run_id)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._budget = 0
@@ -166,9 +168,15 @@ class ProductionRun:
         self._stop.set()
 
     def run(self) -> Progress:
+        try:
+            return self._run()
+        finally:  # failed (and held) applications: certified again, for the next run
+            self.service.store.release_claims(owner=self.owner)
+
+    def _run(self) -> Progress:
         for reader in self.readers:
             self._settle_leftover(reader)
-        recovered = recover(self.service, self.actor, self.run_id)
+        recovered = recover(self.service, self.actor, self.owner)
         self.held = recovered.held
         for app_id, serial in recovered.linked:
             self._record(app_id, serial, None)
@@ -183,7 +191,7 @@ class ProductionRun:
             w.start()
         for w in workers:
             w.join()
-        self.service.store.release_claims()  # failed applications are certified again
+        self.service.store.release_claims(owner=self.owner)
         self.progress.state = "stopped" if self._stop.is_set() else "finished"
         self._report(started)
         return self.progress
@@ -219,12 +227,17 @@ class ProductionRun:
 
     def _worker(self, reader: str, started: float) -> None:
         while (token := self._wait_for_card(reader)) is not None and self._take_budget():
-            row = self.service.store.claim_next(self.run_id)
+            row = self.service.store.claim_next(self.owner)
             if row is None:
                 return
             app = from_row(row)
             try:
                 ejected = self.access.use(reader, lambda conn, a=app: self._produce(a, conn))
+            except errors.CardTimeoutError as exc:  # a mute card: its write may still land
+                logger.warning("%s hangs in %s: %s; its worker ends", app.id, reader, exc.code)
+                self._record(app.id, None, exc.code)  # the claim stays until the run ends
+                self._report(started)
+                return
             except errors.CardServiceError as exc:  # no connection, or the reader stayed busy
                 logger.warning("cannot use %s: %s", reader, exc.code)
                 self.service.store.release(row.id)

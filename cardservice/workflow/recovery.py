@@ -17,12 +17,18 @@ power cut) can leave, for the application it was producing:
   out of the run (claimed by it and released at its end), and the run names the card. Reading
   that card anywhere (``cardservice card read``, the daemon, or a reader of the next run)
   settles it: linked if it holds the write, otherwise the application is produced again;
-- the run's claims on certified applications: released.
+- the run's claims on certified applications: released, once the run is known to be gone.
+  A claim names its run, host and process (:func:`claim_owner`); the claims of a process of
+  this host that no longer runs are released, those of a live process (another run going on
+  now, on this database) are left alone, and so are another host's (its next run releases
+  them).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from dataclasses import dataclass, field
 
 from cardservice.engine.operations import Engine
@@ -52,11 +58,37 @@ def settle_card(engine: Engine, conn: CardConnection) -> str | None:
     return view.serial.hex()
 
 
-def recover(service: ApplicationService, actor: Actor, run_id: str | None = None) -> Recovery:
+def claim_owner(run_id: str) -> str:
+    """What a run writes into its claims: ``run-id@host:pid``."""
+    return f"{run_id}@{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone(owner: str) -> bool:
+    """True if the run that holds claims as ``owner`` no longer runs: its process on this host
+    has ended (a claim of an older form, naming no process, counts as gone)."""
+    _run, _, where = owner.partition("@")
+    host, _, pid = where.rpartition(":")
+    if not where or not pid.isdigit():
+        return True
+    if host != socket.gethostname():
+        return False
+    if int(pid) == os.getpid():
+        return False  # this process: its runs release their own claims when they end
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def recover(service: ApplicationService, actor: Actor, owner: str | None = None) -> Recovery:
     """Link produced cards to their certified applications, hold the applications whose card
-    write is still unsettled (claimed by ``run_id``), release every other claim."""
+    write is still unsettled (claimed by ``owner``), release the claims of runs that are gone."""
     done = Recovery()
-    service.store.release_claims()
+    for stale in filter(_gone, service.store.claim_owners()):
+        service.store.release_claims(owner=stale)
     unsettled = _unsettled_produce_writes(service)
     for row in service.store.find(status="certified"):
         app = from_row(row)
@@ -67,9 +99,9 @@ def recover(service: ApplicationService, actor: Actor, run_id: str | None = None
             service.mark_produced(app, card.serial, actor)
             done.linked.append((app.id, card.serial))
             logger.info("recovered: card %s linked to application %s", card.serial, app.id)
-        elif app.citizen_number in unsettled and run_id is not None:
+        elif app.citizen_number in unsettled and owner is not None:
             serial = unsettled[app.citizen_number]
-            if service.store.claim(app.id, run_id):
+            if service.store.claim(app.id, owner):
                 done.held[app.id] = serial
                 logger.warning("application %s held: the write of card %s is unsettled; read "
                                "that card to settle it", app.id, serial)

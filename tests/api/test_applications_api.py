@@ -174,3 +174,43 @@ def test_replacement_of_a_card_issued_directly_over_http(daemon: Daemon) -> None
     assert (old["status"], old["revoked_reason"]) == ("replaced", "replaced")
     assert c.get("/v1/cards/52500000000000e6", headers=op).json()["status"] == "active"
     assert daemon.runtime.registry().replaced_by(SERIAL_A) == "52500000000000e6"
+
+
+def test_a_due_date_in_the_provisional_2027_calendar_is_marked(daemon: Daemon, tmp_path) -> None:
+    """2027 ships with the statutory days only (no State Council arrangement yet): a due date
+    there says so in the application and on the receipt; 2026's do not."""
+    c, op = daemon.client, daemon.auth()
+    first = c.post("/v1/applications", json={"identity": BOB, "residence": RESIDENCE},
+                   headers=op).json()
+    assert (first["due_on"], first["due_on_provisional"]) == ("2026-12-04", False)
+    daemon.clock.advance(days=30)  # Monday 28 December 2026
+    late = c.post("/v1/applications", json={"identity": ALICE, "residence": RESIDENCE},
+                  headers=op).json()
+    # 29, 30, 31 December, (1 January off), 4, 5 January
+    assert (late["due_on"], late["due_on_provisional"]) == ("2027-01-05", True)
+    assert c.get(f"/v1/applications/{late['id']}", headers=op).json()["due_on_provisional"]
+    (tmp_path / "r.pdf").write_bytes(
+        c.get(f"/v1/applications/{late['id']}/receipt.pdf", headers=op).content)
+    text = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "2027-01-05 (provisional calendar)" in text
+
+
+def test_a_mute_card_ends_its_readers_part_of_the_run(daemon: Daemon) -> None:
+    """A card that stops answering during production: after one command outlives the PC/SC
+    limit the run records CARD_TIMEOUT for its application and that reader's worker ends (the
+    run does not hang); the application is certified again once the run is over."""
+    cert = _certifier(daemon)
+    app_id = _certified(daemon, cert, {"identity": BOB, "residence": RESIDENCE})
+    daemon.backend.feed("Sim Reader A", [make_card("52500000000000e7")])
+    daemon.backend.report_call_age = True  # as a PC/SC connection does
+    daemon.backend.hang("Sim Reader A")
+    r = daemon.client.post("/v1/production/runs",
+                           json={"readers": ["Sim Reader A"], "card_wait": 0.5}, headers=cert)
+    run = _wait(daemon, r.json()["id"], cert)
+    assert (run["state"], run["done"], run["failed"]) == ("finished", 0, 1)
+    assert run["results"][0] == {"application_id": app_id, "card_serial": None,
+                                 "error": "CARD_TIMEOUT", "print": None}
+    busy = daemon.client.get(daemon.url("Sim Reader A"), headers=daemon.auth())
+    assert busy.json()["error"]["code"] == "CARD_TIMEOUT"  # the reader stays stuck meanwhile
+    daemon.backend.release()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from datetime import date
 
 import pytest
@@ -172,3 +174,19 @@ def test_replacement_of_a_card_issued_directly(world: World) -> None:
     assert (old.status, old.revoked_reason) == (CardStatus.REPLACED, "replaced")
     assert world.engine.registry.active_card(BOB["citizen_number"]).serial == "52500000000000f2"
     assert world.engine.registry.replaced_by("52500000000000f1") == "52500000000000f2"
+
+
+def test_a_run_releases_only_the_claims_of_runs_that_are_gone(world: World) -> None:
+    """Another run going on now (a live process) keeps its claim; an interrupted run's claim
+    (its process has ended) is released and its application produced."""
+    live, gone = (_certified(world, p) for p in (BOB, ALICE))
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    host = socket.gethostname()
+    assert world.service.store.claim(live.id, f"run-live@{host}:1")  # pid 1 runs
+    assert world.service.store.claim(gone.id, f"run-gone@{host}:{finished.pid}")
+    progress, _ = _produce(world, ["52500000000000c7", "52500000000000c8"])
+    assert [r[0] for r in progress.results] == [gone.id]
+    assert world.service.get(gone.id).status is State.PRODUCED
+    row = world.service.store.require(live.id)
+    assert (row.status, row.claimed_by) == ("certified", f"run-live@{host}:1")
