@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from pathlib import Path
 
 from cardservice.engine.operations import Engine
@@ -43,11 +44,15 @@ def driver_replay(conn: PcscConnection, apdus: list[bytes]) -> None:
         conn.end_transaction()
 
 
-def through_pcscd(engine: Engine, reader: str, n: int,
-                  rounds: int = 3) -> tuple[Latency, Latency, Latency, Latency]:
+def through_pcscd(engine: Engine, reader: str,
+                  n: int) -> tuple[Latency, Latency, Latency, Latency]:
     """(the daemon's reader-worker path: the calling thread owns the handle and makes the PC/SC
     calls, watched from outside; the CLI path, every operation handed to the connection's
-    watchdog thread; driver replay; raw replay), in alternating rounds."""
+    watchdog thread; driver replay; raw replay).
+
+    The four are timed interleaved, one call of each in turn, so each sees the same machine:
+    timed one after another, the raw replay's calls came back to back and found pcscd and the
+    card process still awake, which on a loaded machine made it look several times faster."""
     conn = CountingConnection(PcscConnection(reader, watchdog=False))
     cli = PcscConnection(reader)
     try:
@@ -55,18 +60,22 @@ def through_pcscd(engine: Engine, reader: str, n: int,
         apdus = list(conn.log)
         replay = RawReplay(reader, apdus)
         try:
-            worker, watched, driver, raw = [], [], [], []
-            for _ in range(rounds):
-                worker.append(time_calls(lambda: engine.read(conn.inner), n // rounds))
-                watched.append(time_calls(lambda: engine.read(cli), n // rounds))
-                driver.append(time_calls(lambda: driver_replay(conn.inner, apdus), n // rounds))
-                raw.append(replay.latency(n // rounds))
+            paths = (lambda: engine.read(conn.inner), lambda: engine.read(cli),
+                     lambda: driver_replay(conn.inner, apdus), replay.once)
+            samples: list[list[float]] = [[] for _ in paths]
+            for k in range(n + 10):  # the first 10 rounds warm up
+                for fn, out in zip(paths, samples):
+                    started = time.perf_counter()
+                    fn()
+                    if k >= 10:
+                        out.append(time.perf_counter() - started)
         finally:
             replay.close()
     finally:
         conn.close()
         cli.close()
-    return _merge(worker), _merge(watched), _merge(driver), _merge(raw)
+    worker, watched, driver, raw = (Latency.of(s) for s in samples)
+    return worker, watched, driver, raw
 
 
 def _merge(parts: list[Latency]) -> Latency:

@@ -16,7 +16,7 @@ from pathlib import Path
 from cardservice.engine.service import Service
 from cardservice.transport.pcsc import PcscDriver
 from cardservice.workflow.model import Application, Kind, Residence
-from cardservice.workflow.production import ProductionRun
+from cardservice.workflow.production import DirectAccess, ProductionRun
 from cardservice.workflow.service import Actor, ApplicationService
 from cardservice.workflow.wiring import open_applications
 
@@ -58,7 +58,7 @@ def _run(svc: Service, apps: ApplicationService, env: PcscEnv, readers: int, car
             raise RuntimeError(f"only {len(mine)} vpcd reader slot(s) free; {readers} needed")
         driver = PcscDriver(timeout=svc.pcsc_timeout)
         try:
-            run = ProductionRun(apps, svc.engine, driver.connect, driver.card_token,
+            run = ProductionRun(apps, svc.engine, DirectAccess(driver.connect, driver.card_token),
                                 [f.reader for f in mine], Actor("bench-producer", "county"),
                                 limit=readers * cards, card_wait=15.0)
             started = time.perf_counter()
@@ -78,6 +78,7 @@ def run(bench: Bench, env: PcscEnv, cards: int) -> tuple[list[Figure], list[Verd
     """Cards per hour on 1 and on 4 readers (``cards`` per reader) and the county centre's."""
     svc = Service(bench.home)
     apps = open_applications(svc)
+    svc.engine.face.warm()  # keys and fonts load before the clock starts
     _certified(apps, svc.site_id, 5 * cards, BASE_INDEX)
     with tempfile.TemporaryDirectory(prefix="bench-feeder-") as tmp:
         one, _ = _run(svc, apps, env, 1, cards, Path(tmp))

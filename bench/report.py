@@ -56,13 +56,14 @@ def _num(value: float) -> str:
 
 
 def render(sections: list[Section]) -> str:
-    lines = [f"{'group':<18} {'figure':<44} {'value':>12}  unit"]
+    gw = max([18] + [len(f.group) for s in sections for f in s.figures])
+    lines = [f"{'group':<{gw}} {'figure':<44} {'value':>12}  unit"]
     for section in sections:
         if section.error:
-            lines.append(f"{section.name:<18} NOT RUN: {section.error}")
+            lines.append(f"{section.name:<{gw}} NOT RUN: {section.error}")
         for f in section.figures:
             note = f"  ({f.note})" if f.note else ""
-            lines.append(f"{f.group:<18} {f.name:<44} {_num(f.value):>12}  {f.unit}{note}")
+            lines.append(f"{f.group:<{gw}} {f.name:<44} {_num(f.value):>12}  {f.unit}{note}")
     lines.append("")
     lines.append("targets")
     for v in (v for s in sections for v in s.verdicts):

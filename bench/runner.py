@@ -38,7 +38,7 @@ class Plan:
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
-            return cls(latency_n=300, scaling_seconds=1.5, daemon_requests=2_000, lookups=2_000,
+            return cls(latency_n=300, scaling_seconds=1.0, daemon_requests=1_500, lookups=2_000,
                        timing=cardtiming.QUICK, production_cards=2)
         return cls(latency_n=3_000, scaling_seconds=5.0, daemon_requests=10_000, lookups=20_000,
                    timing=cardtiming.FULL, production_cards=4)

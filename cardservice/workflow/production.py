@@ -233,6 +233,11 @@ class ProductionRun:
             app = from_row(row)
             try:
                 ejected = self.access.use(reader, lambda conn, a=app: self._produce(a, conn))
+            except errors.CardTimeoutError as exc:  # a mute card: its write may still land
+                logger.warning("%s hangs in %s: %s; its worker ends", app.id, reader, exc.code)
+                self._record(app.id, None, exc.code)  # the claim stays until the run ends
+                self._report(started)
+                return
             except errors.CardServiceError as exc:  # no connection, or the reader stayed busy
                 logger.warning("cannot use %s: %s", reader, exc.code)
                 self.service.store.release(row.id)

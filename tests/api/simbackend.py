@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 
 from cardservice import errors
 from cardservice.transport import CardConnection
@@ -40,13 +41,28 @@ class _Connection(CardConnection):
     def reader_name(self) -> str:
         return self._name
 
+    _since: float | None = None
+
+    @property
+    def call_age(self) -> float | None:
+        """Seconds the APDU now being sent has taken (as PcscConnection reports it), with the
+        backend's ``report_call_age`` (otherwise only the operation's deadline applies)."""
+        since = self._since
+        if since is None or not self._backend.report_call_age:
+            return None
+        return time.monotonic() - since
+
     def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
         self._backend.apdus[self._name] = self._backend.apdus.get(self._name, 0) + 1
-        gate = self._backend.hung.get(self._name)
-        if gate is not None and not gate.wait(HANG_LIMIT):
-            raise errors.CardTimeoutError("simulated card hung")
-        self._pull_after_write(apdu)
-        return self._inner.send_and_receive(apdu)
+        self._since = time.monotonic()
+        try:
+            gate = self._backend.hung.get(self._name)
+            if gate is not None and not gate.wait(HANG_LIMIT):
+                raise errors.CardTimeoutError("simulated card hung")
+            self._pull_after_write(apdu)
+            return self._inner.send_and_receive(apdu)
+        finally:
+            self._since = None
 
     def _pull_after_write(self, apdu: bytes) -> None:
         """With ``pull_after_write``: the card leaves at the first command after an UPDATE."""
@@ -68,6 +84,7 @@ class SimulatedBackend:
         self.pull_after_write: set[str] = set()
         self.stacks: dict[str, list[VirtualCard]] = {}  # feeders: the cards after the one in
         self.ejected: list[VirtualCard] = []
+        self.report_call_age = False
         self.available = True
         self._changed = threading.Event()
 

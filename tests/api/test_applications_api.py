@@ -194,3 +194,23 @@ def test_a_due_date_in_the_provisional_2027_calendar_is_marked(daemon: Daemon, t
     text = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout
     assert "2027-01-05 (provisional calendar)" in text
+
+
+def test_a_mute_card_ends_its_readers_part_of_the_run(daemon: Daemon) -> None:
+    """A card that stops answering during production: after one command outlives the PC/SC
+    limit the run records CARD_TIMEOUT for its application and that reader's worker ends (the
+    run does not hang); the application is certified again once the run is over."""
+    cert = _certifier(daemon)
+    app_id = _certified(daemon, cert, {"identity": BOB, "residence": RESIDENCE})
+    daemon.backend.feed("Sim Reader A", [make_card("52500000000000e7")])
+    daemon.backend.report_call_age = True  # as a PC/SC connection does
+    daemon.backend.hang("Sim Reader A")
+    r = daemon.client.post("/v1/production/runs",
+                           json={"readers": ["Sim Reader A"], "card_wait": 0.5}, headers=cert)
+    run = _wait(daemon, r.json()["id"], cert)
+    assert (run["state"], run["done"], run["failed"]) == ("finished", 0, 1)
+    assert run["results"][0] == {"application_id": app_id, "card_serial": None,
+                                 "error": "CARD_TIMEOUT", "print": None}
+    busy = daemon.client.get(daemon.url("Sim Reader A"), headers=daemon.auth())
+    assert busy.json()["error"]["code"] == "CARD_TIMEOUT"  # the reader stays stuck meanwhile
+    daemon.backend.release()

@@ -5,6 +5,7 @@ go through the daemon's reader workers (:class:`WorkerAccess`)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 from typing import Any
@@ -64,14 +65,29 @@ class WorkerAccess:
         self._pool = runtime.pool
         #: how long a card waits for its reader (a longer busy reader is stuck)
         self._wait = max(runtime.settings.write_wait, runtime.settings.operation_timeout)
+        #: one PC/SC call longer than this is a mute card (the API's watchdog limit)
+        self._per_call = runtime.settings.pcsc_timeout
 
     def card_token(self, reader: str) -> object | None:
         return self._pool.backend.card_token(reader)
 
     def use(self, reader: str, fn):
+        """``fn`` on the reader's worker; CARD_TIMEOUT when one card command hangs (the reader
+        stays busy until it returns, as for any request)."""
         worker = self._pool.worker(reader)
         worker.acquire(write=True, read_wait=0.0, write_wait=self._wait)
-        return worker.submit("produce", fn).result()
+        future = worker.submit("produce", fn)
+        while True:
+            try:
+                return future.result(timeout=self._per_call)
+            except concurrent.futures.TimeoutError:
+                age = worker.call_age()
+                if age is not None and age >= self._per_call:
+                    worker.mark_stuck()
+                    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+                    raise errors.CardTimeoutError(
+                        f"the card in {reader!r} did not answer within {self._per_call:g} s "
+                        "during production") from None
 
     def eject(self, conn) -> None:
         self._pool.backend.eject(conn.reader_name)
