@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request
     started = time.monotonic()
     sections = run(Plan.for_mode(args.quick), args.cache, datetime.now(UTC), args.seed)
     print(to_json(sections) if args.json else render(sections))

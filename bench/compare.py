@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 #: A change smaller than this (relative) is noise on a shared 2-core machine.
 DEFAULT_NOISE = 0.10
 #: Units where a larger value is better; for every other unit a smaller one is.
-HIGHER_IS_BETTER = frozenset({"/s", "/h"})
+HIGHER_IS_BETTER = frozenset({"/s", "/h", "/shift"})
 
 
 @dataclass(frozen=True)

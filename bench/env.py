@@ -15,6 +15,7 @@ from cardservice.card.protocol import Rp1Card
 from cardservice.errors import CardServiceError
 from cardservice.transport.pcsc import PcscConnection
 from simulator.pcscd import Pcscd
+from simulator.vpcd import reader_name_for_port
 
 from .rawpcsc import present_readers
 
@@ -71,6 +72,29 @@ class PcscEnv:
             time.sleep(0.1)
         logger.info("vpcd port %d did not take a card (in use by someone else?)", port)
         _stop(proc)
+        return None
+
+    def feed(self, folder: Path, count: int, timing: str = "instant") -> Served | None:
+        """A ``cardsim serve --feeder folder --count N`` stack on a free vpcd port (the next
+        blank card goes in when the previous one is ejected); None if no port took it."""
+        free = [p for p in VPCD_PORTS if p not in {s.port for s in self.served}]
+        for port in free:
+            reader = reader_name_for_port(port)
+            if reader in present_readers():
+                continue  # someone else's card is in that reader
+            proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--feeder",
+                                     str(folder), "--count", str(count), "--port", str(port),
+                                     "--timing", timing],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline and proc.poll() is None:
+                if reader in present_readers():
+                    served = Served(folder, port, reader, proc)
+                    self.served.append(served)
+                    return served
+                time.sleep(0.1)
+            logger.info("vpcd port %d did not take the feeder (in use by someone else?)", port)
+            _stop(proc)
         return None
 
     def release(self, served: list[Served]) -> None:

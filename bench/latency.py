@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from pathlib import Path
 
 from cardservice.engine.operations import Engine
@@ -43,30 +44,38 @@ def driver_replay(conn: PcscConnection, apdus: list[bytes]) -> None:
         conn.end_transaction()
 
 
-def through_pcscd(engine: Engine, reader: str, n: int,
-                  rounds: int = 3) -> tuple[Latency, Latency, Latency, Latency]:
-    """(service path with its watchdog thread, as the daemon and the CLI run it; the same without
-    the watchdog thread (``watchdog=False``, not used by the service: a card pulled mid-command
-    then left the reader mute); driver replay; raw replay), in alternating rounds."""
-    conn = CountingConnection(PcscConnection(reader))
-    cli = PcscConnection(reader, watchdog=False)
+def through_pcscd(engine: Engine, reader: str,
+                  n: int) -> tuple[Latency, Latency, Latency, Latency]:
+    """(the daemon's reader-worker path: the calling thread owns the handle and makes the PC/SC
+    calls, watched from outside; the CLI path, every operation handed to the connection's
+    watchdog thread; driver replay; raw replay).
+
+    The four are timed interleaved, one call of each in turn, so each sees the same machine:
+    timed one after another, the raw replay's calls came back to back and found pcscd and the
+    card process still awake, which on a loaded machine made it look several times faster."""
+    conn = CountingConnection(PcscConnection(reader, watchdog=False))
+    cli = PcscConnection(reader)
     try:
         engine.read(conn)
         apdus = list(conn.log)
         replay = RawReplay(reader, apdus)
         try:
-            direct, watched, driver, raw = [], [], [], []
-            for _ in range(rounds):
-                direct.append(time_calls(lambda: engine.read(conn), n // rounds))
-                watched.append(time_calls(lambda: engine.read(cli), n // rounds))
-                driver.append(time_calls(lambda: driver_replay(conn.inner, apdus), n // rounds))
-                raw.append(replay.latency(n // rounds))
+            paths = (lambda: engine.read(conn.inner), lambda: engine.read(cli),
+                     lambda: driver_replay(conn.inner, apdus), replay.once)
+            samples: list[list[float]] = [[] for _ in paths]
+            for k in range(n + 10):  # the first 10 rounds warm up
+                for fn, out in zip(paths, samples):
+                    started = time.perf_counter()
+                    fn()
+                    if k >= 10:
+                        out.append(time.perf_counter() - started)
         finally:
             replay.close()
     finally:
         conn.close()
         cli.close()
-    return _merge(direct), _merge(watched), _merge(driver), _merge(raw)
+    worker, watched, driver, raw = (Latency.of(s) for s in samples)
+    return worker, watched, driver, raw
 
 
 def _merge(parts: list[Latency]) -> Latency:
@@ -82,11 +91,13 @@ def run(engine: Engine, image: Path, reader: str | None, n: int, rng: random.Ran
         return Section("latency", tuple(figures), (), error="no vpcd reader slot was free")
     direct, watched, driver, raw = through_pcscd(engine, reader, n)
     ratio = direct.p50_ms / raw.p50_ms
-    figures += _figures("read via pcscd", direct)
-    figures += _figures("read via pcscd, no watchdog thread", watched)
+    figures += _figures("read via pcscd, reader-worker path", direct)
+    figures += _figures("read via pcscd, CLI watchdog thread", watched)
     figures += _figures("driver replay pcscd", driver)
     figures += _figures("raw replay pcscd", raw)
-    figures.append(Figure("read via pcscd", "overhead p50 / raw replay p50", ratio, "x"))
-    verdict = Verdict("direct read+verify p50 / raw replay p50", round(ratio, 2), "<=",
-                      MAX_OVERHEAD, "x")
+    figures.append(Figure("read via pcscd", "worker path p50 / raw replay p50", ratio, "x"))
+    figures.append(Figure("read via pcscd", "CLI path p50 / raw replay p50",
+                          watched.p50_ms / raw.p50_ms, "x"))
+    verdict = Verdict("direct read+verify p50 / raw replay p50 (instant)", round(ratio, 2),
+                      "<=", MAX_OVERHEAD, "x")
     return Section("latency", tuple(figures), (verdict,))

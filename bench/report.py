@@ -29,6 +29,8 @@ class Verdict:
     op: str
     limit: float
     unit: str
+    #: why a verdict stands as it does on this machine (e.g. a target that needs more cores)
+    note: str = ""
 
     @property
     def passed(self) -> bool:
@@ -54,18 +56,21 @@ def _num(value: float) -> str:
 
 
 def render(sections: list[Section]) -> str:
-    lines = [f"{'group':<18} {'figure':<44} {'value':>12}  unit"]
+    gw = max([18] + [len(f.group) for s in sections for f in s.figures])
+    lines = [f"{'group':<{gw}} {'figure':<44} {'value':>12}  unit"]
     for section in sections:
         if section.error:
-            lines.append(f"{section.name:<18} NOT RUN: {section.error}")
+            lines.append(f"{section.name:<{gw}} NOT RUN: {section.error}")
         for f in section.figures:
             note = f"  ({f.note})" if f.note else ""
-            lines.append(f"{f.group:<18} {f.name:<44} {_num(f.value):>12}  {f.unit}{note}")
+            lines.append(f"{f.group:<{gw}} {f.name:<44} {_num(f.value):>12}  {f.unit}{note}")
     lines.append("")
     lines.append("targets")
     for v in (v for s in sections for v in s.verdicts):
         mark = "PASS" if v.passed else "FAIL"
-        lines.append(f"  {mark}  {v.target:<52} {_num(v.value)} {v.op} {_num(v.limit)} {v.unit}")
+        note = f"  ({v.note})" if v.note else ""
+        lines.append(f"  {mark}  {v.target:<52} {_num(v.value)} {v.op} {_num(v.limit)} {v.unit}"
+                     f"{note}")
     for s in sections:
         if s.error:
             lines.append(f"  FAIL  {s.name:<52} not run: {s.error}")

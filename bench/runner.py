@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from cardservice.errors import CardServiceError
 
-from . import cardtiming, daemon, latency, scaling, stores, traffic
+from . import cardtiming, daemon, latency, production, scaling, stores, traffic
 from .cards import issued_image, make_bench, serial_for
 from .env import PcscEnv
 from .report import Section
@@ -31,14 +32,16 @@ class Plan:
     daemon_requests: int
     lookups: int
     timing: cardtiming.Plan
+    #: cards per reader in the production section (1 and 4 fed readers)
+    production_cards: int
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
-            return cls(latency_n=300, scaling_seconds=1.5, daemon_requests=5_000, lookups=2_000,
-                       timing=cardtiming.QUICK)
+            return cls(latency_n=300, scaling_seconds=1.0, daemon_requests=1_500, lookups=2_000,
+                       timing=cardtiming.QUICK, production_cards=2)
         return cls(latency_n=3_000, scaling_seconds=5.0, daemon_requests=10_000, lookups=20_000,
-                   timing=cardtiming.FULL)
+                   timing=cardtiming.FULL, production_cards=4)
 
 
 def run(plan: Plan, cache: Path, now: datetime, seed: int) -> list[Section]:
@@ -62,6 +65,8 @@ def run(plan: Plan, cache: Path, now: datetime, seed: int) -> list[Section]:
             env.release(list(env.served))  # the timed cards need the reader slots
             sections.append(guarded("card timing", lambda: cardtiming.run(
                 bench, engine, env, plan.timing, rng)))
+            sections.append(guarded("production", lambda: production.section(
+                bench, env, plan.production_cards)))
         finally:
             env.close()
             engine.registry.close()
@@ -72,11 +77,14 @@ def run(plan: Plan, cache: Path, now: datetime, seed: int) -> list[Section]:
 
 def guarded(name: str, section: Callable[[], Section]) -> Section:
     """Run one section; a failure to measure becomes a "not run" section with its reason."""
+    started = time.perf_counter()
     try:
         return section()
     except (RuntimeError, OSError, CardServiceError) as exc:
         logger.warning("section %s not run: %s", name, exc)
         return Section(name, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        logger.info("section %s took %.1f s", name, time.perf_counter() - started)
 
 
 def guarded_readers(env: PcscEnv, images: list[Path]) -> list[str]:

@@ -69,6 +69,10 @@ def run(engine: Engine, readers: list[str], seconds: float) -> Section:
     if 4 not in rates:
         return Section("scaling", tuple(figures),
                        error=f"only {len(readers)} vpcd reader slot(s) free; 4 needed")
-    verdict = Verdict("throughput 4 readers / 1 reader", round(rates[4] / rates[1], 2), ">=",
-                      MIN_SCALING_4, "x")
+    cores = os.cpu_count() or 1
+    note = "" if cores >= 4 else (
+        f"cannot be met here: {cores} CPU cores run the readers' Python, pcscd and the 4 card "
+        f"simulators, so at most about {cores}x; the target needs at least 4 cores")
+    verdict = Verdict("throughput 4 readers / 1 reader (instant)", round(rates[4] / rates[1], 2),
+                      ">=", MIN_SCALING_4, "x", note)
     return Section("scaling", tuple(figures), (verdict,))

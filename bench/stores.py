@@ -15,7 +15,9 @@ from pathlib import Path
 from card_layout.citizen import check_digit
 from cardservice.store import db
 from cardservice.store.audit import GENESIS_HASH, AuditLog, canonical_bytes, entry_hash
+from cardservice.store.audit_schema import COMPONENT as AUDIT_SCHEMA
 from cardservice.store.registry import CardRow, CardStatus, Registry
+from cardservice.store.registry_schema import COMPONENT as REGISTRY_SCHEMA
 
 from .report import Figure, Section, Verdict
 from .stats import time_calls
@@ -152,12 +154,14 @@ def lookups(path: Path, n: int, size: int, rng: random.Random) -> list[Figure]:
 def run(cache: Path, start: datetime, n_lookups: int, rng: random.Random) -> Section:
     figures, verdicts = [], []
     for size in AUDIT_SIZES:
-        path = cached(cache, f"audit-{size}.db", lambda p, k=size: build_audit(p, k, start))
+        # the schema version is in the name: a newer schema builds its own fixture
+        path = cached(cache, f"audit-v{AUDIT_SCHEMA.latest}-{size}.db",
+                      lambda p, k=size: build_audit(p, k, start))
         seconds, entries = verify_audit(path)
         figures.append(Figure("audit verify", f"{entries:,} entries", seconds, "s"))
     verdicts.append(Verdict("audit verify of 1,000,000 entries", round(seconds, 2), "<",
                             MAX_VERIFY_1M_S, "s"))
-    reg = cached(cache, f"registry-{REGISTRY_SIZE}.db",
+    reg = cached(cache, f"registry-v{REGISTRY_SCHEMA.latest}-{REGISTRY_SIZE}.db",
                  lambda p: build_registry(p, REGISTRY_SIZE, start))
     lookup = lookups(reg, n_lookups, REGISTRY_SIZE, rng)
     figures += lookup

@@ -2,7 +2,11 @@
 (HTTP and WebSocket together; one over the cap is closed at once, so its file descriptor is
 freed), a deadline for the request head (a client that never finishes its headers is cut off)
 and one for the body, and the host an absolute-form request target names (``GET http://x/...``),
-which the parser would otherwise drop before the Host check sees it.
+which the parser would otherwise drop before the Host check sees it. Each connection's kernel
+send buffer is fixed (``SEND_BUFFER_BYTES``): with Linux's autotuning a client that stops
+reading would have the kernel hold up to 4 MiB of answers or events for it, charged to the
+daemon's memory, and a stalled event subscriber would never reach its own queue's bound (where
+it loses events and is told so with ``events_dropped``).
 
 Body size and authentication before the body are the ASGI guard's (:mod:`.security`).
 """
@@ -10,13 +14,17 @@ Body size and authentication before the body are the ASGI guard's (:mod:`.securi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
 #: The scope key that carries the host of an absolute-form request target.
 TARGET_HOST = "cardservice.target_host"
+#: SO_SNDBUF of every connection (the kernel doubles it for its bookkeeping).
+SEND_BUFFER_BYTES = 16 * 1024
 
 import httptools  # a dependency: uvicorn's C parser (pyproject.toml)
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -45,6 +53,10 @@ class _GuardedMixin:
                            len(self.connections) - 1, self.limits.max_connections)
             transport.close()  # frees the file descriptor now
             return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         self._arm(self.limits.header_timeout, "the request head")
 
     def on_message_begin(self) -> None:

@@ -12,14 +12,20 @@ import click
 from card_layout.errors import FieldError
 from card_layout.identity import Identity
 from cardservice import errors
-from cardservice.cli.output import echo_json, emit, json_opt
+from cardservice.cli.output import echo_json, emit, holder_options, json_opt
 from cardservice.engine.policy import Evidence
 from cardservice.engine.service import Service
 from cardservice.workflow.codec import view
 from cardservice.workflow.model import Application, Family, Kind, Replacement, Residence
-from cardservice.workflow.receipt import render_receipt
 from cardservice.workflow.service import Actor, ApplicationService
 from cardservice.workflow.wiring import open_applications
+
+
+def _receipt_pdf(app: Application) -> bytes:
+    # imported here: the PDF and QR libraries cost every other command's start
+    from cardservice.workflow.receipt import render_receipt
+
+    return render_receipt(app)
 
 
 def _svc(svc: Service) -> ApplicationService:
@@ -50,13 +56,7 @@ def application() -> None:
 @application.command("submit")
 @click.option("--kind", type=click.Choice([k.value for k in Kind]), default="first_issue",
               show_default=True)
-@click.option("--name", required=True)
-@click.option("--gender", required=True, type=click.Choice(["male", "female"]))
-@click.option("--nationality", required=True, help='Code or name, e.g. "01" or "汉".')
-@click.option("--citizen-number", required=True)
-@click.option("--household-address", required=True)
-@click.option("--residence", required=True)
-@click.option("--permit-type", required=True, type=click.Choice(["temporary", "long_term"]))
+@holder_options
 @click.option("--basis", type=click.IntRange(1, 5))
 @click.option("--evidence", nargs=2, metavar="KIND REFERENCE", default=None,
               help="Basis evidence, e.g. --evidence lease_contract HT-2026-0042.")
@@ -89,7 +89,7 @@ def submit(svc: Service, kind, name, gender, nationality, citizen_number, househ
     service = _svc(svc)
     app = service.submit(draft, _actor(svc))
     if receipt_out is not None:
-        receipt_out.write_bytes(render_receipt(app))
+        receipt_out.write_bytes(_receipt_pdf(app))
     _emit(app, service, as_json)
 
 
@@ -184,5 +184,5 @@ def cancel(svc: Service, app_id: str, reason: str | None, as_json: bool) -> None
 @click.pass_obj
 def receipt(svc: Service, app_id: str, out: Path) -> None:
     """Write the holder's receipt (PDF, A5)."""
-    out.write_bytes(render_receipt(_svc(svc).get(app_id)))
+    out.write_bytes(_receipt_pdf(_svc(svc).get(app_id)))
     click.echo(f"receipt for {app_id} written to {out}")

@@ -16,7 +16,7 @@ from card_layout.record import PermitType
 from cardservice import errors
 from cardservice.cli.confirm import confirm_card
 from cardservice.cli.face import card_face, card_print, print_after_write
-from cardservice.cli.output import EXIT_CONFLICT, emit, json_opt
+from cardservice.cli.output import EXIT_CONFLICT, emit, holder_options, json_opt
 from cardservice.engine.operations import PermitRequest
 from cardservice.engine.policy import Evidence
 from cardservice.engine.service import Service
@@ -66,13 +66,7 @@ def card_read(svc: Service, reader: str | None, photo_out: Path | None, as_json:
 
 @card.command("issue")
 @reader_opt
-@click.option("--name", required=True)
-@click.option("--gender", required=True, type=click.Choice(["male", "female"]))
-@click.option("--nationality", required=True, help='Code or name, e.g. "01" or "汉".')
-@click.option("--citizen-number", required=True)
-@click.option("--household-address", required=True)
-@click.option("--residence", required=True)
-@click.option("--permit-type", required=True, type=click.Choice(["temporary", "long_term"]))
+@holder_options
 @basis_opt
 @click.option("--sponsor", help="Citizen number of the family-member sponsor.")
 @expires_opt

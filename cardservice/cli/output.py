@@ -16,6 +16,22 @@ EXIT_CONFLICT = 4
 json_opt = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
+def holder_options(command: Callable) -> Callable:
+    """The holder's identity, residence and permit type (card issue, application submit)."""
+    for option in reversed((
+        click.option("--name", required=True),
+        click.option("--gender", required=True, type=click.Choice(["male", "female"])),
+        click.option("--nationality", required=True, help='Code or name, e.g. "01" or "汉".'),
+        click.option("--citizen-number", required=True),
+        click.option("--household-address", required=True),
+        click.option("--residence", required=True),
+        click.option("--permit-type", required=True,
+                     type=click.Choice(["temporary", "long_term"])),
+    )):
+        command = option(command)
+    return command
+
+
 def echo_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
 

@@ -16,7 +16,7 @@ import click
 from cardservice import errors
 from cardservice.engine.service import Service
 from cardservice.workflow.printing import face_printer
-from cardservice.workflow.production import ProductionRun, Progress
+from cardservice.workflow.production import DirectAccess, ProductionRun, Progress
 from cardservice.workflow.service import Actor
 from cardservice.workflow.wiring import open_applications
 
@@ -45,8 +45,8 @@ def produce(svc: Service, readers: tuple[str, ...], limit: int | None, card_wait
     """Produce cards for certified applications, due first, one worker per reader."""
     names = _readers(svc, readers)
     driver = svc.driver
-    run = ProductionRun(open_applications(svc), svc.engine, driver.connect, driver.card_token,
-                        names, Actor(f"cli:{getpass.getuser()}", svc.site_id), limit=limit,
+    run = ProductionRun(open_applications(svc), svc.engine,
+                        DirectAccess(driver.connect, driver.card_token), names, Actor(f"cli:{getpass.getuser()}", svc.site_id), limit=limit,
                         card_wait=card_wait, on_progress=_show,
                         on_produced=face_printer(lambda: svc.engine.face,
                                                  os.environ.get("CARDSERVICE_PRINTER")))
@@ -61,18 +61,27 @@ def produce(svc: Service, readers: tuple[str, ...], limit: int | None, card_wait
     except KeyboardInterrupt:
         click.echo("\nstopping after the cards in hand (run again to resume)", err=True)
         run.stop()
+        # a second Ctrl-C must not end the process in the middle of a card write
+        interrupt = signal.signal(signal.SIGINT, lambda *_: click.echo(
+            "\nstill finishing the cards in hand", err=True))
         finished.wait()
+        signal.signal(signal.SIGINT, interrupt)
     finally:
         signal.signal(signal.SIGTERM, previous)
     p = run.progress
     click.echo("", err=True)
     if as_json:
-        click.echo(json.dumps(p.as_dict(), ensure_ascii=False, indent=2))
+        shown = {**p.as_dict(), "held": [{"application_id": a, "card_serial": s}
+                                         for a, s in run.held.items()]}
+        click.echo(json.dumps(shown, ensure_ascii=False, indent=2))
     else:
         for app_id, serial, code in p.results:
             printed = p.prints.get(app_id) or {}
             note = "  PRINT_FAILED" if printed.get("status") == "failed" else ""
             click.echo(f"{app_id}  {serial or '-'}  {code or 'produced'}{note}")
+        for app_id, serial in run.held.items():
+            click.echo(f"{app_id}  {serial}  HELD: the write of this card is unsettled; read "
+                       "the card (cardservice card read) to settle it")
         click.echo(f"run {p.run_id} {p.state}: {p.done} produced, {p.failed} failed")
     if p.print_failed:
         click.echo(f"error PRINT_FAILED: {p.print_failed} card(s) were produced, but their face "

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from cardservice.cli.output import emit_list, json_opt
-from cardservice.console.passwords import check_password, hash_password
 from cardservice.engine.operations import utc_now
 from cardservice.engine.service import Service
 from cardservice.roles import Role
@@ -28,11 +27,21 @@ def _store(svc: Service) -> UserStore:
 
 
 def _password(password_file: Path | None) -> str:
+    """The new password, checked; its scrypt hash is made by the caller."""
+    # imported here: the console package loads the web app, which no other command needs
+    from cardservice.console.passwords import check_password
+
     if password_file is not None:
         lines = password_file.read_text(encoding="utf-8").splitlines()
         return check_password(lines[0] if lines else "")
     return check_password(click.prompt("Password", hide_input=True,
                                        confirmation_prompt="Repeat the password"))
+
+
+def _hashed(password: str) -> str:
+    from cardservice.console.passwords import hash_password
+
+    return hash_password(password)
 
 
 @click.group()
@@ -48,7 +57,7 @@ def user() -> None:
 def user_add(svc: Service, name: str, role: str, password_file: Path | None) -> None:
     """Create a clerk account NAME with a role."""
     store = _store(svc)
-    info = store.add(name, role, hash_password(_password(password_file)), utc_now())
+    info = store.add(name, role, _hashed(_password(password_file)), utc_now())
     click.echo(f"clerk {info.name!r} added (role {info.role.value}); log in at /console/")
 
 
@@ -84,5 +93,5 @@ def user_disable(svc: Service, name: str) -> None:
 @click.pass_obj
 def user_reset_password(svc: Service, name: str, password_file: Path | None) -> None:
     """Set a new password (re-enables the account; ends its sessions and lockout)."""
-    _store(svc).set_password(name, hash_password(_password(password_file)), utc_now())
+    _store(svc).set_password(name, _hashed(_password(password_file)), utc_now())
     click.echo(f"clerk {name!r}: password set")

@@ -15,6 +15,7 @@ VALIDITY or REVOCATION) > revoked > expired > unsigned (a signature or record mi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass, replace
@@ -55,6 +56,9 @@ logger = logging.getLogger(__name__)
 
 # --- verify_card -------------------------------------------------------------------------
 
+
+#: Decoded card contents kept by :func:`_parse` (a few KB each; the cards recently read).
+PARSED_CACHE = 256
 
 @dataclass(frozen=True)
 class _Parsed:
@@ -183,7 +187,10 @@ def _bound_photo(identity: Identity | None, photo: bytes | None) -> bytes | None
     return photo if hashlib.sha256(photo).digest() == identity.photo_sha256 else None
 
 
+@functools.lru_cache(maxsize=PARSED_CACHE)
 def _parse(id_file: bytes, slot_a: bytes, slot_b: bytes) -> _Parsed:
+    """The card's files decoded: a pure function of their bytes, so a card read again with the
+    same content is not decoded again (the time- and trust-dependent checks always run)."""
     slots = read_slots(slot_a, slot_b)
     current = current_slot(slots)
     try:

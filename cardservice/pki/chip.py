@@ -3,6 +3,7 @@ P-256 public key from the signed identity (docs/card-os.md, "Chip authentication
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from cryptography.exceptions import InvalidSignature
@@ -23,10 +24,17 @@ def chip_answer_valid(public_point: bytes, serial: bytes, counter: int, challeng
     if len(answer) != CHIP_SIGNATURE_LEN:
         return False
     try:
-        key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), bytes(public_point))
+        key = _chip_key(bytes(public_point))
         der = encode_dss_signature(int.from_bytes(answer[:32], "big"),
                                    int.from_bytes(answer[32:], "big"))
         key.verify(der, chip_auth_tbs(serial, counter, challenge), ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _chip_key(public_point: bytes) -> ec.EllipticCurvePublicKey:
+    """The chip's public key object (decoding and checking the point costs as much as a third
+    of the verification; a card read again reuses it). Raises ValueError for a bad point."""
+    return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public_point)

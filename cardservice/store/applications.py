@@ -204,18 +204,36 @@ class ApplicationStore(Store):
                     return _require(tx, app_id)
         return None
 
+    def claim(self, app_id: str, run_id: str) -> bool:
+        """Claim this certified, unclaimed application for ``run_id`` (held out of the run)."""
+        with self._db.transaction() as tx:
+            return bool(tx.execute("UPDATE applications SET claimed_by = ? WHERE id = ? "
+                                   "AND claimed_by IS NULL AND status = 'certified'",
+                                   (run_id, app_id)).rowcount)
+
     def release(self, app_id: str) -> None:
         with self._db.transaction() as tx:
             tx.execute("UPDATE applications SET claimed_by = NULL WHERE id = ?", (app_id,))
 
-    def release_claims(self, *, except_run: str | None = None) -> int:
-        """Release the claims on still-certified applications (an interrupted run's)."""
+    def release_claims(self, *, except_run: str | None = None,
+                       owner: str | None = None) -> int:
+        """Release the claims on still-certified applications: all of them, all but
+        ``except_run``'s, or only ``owner``'s (a run's own, at its end)."""
         sql = ("UPDATE applications SET claimed_by = NULL WHERE status = 'certified' "
                "AND claimed_by IS NOT NULL")
         with self._db.transaction() as tx:
+            if owner is not None:
+                return tx.execute(sql + " AND claimed_by = ?", (owner,)).rowcount
             if except_run is None:
                 return tx.execute(sql).rowcount
             return tx.execute(sql + " AND claimed_by <> ?", (except_run,)).rowcount
+
+    def claim_owners(self) -> list[str]:
+        """Who holds claims on still-certified applications (runs, running or interrupted)."""
+        with self._db.connection() as tx:
+            return [r[0] for r in tx.execute(
+                "SELECT DISTINCT claimed_by FROM applications WHERE status = 'certified' "
+                "AND claimed_by IS NOT NULL").fetchall()]
 
     def count(self, status: str | None = None) -> int:
         with self._db.connection() as tx:

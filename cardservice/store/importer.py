@@ -17,13 +17,14 @@ PostgreSQL registry under this site.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from cardservice import errors
-from cardservice.store import migrations
+from cardservice.store import db, migrations
 from cardservice.store.audit import AuditLog
 from cardservice.store.audit_pg import PgAuditLog
 from cardservice.store.audit_schema import COMPONENT as AUDIT_COMPONENT
@@ -85,6 +86,7 @@ def _copy(registry: Registry, audit: PgAuditLog, src_registry: Registry, src_aud
                 continue
             tx.execute(_INSERT, replace(row, issued_site=_here(row.issued_site, site),
                                         last_write_site=_here(row.last_write_site, site)).to_db())
+            _copy_identity(tx, src_registry, row.serial, now)
             report.cards += 1
         source_rows = [(*r[:-2], bytes(r[-2]), bytes(r[-1])) for r in src_audit.iter_stored()]
         reason = check_source_chain(source_rows, head_id, head_hash)
@@ -112,6 +114,14 @@ def _copy(registry: Registry, audit: PgAuditLog, src_registry: Registry, src_aud
 
 _SOURCE_COLUMNS = ("source_id, ts, kind, operation, card_serial, reader, actor, intent_id, "
                    "outcome, sequence, error_code, detail, source_site, prev_hash, hash")
+
+
+def _copy_identity(tx, src_registry: Registry, serial: str, now: datetime) -> None:
+    fields = src_registry.identity(serial)
+    if fields is not None:
+        tx.execute("INSERT INTO card_identities (serial, identity, recorded_at) VALUES (?, ?, ?)",
+                   (serial, json.dumps(fields, ensure_ascii=False, sort_keys=True),
+                    db.to_db_time(now)))
 
 
 def _here(recorded: str | None, site: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 SITE_TABLE_GRANTS: dict[str, str] = {
     "cards": "SELECT, INSERT, UPDATE, DELETE",
     "card_links": "SELECT, INSERT",
+    "card_identities": "SELECT, INSERT, UPDATE",
     "applications": "SELECT, INSERT, UPDATE",
     "tokens": "SELECT, INSERT, UPDATE",
     "idempotency": "SELECT, INSERT, DELETE",

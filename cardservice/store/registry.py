@@ -14,6 +14,7 @@ re-exports the names the rest of the code imports from here.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -195,6 +196,25 @@ class Registry(Reservations, Store):
             raise CardRevokedError(f"card {old_serial} is {old.status.value}", serial=old_serial)
         tx.execute("INSERT INTO card_links (old_serial, new_serial, reason, linked_at) "
                    "VALUES (?, ?, ?, ?)", (old_serial, new.serial, reason, when))
+
+    def record_identity(self, serial: str, identity: dict[str, str], now: datetime) -> None:
+        """Keep the identity fields ``serial`` is personalized with (before its write: a write
+        settled later still has it; a card issued again, after a failed write, replaces it)."""
+        with self._db.transaction() as tx:
+            tx.execute("INSERT INTO card_identities (serial, identity, recorded_at) "
+                       "VALUES (?, ?, ?) ON CONFLICT (serial) DO UPDATE SET "
+                       "identity = excluded.identity, recorded_at = excluded.recorded_at",
+                       (normalize_serial(serial), json.dumps(identity, ensure_ascii=False,
+                                                             sort_keys=True),
+                        db.to_db_time(now)))
+
+    def identity(self, serial: str) -> dict[str, str] | None:
+        """The identity fields recorded for ``serial`` (None for a card issued before the
+        registry kept them)."""
+        with self._db.connection() as tx:
+            row = tx.execute("SELECT identity FROM card_identities WHERE serial = ?",
+                             (normalize_serial(serial),)).fetchone()
+        return None if row is None else json.loads(row[0])
 
     def replaced_by(self, serial: str) -> str | None:
         """The card that replaced ``serial`` (the registry's old -> new link), if any."""

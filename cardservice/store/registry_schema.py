@@ -93,9 +93,21 @@ _V3_POSTGRESQL = (
     + _LINKS_V3.format(time="TIMESTAMPTZ")
 )
 
+# v4: the identity each card was personalized with (a replacement is checked against it, also
+# for a card issued directly, without an application)
+_IDENTITIES_V4 = """
+CREATE TABLE card_identities (
+    serial       TEXT PRIMARY KEY,
+    identity     TEXT NOT NULL,
+    recorded_at  {time} NOT NULL
+);
+"""
+
 COMPONENT = migrations.register(migrations.Component("registry", (
     migrations.Step(1, "cards, one active card per citizen", _V1_SQLITE, _V1_POSTGRESQL),
     migrations.Step(2, "sites and write reservations", _V2_SQLITE, ""),
     migrations.Step(3, "produced cards awaiting hand-over, replacement links", _V3_SQLITE,
                     _V3_POSTGRESQL),
+    migrations.Step(4, "the identity of each card", _IDENTITIES_V4.format(time="TEXT"),
+                    _IDENTITIES_V4.format(time="TIMESTAMPTZ")),
 )))

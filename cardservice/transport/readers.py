@@ -39,6 +39,14 @@ class ReaderBackend(Protocol):
     def cancel(self) -> None:
         """Wake a pending ``wait_for_change`` early (shutdown)."""
 
+    def card_token(self, name: str) -> object | None:
+        """A token of the card in reader ``name`` (None: no card), new with every insertion,
+        read without connecting (production waits for its next card with it)."""
+
+    def eject(self, name: str) -> None:
+        """Release reader ``name``'s card with the eject disposition (a feeder then inserts the
+        next); called by the reader's worker, inside an operation."""
+
 
 def reader_id(name: str) -> str:
     """A URL-safe id, stable for a reader name: a readable slug plus a hash of the full name."""
@@ -84,13 +92,17 @@ class PcscBackend:
                 self._conns[name] = conn
         return _Lease(conn)
 
-    def release_reader(self, name: str) -> None:
-        """Close the kept connection to ``name``: a producer is about to eject its card, and
-        pcscd powers a card down (a feeder's cue) only when no handle is left on it."""
+    def card_token(self, name: str) -> object | None:
+        return self._driver.card_token(name)
+
+    def eject(self, name: str) -> None:
+        """Disconnect the kept connection to ``name`` with the eject disposition (pcscd powers a
+        card down, a feeder's cue, only when no handle is left on it); the next operation on
+        the reader connects to the next card."""
         with self._lock:
             conn = self._conns.pop(name, None)
         if conn is not None:
-            conn.close()
+            conn.eject()
 
     def wait_for_change(self, timeout: float) -> None:
         names = self._pcsc.list_readers(self._monitor_context)

@@ -25,8 +25,6 @@ from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
-import holidays
-
 from cardservice.errors import CalendarYearUnknownError, ValidationError
 
 logger = logging.getLogger(__name__)
@@ -101,6 +99,8 @@ class WorkingDayCalendar:
     def __init__(self, years: dict[int, CalendarYear]) -> None:
         if not years:
             raise ValidationError("calendar", "no calendar year is known", "empty")
+        import holidays  # here: loading it costs the CLI's every command about 0.3 s
+
         self.years = dict(sorted(years.items()))
         self._days = holidays.China(years=list(self.years), expand=False)
         for year, data in self.years.items():

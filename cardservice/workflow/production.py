@@ -14,9 +14,14 @@ personalized onto a blank card, on several readers at once (one worker thread pe
   ``CARDSERVICE_PRINTER`` set). What it answers is the card's print result; a failed print
   (``"status": "failed"``) is counted in ``print_failed`` and leaves the card produced.
 - Stopping (Ctrl-C, SIGTERM, :meth:`ProductionRun.stop`) lets each worker finish the card in
-  hand; a run killed outright is repaired by the next one (:func:`recover`): a card the registry
-  holds as produced for a certified application's citizen is linked to it instead of producing
-  a second card; the other stale claims are released.
+  hand; a run killed outright is repaired by the next one before it takes any application
+  (:mod:`cardservice.workflow.recovery`): the cards left in its readers are read (settling their
+  pending writes) and the personalized ones ejected, a card registered as produced for a
+  certified application's citizen is linked to it instead of producing a second card, an
+  application whose card write is unsettled is held out of the run, the stale claims released.
+- Card I/O goes through a :class:`ReaderAccess`: the CLI's own PC/SC connections
+  (:class:`DirectAccess`), or the daemon's reader workers, so that a run's card operation and
+  any other request on that reader never interleave.
 """
 
 from __future__ import annotations
@@ -29,18 +34,59 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from card_layout.record import PermitType
 from cardservice import errors
 from cardservice.engine.operations import CardView, Engine, PermitRequest
-from cardservice.store.registry import CardStatus
 from cardservice.transport import CardConnection
 from cardservice.workflow.codec import from_row
 from cardservice.workflow.model import Application, Kind
+from cardservice.workflow.recovery import claim_owner, recover, settle_card
 from cardservice.workflow.rules import check_application, identity_of
 from cardservice.workflow.service import Actor, ApplicationService
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ReaderAccess(Protocol):
+    """How a run reaches the card in a reader."""
+
+    def card_token(self, reader: str) -> object | None:
+        """A token of the card now in ``reader`` (None: none), new with every insertion;
+        without connecting to the card."""
+
+    def use(self, reader: str, fn: Callable[[CardConnection], T]) -> T:
+        """Run ``fn`` with a connection to the card in ``reader``, no other card operation on
+        that reader in between."""
+
+    def eject(self, conn: CardConnection) -> None:
+        """Inside ``use``: release the card with the eject disposition."""
+
+
+class DirectAccess:
+    """A connection of its own per card (the CLI without a daemon, and tests)."""
+
+    def __init__(self, connect: Callable[[str], CardConnection],
+                 card_token: Callable[[str], object | None]) -> None:
+        self._connect, self.card_token = connect, card_token
+        self._ejected: set[int] = set()
+
+    def use(self, reader: str, fn: Callable[[CardConnection], T]) -> T:
+        conn = self._connect(reader)
+        try:
+            return fn(conn)
+        finally:
+            if id(conn) in self._ejected:
+                self._ejected.discard(id(conn))
+            else:
+                conn.close()
+
+    def eject(self, conn: CardConnection) -> None:
+        self._ejected.add(id(conn))
+        conn.eject()
 
 #: failures that spoil or leave the card in the reader: eject it rather than reuse it
 CARD_FAILURES = (errors.TransportError, errors.CardProtocolError, errors.WriteVerifyError,
@@ -91,46 +137,27 @@ class Progress:
                              "print": self.prints.get(a)} for a, s, e in self.results]}
 
 
-def recover(service: ApplicationService, actor: Actor) -> list[str]:
-    """Repair what a killed run left: link produced cards to their certified applications,
-    release the other claims. Answers the ids it linked."""
-    linked = []
-    for row in service.store.find(status="certified"):
-        if row.claimed_by is None:
-            continue
-        app = from_row(row)
-        card = next((c for c in service.registry.find_by_citizen(app.citizen_number)
-                     if c.status is CardStatus.PRODUCED
-                     and service.store.by_card(c.serial) is None), None)
-        if card is not None:
-            service.mark_produced(app, card.serial, actor)
-            linked.append(app.id)
-    service.store.release_claims()
-    return linked
-
-
 class ProductionRun:
     """One run over ``readers``; :meth:`run` blocks until done or stopped."""
 
-    def __init__(self, service: ApplicationService, engine: Engine,
-                 connect: Callable[[str], CardConnection],
-                 card_token: Callable[[str], object | None],
+    def __init__(self, service: ApplicationService, engine: Engine, access: ReaderAccess,
                  readers: list[str], actor: Actor, *,
                  limit: int | None = None, card_wait: float = 10.0,
                  on_progress: Callable[[Progress], None] | None = None,
-                 on_produced: Callable[[Application, CardView], dict | None] | None = None,
-                 release: Callable[[str], None] | None = None) -> None:
+                 on_produced: Callable[[Application, CardView], dict | None] | None = None
+                 ) -> None:
         if not readers:
             raise errors.NoReaderError("no reader to produce on")
-        self.service, self.engine, self.connect = service, engine, connect
-        self.card_token = card_token
+        self.service, self.engine, self.access = service, engine, access
         self.readers, self.actor, self.limit = list(readers), actor, limit
         self.card_wait = card_wait
         self.on_progress = on_progress
         self.on_produced = on_produced
-        #: closes other handles this process keeps on a reader before an eject
-        self.release = release
+        #: application id -> serial of the card whose unsettled write holds it out of the run
+        self.held: dict[str, str] = {}
         self.run_id = "run-" + uuid.uuid4().hex[:12]
+        #: what its claims say: run, host and process (another run can tell whether it is gone)
+        self.owner = claim_owner(self.run_id)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._budget = 0
@@ -141,10 +168,21 @@ class ProductionRun:
         self._stop.set()
 
     def run(self) -> Progress:
-        recover(self.service, self.actor)
-        waiting = self.service.store.count("certified")
+        try:
+            return self._run()
+        finally:  # failed (and held) applications: certified again, for the next run
+            self.service.store.release_claims(owner=self.owner)
+
+    def _run(self) -> Progress:
+        for reader in self.readers:
+            self._settle_leftover(reader)
+        recovered = recover(self.service, self.actor, self.owner)
+        self.held = recovered.held
+        for app_id, serial in recovered.linked:
+            self._record(app_id, serial, None)
+        waiting = self.service.store.count("certified") - len(self.held)
         self._budget = waiting if self.limit is None else min(self.limit, waiting)
-        self.progress.total = self._budget
+        self.progress.total = self._budget + len(recovered.linked)
         started = time.monotonic()
         self._report(started)
         workers = [threading.Thread(target=self._worker, args=(r, started), name=f"produce-{r}",
@@ -153,7 +191,7 @@ class ProductionRun:
             w.start()
         for w in workers:
             w.join()
-        self.service.store.release_claims()  # failed applications are certified again
+        self.service.store.release_claims(owner=self.owner)
         self.progress.state = "stopped" if self._stop.is_set() else "finished"
         self._report(started)
         return self.progress
@@ -165,20 +203,49 @@ class ProductionRun:
             self._budget -= 1
             return True
 
+    def _settle_leftover(self, reader: str) -> None:
+        """A card an interrupted run left in ``reader``: read it (settling its pending write);
+        a personalized one is ejected, a blank one stays for this run."""
+        try:
+            token = self.access.card_token(reader)
+            if token is None:
+                return
+
+            def settle(conn: CardConnection) -> str | None:
+                serial = settle_card(self.engine, conn)
+                if serial is not None:
+                    self.access.eject(conn)
+                return serial
+
+            serial = self.access.use(reader, settle)
+        except errors.CardServiceError as exc:
+            logger.warning("reader %s: the card in it was not checked: %s", reader, exc.code)
+            return
+        if serial is not None:
+            logger.info("ejected personalized card %s left in %s", serial, reader)
+            self._ejected[reader] = token
+
     def _worker(self, reader: str, started: float) -> None:
         while (token := self._wait_for_card(reader)) is not None and self._take_budget():
-            row = self.service.store.claim_next(self.run_id)
+            row = self.service.store.claim_next(self.owner)
             if row is None:
                 return
+            app = from_row(row)
             try:
-                conn = self.connect(reader)
-            except errors.CardServiceError as exc:
-                logger.warning("cannot connect to %s: %s", reader, exc.code)
+                ejected = self.access.use(reader, lambda conn, a=app: self._produce(a, conn))
+            except errors.CardTimeoutError as exc:  # a mute card: its write may still land
+                logger.warning("%s hangs in %s: %s; its worker ends", app.id, reader, exc.code)
+                self._record(app.id, None, exc.code)  # the claim stays until the run ends
+                self._report(started)
+                return
+            except errors.CardServiceError as exc:  # no connection, or the reader stayed busy
+                logger.warning("cannot use %s: %s", reader, exc.code)
                 self.service.store.release(row.id)
                 with self._lock:
                     self._budget += 1
+                self._stop.wait(0.2)
                 continue
-            if self._produce(from_row(row), conn):  # ejected: wait for another card
+            if ejected:  # wait for another card
                 self._ejected[reader] = token
             self._report(started)
 
@@ -189,7 +256,7 @@ class ProductionRun:
         deadline = time.monotonic() + self.card_wait
         while not self._stop.is_set() and self._budget > 0:
             try:
-                token = self.card_token(reader)
+                token = self.access.card_token(reader)
                 if token is not None and token != self._ejected.get(reader):
                     return token
             except errors.CardServiceError as exc:
@@ -221,11 +288,7 @@ class ProductionRun:
             self._record(app.id, None, exc.code)
         finally:
             if eject:
-                if self.release is not None:
-                    self.release(conn.reader_name)
-                conn.eject()
-            else:
-                conn.close()
+                self.access.eject(conn)
         return eject
 
     def _record(self, app_id: str, serial: str | None, code: str | None,

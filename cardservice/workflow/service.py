@@ -55,12 +55,17 @@ class RegistryLookups:
             return None
 
     def identity_of_card(self, serial: str) -> Identity | None:
-        """The identity the registry holds for a card: its application's."""
-        row = self.store.by_card(serial)
-        if row is None:
+        """The identity the registry holds for a card: the one it was personalized with
+        (also for a card issued directly, without an application); for a card issued before
+        the registry kept identities, its application's."""
+        fields = self.registry.identity(serial)
+        if fields is None:
+            row = self.store.by_card(serial)
+            fields = None if row is None else row.body["identity"]
+        if fields is None:
             return None
         try:
-            return Identity.create(**row.body["identity"])
+            return Identity.create(**fields)
         except FieldError:
             return None
 

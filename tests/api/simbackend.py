@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 
 from cardservice import errors
 from cardservice.transport import CardConnection
@@ -40,13 +41,28 @@ class _Connection(CardConnection):
     def reader_name(self) -> str:
         return self._name
 
+    _since: float | None = None
+
+    @property
+    def call_age(self) -> float | None:
+        """Seconds the APDU now being sent has taken (as PcscConnection reports it), with the
+        backend's ``report_call_age`` (otherwise only the operation's deadline applies)."""
+        since = self._since
+        if since is None or not self._backend.report_call_age:
+            return None
+        return time.monotonic() - since
+
     def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
         self._backend.apdus[self._name] = self._backend.apdus.get(self._name, 0) + 1
-        gate = self._backend.hung.get(self._name)
-        if gate is not None and not gate.wait(HANG_LIMIT):
-            raise errors.CardTimeoutError("simulated card hung")
-        self._pull_after_write(apdu)
-        return self._inner.send_and_receive(apdu)
+        self._since = time.monotonic()
+        try:
+            gate = self._backend.hung.get(self._name)
+            if gate is not None and not gate.wait(HANG_LIMIT):
+                raise errors.CardTimeoutError("simulated card hung")
+            self._pull_after_write(apdu)
+            return self._inner.send_and_receive(apdu)
+        finally:
+            self._since = None
 
     def _pull_after_write(self, apdu: bytes) -> None:
         """With ``pull_after_write``: the card leaves at the first command after an UPDATE."""
@@ -66,6 +82,9 @@ class SimulatedBackend:
         self.hung: dict[str, threading.Event] = {}
         self.apdus: dict[str, int] = {}
         self.pull_after_write: set[str] = set()
+        self.stacks: dict[str, list[VirtualCard]] = {}  # feeders: the cards after the one in
+        self.ejected: list[VirtualCard] = []
+        self.report_call_age = False
         self.available = True
         self._changed = threading.Event()
 
@@ -90,6 +109,12 @@ class SimulatedBackend:
         card = self.slots[name]
         if card is not None:
             card.remove()
+        self._changed.set()
+
+    def feed(self, name: str, cards: list[VirtualCard]) -> None:
+        """A feeder reader: the first card goes in, each eject brings the next."""
+        self.stacks[name] = list(cards[1:])
+        self.slots[name] = cards[0] if cards else None
         self._changed.set()
 
     def hang(self, name: str) -> None:
@@ -122,6 +147,20 @@ class SimulatedBackend:
         if card is None or not card.present:
             raise errors.NoCardError(f"no card in {name!r}")
         return _Connection(InProcessConnection(card), name, self)
+
+    def card_token(self, name: str) -> object | None:
+        self._check()
+        card = self.slots.get(name)
+        return id(card) if card is not None and card.present else None
+
+    def eject(self, name: str) -> None:
+        card = self.slots.get(name)
+        if card is not None:
+            card.remove()
+            self.ejected.append(card)
+        stack = self.stacks.get(name) or []
+        self.slots[name] = stack.pop(0) if stack else None
+        self._changed.set()
 
     def wait_for_change(self, timeout: float) -> None:
         self._changed.wait(timeout)

@@ -6,9 +6,8 @@ import subprocess
 import time
 
 from tests.engine.conftest import make_card
-from tests.workflow.conftest import InProcessFeeder
 
-from .conftest import ALICE, BOB, NOW, Daemon
+from .conftest import ALICE, BOB, NOW, SERIAL_A, Daemon
 
 RESIDENCE = {"current_residence": "示范县城关镇幸福路1号", "permit_type": "temporary"}
 
@@ -43,9 +42,8 @@ def test_application_story_over_http(daemon: Daemon, tmp_path) -> None:
     r = c.post(f"{url}/certify", json={"decision": "approve"}, headers=cert)
     assert r.json()["status"] == "certified"
 
-    feeder = InProcessFeeder({"Sim Reader A": [make_card("52500000000000e1")],
-                              "Sim Reader B": []})
-    daemon.runtime._stores["production_card_io"] = (feeder.connect, feeder.card_token)
+    daemon.backend.feed("Sim Reader A", [make_card("52500000000000e1")])
+    daemon.backend.feed("Sim Reader B", [])
     with c.websocket_connect("/v1/events", headers={"Host": "127.0.0.1:8765", **cert}) as ws:
         r = c.post("/v1/production/runs", json={"readers": ["No Such Reader"]}, headers=cert)
         assert r.status_code == 404
@@ -110,3 +108,109 @@ def _wait(daemon: Daemon, run_id: str, cert: dict) -> dict:
             return run
         time.sleep(0.05)
     raise AssertionError("the run did not finish")
+
+
+def _certified(daemon: Daemon, cert: dict, body: dict) -> str:
+    c, op = daemon.client, daemon.auth()
+    r = c.post("/v1/applications", json=body, headers=op)
+    assert r.status_code == 201, r.text
+    app_id = r.json()["id"]
+    assert c.post(f"/v1/applications/{app_id}/audit", json={"decision": "approve"},
+                  headers=op).status_code == 200
+    r = c.post(f"/v1/applications/{app_id}/certify", json={"decision": "approve"}, headers=cert)
+    assert r.json()["status"] == "certified", r.text
+    return app_id
+
+
+def test_a_read_during_a_run_waits_for_the_runs_card(daemon: Daemon) -> None:
+    """A run's card operation holds the reader's worker like any write: a read of that reader
+    from another client meanwhile gets READER_BUSY (after its read wait) and sends no APDU; the
+    run's card comes out whole."""
+    c, cert = daemon.client, _certifier(daemon)
+    app_id = _certified(daemon, cert, {"identity": BOB, "residence": RESIDENCE})
+    daemon.backend.feed("Sim Reader A", [make_card("52500000000000e5")])
+    daemon.backend.hang("Sim Reader A")  # the run's first APDU waits until released
+    r = c.post("/v1/production/runs", json={"readers": ["Sim Reader A"], "card_wait": 0.5},
+               headers=cert)
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 10
+    while daemon.backend.apdus.get("Sim Reader A", 0) == 0:
+        assert time.monotonic() < deadline, "the run sent no APDU"
+        time.sleep(0.02)
+    busy = c.get(daemon.url("Sim Reader A"), headers=daemon.auth())
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "READER_BUSY"
+    assert daemon.backend.apdus["Sim Reader A"] == 1  # the read never reached the card
+    daemon.backend.release()
+    run = _wait(daemon, r.json()["id"], cert)
+    assert (run["state"], run["done"], run["failed"]) == ("finished", 1, 0)
+    produced = c.get(f"/v1/applications/{app_id}", headers=daemon.auth()).json()
+    assert produced["card_serial"] == "52500000000000e5"
+    card = daemon.backend.ejected[0]
+    daemon.backend.insert("Sim Reader B", card)
+    read = c.get(daemon.url("Sim Reader B"), headers=daemon.auth()).json()
+    assert read["verification"]["status"] == "valid"
+
+
+def test_replacement_of_a_card_issued_directly_over_http(daemon: Daemon) -> None:
+    c, op, cert = daemon.client, daemon.auth(), _certifier(daemon)
+    r = daemon.issue()  # ALICE on the blank card in reader A, without an application
+    assert r.status_code == 200, r.text
+    rep = {"identity": ALICE, "residence": RESIDENCE, "kind": "replacement",
+           "replacement": {"card_serial": SERIAL_A, "reason": "damaged"}}
+    wrong = c.post("/v1/applications", json={**rep, "identity": {**ALICE, "name": "张山"}},
+                   headers=op)
+    assert wrong.status_code == 422
+    assert wrong.json()["error"]["rule"] == "replacement_identity_mismatch"
+    app_id = _certified(daemon, cert, rep)
+    daemon.backend.feed("Sim Reader B", [make_card("52500000000000e6")])
+    r = c.post("/v1/production/runs", json={"readers": ["Sim Reader B"], "card_wait": 0.5},
+               headers=cert)
+    run = _wait(daemon, r.json()["id"], cert)
+    assert (run["state"], run["done"], run["failed"]) == ("finished", 1, 0)
+    r = c.post(f"/v1/applications/{app_id}/hand-over", json={"card_serial": "52500000000000e6"},
+               headers=op)
+    assert r.json()["status"] == "handed_over", r.text
+    old = c.get(f"/v1/cards/{SERIAL_A}", headers=op).json()
+    assert (old["status"], old["revoked_reason"]) == ("replaced", "replaced")
+    assert c.get("/v1/cards/52500000000000e6", headers=op).json()["status"] == "active"
+    assert daemon.runtime.registry().replaced_by(SERIAL_A) == "52500000000000e6"
+
+
+def test_a_due_date_in_the_provisional_2027_calendar_is_marked(daemon: Daemon, tmp_path) -> None:
+    """2027 ships with the statutory days only (no State Council arrangement yet): a due date
+    there says so in the application and on the receipt; 2026's do not."""
+    c, op = daemon.client, daemon.auth()
+    first = c.post("/v1/applications", json={"identity": BOB, "residence": RESIDENCE},
+                   headers=op).json()
+    assert (first["due_on"], first["due_on_provisional"]) == ("2026-12-04", False)
+    daemon.clock.advance(days=30)  # Monday 28 December 2026
+    late = c.post("/v1/applications", json={"identity": ALICE, "residence": RESIDENCE},
+                  headers=op).json()
+    # 29, 30, 31 December, (1 January off), 4, 5 January
+    assert (late["due_on"], late["due_on_provisional"]) == ("2027-01-05", True)
+    assert c.get(f"/v1/applications/{late['id']}", headers=op).json()["due_on_provisional"]
+    (tmp_path / "r.pdf").write_bytes(
+        c.get(f"/v1/applications/{late['id']}/receipt.pdf", headers=op).content)
+    text = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "2027-01-05 (provisional calendar)" in text
+
+
+def test_a_mute_card_ends_its_readers_part_of_the_run(daemon: Daemon) -> None:
+    """A card that stops answering during production: after one command outlives the PC/SC
+    limit the run records CARD_TIMEOUT for its application and that reader's worker ends (the
+    run does not hang); the application is certified again once the run is over."""
+    cert = _certifier(daemon)
+    app_id = _certified(daemon, cert, {"identity": BOB, "residence": RESIDENCE})
+    daemon.backend.feed("Sim Reader A", [make_card("52500000000000e7")])
+    daemon.backend.report_call_age = True  # as a PC/SC connection does
+    daemon.backend.hang("Sim Reader A")
+    r = daemon.client.post("/v1/production/runs",
+                           json={"readers": ["Sim Reader A"], "card_wait": 0.5}, headers=cert)
+    run = _wait(daemon, r.json()["id"], cert)
+    assert (run["state"], run["done"], run["failed"]) == ("finished", 0, 1)
+    assert run["results"][0] == {"application_id": app_id, "card_serial": None,
+                                 "error": "CARD_TIMEOUT", "print": None}
+    busy = daemon.client.get(daemon.url("Sim Reader A"), headers=daemon.auth())
+    assert busy.json()["error"]["code"] == "CARD_TIMEOUT"  # the reader stays stuck meanwhile
+    daemon.backend.release()

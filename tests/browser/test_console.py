@@ -96,6 +96,7 @@ def test_bad_input_shows_the_fields_message(browser: Browser, site: Site):
     message = page.locator("#e-current_residence")
     expect(message).to_have_text("现居住地址：不能为空")
     expect(page.locator("#f-current_residence")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#f-current_residence")).to_be_focused()  # the keyboard is there
     described = page.locator("#f-current_residence").get_attribute("aria-describedby")
     assert "e-current_residence" in described
     page.click('a[lang="en"]')

@@ -41,10 +41,16 @@ def login(client: TestClient, name: str, password: str = PASSWORD):
                      {"csrf": csrf_of(page.text), "name": name, "password": password})
 
 
+@pytest.fixture(scope="session")
+def clerk_password_hash() -> str:
+    """PASSWORD's scrypt hash, made once: each hash costs the production scrypt work."""
+    return hash_password(PASSWORD)
+
+
 @pytest.fixture
-def clerks(daemon: Daemon) -> Daemon:  # noqa: F811  (the imported fixture)
+def clerks(daemon: Daemon, clerk_password_hash: str) -> Daemon:  # noqa: F811  (imported fixture)
     store = daemon.client.app.state.console.accounts.store
-    hashed = hash_password(PASSWORD)
+    hashed = clerk_password_hash
     for role in ROLES:
         store.add(f"{role}-clerk", role, hashed, NOW)
     return daemon

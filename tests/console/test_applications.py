@@ -11,7 +11,6 @@ import time
 from cardservice.transport.readers import reader_id
 from tests.api.conftest import ALICE, BOB, READER_A, READER_B
 from tests.engine.conftest import make_card
-from tests.workflow.conftest import InProcessFeeder
 
 from .conftest import csrf_of, form_post
 
@@ -156,8 +155,7 @@ def test_overdue_list(clerks, as_clerk):
 def _produce(daemon, certifier, app_id: str) -> object:
     """A production run started from the console's production page with one in-process card
     in a feeder; answers the produced card."""
-    feeder = InProcessFeeder({READER_B: [make_card("52500000000000e1")]})
-    daemon.runtime._stores["production_card_io"] = (feeder.connect, feeder.card_token)
+    daemon.backend.feed(READER_B, [make_card("52500000000000e1")])
     page = certifier.get("/console/production")
     assert page.status_code == 200 and "1 件已审批的申请等待制卡" in page.text
     rid = reader_id(READER_B)
@@ -175,7 +173,7 @@ def _produce(daemon, certifier, app_id: str) -> object:
     run_page = certifier.get(run_url).text
     assert "52500000000000e1" in run_page and 'data-state="finished"' in run_page
     assert _status(daemon, app_id) == "produced"
-    return feeder.ejected[0]
+    return daemon.backend.ejected[0]
 
 
 def test_production_page_is_the_certifiers(clerks, as_clerk):

@@ -68,6 +68,12 @@ def test_upload_body_is_capped_and_needs_a_session(clerks, as_clerk):
     big = operator.post(f"{APPS}/new", data={"csrf": csrf, **INTAKE},
                         files={"photo": ("p.jpg", bytes(1024 * 1024 + 1), "image/jpeg")})
     assert big.status_code == 413  # the API's photo cap
+    forged = operator.post(f"{APPS}/new", data={"csrf": "forged", **INTAKE},
+                           files={"photo": ("p.jpg", PHOTO, "image/jpeg")})
+    assert forged.status_code == 403
+    elsewhere = operator.post("/console/logout", data={"csrf": csrf},
+                              files={"photo": ("p.jpg", PHOTO, "image/jpeg")})
+    assert elsewhere.status_code == 415  # multipart only where a form carries a file
     clerks.client.cookies.clear()
     anonymous = clerks.client.post(f"{APPS}/new", data={"csrf": "x", **INTAKE},
                                    files={"photo": ("p.jpg", PHOTO, "image/jpeg")})

@@ -48,10 +48,23 @@ def found(line: str, text: str) -> bool:
     return pattern(line).search(compact(text)) is not None
 
 
+def ocr_each(images: list[Path], *, lang: str, psm: str) -> list[str]:
+    """Each image read as a page of its own by one tesseract run (the model loads once, not once
+    an image); the same reading as :func:`ocr` of each image alone."""
+    if not images:
+        return []
+    listing = images[0].with_name(f"{images[0].stem}-pages.txt")
+    listing.write_text("".join(f"{image}\n" for image in images), encoding="utf-8")
+    pages = ocr(listing, lang=lang, psm=psm).split("\f")
+    if len(pages) != len(images):  # not one page an image: read them one at a time
+        return [ocr(image, lang=lang, psm=psm) for image in images]
+    return pages
+
+
 def unread_lines(face: Face, card: dict, side: str, image: Path) -> list[tuple[str, str, str]]:
     """(field, rendered line, what OCR read) for every line not read back at its place."""
     picture = Image.open(image)
-    missing = []
+    lines = []  # (field, rendered line, its crop, where the crop is saved for tesseract)
     for field, fitted in face.fitted(card, side).items():
         box = face.layout.sides[side].fields[field].box
         for i, line in enumerate(fitted.texts):
@@ -60,13 +73,16 @@ def unread_lines(face: Face, card: dict, side: str, image: Path) -> list[tuple[s
                                  round((top - MARGIN_MM) * PX_PER_MM),
                                  round((box.x + box.w + MARGIN_MM) * PX_PER_MM),
                                  round((top + fitted.size * MM_PER_PT + MARGIN_MM) * PX_PER_MM)))
-            path = image.with_name(f"{image.stem}-{field}-{i}.png")
-            readings = []
-            for lang, scale in READINGS:
-                crop.resize((crop.width * scale, crop.height * scale), Image.LANCZOS).save(path)
-                readings.append(ocr(path, lang=lang, psm="7"))
-                if found(line, readings[-1]):
-                    break
-            else:
-                missing.append((field, line, " | ".join(r.strip() for r in readings)))
-    return missing
+            lines.append((field, line, crop, image.with_name(f"{image.stem}-{field}-{i}.png")))
+    readings: list[list[str]] = [[] for _ in lines]
+    unread = list(range(len(lines)))
+    for lang, scale in READINGS:  # each reading in turn for the lines not read yet
+        for k in unread:
+            crop, path = lines[k][2], lines[k][3]
+            crop.resize((crop.width * scale, crop.height * scale), Image.LANCZOS).save(path)
+        texts = ocr_each([lines[k][3] for k in unread], lang=lang, psm="7")
+        for k, text in zip(unread, texts, strict=True):
+            readings[k].append(text)
+        unread = [k for k in unread if not found(lines[k][1], readings[k][-1])]
+    return [(lines[k][0], lines[k][1], " | ".join(r.strip() for r in readings[k]))
+            for k in unread]

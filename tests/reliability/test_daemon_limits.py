@@ -1,15 +1,19 @@
 """Attacks on the real daemon process (uvicorn, `cardservice serve`) over raw sockets and
 WebSockets (issue 11, points 2, 3, 6 and 11): oversized and unauthenticated bodies, half-sent
-requests, connection floods, WebSocket subscriber floods, tokens in URLs and request logs, log
-injection, a duplicate Host and an absolute-form request target naming another host."""
+requests, connection floods, WebSocket subscriber floods, a subscriber that stops reading, tokens in
+URLs and request logs, log injection, a duplicate Host and an absolute-form request target naming
+another host."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import os
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import psutil
@@ -230,3 +234,96 @@ def test_docs_page_may_post_from_its_own_origin(daemon):
                         headers={"Origin": "http://127.0.0.1:1"})
         assert r.status_code == 403 and r.json()["error"]["code"] == "ORIGIN_NOT_ALLOWED"
 
+
+
+def _stalled_subscriber(daemon: DaemonProcess) -> socket.socket:
+    """A WebSocket subscriber on a raw socket with a small receive buffer that reads its
+    handshake answer and then nothing (a client library would keep reading in the background)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    sock.connect(("127.0.0.1", daemon.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1:{daemon.port}\r\n"
+                  "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nAuthorization: Bearer {daemon.secret}\r\n\r\n")
+                 .encode())
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+class _Frames:
+    """The server's messages (unmasked, unfragmented text frames) read off a raw socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buf = sock, b""
+        sock.settimeout(10)
+
+    def until(self, done: Callable[[dict], bool]) -> list[dict]:
+        out: list[dict] = []
+        while not out or not done(out[-1]):
+            if not self._parse(out):
+                chunk = self.sock.recv(65536)
+                assert chunk, "the daemon closed the stalled subscriber"
+                self.buf += chunk
+        return out
+
+    def _parse(self, out: list[dict]) -> bool:
+        """Move one whole frame from the buffer (a text frame into ``out``); False if none."""
+        if len(self.buf) < 2:
+            return False
+        size, start = self.buf[1] & 0x7F, 2
+        if size >= 126:
+            start = 4 if size == 126 else 10
+            size = int.from_bytes(self.buf[2:start], "big")
+        if len(self.buf) < start + size:
+            return False
+        if self.buf[0] & 0x0F == 1:  # text (pings and the like are skipped)
+            out.append(json.loads(self.buf[start:start + size]))
+        self.buf = self.buf[start + size:]
+        return True
+
+
+def _failing_writes(daemon: DaemonProcess, count: int, rid: str) -> None:
+    """``count`` re-signs on a reader that does not exist: each publishes write_started and
+    write_finished (READER_NOT_FOUND) without touching PC/SC's card I/O."""
+    def post(n: int) -> None:
+        with daemon.client() as client:
+            for _ in range(n):
+                r = client.post(f"/v1/readers/{rid}/card/resign",
+                                json={"current_residence": "示范县新区8号",
+                                      "card_serial": "52503100000000C1"})
+                assert r.json()["error"]["code"] == "READER_NOT_FOUND", r.text
+    threads = [threading.Thread(target=post, args=(count // 4,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_stalled_subscriber_is_told_events_were_dropped(daemon):
+    """A subscriber that stops reading: its backlog stays bounded (its queue plus fixed socket
+    buffers) and, once it reads again, an ``events_dropped`` notice stands exactly where the gap
+    is; the daemon keeps answering meanwhile."""
+    sock = _stalled_subscriber(daemon)
+    try:
+        frames = _Frames(sock)
+        assert frames.until(lambda m: True)[0]["type"] == "hello"
+        # 2 events per write; the backlog holds about 810 events (measured): 1200 overflow it
+        _failing_writes(daemon, 600, "no-such-reader-00000000")
+        assert daemon.health()["status"] in ("ok", "degraded")
+        got = frames.until(lambda m: m["type"] == "events_dropped")
+        _failing_writes(daemon, 4, "no-such-reader-ffffffff")  # events after the gap
+        got += frames.until(lambda m: m.get("reader_id") == "no-such-reader-ffffffff")
+    finally:
+        sock.close()
+    notices = [i for i, m in enumerate(got) if m["type"] == "events_dropped"]
+    for i in notices:
+        notice, before, after = got[i], got[i - 1], got[i + 1]
+        assert set(notice) == {"type", "count", "ts"} and notice["count"] > 0, notice
+        assert after["seq"] - before["seq"] - 1 == notice["count"], (before, notice, after)
+    seqs = [m["seq"] for m in got if m["type"] != "events_dropped"]
+    assert seqs == sorted(seqs)
+    assert len(got) < 1000, f"{len(got)} messages: the stalled subscriber's backlog was not bounded"

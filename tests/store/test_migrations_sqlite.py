@@ -45,7 +45,7 @@ def old_home(tmp_path):
 
 
 def test_old_schema_is_refused_with_the_command_to_run(old_home):
-    with pytest.raises(SchemaOutdatedError, match=r"version 1, .*needs version 3: run "
+    with pytest.raises(SchemaOutdatedError, match=r"version 1, .*needs version 4: run "
                        r"`cardservice db upgrade`"):
         Registry(old_home / "registry.db")
 
@@ -55,7 +55,7 @@ def test_upgrade_in_place_keeps_the_data(old_home):
     before = {s.component: s.state for s in stores.status()}
     assert before["registry"] == "outdated" and before["tokens"] == "outdated"
     applied = stores.upgrade()
-    assert applied["registry"] == [2, 3] and applied["tokens"] == [2]
+    assert applied["registry"] == [2, 3, 4] and applied["tokens"] == [2]
     assert {s.state for s in stores.status()} == {"current"}
     assert stores.upgrade()["registry"] == []  # again: nothing to do
     row = stores.registry().get("0123456789abcdef")
@@ -82,7 +82,7 @@ def test_db_status_and_upgrade_commands(old_home, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--home", str(old_home), "db", "status"])
     assert exit_info.value.code == 1
-    assert "registry       version 1 (needs 3)  outdated" in capsys.readouterr().out
+    assert "registry       version 1 (needs 4)  outdated" in capsys.readouterr().out
     main(["--home", str(old_home), "db", "upgrade"])
     main(["--home", str(old_home), "db", "status"])
     assert "outdated" not in capsys.readouterr().out

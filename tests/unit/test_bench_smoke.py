@@ -145,3 +145,21 @@ def test_a_section_that_cannot_measure_is_reported_not_raised() -> None:
     assert section.error == "RuntimeError: pcscd did not answer on its socket"
     assert not all_passed([section])
     assert "not run: RuntimeError" in render([section])
+
+
+def test_a_verdict_note_is_printed_with_its_target() -> None:
+    from bench.report import Section, Verdict, render
+
+    verdict = Verdict("throughput 4 readers / 1 reader (instant)", 1.5, ">=", 3.5, "x",
+                      "cannot be met here: 2 CPU cores")
+    text = render([Section("scaling", verdicts=(verdict,))])
+    assert "FAIL  throughput 4 readers / 1 reader (instant)" in text
+    assert "(cannot be met here: 2 CPU cores)" in text
+
+
+def test_quick_plan_measures_production_and_parallel_readers() -> None:
+    from bench.runner import Plan
+
+    quick, full = Plan.for_mode(True), Plan.for_mode(False)
+    assert 0 < quick.production_cards < full.production_cards
+    assert quick.timing.parallel_reads > 0 and full.timing.parallel_resigns > 0

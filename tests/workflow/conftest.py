@@ -12,6 +12,7 @@ from cardservice.pki.keys import load_keys
 from cardservice.store.applications import ApplicationStore
 from cardservice.workflow.calendar import WorkingDayCalendar
 from cardservice.workflow.model import Application, Kind, Residence
+from cardservice.workflow.production import DirectAccess
 from cardservice.workflow.service import Actor, ApplicationService
 from simulator.inprocess import InProcessConnection
 from tests.clock import Clock
@@ -64,6 +65,9 @@ class InProcessFeeder:
         if not self.stacks[reader]:
             raise errors.NoCardError(f"no card in {reader}")
         return _EjectingConnection(self, reader, self.stacks[reader][0])
+
+    def access(self) -> DirectAccess:
+        return DirectAccess(self.connect, self.card_token)
 
     def take(self, reader: str) -> None:
         self.ejected.append(self.stacks[reader].pop(0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from datetime import date
 
 import pytest
@@ -30,7 +32,7 @@ def _certified(world: World, identity: dict, **changes):
 
 def _produce(world: World, serials: list[str], limit: int | None = None):
     feeder = InProcessFeeder({"R0": [make_card(s, seed=i) for i, s in enumerate(serials)]})
-    run = ProductionRun(world.service, world.engine, feeder.connect, feeder.card_token, ["R0"],
+    run = ProductionRun(world.service, world.engine, feeder.access(), ["R0"],
                         CERTIFIER, limit=limit, card_wait=0.2)
     return run.run(), feeder
 
@@ -93,7 +95,7 @@ def test_production_in_due_order_with_a_failed_card(world: World) -> None:
     bad = make_card("52500000000000b2", seed=2)
     bad.faults.answer_sw(0x6581, ins=0xD6, times=50)
     feeder = InProcessFeeder({"R": [bad]})
-    run = ProductionRun(world.service, world.engine, feeder.connect, feeder.card_token, ["R"],
+    run = ProductionRun(world.service, world.engine, feeder.access(), ["R"],
                         CERTIFIER, card_wait=0.2)
     progress = run.run()
     assert (progress.done, progress.failed) == (0, 1)
@@ -111,7 +113,7 @@ def test_two_readers_share_the_queue_without_duplicates(world: World) -> None:
     stacks = {r: [make_card(f"5250{r[-1]}{n:011x}", seed=n) for n in range(4)]
               for r in ("R1", "R2")}
     feeder = InProcessFeeder(stacks)
-    run = ProductionRun(world.service, world.engine, feeder.connect, feeder.card_token,
+    run = ProductionRun(world.service, world.engine, feeder.access(),
                         ["R1", "R2"], CERTIFIER, card_wait=0.2)
     progress = run.run()
     assert (progress.done, progress.failed, progress.total) == (len(ids), 0, len(ids))
@@ -150,3 +152,41 @@ def test_replacement_revokes_and_links_the_old_card(world: World) -> None:
     assert world.engine.registry.get("52500000000000d2").status is CardStatus.ACTIVE
     assert world.engine.registry.replaced_by("52500000000000d1") == "52500000000000d2"
 
+
+
+def test_replacement_of_a_card_issued_directly(world: World) -> None:
+    """A card issued without an application (a single-PC site's direct issue): the registry
+    kept the identity it was personalized with, and a replacement is checked against it."""
+    world.engine.issue(InProcessConnection(make_card("52500000000000f1")),
+                       Identity.create(**BOB), temporary())
+    assert world.engine.registry.identity("52500000000000f1")["name"] == BOB["name"]
+    with pytest.raises(errors.PolicyError) as exc:
+        world.service.submit(draft({**BOB, "name": "李思"}, kind=Kind.REPLACEMENT,
+                                   replacement=Replacement("52500000000000f1", "damaged")), CLERK)
+    assert exc.value.rule == "replacement_identity_mismatch" and "name" in exc.value.message
+    rep = _certified(world, BOB, kind=Kind.REPLACEMENT,
+                     replacement=Replacement("52500000000000f1", "damaged"))
+    progress, _ = _produce(world, ["52500000000000f2"])
+    assert (progress.done, progress.failed) == (1, 0)
+    assert world.engine.registry.get("52500000000000f1").status is CardStatus.ACTIVE
+    world.service.hand_over(rep.id, "52500000000000f2", CLERK)
+    old = world.engine.registry.get("52500000000000f1")
+    assert (old.status, old.revoked_reason) == (CardStatus.REPLACED, "replaced")
+    assert world.engine.registry.active_card(BOB["citizen_number"]).serial == "52500000000000f2"
+    assert world.engine.registry.replaced_by("52500000000000f1") == "52500000000000f2"
+
+
+def test_a_run_releases_only_the_claims_of_runs_that_are_gone(world: World) -> None:
+    """Another run going on now (a live process) keeps its claim; an interrupted run's claim
+    (its process has ended) is released and its application produced."""
+    live, gone = (_certified(world, p) for p in (BOB, ALICE))
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    host = socket.gethostname()
+    assert world.service.store.claim(live.id, f"run-live@{host}:1")  # pid 1 runs
+    assert world.service.store.claim(gone.id, f"run-gone@{host}:{finished.pid}")
+    progress, _ = _produce(world, ["52500000000000c7", "52500000000000c8"])
+    assert [r[0] for r in progress.results] == [gone.id]
+    assert world.service.get(gone.id).status is State.PRODUCED
+    row = world.service.store.require(live.id)
+    assert (row.status, row.claimed_by) == ("certified", f"run-live@{host}:1")

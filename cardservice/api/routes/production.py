@@ -1,9 +1,11 @@
 """Production runs at the county centre: start one over some (or all) readers, follow it.
-Progress also goes to ``/v1/events`` as ``production.progress`` events."""
+Progress also goes to ``/v1/events`` as ``production.progress`` events. A run's card operations
+go through the daemon's reader workers (:class:`WorkerAccess`)."""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 from typing import Any
@@ -54,14 +56,41 @@ async def _reader_names(runtime: Runtime, wanted: list[str] | str) -> list[str]:
     return chosen
 
 
-def _card_io(runtime: Runtime):
-    """Production takes its own PC/SC connections (it ejects cards), not the pool's leases:
-    ``(connect, card_token)`` of the PC/SC driver (tests put their own in the runtime)."""
-    custom = runtime._stores.get("production_card_io")
-    if custom is not None:
-        return custom
-    driver = runtime.service.driver
-    return driver.connect, driver.card_token
+class WorkerAccess:
+    """A run's card I/O through the daemon's reader workers: each card's production holds its
+    reader's lock and queues like a write (fairly, behind the operation running now), so a read
+    from another client waits (or gets READER_BUSY) instead of interleaving with the run."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._pool = runtime.pool
+        #: how long a card waits for its reader (a longer busy reader is stuck)
+        self._wait = max(runtime.settings.write_wait, runtime.settings.operation_timeout)
+        #: one PC/SC call longer than this is a mute card (the API's watchdog limit)
+        self._per_call = runtime.settings.pcsc_timeout
+
+    def card_token(self, reader: str) -> object | None:
+        return self._pool.backend.card_token(reader)
+
+    def use(self, reader: str, fn):
+        """``fn`` on the reader's worker; CARD_TIMEOUT when one card command hangs (the reader
+        stays busy until it returns, as for any request)."""
+        worker = self._pool.worker(reader)
+        worker.acquire(write=True, read_wait=0.0, write_wait=self._wait)
+        future = worker.submit("produce", fn)
+        while True:
+            try:
+                return future.result(timeout=self._per_call)
+            except concurrent.futures.TimeoutError:
+                age = worker.call_age()
+                if age is not None and age >= self._per_call:
+                    worker.mark_stuck()
+                    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+                    raise errors.CardTimeoutError(
+                        f"the card in {reader!r} did not answer within {self._per_call:g} s "
+                        "during production") from None
+
+    def eject(self, conn) -> None:
+        self._pool.backend.eject(conn.reader_name)
 
 
 @router.post("/v1/production/runs", response_model=ProductionRunOut, status_code=202,
@@ -78,10 +107,8 @@ async def start_run(runtime: Runtime, body: ProductionRunIn, by: Actor) -> Produ
         raise errors.ReaderBusyError("a production run is already running on this daemon")
     readers = await _reader_names(runtime, body.readers)
     engine = await asyncio.to_thread(lambda: runtime.engine)
-    connect, card_token = _card_io(runtime)
-    run = ProductionRun(applications(runtime), engine, connect, card_token, readers, by,
+    run = ProductionRun(applications(runtime), engine, WorkerAccess(runtime), readers, by,
                         limit=body.limit, card_wait=body.card_wait,
-                        release=getattr(runtime.pool.backend, "release_reader", None),
                         on_progress=lambda p: _event(runtime, p),
                         on_produced=face_printer(lambda: engine.face, runtime.settings.printer))
     runs[run.run_id] = run

@@ -1,0 +1,100 @@
+"""Production throughput as a county centre runs it: certified applications personalized by
+the workflow's production run (:class:`cardservice.workflow.production.ProductionRun`, the code
+behind ``cardservice produce``) on 1 and on 4 readers, each fed by a ``cardsim serve --feeder``
+stack of blank cards answering at ``iso-9600``. A fed card is ejected after its issue and the
+next one goes in, so the rate includes the card swap; each stack holds one card more than the
+run takes, so the run ends as soon as its last card is out (no idle wait)."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from cardservice.engine.service import Service
+from cardservice.transport.pcsc import PcscDriver
+from cardservice.workflow.model import Application, Kind, Residence
+from cardservice.workflow.production import DirectAccess, ProductionRun
+from cardservice.workflow.service import Actor, ApplicationService
+from cardservice.workflow.wiring import open_applications
+
+from .cards import HOLDER, Bench, citizen_number
+from .env import PcscEnv
+from .report import Figure, Section, Verdict
+
+logger = logging.getLogger(__name__)
+
+MIN_PRODUCTION_4 = 3.8
+PROFILE = "iso-9600"
+#: First citizen index of this section's applicants (other sections use lower indexes).
+BASE_INDEX = 2_000
+#: A county centre's line works one 8-hour shift a day (the per-shift figure is derived).
+SHIFT_HOURS = 8
+
+
+def _certified(apps: ApplicationService, site: str, count: int, first: int) -> None:
+    """``count`` first-issue applications, submitted, audited and certified."""
+    clerk, certifier = Actor("bench-clerk", site), Actor("bench-certifier", "county")
+    for i in range(first, first + count):
+        draft = Application(id="", kind=Kind.FIRST_ISSUE,
+                            identity={**HOLDER, "citizen_number": citizen_number(i)},
+                            residence=Residence("博乐市青得里街道团结路12号", "temporary"), site="",
+                            submitted_at=apps.clock(), submitted_by="", due_on=date(2000, 1, 1))
+        app = apps.submit(draft, clerk)
+        apps.decide(app.id, "audit", True, None, clerk)
+        apps.decide(app.id, "certify", True, None, certifier)
+
+
+def _run(svc: Service, apps: ApplicationService, env: PcscEnv, readers: int, cards: int,
+         root: Path) -> tuple[float, int]:
+    """(cards per hour, cards produced) with ``readers`` fed readers, ``cards`` each."""
+    fed = [env.feed(root / f"stack-{readers}-{i}", cards + 1, timing=PROFILE)
+           for i in range(readers)]
+    mine = [f for f in fed if f is not None]
+    try:
+        if len(mine) < readers:
+            raise RuntimeError(f"only {len(mine)} vpcd reader slot(s) free; {readers} needed")
+        driver = PcscDriver(timeout=svc.pcsc_timeout)
+        try:
+            run = ProductionRun(apps, svc.engine, DirectAccess(driver.connect, driver.card_token),
+                                [f.reader for f in mine], Actor("bench-producer", "county"),
+                                limit=readers * cards, card_wait=15.0)
+            started = time.perf_counter()
+            progress = run.run()
+            elapsed = time.perf_counter() - started
+        finally:
+            driver.close()
+    finally:
+        env.release(mine)
+    if progress.failed or progress.done != readers * cards:
+        raise RuntimeError(f"production on {readers} reader(s): {progress.done} produced, "
+                           f"{progress.failed} failed: {progress.results}")
+    return progress.done / elapsed * 3600, progress.done
+
+
+def run(bench: Bench, env: PcscEnv, cards: int) -> tuple[list[Figure], list[Verdict]]:
+    """Cards per hour on 1 and on 4 readers (``cards`` per reader) and the county centre's."""
+    svc = Service(bench.home)
+    apps = open_applications(svc)
+    svc.engine.face.warm()  # keys and fonts load before the clock starts
+    _certified(apps, svc.site_id, 5 * cards, BASE_INDEX)
+    with tempfile.TemporaryDirectory(prefix="bench-feeder-") as tmp:
+        one, _ = _run(svc, apps, env, 1, cards, Path(tmp))
+        four, done = _run(svc, apps, env, 4, cards, Path(tmp))
+    group = f"production {PROFILE}"
+    figures = [
+        Figure(group, "cards per hour, 1 fed reader", one, "/h", f"{cards} cards"),
+        Figure(group, "cards per hour, 4 fed readers", four, "/h", f"{done} cards"),
+        Figure(group, f"county centre line of 4 readers, per {SHIFT_HOURS}-hour shift",
+               four * SHIFT_HOURS, "/shift", "derived from the 4-reader rate"),
+    ]
+    verdict = Verdict(f"production cards/hour 4 readers / 1 ({PROFILE})", round(four / one, 2),
+                      ">=", MIN_PRODUCTION_4, "x")
+    return figures, [verdict]
+
+
+def section(bench: Bench, env: PcscEnv, cards: int) -> Section:
+    figures, verdicts = run(bench, env, cards)
+    return Section("production", tuple(figures), tuple(verdicts))
