@@ -12,6 +12,9 @@ PKGS="$PKGS chromium fonts-noto-cjk"
 PKGS="$PKGS fonts-noto-cjk fonts-hanazono cups cups-pdf tesseract-ocr tesseract-ocr-chi-sim poppler-utils"
 # the application receipt: tests read it with poppler (poppler-data maps its CJK CID font)
 PKGS="$PKGS poppler-data"
+# the systemd unit's tests: `systemd-analyze verify` (systemd; the package is not started, PID 1
+# stays what it is) and `prlimit` (util-linux) to run the daemon under the unit's LimitNOFILE
+PKGS="$PKGS systemd util-linux"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=""

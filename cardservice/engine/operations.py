@@ -15,13 +15,11 @@ is gone the intent stays pending until the card is next read (or the daemon star
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from card_layout.slots import encode_slot, next_slot
 from cardservice import errors
 from cardservice.card.protocol import CardFiles, Rp1Card
 from cardservice.engine.expiry import RESERVATION_TTL, release_expired
+from cardservice.engine.guards import check_expected, issue_file_lock, read_or_none
 from cardservice.engine.journal import Journal, landed
 from cardservice.engine.model import (
     CardView,
@@ -169,7 +168,7 @@ class Engine:
 
         def run() -> CardView:
             files = card.read_all()
-            _check_expected(files, expected_serial)
+            check_expected(files, expected_serial)
             if files.info.locked:
                 raise errors.AlreadyPersonalizedError(
                     f"card {files.serial.hex()} is already personalized"
@@ -194,7 +193,7 @@ class Engine:
             # one-person-one-card check to the reservation that then holds the citizen's place,
             # so that two readers cannot both pass the check; the card I/O stays outside, so
             # several readers personalize cards at once (production lines)
-            with self._issue_lock, _file_lock(self._issue_lock_path):
+            with self._issue_lock, issue_file_lock(self._issue_lock_path):
                 if not from_application:
                     self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
                 intent = self._journal.intent("issue", files, conn, actor, record, slot,
@@ -259,7 +258,7 @@ class Engine:
 
         def run() -> CardView:
             files = card.read_all()
-            _check_expected(files, expected_serial)
+            check_expected(files, expected_serial)
             view = self.view(files)
             current = writable_record(view)
             terms = self._terms_rules.for_rewrite(operation, request, current,
@@ -331,7 +330,7 @@ class Engine:
         except errors.CardServiceError as exc:
             logger.warning("write of intent %d interrupted (%s); reading the card", intent.id,
                            exc.code)
-            after = _try_read(card)
+            after = read_or_none(card)
             if after is None:
                 logger.warning("intent %d stays pending: the card cannot be read", intent.id)
                 raise errors.WriteVerifyError(
@@ -400,32 +399,3 @@ def identity_fields(identity: Identity) -> dict[str, str]:
     return {"name": identity.name, "gender": identity.gender.name.lower(),
             "nationality": identity.nationality, "citizen_number": identity.citizen_number,
             "household_address": identity.household_address}
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path | None) -> Iterator[None]:
-    """An exclusive advisory lock on ``path``: serialises issues across processes (the CLI and
-    the daemon on one data directory), not only across this process's readers."""
-    if path is None:
-        yield
-        return
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _try_read(card: Rp1Card) -> CardFiles | None:
-    try:
-        return card.read_all()
-    except errors.CardServiceError:
-        return None
-
-
-def _check_expected(files: CardFiles, expected: bytes | None) -> None:
-    if expected is not None and files.serial != expected:
-        raise errors.CardChangedError(
-            f"the card in the reader is {files.serial.hex()}, not {expected.hex()}; nothing written"
-        )

@@ -58,6 +58,7 @@ class DaemonProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     env: dict[str, str] = field(default_factory=dict)  # more CARDSERVICE_* settings
+    prefix: list[str] = field(default_factory=list)  # a wrapper command, e.g. prlimit
 
     @property
     def url(self) -> str:
@@ -71,7 +72,7 @@ class DaemonProcess:
         env = {**os.environ, **TIMEOUTS, **self.env}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", "from cardservice.cli.main import main; main()",
+                [*self.prefix, sys.executable, "-c", "from cardservice.cli.main import main; main()",
                  "--home", str(self.home), "serve", "--port", str(self.port)],
                 stderr=log, stdout=subprocess.DEVNULL, env=env, start_new_session=True)
         wait_until(self._answers, 20, "the daemon to answer /v1/health")
