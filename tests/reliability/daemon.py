@@ -4,6 +4,7 @@ free loopback port over a data directory, stopped or killed by its PID only."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,7 +20,11 @@ import httpx
 
 from cardservice.pki.keys import DataDir, init_demo
 from cardservice.store.tokens import TokenStore
+from simulator.card import VirtualCard
 from simulator.devkeys import load_dev_master_keys
+from simulator.image import CardImage
+from simulator.vpcd import VpcdBridge
+from tests.conftest import serve_card, wait_card_state
 
 #: Short bounds so that fault tests finish quickly (seconds).
 TIMEOUTS = {"CARDSERVICE_PCSC_TIMEOUT": "2", "CARDSERVICE_OPERATION_TIMEOUT": "4",
@@ -119,3 +124,22 @@ def fresh_daemon(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[
         yield proc
     finally:
         proc.stop()
+
+
+def blank_image(tmp_path: Path, serial: str) -> Path:
+    """A blank card image with ``serial`` (hex) under ``tmp_path``, saved."""
+    image = CardImage.blank(bytes.fromhex(serial), load_dev_master_keys(),
+                            tmp_path / f"{serial}.json")
+    image.save()
+    return image.path
+
+
+@contextmanager
+def served_blank_card(tmp_path: Path, serial: str, seed: int) -> Iterator[tuple[VpcdBridge, str]]:
+    """A blank card served into the first empty virtual reader; taken out again at the end."""
+    bridge, reader = serve_card(VirtualCard(blank_image(tmp_path, serial), random.Random(seed)))
+    try:
+        yield bridge, reader
+    finally:
+        bridge.stop()
+        wait_card_state(reader, present=False)

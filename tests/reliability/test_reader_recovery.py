@@ -16,12 +16,10 @@ import psutil
 import pytest
 
 from simulator.card import VirtualCard
-from simulator.devkeys import load_dev_master_keys
-from simulator.image import CardImage
 from simulator.vpcd import VpcdBridge
-from tests.conftest import serve_card, wait_card_state
+from tests.conftest import wait_card_state
 
-from .daemon import DaemonProcess, fresh_daemon, wait_until
+from .daemon import DaemonProcess, blank_image, fresh_daemon, served_blank_card, wait_until
 from .test_daemon_faults import card_ready, card_url, issue
 
 pytestmark = pytest.mark.pcsc
@@ -32,22 +30,11 @@ OTHER_SERIAL = "52503100000000C2"
 OUT_CODES = {"NO_CARD", "CARD_REMOVED", "CARD_RESET", "CARD_TIMEOUT", "WRITE_NOT_CONFIRMED"}
 
 
-def _image(tmp_path: Path, serial: str) -> Path:
-    image = CardImage.blank(bytes.fromhex(serial), load_dev_master_keys(),
-                            tmp_path / f"{serial}.json")
-    image.save()
-    return image.path
-
-
 @pytest.fixture
 def card(pcscd, tmp_path: Path) -> Iterator[tuple[VpcdBridge, str]]:
-    bridge, reader = serve_card(VirtualCard(_image(tmp_path, SERIAL), random.Random(3)))
-    bridge.reinsert_delay = 1.5
-    try:
+    with served_blank_card(tmp_path, SERIAL, seed=3) as (bridge, reader):
+        bridge.reinsert_delay = 1.5
         yield bridge, reader
-    finally:
-        bridge.stop()
-        wait_card_state(reader, present=False)
 
 
 @pytest.fixture
@@ -197,7 +184,7 @@ def test_card_swapped_for_another(card, daemon, tmp_path: Path):
         _read_ok(client, reader)
         bridge.remove()
         assert wait_card_state(reader, present=False)
-        bridge.card = VirtualCard(_image(tmp_path, OTHER_SERIAL), random.Random(4))
+        bridge.card = VirtualCard(blank_image(tmp_path, OTHER_SERIAL), random.Random(4))
         bridge.insert()
         _back(reader, was_out=False)
         _read_ok(client, reader, OTHER_SERIAL)

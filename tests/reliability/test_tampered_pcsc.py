@@ -15,11 +15,10 @@ from card_layout.files import Fid
 from simulator.card import VirtualCard
 from simulator.image import CardImage
 from simulator.vpcd import VpcdBridge
-from tests.conftest import serve_card, wait_card_state
+from tests.conftest import wait_card_state
 
-from .daemon import DaemonProcess, fresh_daemon, wait_until
+from .daemon import DaemonProcess, fresh_daemon, served_blank_card, wait_until
 from .test_daemon_faults import CITIZEN, card_ready, card_url, issue
-from .test_reader_recovery import _image
 
 pytestmark = pytest.mark.pcsc
 
@@ -28,12 +27,8 @@ SERIAL = "52503100000000C3"
 
 @pytest.fixture
 def card(pcscd, tmp_path: Path) -> Iterator[tuple[VpcdBridge, str]]:
-    bridge, reader = serve_card(VirtualCard(_image(tmp_path, SERIAL), random.Random(5)))
-    try:
-        yield bridge, reader
-    finally:
-        bridge.stop()
-        wait_card_state(reader, present=False)
+    with served_blank_card(tmp_path, SERIAL, seed=5) as served:
+        yield served
 
 
 @pytest.fixture

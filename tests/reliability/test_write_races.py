@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import random
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from simulator.card import VirtualCard
-from simulator.devkeys import load_dev_master_keys
-from simulator.image import CardImage
 from simulator.vpcd import VpcdBridge
-from tests.conftest import serve_card, wait_card_state
 
-from .daemon import DaemonProcess, fresh_daemon
+from .daemon import DaemonProcess, fresh_daemon, served_blank_card
 from .test_daemon_faults import card_url, issue
 
 pytestmark = pytest.mark.pcsc
@@ -31,14 +26,8 @@ POLLERS = 30
 
 @pytest.fixture
 def card(pcscd, tmp_path: Path) -> Iterator[tuple[VpcdBridge, str]]:
-    image = CardImage.blank(bytes.fromhex(SERIAL), load_dev_master_keys(), tmp_path / "c.json")
-    image.save()
-    bridge, reader = serve_card(VirtualCard(image.path, random.Random(5)))
-    try:
-        yield bridge, reader
-    finally:
-        bridge.stop()
-        wait_card_state(reader, present=False)
+    with served_blank_card(tmp_path, SERIAL, seed=5) as served:
+        yield served
 
 
 @pytest.fixture
