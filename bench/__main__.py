@@ -1,4 +1,5 @@
-"""``python -m bench [--quick] [--json] [--strict] [--compare OLD.json] [--cache DIR] [--seed N]``."""
+"""``python -m bench [--quick] [--json] [--strict] [--compare OLD.json] [--cache DIR] [--seed N]
+[--only SECTION]``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from . import compare
 from .report import all_passed, render, to_json
-from .runner import Plan, run
+from .runner import SECTIONS, Plan, run
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +29,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="print each figure's change against an earlier --json run")
     parser.add_argument("--noise", type=float, default=compare.DEFAULT_NOISE,
                         help="relative change treated as noise by --compare (default 0.10)")
+    parser.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
+                        help="run only this section (repeatable): " + ", ".join(SECTIONS))
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request
     started = time.monotonic()
-    sections = run(Plan.for_mode(args.quick), args.cache, datetime.now(UTC), args.seed)
+    only = frozenset(args.only or SECTIONS)
+    sections = run(Plan.for_mode(args.quick), args.cache, datetime.now(UTC), args.seed, only)
     print(to_json(sections) if args.json else render(sections))
     regressions = 0
     if args.compare:
