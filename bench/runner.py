@@ -57,39 +57,39 @@ def _run(plan: Plan, cache: Path, now: datetime, seed: int,
          only: frozenset[str]) -> list[Section | None]:
     rng = random.Random(seed)
 
-    def guarded(name: str, section: Callable[[], Section]) -> Section | None:
-        return _guarded(name, section) if name in only else None
+    def chosen(name: str, section: Callable[[], Section]) -> Section | None:
+        return guarded(name, section) if name in only else None
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         bench = make_bench(Path(tmp), now)
         engine = bench.engine()
         images = [issued_image(bench, engine, i, resigned=True, rng=rng)
                   for i in range(READERS_WANTED)]
-        sections = [guarded("traffic", lambda: traffic.run(bench, engine, rng))]
+        sections = [chosen("traffic", lambda: traffic.run(bench, engine, rng))]
         env = PcscEnv()
         try:
             readers = guarded_readers(env, images)
             first = readers[0] if readers else None
-            sections.append(guarded("latency", lambda: latency.run(
+            sections.append(chosen("latency", lambda: latency.run(
                 engine, images[0], first, plan.latency_n, rng)))
-            sections.append(guarded("daemon", lambda: daemon.run(
+            sections.append(chosen("daemon", lambda: daemon.run(
                 bench, engine, first, now, plan.latency_n, plan.daemon_requests)))
-            sections.append(guarded("scaling", lambda: scaling.run(
+            sections.append(chosen("scaling", lambda: scaling.run(
                 engine, readers, plan.scaling_seconds)))
             env.release(list(env.served))  # the timed cards need the reader slots
-            sections.append(guarded("card timing", lambda: cardtiming.run(
+            sections.append(chosen("card timing", lambda: cardtiming.run(
                 bench, engine, env, plan.timing, rng)))
-            sections.append(guarded("production", lambda: production.section(
+            sections.append(chosen("production", lambda: production.section(
                 bench, env, plan.production_cards)))
         finally:
             env.close()
             engine.registry.close()
             engine.audit.close()
-    sections.append(guarded("stores", lambda: stores.run(cache, now, plan.lookups, rng)))
+    sections.append(chosen("stores", lambda: stores.run(cache, now, plan.lookups, rng)))
     return sections
 
 
-def _guarded(name: str, section: Callable[[], Section]) -> Section:
+def guarded(name: str, section: Callable[[], Section]) -> Section:
     """Run one section; a failure to measure becomes a "not run" section with its reason."""
     started = time.perf_counter()
     try:
