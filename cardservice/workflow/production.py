@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -174,8 +175,7 @@ class ProductionRun:
             self.service.store.release_claims(owner=self.owner)
 
     def _run(self) -> Progress:
-        for reader in self.readers:
-            self._settle_leftover(reader)
+        self._settle_leftovers()
         recovered = recover(self.service, self.actor, self.owner)
         self.held = recovered.held
         for app_id, serial in recovered.linked:
@@ -202,6 +202,16 @@ class ProductionRun:
                 return False
             self._budget -= 1
             return True
+
+    def _settle_leftovers(self) -> None:
+        """Settle what an interrupted run left in the readers, every reader at once (each read
+        is card time: serially, a run on N readers started N reads late). All are settled
+        before :func:`recover` looks at the pending writes."""
+        if len(self.readers) == 1:
+            self._settle_leftover(self.readers[0])
+            return
+        with ThreadPoolExecutor(len(self.readers), thread_name_prefix="settle") as pool:
+            list(pool.map(self._settle_leftover, self.readers))  # re-raises a worker's error
 
     def _settle_leftover(self, reader: str) -> None:
         """A card an interrupted run left in ``reader``: read it (settling its pending write);
