@@ -225,5 +225,6 @@ def test_the_cards_left_in_the_readers_are_settled_all_at_once(world: World) -> 
     progress = run.run()
     assert (progress.done, progress.failed) == (2, 0)
     assert feeder.ejected[0] is left  # out before any application was taken
+    assert {r: len(t) for r, t in progress.card_times.items()} == {"R1": 1, "R2": 1}
     assert {world.service.get(i).card_serial for i in ids} == {"52500000000000e2",
                                                                "52500000000000e3"}
