@@ -175,7 +175,12 @@ class ProductionRun:
         self.progress = Progress(self.run_id, self.readers, 0, service.clock())
 
     def stop(self) -> None:
+        """End the run after the cards in hand: no reader takes another card."""
         self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def run(self) -> Progress:
         try:
