@@ -97,12 +97,17 @@ class PcscEnv:
             _stop(proc)
         return None
 
-    def release(self, served: list[Served]) -> None:
-        """Take these cards out (their reader slots are free again)."""
+    def release(self, served: list[Served], timeout: float = 5.0) -> None:
+        """Take these cards out; back once pcscd shows their readers empty (their slots free
+        again for the next ``serve``/``feed``), or after ``timeout`` seconds."""
         for s in served:
             _stop(s.process)
             if s in self.served:
                 self.served.remove(s)
+        readers = {s.reader for s in served}
+        deadline = time.monotonic() + timeout
+        while readers & present_readers() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def close(self) -> None:
         self.release(list(self.served))
