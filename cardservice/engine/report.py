@@ -72,7 +72,10 @@ class ChipEvidence:
 
 
 def succeeded(check: Check) -> CheckResult:
-    return CheckResult(check, Result.SUCCEEDED, "ok")
+    return _SUCCEEDED[check]
+
+
+_SUCCEEDED = {check: CheckResult(check, Result.SUCCEEDED, "ok") for check in Check}
 
 
 def failure(check: Check, reason: str) -> CheckResult:
