@@ -7,6 +7,7 @@ nothing of records or signatures (that is :mod:`card_layout` and :mod:`cardservi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -109,6 +110,7 @@ def parse_fci(fci: bytes) -> CardInfo:
     return CardInfo(serial, state[:1] == bytes([STATE_LOCKED]), max_data, counter_value)
 
 
+@functools.lru_cache(maxsize=64)
 def atr_supports_extended(atr: bytes) -> bool:
     """True when the ATR's card-capabilities object (compact TLV 0x73) announces extended Lc/Le."""
     if len(atr) < 2:

@@ -43,7 +43,7 @@ from cardservice.engine.operations import CardView, Engine, PermitRequest
 from cardservice.transport import CardConnection
 from cardservice.workflow.codec import from_row
 from cardservice.workflow.model import Application, Kind
-from cardservice.workflow.recovery import claim_owner, recover, settle_card
+from cardservice.workflow.recovery import CLAIM_RENEW_S, claim_owner, recover, settle_card
 from cardservice.workflow.rules import check_application, identity_of
 from cardservice.workflow.service import Actor, ApplicationService
 
@@ -203,12 +203,27 @@ class ProductionRun:
                                     daemon=True) for r in self.readers]
         for w in workers:
             w.start()
+        ended = threading.Event()
+        renewer = threading.Thread(target=self._renew_claims, args=(ended,),
+                                   name=f"{self.run_id}-lease", daemon=True)
+        renewer.start()
         for w in workers:
             w.join()
+        ended.set()
+        renewer.join()
         self.service.store.release_claims(owner=self.owner)
         self.progress.state = "stopped" if self._stop.is_set() else "finished"
         self._report(started)
         return self.progress
+
+    def _renew_claims(self, ended: threading.Event) -> None:
+        """Renew the lease of this run's claims until it ends (a run on another PC releases
+        claims whose lease ran out: recovery.CLAIM_LEASE)."""
+        while not ended.wait(CLAIM_RENEW_S):
+            try:
+                self.service.store.renew_claims(self.owner, self.service.clock())
+            except errors.CardServiceError as exc:  # database offline: try again next time
+                logger.warning("run %s: claims not renewed: %s", self.run_id, exc.code)
 
     def _take_budget(self) -> bool:
         with self._lock:
@@ -251,7 +266,7 @@ class ProductionRun:
 
     def _worker(self, reader: str, started: float) -> None:
         while (token := self._wait_for_card(reader)) is not None and self._take_budget():
-            row = self.service.store.claim_next(self.owner)
+            row = self.service.store.claim_next(self.owner, self.service.clock())
             if row is None:
                 return
             app = from_row(row)
