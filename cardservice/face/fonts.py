@@ -16,8 +16,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from fontTools.ttLib import TTFont
-
 from cardservice.face.layout import FontRef, Layout, LayoutError
 from cardservice.face.metrics import FontMetrics, read_metrics
 
@@ -77,7 +75,7 @@ class FontChain:
 
 
 class _Outlines:
-    def __init__(self, font: TTFont) -> None:
+    def __init__(self, font) -> None:
         self.cmap = font.getBestCmap()
         self.glyphs = font.getGlyphSet()
 
@@ -89,7 +87,10 @@ def _read_metrics(path: Path, index: int) -> FontMetrics:
         raise LayoutError(f"font {path}: cannot be opened: {exc}") from exc
 
 
-def _open(path: Path, index: int) -> TTFont:
+def _open(path: Path, index: int):
+    """The whole font (fontTools, imported here: only drawing needs it)."""
+    from fontTools.ttLib import TTFont
+
     try:
         return TTFont(str(path), fontNumber=index, lazy=True)
     except Exception as exc:

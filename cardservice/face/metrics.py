@@ -3,7 +3,8 @@
 Loading a CJK font with fontTools to measure text keeps its whole glyph set in memory (about
 65 MB for the Noto CJK collection: the CFF table, 65,535 glyph names, the horizontal and vertical
 metrics as dicts). This reads only the ``cmap``, ``hhea``, ``maxp``, ``head`` and ``hmtx``
-tables' bytes and keeps, per character, its advance in font units (6 bytes a character, about
+tables' bytes (fontTools is not even imported for a plain TrueType / OpenType file or
+collection) and keeps, per character, its advance in font units (6 bytes a character, about
 0.3 MB for the same font). The character map chosen and the advances are exactly fontTools'
 (``getBestCmap`` and ``hmtx``); a subtable format this does not parse falls back to fontTools.
 """
@@ -16,9 +17,6 @@ from array import array
 from bisect import bisect_left
 from itertools import pairwise
 from pathlib import Path
-
-from fontTools.ttLib import TTFont
-from fontTools.ttLib.sfnt import SFNTReader
 
 #: fontTools' ``getBestCmap`` order of (platform, encoding) subtables
 CMAP_PREFERENCES = ((3, 10), (0, 6), (0, 4), (3, 1), (0, 3), (0, 2), (0, 1), (0, 0))
@@ -53,23 +51,63 @@ class FontMetrics:
 
 def read_metrics(path: Path, index: int) -> FontMetrics:
     """The metrics of face ``index`` of the font file ``path`` (a collection or a single font)."""
+    tables = read_tables(path, index, ("head", "maxp", "hhea", "hmtx", "cmap"))
+    upm = struct.unpack_from(">H", tables["head"], 18)[0]
+    num_glyphs = struct.unpack_from(">H", tables["maxp"], 4)[0]
+    widths = _advance_widths(tables["hhea"], tables["hmtx"], num_glyphs)
+    try:
+        codes, gids = _best_cmap(tables["cmap"])
+    except UnsupportedCmap:
+        codes, gids = _fonttools_cmap(path, index)
+    del tables
+    if gids and (min(gids) == 0 or max(gids) >= num_glyphs):
+        # fontTools drops glyph 0 (.notdef); a glyph past the font's end is no glyph either
+        kept = [i for i, gid in enumerate(gids) if 0 < gid < num_glyphs]
+        codes = array("I", (codes[i] for i in kept))
+        gids = array("I", (gids[i] for i in kept))
+    return FontMetrics(codes, array("H", (widths[gid] for gid in gids)), upm)
+
+
+def read_tables(path: Path, index: int, tags: tuple[str, ...]) -> dict[str, bytes]:
+    """The named tables' bytes of face ``index`` of a font file or collection."""
     with open(path, "rb") as file:
-        reader = SFNTReader(file, fontNumber=index)
-        upm = struct.unpack_from(">H", reader["head"], 18)[0]
-        num_glyphs = struct.unpack_from(">H", reader["maxp"], 4)[0]
-        widths = _advance_widths(reader["hhea"], reader["hmtx"], num_glyphs)
-        try:
-            pairs = _best_cmap(reader["cmap"])
-        except UnsupportedCmap:
-            pairs = None
-    if pairs is None:
-        pairs = _fonttools_cmap(path, index)
-    codes, advances = array("I"), array("H")
-    for code, gid in pairs:
-        if 0 < gid < num_glyphs:  # fontTools drops gid 0 (.notdef); past the end is no glyph
-            codes.append(code)
-            advances.append(widths[gid])
-    return FontMetrics(codes, advances, upm)
+        head = file.read(12)
+        if head[:4] in (b"wOFF", b"wOF2"):  # compressed: fontTools unpacks it
+            return _fonttools_tables(file, index, tags)
+        start = 0
+        if head[:4] == b"ttcf":
+            count = struct.unpack_from(">I", head, 8)[0]
+            if not 0 <= index < count:
+                raise ValueError(f"the collection has {count} fonts, no index {index}")
+            file.seek(12 + 4 * index)
+            start = struct.unpack(">I", file.read(4))[0]
+        elif index != 0:
+            raise ValueError(f"a single font has no index {index}")
+        file.seek(start + 4)
+        count = struct.unpack(">H", file.read(2))[0]
+        file.seek(start + 12)
+        directory = file.read(16 * count)
+        found = {}
+        for k in range(count):
+            tag, _checksum, offset, length = struct.unpack_from(">4sIII", directory, 16 * k)
+            found[tag.decode("latin-1")] = (offset, length)
+        return {tag: _table(file, found, tag) for tag in tags}
+
+
+def _table(file, found: dict[str, tuple[int, int]], tag: str) -> bytes:
+    if tag not in found:
+        raise ValueError(f"the font has no {tag!r} table")
+    offset, length = found[tag]
+    file.seek(offset)
+    return file.read(length)
+
+
+def _fonttools_tables(file, index: int, tags: tuple[str, ...]) -> dict[str, bytes]:
+    from fontTools.ttLib.sfnt import SFNTReader
+
+    file.seek(0)
+    reader = SFNTReader(file, fontNumber=index)
+    return {tag: reader[tag] for tag in tags}
 
 
 def _advance_widths(hhea: bytes, hmtx: bytes, num_glyphs: int) -> array:
@@ -83,35 +121,33 @@ def _advance_widths(hhea: bytes, hmtx: bytes, num_glyphs: int) -> array:
     return widths
 
 
-def _best_cmap(data: bytes) -> list[tuple[int, int]]:
-    """(code point, glyph id) pairs of the subtable fontTools' ``getBestCmap`` would use."""
+def _best_cmap(data: bytes) -> tuple[array, array]:
+    """(code points, glyph ids) of the subtable fontTools' ``getBestCmap`` would use."""
     count = struct.unpack_from(">H", data, 2)[0]
     records = [struct.unpack_from(">HHI", data, 4 + 8 * k) for k in range(count)]
     for wanted in CMAP_PREFERENCES:
         for platform, encoding, offset in records:
             if (platform, encoding) == wanted:
-                return _unique(_subtable(data, offset))
-    return []
+                return _unique(*_subtable(data, offset))
+    return array("I"), array("I")
 
 
-def _subtable(data: bytes, offset: int) -> list[tuple[int, int]]:
+def _subtable(data: bytes, offset: int) -> tuple[array, array]:
+    """(code points, glyph ids) in the subtable's order (arrays: no object per character)."""
     fmt = struct.unpack_from(">H", data, offset)[0]
     if fmt == 4:
         return _format4(data, offset)
-    if fmt in (12, 13):
-        groups = struct.unpack_from(">I", data, offset + 12)[0]
-        pairs = []
-        for k in range(groups):
-            start, end, gid = struct.unpack_from(">III", data, offset + 16 + 12 * k)
-            if fmt == 12:
-                pairs.extend(zip(range(start, end + 1), range(gid, gid + end - start + 1)))
-            else:
-                pairs.extend((code, gid) for code in range(start, end + 1))
-        return pairs
-    raise UnsupportedCmap(f"cmap format {fmt}")
+    if fmt not in (12, 13):
+        raise UnsupportedCmap(f"cmap format {fmt}")
+    codes, gids = array("I"), array("I")
+    groups = struct.unpack_from(">I", data, offset + 12)[0]
+    for start, end, gid in struct.iter_unpack(">III", data[offset + 16:offset + 16 + 12 * groups]):
+        codes.extend(range(start, end + 1))
+        gids.extend(range(gid, gid + end - start + 1) if fmt == 12 else [gid] * (end - start + 1))
+    return codes, gids
 
 
-def _format4(data: bytes, offset: int) -> list[tuple[int, int]]:
+def _format4(data: bytes, offset: int) -> tuple[array, array]:
     """Segments as fontTools reads them (its last segment, the 0xFFFF end, is skipped)."""
     segments = struct.unpack_from(">H", data, offset + 6)[0] // 2
     ends = struct.unpack_from(f">{segments}H", data, offset + 14)
@@ -119,30 +155,34 @@ def _format4(data: bytes, offset: int) -> list[tuple[int, int]]:
     deltas = struct.unpack_from(f">{segments}h", data, offset + 16 + 4 * segments)
     ranges_at = offset + 16 + 6 * segments
     ranges = struct.unpack_from(f">{segments}H", data, ranges_at)
-    pairs = []
+    codes, gids = array("I"), array("I")
     for i in range(segments - 1):
-        for code in range(starts[i], ends[i] + 1):
-            if ranges[i] == 0:
-                gid = code + deltas[i]
-            else:
-                at = ranges_at + 2 * i + ranges[i] + 2 * (code - starts[i])
-                gid = struct.unpack_from(">H", data, at)[0]
-                gid = gid + deltas[i] if gid else 0
-            pairs.append((code, gid & 0xFFFF))
-    return pairs
+        span = range(starts[i], ends[i] + 1)
+        codes.extend(span)
+        if ranges[i] == 0:
+            gids.extend((code + deltas[i]) & 0xFFFF for code in span)
+            continue
+        at = ranges_at + 2 * i + ranges[i]
+        for gid in struct.unpack_from(f">{len(span)}H", data, at):
+            gids.append((gid + deltas[i]) & 0xFFFF if gid else 0)
+    return codes, gids
 
 
-def _unique(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _unique(codes: array, gids: array) -> tuple[array, array]:
     """Sorted by code point; a code point mapped twice keeps its last glyph, as a dict would."""
-    if all(a[0] < b[0] for a, b in pairwise(pairs)):
-        return pairs
-    return sorted(dict(pairs).items())
+    if all(a < b for a, b in pairwise(codes)):
+        return codes, gids
+    mapping = dict(zip(codes, gids))
+    return array("I", sorted(mapping)), array("I", (mapping[c] for c in sorted(mapping)))
 
 
-def _fonttools_cmap(path: Path, index: int) -> list[tuple[int, int]]:
+def _fonttools_cmap(path: Path, index: int) -> tuple[array, array]:
+    from fontTools.ttLib import TTFont
+
     font = TTFont(str(path), fontNumber=index, lazy=True)
     try:
-        best = font.getBestCmap() or {}
-        return sorted((code, font.getGlyphID(name)) for code, name in best.items())
+        best = sorted((font.getBestCmap() or {}).items())
+        return (array("I", (code for code, _ in best)),
+                array("I", (font.getGlyphID(name) for _, name in best)))
     finally:
         font.close()

@@ -68,7 +68,7 @@ def test_the_bmp_subtable_format_4_reads_as_fonttools_reads_it(face):
     font = TTFont(str(path), fontNumber=index, lazy=True)
     expected = {c: font.getGlyphID(n) for c, n in font["cmap"].getcmap(3, 1).cmap.items()}
     assert struct.unpack_from(">H", data, offset)[0] == 4
-    assert {c: g for c, g in _subtable(data, offset) if g} == expected
+    assert {c: g for c, g in zip(*_subtable(data, offset)) if g} == expected
 
 
 def test_freetype_draws_the_advances_the_fit_check_measures(face):
