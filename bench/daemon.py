@@ -4,7 +4,6 @@ client) against the same read called directly, and the daemon's resident memory.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -51,7 +50,7 @@ def running_daemon(bench: Bench, now: datetime,
     name = f"bench-{role}-{len(store.list())}"
     secret, _ = store.create(name, role, now)
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-c", open("/tmp/h-rss-dump.py").read() if os.environ.get("H_RSS_DUMP") else "from cardservice.cli.main import main; main()",
+    proc = subprocess.Popen([sys.executable, "-c", "from cardservice.cli.main import main; main()",
                              "--home", str(bench.home.root), "serve", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20,
