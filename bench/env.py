@@ -97,15 +97,15 @@ class PcscEnv:
         self.served += served
         return served
 
-    def release(self, served: list[Served]) -> None:
-        """Take these cards out; returns when pcscd shows their readers empty (at most 3 s),
-        so that the slots count as free again."""
+    def release(self, served: list[Served], timeout: float = 5.0) -> None:
+        """Take these cards out; back once pcscd shows their readers empty (their slots free
+        again for the next ``serve``/``feed``), or after ``timeout`` seconds."""
         for s in served:
             _stop(s.process)
             if s in self.served:
                 self.served.remove(s)
         readers = {s.reader for s in served}
-        deadline = time.monotonic() + 3.0
+        deadline = time.monotonic() + timeout
         while readers & present_readers() and time.monotonic() < deadline:
             time.sleep(0.05)
 

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     #: "verify": read and verify cards only; every write and application route -> FORBIDDEN
     mode: Literal["full", "verify"] = "full"
     console_idle_minutes: int = Field(default=15, gt=0, description="console session idle timeout")
+    reservation_ttl_minutes: float = Field(
+        default=10.0, gt=0, description="a write reservation neither confirmed nor released "
+        "expires after this (engine/expiry.py)")
+    reservation_sweep_seconds: float = Field(
+        default=60.0, gt=0, description="how often the daemon releases expired reservations")
     require_applications: bool | None = Field(
         default=None, description="refuse direct issues (application_required); default: "
         "true with a PostgreSQL database, else false")

@@ -43,24 +43,31 @@ def pcscd() -> Iterator[Pcscd]:
 
 
 def _states(readers: list[str] | None = None) -> dict[str, int]:
-    """pcscd's state word per reader (no card I/O, so a mute card cannot block it)."""
+    """pcscd's state word per reader (no card I/O, so a mute card cannot block it). Raises
+    RuntimeError when pcscd does not answer: a test must not take "no answer" for "no card"."""
     for _attempt in range(5):
         try:
             return _states_once(readers)
         except SystemError:  # pyscard under load: "returned NULL without setting an exception"
             time.sleep(0.05)
-    return {}
+    raise RuntimeError("pyscard kept failing to read pcscd's reader states")
 
 
 def _states_once(readers: list[str] | None) -> dict[str, int]:
     from smartcard import scard
 
-    _, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hr != scard.SCARD_S_SUCCESS:
+        raise RuntimeError(f"pcscd refused a context: {scard.SCardGetErrorMessage(hr)}")
     try:
         names = readers or scard.SCardListReaders(ctx, [])[1] or []
+        if not names:
+            return {}
         hr, states = scard.SCardGetStatusChange(
             ctx, 0, [(r, scard.SCARD_STATE_UNAWARE) for r in names])
-        return {name: state for name, state, _ in states} if hr == 0 else {}
+        if hr != scard.SCARD_S_SUCCESS:
+            raise RuntimeError(f"reader states of {names}: {scard.SCardGetErrorMessage(hr)}")
+        return {name: state for name, state, _ in states}
     finally:
         scard.SCardReleaseContext(ctx)
 
@@ -72,14 +79,22 @@ def present_readers() -> set[str]:
 
 
 def wait_card_state(reader: str, present: bool, timeout: float = 5.0) -> bool:
-    """Wait until pcscd reports a card in ``reader`` (or none); False on timeout."""
+    """Wait until pcscd reports a card in ``reader`` (or none); False on timeout. If pcscd
+    did not answer at the end, raises its RuntimeError rather than say "no card"."""
     from smartcard.scard import SCARD_STATE_PRESENT
 
     deadline = time.monotonic() + timeout
+    failure: RuntimeError | None = None
     while time.monotonic() < deadline:
-        if bool(_states([reader]).get(reader, 0) & SCARD_STATE_PRESENT) == present:
-            return True
+        try:
+            if bool(_states([reader]).get(reader, 0) & SCARD_STATE_PRESENT) == present:
+                return True
+            failure = None
+        except RuntimeError as exc:  # pcscd restarting: ask again until the deadline
+            failure = exc
         time.sleep(0.05)
+    if failure is not None:
+        raise failure
     return False
 
 

@@ -51,6 +51,7 @@ def build_runtime(settings: Settings, *, service: Service | None = None,
         stores=Stores(settings.home, database_url=settings.database_url,
                       site_id=settings.site_id),
         require_applications=settings.applications_required)
+    service.reservation_ttl = timedelta(minutes=settings.reservation_ttl_minutes)
     service.home.ensure()
     _check_schema(service.stores)
     backend = backend or PcscBackend(service.driver)
@@ -82,7 +83,9 @@ def _lifespan(runtime: Runtime):
         runtime.load_engine()
         runtime.idempotency.prune(runtime.clock())
         runtime.monitor.start()  # its first poll reconciles pending intents of cards present
-        sweeper = asyncio.create_task(runtime.sweep_reservations(), name="reservation-sweep")
+        sweeper = asyncio.create_task(
+            runtime.sweep_reservations(runtime.settings.reservation_sweep_seconds),
+            name="reservation-sweep")
         logger.info("cardservice %s ready", __version__)
         try:
             yield

@@ -92,3 +92,5 @@ class ProductionRunOut(BaseModel):
     left: int
     rate: float
     eta_seconds: float | None
+    #: a stop was asked for (POST .../stop); the run still finishes the cards in hand
+    stop_requested: bool = False

@@ -12,6 +12,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cardservice import errors
 from cardservice.api.errors import error_response
 
+#: the console page a refused console request gets instead (in the clerk's language)
+CONSOLE_REFUSED = "/console/verify-only"
+
 #: (method, path pattern) a verify-only daemon serves.
 ALLOWED = (
     ("GET", re.compile(r"/v1/health")),
@@ -47,6 +50,12 @@ class VerifyOnlyGuard:
             return
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["path"] == "/console" or scope["path"].startswith("/console/"):
+            # a clerk gets a page (403) rather than JSON; the refused route never runs
+            page = {**scope, "method": "GET", "path": CONSOLE_REFUSED,
+                    "raw_path": CONSOLE_REFUSED.encode(), "query_string": b""}
+            await self.app(page, receive, send)
             return
         response = error_response(errors.VerifyOnlyError(
             "this installation only reads and verifies cards (CARDSERVICE_MODE=verify)"))

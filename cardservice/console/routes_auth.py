@@ -32,6 +32,14 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
+@router.get("/verify-only")
+async def verify_only_refused(request: Request) -> Response:
+    """What a verify-only installation (CARDSERVICE_MODE=verify) shows for a console page it
+    does not serve (api/verifymode.py sends every such request here)."""
+    return render(request, "error.html", status=403, code="FORBIDDEN",
+                  message=translator(request)("error.verify_only"))
+
+
 def _safe_next(value: str | None) -> str:
     """Only a console path (no scheme, no host): no open redirect."""
     if value and value.startswith(f"{PREFIX}/") and "//" not in value and "\\" not in value:

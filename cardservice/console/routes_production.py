@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from cardservice import errors
 from cardservice.api.application_models import ProductionRunIn
 from cardservice.api.routes.applications import applications
-from cardservice.api.routes.production import find_run, start_run
+from cardservice.api.routes.production import find_run, progress_of, start_run
 from cardservice.console.web import PREFIX, clerk_of, console_of, posted_form, redirect, render
 from cardservice.roles import Role
 from cardservice.transport.readers import reader_id
@@ -68,11 +68,22 @@ async def production_start(request: Request) -> Response:
 async def run_page(run_id: str, request: Request) -> Response:
     clerk = await clerk_of(request, Role.CERTIFIER)
     run = find_run(console_of(request).runtime, run_id)
-    return render(request, "production_run.html", clerk=clerk, run=run.progress.as_dict())
+    return render(request, "production_run.html", clerk=clerk, run=progress_of(run))
+
+
+@router.post("/{run_id}/stop")
+async def run_stop(run_id: str, request: Request) -> Response:
+    """The run's Stop button: the cards in its readers are finished, no reader takes another."""
+    clerk, _form = await posted_form(request, Role.CERTIFIER)
+    run = find_run(console_of(request).runtime, run_id)
+    if run.progress.state == "running":
+        run.stop()
+        logger.info("production run %s: stop asked by %s (console)", run_id, clerk.actor)
+    return redirect(f"{PREFIX}/production/{run_id}")
 
 
 @router.get("/{run_id}/progress")
 async def run_progress(run_id: str, request: Request) -> JSONResponse:
     await clerk_of(request, Role.CERTIFIER)
     run = find_run(console_of(request).runtime, run_id)
-    return JSONResponse(run.progress.as_dict(), headers={"Cache-Control": "no-store"})
+    return JSONResponse(progress_of(run), headers={"Cache-Control": "no-store"})

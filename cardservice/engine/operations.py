@@ -151,7 +151,7 @@ class Engine:
             registry_error = error_block(
                 exc, pending_write=not isinstance(exc, errors.RegistryUnavailableError))
         view = self._with_registry(files, self._verify(files), registry_error)
-        return dataclasses.replace(view, reconciled=tuple(settled))
+        return dataclasses.replace(view, reconciled=tuple(settled)) if settled else view
 
     # --- issue --------------------------------------------------------------------------
 

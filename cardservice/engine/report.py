@@ -46,6 +46,10 @@ class Status(str, Enum):
     REVOCATION_STALE = "revocation_stale"
 
 
+#: every check, in the order a report lists them
+CHECKS = tuple(Check)
+
+
 @dataclass(frozen=True)
 class CheckResult:
     check: Check
@@ -68,7 +72,10 @@ class ChipEvidence:
 
 
 def succeeded(check: Check) -> CheckResult:
-    return CheckResult(check, Result.SUCCEEDED, "ok")
+    return _SUCCEEDED[check]
+
+
+_SUCCEEDED = {check: CheckResult(check, Result.SUCCEEDED, "ok") for check in Check}
 
 
 def failure(check: Check, reason: str) -> CheckResult:
@@ -105,7 +112,7 @@ class VerificationReport:
         updated = {item.check: item for item in self.checks}
         for check in (Check.REVOCATION, Check.ROLLBACK):
             updated[check] = not_checked(check, REGISTRY_UNAVAILABLE)
-        checks = tuple(updated[check] for check in Check)
+        checks = tuple(updated[check] for check in CHECKS)
         return replace(self, checks=checks, status=status_of(checks))
 
     def with_registry(
@@ -118,7 +125,7 @@ class VerificationReport:
         updated[Check.REVOCATION] = _revocation(revoked)
         updated[Check.ROLLBACK] = rollback_check(self.record, last_sequence, self.counter)
         updated[Check.SPONSOR] = _sponsor(self.record, sponsor_eligible)
-        checks = tuple(updated[check] for check in Check)
+        checks = tuple(updated[check] for check in CHECKS)
         return replace(self, checks=checks, status=status_of(checks))
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from cardservice import errors
+from cardservice.engine.expiry import RESERVATION_TTL
 from cardservice.engine.operations import Clock, Engine, utc_now
 from cardservice.engine.verifyonly import VerifyOnly
 from cardservice.face import Face
@@ -22,6 +24,24 @@ logger = logging.getLogger(__name__)
 
 ENV_MODE = "CARDSERVICE_MODE"
 MODES = ("full", "verify")
+ENV_RESERVATION_TTL = "CARDSERVICE_RESERVATION_TTL_MINUTES"
+
+
+def reservation_ttl_from_env() -> timedelta:
+    """``CARDSERVICE_RESERVATION_TTL_MINUTES`` (the CLI's; the daemon's comes from its settings),
+    or :data:`RESERVATION_TTL`."""
+    raw = os.environ.get(ENV_RESERVATION_TTL)
+    if not raw:
+        return RESERVATION_TTL
+    try:
+        minutes = float(raw)
+    except ValueError:
+        minutes = 0.0
+    if not minutes > 0:
+        raise errors.ValidationError("reservation_ttl_minutes",
+                                     f"{ENV_RESERVATION_TTL} must be a positive number of "
+                                     "minutes", "bad_value")
+    return timedelta(minutes=minutes)
 
 
 def mode_from_env() -> str:
@@ -40,6 +60,8 @@ class Service:
     #: "full" (sign and write) or "verify" (read and verify only; CARDSERVICE_MODE)
     mode: str = "full"
     require_applications: bool = False
+    #: when an unconfirmed write reservation expires (CARDSERVICE_RESERVATION_TTL_MINUTES)
+    reservation_ttl: timedelta = RESERVATION_TTL
     _engine: Engine | None = field(default=None, init=False)
     _driver: object | None = field(default=None, init=False)
 
@@ -51,6 +73,8 @@ class Service:
     def open(cls, home: Path | None = None, **kw) -> Service:
         if kw.get("mode") is None:
             kw["mode"] = mode_from_env()
+        if kw.get("reservation_ttl") is None:
+            kw["reservation_ttl"] = reservation_ttl_from_env()
         return cls(DataDir(home or default_home()), **kw)
 
     @property
@@ -59,17 +83,19 @@ class Service:
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None and self.mode == "verify":
-            self._engine = Engine(None, self.registry(), self.audit(), clock=self.clock,
-                                  verify_only=VerifyOnly(self.home),
-                                  face=Face(home=self.home.root))
         if self._engine is None:
-            keys = load_keys(self.home)
-            self._engine = Engine(keys, self.registry(), self.audit(), clock=self.clock,
-                                  issue_lock_path=self.home.root / "issue.lock",
-                                  face=Face(home=self.home.root),
-                                  require_applications=self.require_applications)
+            self._engine = self._make_engine()
+            self._engine.reservation_ttl = self.reservation_ttl
         return self._engine
+
+    def _make_engine(self) -> Engine:
+        if self.mode == "verify":
+            return Engine(None, self.registry(), self.audit(), clock=self.clock,
+                          verify_only=VerifyOnly(self.home), face=Face(home=self.home.root))
+        keys = load_keys(self.home)
+        return Engine(keys, self.registry(), self.audit(), clock=self.clock,
+                      issue_lock_path=self.home.root / "issue.lock", face=Face(home=self.home.root),
+                      require_applications=self.require_applications)
 
     def registry(self) -> Registry:
         if self._engine is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from card_layout.errors import FieldError, FormatError
@@ -29,6 +29,7 @@ from card_layout.record import ResidenceRecord
 from card_layout.signature import SignatureBlock
 from card_layout.slots import SlotState, current_slot, read_slots
 from cardservice.engine.report import (
+    CHECKS,
     NOT_CHECKED_REGISTRY,
     Check,
     CheckResult,
@@ -59,6 +60,11 @@ logger = logging.getLogger(__name__)
 
 #: Decoded card contents kept by :func:`_parse` (a few KB each; the cards recently read).
 PARSED_CACHE = 256
+#: Signature verdicts kept per decoded content (one serial and one authority pair in practice).
+VERDICTS_PER_CONTENT = 8
+
+#: (serial, identity authority, record authority) -> (IDENTITY_SIGNATURE, RECORD_SIGNATURE)
+_VerdictKey = tuple[bytes, tuple[bytes, str] | None, tuple[bytes, str] | None]
 
 @dataclass(frozen=True)
 class _Parsed:
@@ -69,6 +75,9 @@ class _Parsed:
     id_error: FormatError | None
     slots: tuple[SlotState, SlotState]
     current: SlotState | None
+    #: signature verdicts that held for exactly this content (see :func:`_signatures`)
+    verdicts: dict[_VerdictKey, tuple[CheckResult, CheckResult]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False)
 
 
 def verify_card(
@@ -99,6 +108,7 @@ def verify_card(
                                   None, None, None)
 
 
+@functools.lru_cache(maxsize=16)
 def _rest_not_checked(*done: Check, reason: str = "not_checked") -> tuple[CheckResult, ...]:
     """Every check not in ``done``, not checked (in Check order)."""
     registry = (Check.REVOCATION, Check.ROLLBACK, Check.SPONSOR)
@@ -110,17 +120,18 @@ def _verify(serial: bytes, id_file: bytes, slot_a: bytes, slot_b: bytes, trust: 
             today: date, at: datetime, chip: ChipEvidence | None,
             photo: bytes | None) -> VerificationReport:
     parsed = _parse(id_file, slot_a, slot_b)
-    record = parsed.current.record if parsed.current else None
-    report = VerificationReport(
-        Status.INVALID, (), serial, parsed.identity, record,
-        parsed.current.fid if parsed.current else None, parsed.identity_sig,
-        parsed.current.signature if parsed.current else None, parsed.slots)
+    current = parsed.current
     checks = _checks(serial, parsed, trust, today, at)
+    bound = None
     if checks[0].result is Result.SUCCEEDED:
         checks = _with_chip(checks, serial, parsed, chip, photo)
-        report = replace(report, photo=_bound_photo(parsed.identity, photo))
+        bound = _bound_photo(parsed.identity, photo)
     counter = chip.counter if chip is not None and _chipsucceeded(checks) else None
-    return replace(report, checks=checks, status=status_of(checks), counter=counter)
+    return VerificationReport(
+        status_of(checks), checks, serial, parsed.identity,
+        current.record if current else None, current.fid if current else None,
+        parsed.identity_sig, current.signature if current else None, parsed.slots,
+        counter=counter, photo=bound)
 
 
 def _chipsucceeded(checks: tuple[CheckResult, ...]) -> bool:
@@ -142,7 +153,7 @@ def _with_chip(checks: tuple[CheckResult, ...], serial: bytes, parsed: _Parsed,
     updated[Check.ROLLBACK] = rollback_check(record, None, counter)
     if photo is not None and not _photo_matches(parsed.identity, photo):
         updated[Check.IDENTITY_SIGNATURE] = failure(Check.IDENTITY_SIGNATURE, "bad_signature")
-    return tuple(updated[c] for c in Check)
+    return tuple(updated[c] for c in CHECKS)
 
 
 def _chip_authentic(serial: bytes, identity: Identity | None,
@@ -225,8 +236,7 @@ def _checks(serial: bytes, parsed: _Parsed, trust: TrustStore, today: date,
     rec_auth, rec_chain = _resolve(trust, record_sig, at, signed_at)
     results = (
         format_result,
-        _identity_signature(serial, parsed, id_auth, id_chain),
-        _record_signature(serial, parsed, rec_auth, rec_chain),
+        *_signatures(serial, parsed, (id_auth, id_chain), (rec_auth, rec_chain)),
         _chain_check(id_chain, rec_chain),
         _validity(parsed.current.record if parsed.current else None, today),
     )
@@ -259,6 +269,35 @@ def _resolve(trust: TrustStore, sig: SignatureBlock | None, at: datetime,
     except TrustError as exc:
         known = [a for a in trust.authorities if a.key_id == sig.key_id]
         return (known[0] if known else None), failure(Check.CERTIFICATE_CHAIN, exc.reason)
+
+
+def _signatures(serial: bytes, parsed: _Parsed,
+                identity: tuple[Authority | None, CheckResult | None],
+                record: tuple[Authority | None, CheckResult | None],
+                ) -> tuple[CheckResult, CheckResult]:
+    """IDENTITY_SIGNATURE and RECORD_SIGNATURE, each with its (authority, failed chain).
+
+    Both are a pure function of the card's bytes, its serial and each authority's exact public
+    key and name, so verdicts where neither failed are kept with the decoded content
+    (``parsed.verdicts``, as long as :func:`_parse` keeps it): a card read again with the same
+    bytes skips the signed-bytes encoding and the signature checks. The authorities themselves
+    are still resolved on every read (chain, CRL, validity windows at ``at``); a failure is
+    never kept, so a tampered or copied card is checked in full every time."""
+    key = (serial, _authority_key(identity[0]), _authority_key(record[0]))
+    kept = parsed.verdicts.get(key)
+    if kept is not None:
+        return kept
+    results = (_identity_signature(serial, parsed, *identity),
+               _record_signature(serial, parsed, *record))
+    if all(r.result is not Result.FAILED for r in results):
+        if len(parsed.verdicts) >= VERDICTS_PER_CONTENT:
+            parsed.verdicts.clear()
+        parsed.verdicts[key] = results
+    return results
+
+
+def _authority_key(authority: Authority | None) -> tuple[bytes, str] | None:
+    return None if authority is None else (authority.spki, authority.name)
 
 
 def _chain_check(*chains: CheckResult | None) -> CheckResult:

@@ -16,6 +16,8 @@ from card_layout.files import CHIP_SIGNATURE_LEN
 
 logger = logging.getLogger(__name__)
 
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+
 
 def chip_answer_valid(public_point: bytes, serial: bytes, counter: int, challenge: bytes,
                       answer: bytes) -> bool:
@@ -27,7 +29,7 @@ def chip_answer_valid(public_point: bytes, serial: bytes, counter: int, challeng
         key = _chip_key(bytes(public_point))
         der = encode_dss_signature(int.from_bytes(answer[:32], "big"),
                                    int.from_bytes(answer[32:], "big"))
-        key.verify(der, chip_auth_tbs(serial, counter, challenge), ec.ECDSA(hashes.SHA256()))
+        key.verify(der, chip_auth_tbs(serial, counter, challenge), _ECDSA_SHA256)
     except (InvalidSignature, ValueError):
         return False
     return True

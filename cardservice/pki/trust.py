@@ -15,8 +15,9 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
 from cryptography import x509
@@ -61,6 +62,25 @@ class Authority:
     key_id: bytes
     public_key: object
     certificate: x509.Certificate
+
+    @cached_property
+    def spki(self) -> bytes:
+        """The DER SubjectPublicKeyInfo of :attr:`public_key`: the exact key, as bytes (a
+        cache of what this key verified is keyed by it)."""
+        return self.public_key.public_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """What a trust store knows of one authority certificate apart from the time: its root (or
+    the time-independent check that failed), its CRL revocation date, and the validity windows
+    of the root and the certificate, in the order they are checked."""
+
+    authority: Authority
+    root: x509.Certificate | tuple[str, str]
+    revoked_at: datetime | None
+    windows: tuple[tuple[datetime, datetime, str], ...] = field(default=())
 
 
 # --- making certificates and CRLs --------------------------------------------------------
@@ -181,9 +201,10 @@ class TrustStore:
         self.roots = list(roots)
         self.crls = list(crls)
         self.authorities = [_authority(cert) for cert in authorities]
-        # cert -> its root, or the (reason, message) of the time-independent check that failed
-        self._issuers: dict[x509.Certificate, x509.Certificate | tuple[str, str]] = {}
         self._revocations: dict[x509.Certificate, datetime | None] = {}
+        # key id -> the chains of the certificates with that key, newest expiry first (the
+        # checks that do not depend on the time, worked out once per store)
+        self._chains: dict[bytes, tuple[_Chain, ...]] = {}
 
     @classmethod
     def load(cls, folder: Path) -> TrustStore:
@@ -208,63 +229,50 @@ class TrustStore:
         after the CRL entry's revocation date raises "authority_revoked", before it the
         certificate stays good; without ``signed_at`` (data that carries no signing time) any
         entry raises "revoked"."""
-        candidates = [a for a in self.authorities if a.key_id == bytes(key_id)]
-        if not candidates:
+        chains = self._chains_of(bytes(key_id))
+        if not chains:
             raise TrustError("unknown_key_id", f"no authority certificate has key id "
                                                f"{bytes(key_id).hex()}")
-        candidates.sort(key=lambda a: a.certificate.not_valid_after_utc, reverse=True)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
         first_error: TrustError | None = None
-        for authority in candidates:
+        for chain in chains:
             try:
-                self._check_chain(authority.certificate, at, signed_at)
-                return authority
+                _check_chain(chain, at, signed_at)
+                return chain.authority
             except TrustError as exc:
                 first_error = first_error or exc
         assert first_error is not None
         raise first_error
 
-    def _check_chain(self, cert: x509.Certificate, at: datetime,
-                     signed_at: datetime | None = None) -> None:
-        root = self._trusted_root(cert)
-        self._check_revocation(root, cert, signed_at)
-        for checked in (root, cert):
-            _check_window(checked, at)
+    def _chains_of(self, key_id: bytes) -> tuple[_Chain, ...]:
+        """The chain facts of every certificate with ``key_id``, newest expiry first. Roots,
+        authorities and CRLs are fixed at construction (a new CRL makes a new store), so they
+        are worked out once per key id; only the time is compared on each call."""
+        chains = self._chains.get(key_id)
+        if chains is None:
+            candidates = sorted((a for a in self.authorities if a.key_id == key_id),
+                                key=lambda a: a.certificate.not_valid_after_utc, reverse=True)
+            chains = tuple(self._chain(a) for a in candidates)
+            self._chains[key_id] = chains
+        return chains
 
-    def _trusted_root(self, cert: x509.Certificate) -> x509.Certificate:
-        """The root that issued ``cert`` and is a CA. These checks do not
-        depend on the time, and roots and CRLs are fixed at construction, so the verdict is
-        computed once per certificate (the chain signature costs more than the rest of a read's
-        verification); the validity windows are checked on every call."""
-        verdict = self._issuers.get(cert)
-        if verdict is None:
-            try:
-                verdict = self._root_checks(cert)
-            except TrustError as exc:
-                verdict = (exc.reason, "" if exc.message == exc.reason else exc.message)
-            self._issuers[cert] = verdict
-        if isinstance(verdict, tuple):
-            raise TrustError(*verdict)
-        return verdict
+    def _chain(self, authority: Authority) -> _Chain:
+        cert = authority.certificate
+        try:  # the chain signature costs more than the rest of a read's verification
+            root = self._root_checks(cert)
+        except TrustError as exc:
+            return _Chain(authority, (exc.reason, "" if exc.message == exc.reason
+                                      else exc.message), None)
+        windows = tuple((c.not_valid_before_utc, c.not_valid_after_utc, authority_name(c))
+                        for c in (root, cert))
+        return _Chain(authority, root, self.revoked_at(root, cert), windows)
 
     def _root_checks(self, cert: x509.Certificate) -> x509.Certificate:
         root = self._issuer_of(cert)
         if not _is_ca(root):
             raise TrustError("not_a_ca", f"root {authority_name(root)!r} is not a CA")
         return root
-
-    def _check_revocation(self, root: x509.Certificate, cert: x509.Certificate,
-                          signed_at: datetime | None) -> None:
-        revoked_at = self.revoked_at(root, cert)
-        if revoked_at is None:
-            return
-        if signed_at is None:
-            raise TrustError("revoked", f"certificate {cert.serial_number:x} is revoked")
-        if signed_at.tzinfo is None:
-            signed_at = signed_at.replace(tzinfo=UTC)
-        if signed_at >= revoked_at:
-            raise TrustError("authority_revoked",
-                             f"certificate {cert.serial_number:x} is revoked from "
-                             f"{revoked_at.isoformat()}; signed {signed_at.isoformat()}")
 
     def _issuer_of(self, cert: x509.Certificate) -> x509.Certificate:
         named = [r for r in self.roots if r.subject == cert.issuer]
@@ -296,6 +304,36 @@ class TrustStore:
         return self._revocations[cert]
 
 
+def _check_chain(chain: _Chain, at: datetime, signed_at: datetime | None) -> None:
+    """The checks of :meth:`TrustStore.resolve` for one certificate, in their order: the
+    root, the CRL (judged at ``signed_at``), then the root's and the certificate's validity
+    windows at ``at`` (timezone-aware)."""
+    if isinstance(chain.root, tuple):
+        raise TrustError(*chain.root)
+    _check_revocation(chain.authority.certificate, chain.revoked_at, signed_at)
+    for not_before, not_after, name in chain.windows:
+        if at < not_before:
+            raise TrustError("not_yet_valid", f"certificate of {name!r} is valid from "
+                                              f"{not_before.isoformat()}")
+        if at > not_after:
+            raise TrustError("expired", f"certificate of {name!r} expired "
+                                        f"{not_after.isoformat()}")
+
+
+def _check_revocation(cert: x509.Certificate, revoked_at: datetime | None,
+                      signed_at: datetime | None) -> None:
+    if revoked_at is None:
+        return
+    if signed_at is None:
+        raise TrustError("revoked", f"certificate {cert.serial_number:x} is revoked")
+    if signed_at.tzinfo is None:
+        signed_at = signed_at.replace(tzinfo=UTC)
+    if signed_at >= revoked_at:
+        raise TrustError("authority_revoked",
+                         f"certificate {cert.serial_number:x} is revoked from "
+                         f"{revoked_at.isoformat()}; signed {signed_at.isoformat()}")
+
+
 def _authority(cert: x509.Certificate) -> Authority:
     public_key = cert.public_key()
     return Authority(authority_name(cert), compute_key_id(public_key), public_key, cert)
@@ -311,17 +349,6 @@ def _is_ca(cert: x509.Certificate) -> bool:
     except x509.ExtensionNotFound:
         return constraints.ca
     return constraints.ca and usage.key_cert_sign
-
-
-def _check_window(cert: x509.Certificate, at: datetime) -> None:
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    if at < cert.not_valid_before_utc:
-        raise TrustError("not_yet_valid", f"certificate of {authority_name(cert)!r} is valid "
-                                          f"from {cert.not_valid_before_utc.isoformat()}")
-    if at > cert.not_valid_after_utc:
-        raise TrustError("expired", f"certificate of {authority_name(cert)!r} expired "
-                                    f"{cert.not_valid_after_utc.isoformat()}")
 
 
 def _self_signed(cert: x509.Certificate) -> bool:

@@ -10,7 +10,9 @@ The database enforces what must hold even for racing writers:
   clerks (or two sites) deciding at once cannot both win;
 - a production worker *claims* the next certified application (:meth:`claim_next`) in one
   transaction; a claim is released when the card fails, and the stale claims of an interrupted
-  run are released when the next run starts (:meth:`release_claims`).
+  run are released when the next run starts (:meth:`release_claims`). A claim carries the time
+  it was taken, which its run renews while it runs (:meth:`renew_claims`), so a run on another
+  PC can tell a claim whose run died (:meth:`claim_leases`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cardservice.errors import ApplicationOpenError, ApplicationStateError, NotFoundError
@@ -56,6 +58,9 @@ COMPONENT = migrations.register(migrations.Component("applications", (
     migrations.Step(1, "applications, one open application per citizen",
                     _TABLE.format(int="INTEGER", date="TEXT", time="TEXT"),
                     _TABLE.format(int="BIGINT", date="DATE", time="TIMESTAMPTZ")),
+    migrations.Step(2, "when each production claim was taken or last renewed (its lease)",
+                    "ALTER TABLE applications ADD COLUMN claimed_at TEXT",
+                    "ALTER TABLE applications ADD COLUMN claimed_at TIMESTAMPTZ"),
 )))
 
 _COLUMNS = ("id, citizen_number, kind, status, site, due_on, submitted_at, updated_at, "
@@ -191,25 +196,42 @@ class ApplicationStore(Store):
                        (*args, app_id, expected_status))
             return _require(tx, app_id)
 
-    def claim_next(self, run_id: str) -> ApplicationRow | None:
+    def claim_next(self, run_id: str, now: datetime | None = None) -> ApplicationRow | None:
         """Claim the certified, unclaimed application due first for production run ``run_id``."""
+        stamp = db.to_db_time(now or datetime.now(UTC))
         with self._db.transaction() as tx:
             for (app_id,) in tx.execute(
                     "SELECT id FROM applications WHERE status = 'certified' "
                     "AND claimed_by IS NULL ORDER BY due_on, seq LIMIT 5").fetchall():
-                taken = tx.execute("UPDATE applications SET claimed_by = ? WHERE id = ? "
-                                   "AND claimed_by IS NULL AND status = 'certified'",
-                                   (run_id, app_id)).rowcount
+                taken = tx.execute("UPDATE applications SET claimed_by = ?, claimed_at = ? "
+                                   "WHERE id = ? AND claimed_by IS NULL AND status = 'certified'",
+                                   (run_id, stamp, app_id)).rowcount
                 if taken:
                     return _require(tx, app_id)
         return None
 
-    def claim(self, app_id: str, run_id: str) -> bool:
+    def claim(self, app_id: str, run_id: str, now: datetime | None = None) -> bool:
         """Claim this certified, unclaimed application for ``run_id`` (held out of the run)."""
+        stamp = db.to_db_time(now or datetime.now(UTC))
         with self._db.transaction() as tx:
-            return bool(tx.execute("UPDATE applications SET claimed_by = ? WHERE id = ? "
-                                   "AND claimed_by IS NULL AND status = 'certified'",
-                                   (run_id, app_id)).rowcount)
+            return bool(tx.execute("UPDATE applications SET claimed_by = ?, claimed_at = ? "
+                                   "WHERE id = ? AND claimed_by IS NULL AND status = 'certified'",
+                                   (run_id, stamp, app_id)).rowcount)
+
+    def renew_claims(self, owner: str, now: datetime) -> int:
+        """Renew the lease of ``owner``'s claims (a live run does, every so often)."""
+        with self._db.transaction() as tx:
+            return tx.execute("UPDATE applications SET claimed_at = ? WHERE claimed_by = ? "
+                              "AND status = 'certified'", (db.to_db_time(now), owner)).rowcount
+
+    def claim_leases(self) -> dict[str, datetime | None]:
+        """Each owner of claims on still-certified applications, with the latest time one of
+        them was taken or renewed (None: claims from before leases were kept)."""
+        with self._db.connection() as tx:
+            rows = tx.execute("SELECT claimed_by, max(claimed_at) FROM applications "
+                              "WHERE status = 'certified' AND claimed_by IS NOT NULL "
+                              "GROUP BY claimed_by").fetchall()
+        return {owner: db.from_db_time_or_none(last) for owner, last in rows}
 
     def release(self, app_id: str) -> None:
         with self._db.transaction() as tx:
@@ -227,13 +249,6 @@ class ApplicationStore(Store):
             if except_run is None:
                 return tx.execute(sql).rowcount
             return tx.execute(sql + " AND claimed_by <> ?", (except_run,)).rowcount
-
-    def claim_owners(self) -> list[str]:
-        """Who holds claims on still-certified applications (runs, running or interrupted)."""
-        with self._db.connection() as tx:
-            return [r[0] for r in tx.execute(
-                "SELECT DISTINCT claimed_by FROM applications WHERE status = 'certified' "
-                "AND claimed_by IS NOT NULL").fetchall()]
 
     def count(self, status: str | None = None) -> int:
         with self._db.connection() as tx:

@@ -14,6 +14,7 @@ re-exports the names the rest of the code imports from here.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Iterable
@@ -60,6 +61,16 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: rows whose converted CardRow is kept (a card read again with its row unchanged)
+ROW_CACHE = 1024
+
+
+@functools.lru_cache(maxsize=ROW_CACHE)
+def _card_of_row(row: tuple) -> CardRow:
+    """:func:`_row_to_card`, kept per exact row value: a CardRow is immutable and a pure
+    function of the row, so an unchanged row gives the same value."""
+    return _row_to_card(row)
+
 
 class Registry(Reservations, Store):
     """The card registry on a :class:`Database` (SQLite file or PostgreSQL); thread-safe.
@@ -70,10 +81,12 @@ class Registry(Reservations, Store):
     # --- queries -----------------------------------------------------------------------
 
     def get(self, serial: str) -> CardRow | None:
+        """The card's row, read from the database on every call (a revocation or a write by
+        another process shows at once); only the conversion of an unchanged row is reused."""
         key = normalize_serial(serial)
         with self._db.connection() as tx:
             row = tx.execute(f"SELECT {_COLUMNS} FROM cards WHERE serial = ?", (key,)).fetchone()
-        return None if row is None else _row_to_card(row)
+        return None if row is None else _card_of_row(tuple(row))
 
     def find_by_citizen(self, citizen_number: str) -> list[CardRow]:
         """All cards of a citizen, newest first."""

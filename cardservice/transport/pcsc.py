@@ -269,6 +269,8 @@ class PcscConnection(CardConnection):
             scard.SCardConnect, self._reader, scard.SCARD_SHARE_SHARED,
             scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1, what=f"connect {self._reader}",
         )
+        self._pci = (scard.SCARD_PCI_T1 if self._protocol == scard.SCARD_PROTOCOL_T1
+                     else scard.SCARD_PCI_T0)
         hresult, _name, _state, _proto, atr = scard.SCardStatus(self._hcard)
         _check(hresult, "card status")
         self._atr = bytes(atr)
@@ -370,11 +372,11 @@ class PcscConnection(CardConnection):
                 self.end_transaction()
 
     def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
-        pci = scard.SCARD_PCI_T1 if self._protocol == scard.SCARD_PROTOCOL_T1 else scard.SCARD_PCI_T0
         hresult, response = self._guarded(
-            scard.SCardTransmit, self._hcard, pci, list(apdu), what="transmit"
+            scard.SCardTransmit, self._hcard, self._pci, list(apdu), what="transmit"
         )
-        self._check(hresult, "transmit")
+        if hresult:
+            self._check(hresult, "transmit")
         if len(response) < 2:
             self._stale = True
             # vpcd (and some CCID readers) report a card lost mid-command as an empty answer

@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -42,7 +43,7 @@ from cardservice.engine.operations import CardView, Engine, PermitRequest
 from cardservice.transport import CardConnection
 from cardservice.workflow.codec import from_row
 from cardservice.workflow.model import Application, Kind
-from cardservice.workflow.recovery import claim_owner, recover, settle_card
+from cardservice.workflow.recovery import CLAIM_RENEW_S, claim_owner, recover, settle_card
 from cardservice.workflow.rules import check_application, identity_of
 from cardservice.workflow.service import Actor, ApplicationService
 
@@ -108,6 +109,8 @@ class Progress:
     results: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     prints: dict[str, dict] = field(default_factory=dict)
     elapsed: float = 0.0
+    #: reader -> seconds from the run's start at which each card produced there was done
+    card_times: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def left(self) -> int:
@@ -117,6 +120,13 @@ class Progress:
     def rate(self) -> float:
         """Cards produced per second so far."""
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def line_rate(self) -> float:
+        """Cards per second of the line: each reader's cards over its own time from the run's
+        start to its last card done, summed. Unlike :attr:`rate` it leaves out the end of a
+        run, where readers that are done wait for the last card of the others."""
+        return sum(len(t) / t[-1] for t in self.card_times.values() if t and t[-1] > 0)
 
     @property
     def print_failed(self) -> int:
@@ -165,7 +175,12 @@ class ProductionRun:
         self.progress = Progress(self.run_id, self.readers, 0, service.clock())
 
     def stop(self) -> None:
+        """End the run after the cards in hand: no reader takes another card."""
         self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def run(self) -> Progress:
         try:
@@ -174,8 +189,7 @@ class ProductionRun:
             self.service.store.release_claims(owner=self.owner)
 
     def _run(self) -> Progress:
-        for reader in self.readers:
-            self._settle_leftover(reader)
+        self._settle_leftovers()
         recovered = recover(self.service, self.actor, self.owner)
         self.held = recovered.held
         for app_id, serial in recovered.linked:
@@ -189,12 +203,27 @@ class ProductionRun:
                                     daemon=True) for r in self.readers]
         for w in workers:
             w.start()
+        ended = threading.Event()
+        renewer = threading.Thread(target=self._renew_claims, args=(ended,),
+                                   name=f"{self.run_id}-lease", daemon=True)
+        renewer.start()
         for w in workers:
             w.join()
+        ended.set()
+        renewer.join()
         self.service.store.release_claims(owner=self.owner)
         self.progress.state = "stopped" if self._stop.is_set() else "finished"
         self._report(started)
         return self.progress
+
+    def _renew_claims(self, ended: threading.Event) -> None:
+        """Renew the lease of this run's claims until it ends (a run on another PC releases
+        claims whose lease ran out: recovery.CLAIM_LEASE)."""
+        while not ended.wait(CLAIM_RENEW_S):
+            try:
+                self.service.store.renew_claims(self.owner, self.service.clock())
+            except errors.CardServiceError as exc:  # database offline: try again next time
+                logger.warning("run %s: claims not renewed: %s", self.run_id, exc.code)
 
     def _take_budget(self) -> bool:
         with self._lock:
@@ -202,6 +231,16 @@ class ProductionRun:
                 return False
             self._budget -= 1
             return True
+
+    def _settle_leftovers(self) -> None:
+        """Settle what an interrupted run left in the readers, every reader at once (each read
+        is card time: serially, a run on N readers started N reads late). All are settled
+        before :func:`recover` looks at the pending writes."""
+        if len(self.readers) == 1:
+            self._settle_leftover(self.readers[0])
+            return
+        with ThreadPoolExecutor(len(self.readers), thread_name_prefix="settle") as pool:
+            list(pool.map(self._settle_leftover, self.readers))  # re-raises a worker's error
 
     def _settle_leftover(self, reader: str) -> None:
         """A card an interrupted run left in ``reader``: read it (settling its pending write);
@@ -227,12 +266,13 @@ class ProductionRun:
 
     def _worker(self, reader: str, started: float) -> None:
         while (token := self._wait_for_card(reader)) is not None and self._take_budget():
-            row = self.service.store.claim_next(self.owner)
+            row = self.service.store.claim_next(self.owner, self.service.clock())
             if row is None:
                 return
             app = from_row(row)
             try:
-                ejected = self.access.use(reader, lambda conn, a=app: self._produce(a, conn))
+                ejected, produced = self.access.use(reader,
+                                                    lambda conn, a=app: self._produce(a, conn))
             except errors.CardTimeoutError as exc:  # a mute card: its write may still land
                 logger.warning("%s hangs in %s: %s; its worker ends", app.id, reader, exc.code)
                 self._record(app.id, None, exc.code)  # the claim stays until the run ends
@@ -247,6 +287,8 @@ class ProductionRun:
                 continue
             if ejected:  # wait for another card
                 self._ejected[reader] = token
+            if produced:
+                self._card_done(reader, started)
             self._report(started)
 
     def _wait_for_card(self, reader: str) -> object | None:
@@ -268,9 +310,9 @@ class ProductionRun:
             self._stop.wait(0.05)
         return None
 
-    def _produce(self, app: Application, conn: CardConnection) -> bool:
-        """Produce ``app`` on the card in ``conn``; True if the card was ejected."""
-        eject = False
+    def _produce(self, app: Application, conn: CardConnection) -> tuple[bool, bool]:
+        """Produce ``app`` on the card in ``conn``; (the card was ejected, it was produced)."""
+        eject = produced = False
         try:
             check_application(app, self.service.lookups, self.service.today())
             photo = None if app.photo is None else base64.b64decode(app.photo)
@@ -281,6 +323,7 @@ class ProductionRun:
             produced = self.service.mark_produced(app, serial, self.actor)
             printed = None if self.on_produced is None else self.on_produced(produced, view)
             self._record(app.id, serial, None, printed)
+            produced = True
         except errors.CardServiceError as exc:
             eject = eject or isinstance(exc, CARD_FAILURES)
             logger.warning("application %s not produced on %s: %s %s", app.id,
@@ -289,7 +332,7 @@ class ProductionRun:
         finally:
             if eject:
                 self.access.eject(conn)
-        return eject
+        return eject, produced
 
     def _record(self, app_id: str, serial: str | None, code: str | None,
                 printed: dict | None = None) -> None:
@@ -301,6 +344,10 @@ class ProductionRun:
                 self.progress.done += 1
             else:
                 self.progress.failed += 1
+
+    def _card_done(self, reader: str, started: float) -> None:
+        with self._lock:
+            self.progress.card_times.setdefault(reader, []).append(time.monotonic() - started)
 
     def _report(self, started: float) -> None:
         with self._lock:

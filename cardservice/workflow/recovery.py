@@ -18,10 +18,11 @@ power cut) can leave, for the application it was producing:
   that card anywhere (``cardservice card read``, the daemon, or a reader of the next run)
   settles it: linked if it holds the write, otherwise the application is produced again;
 - the run's claims on certified applications: released, once the run is known to be gone.
-  A claim names its run, host and process (:func:`claim_owner`); the claims of a process of
-  this host that no longer runs are released, those of a live process (another run going on
-  now, on this database) are left alone, and so are another host's (its next run releases
-  them).
+  A claim names its run, host and process (:func:`claim_owner`) and carries a lease its run
+  renews every :data:`CLAIM_RENEW_S` seconds; the claims of a process of this host that no
+  longer runs are released, those of a live process (another run going on now, on this
+  database) are left alone, and another host's are released once their lease is older than
+  :data:`CLAIM_LEASE` (that PC's run died, or lost the database for that long).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from cardservice.engine.operations import Engine
 from cardservice.store.registry import CardStatus
@@ -38,6 +40,11 @@ from cardservice.workflow.codec import from_row
 from cardservice.workflow.service import Actor, ApplicationService
 
 logger = logging.getLogger(__name__)
+
+#: a claim of another PC's run not renewed for this long belongs to a run that is gone
+CLAIM_LEASE = timedelta(minutes=5)
+#: how often a run renews the lease of its claims
+CLAIM_RENEW_S = 60.0
 
 
 @dataclass
@@ -63,15 +70,16 @@ def claim_owner(run_id: str) -> str:
     return f"{run_id}@{socket.gethostname()}:{os.getpid()}"
 
 
-def _gone(owner: str) -> bool:
+def _gone(owner: str, renewed: datetime | None, now: datetime) -> bool:
     """True if the run that holds claims as ``owner`` no longer runs: its process on this host
-    has ended (a claim of an older form, naming no process, counts as gone)."""
+    has ended, or (a run on another PC) it has not renewed its claims for :data:`CLAIM_LEASE`
+    (a claim of an older form, naming no process or without a lease, counts as gone)."""
     _run, _, where = owner.partition("@")
     host, _, pid = where.rpartition(":")
     if not where or not pid.isdigit():
         return True
     if host != socket.gethostname():
-        return False
+        return renewed is None or now - renewed > CLAIM_LEASE
     if int(pid) == os.getpid():
         return False  # this process: its runs release their own claims when they end
     try:
@@ -87,8 +95,11 @@ def recover(service: ApplicationService, actor: Actor, owner: str | None = None)
     """Link produced cards to their certified applications, hold the applications whose card
     write is still unsettled (claimed by ``owner``), release the claims of runs that are gone."""
     done = Recovery()
-    for stale in filter(_gone, service.store.claim_owners()):
-        service.store.release_claims(owner=stale)
+    now = service.clock()
+    for other, renewed in service.store.claim_leases().items():
+        if _gone(other, renewed, now):
+            released = service.store.release_claims(owner=other)
+            logger.warning("released %d claim(s) of run %s, which is gone", released, other)
     unsettled = _unsettled_produce_writes(service)
     for row in service.store.find(status="certified"):
         app = from_row(row)
@@ -101,7 +112,7 @@ def recover(service: ApplicationService, actor: Actor, owner: str | None = None)
             logger.info("recovered: card %s linked to application %s", card.serial, app.id)
         elif app.citizen_number in unsettled and owner is not None:
             serial = unsettled[app.citizen_number]
-            if service.store.claim(app.id, owner):
+            if service.store.claim(app.id, owner, now):
                 done.held[app.id] = serial
                 logger.warning("application %s held: the write of card %s is unsettled; read "
                                "that card to settle it", app.id, serial)

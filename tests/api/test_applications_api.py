@@ -214,3 +214,36 @@ def test_a_mute_card_ends_its_readers_part_of_the_run(daemon: Daemon) -> None:
     busy = daemon.client.get(daemon.url("Sim Reader A"), headers=daemon.auth())
     assert busy.json()["error"]["code"] == "CARD_TIMEOUT"  # the reader stays stuck meanwhile
     daemon.backend.release()
+
+
+def test_a_run_stopped_over_http_finishes_its_card_and_takes_no_other(daemon: Daemon) -> None:
+    """POST .../stop: the card in hand is finished; the reader then waiting for its next card
+    takes none; the other application stays certified for the next run. A second stop changes
+    nothing; only a certifier may stop; the run is listed."""
+    c, cert = daemon.client, _certifier(daemon)
+    first = _certified(daemon, cert, {"identity": BOB, "residence": RESIDENCE})
+    second = _certified(daemon, cert, {"identity": ALICE, "residence": RESIDENCE})
+    daemon.backend.feed("Sim Reader A", [make_card("52500000000000e7")])
+    r = c.post("/v1/production/runs", json={"readers": ["Sim Reader A"], "card_wait": 600},
+               headers=cert)
+    assert r.status_code == 202, r.text
+    run_id = r.json()["id"]
+    deadline = time.monotonic() + 20
+    while c.get(f"/v1/production/runs/{run_id}", headers=cert).json()["done"] < 1:
+        assert time.monotonic() < deadline, "the first card was not produced"
+        time.sleep(0.05)
+    stop = f"/v1/production/runs/{run_id}/stop"
+    assert c.post(stop, json={}, headers=daemon.auth()).json()["error"]["code"] == "FORBIDDEN"
+    r = c.post(stop, json={}, headers=cert)
+    assert r.status_code == 202 and r.json()["stop_requested"] is True
+    run = _wait(daemon, run_id, cert)
+    assert (run["state"], run["done"], run["failed"], run["left"]) == ("stopped", 1, 0, 1)
+    again = c.post(stop, json={}, headers=cert)
+    assert (again.status_code, again.json()["state"]) == (202, "stopped")
+    statuses = {a: c.get(f"/v1/applications/{a}", headers=cert).json()["status"]
+                for a in (first, second)}
+    assert statuses == {first: "produced", second: "certified"}
+    listed = c.get("/v1/production/runs", headers=daemon.auth()).json()
+    assert [x["id"] for x in listed] == [run_id] and listed[0]["state"] == "stopped"
+    assert c.post("/v1/production/runs/run-nosuchrun/stop", json={},
+                  headers=cert).status_code == 404

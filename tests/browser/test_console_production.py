@@ -112,6 +112,7 @@ def test_production_run_started_from_the_console_shows_live_progress(browser: Br
     expect(page.locator("#run-done")).to_have_text(str(CARDS))
     expect(page.locator("#run-failed")).to_have_text("0")
     expect(page.locator("#run-results tbody tr")).to_have_count(CARDS)
+    expect(page.locator("#stop-form")).to_be_hidden()  # nothing left to stop
     assert page.evaluate("window.__notReloaded") is True
     seen = page.evaluate("window.__seen")
     assert seen[-1] == str(CARDS) and len(set(seen)) >= 2, seen  # it moved while watched

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from cardservice.transport.readers import reader_id
-from tests.api.conftest import ALICE, BOB, READER_A, READER_B
+from tests.api.conftest import ALICE, BOB, NOW, READER_A, READER_B
 from tests.engine.conftest import make_card
 
 from .conftest import csrf_of, form_post
@@ -220,3 +220,43 @@ def test_english_catalogue_has_every_application_key(clerks, as_clerk):
     operator.cookies.set("cs_lang", "en")
     page = _submit(operator, **{k: v for k, v in ALICE.items()})
     assert "Application A" in page.text and "submitted; due on" in page.text
+
+
+def test_a_run_is_stopped_from_its_page(clerks, as_clerk):
+    """The run page's Stop button (certifier, CSRF): the card in hand is finished, the reader
+    waiting for its next card takes none, and the button goes once the run has stopped."""
+    daemon, certifier = clerks, as_clerk("certifier")
+    token = daemon.runtime.tokens.create("county-1", "certifier", NOW)[0]
+    api = {"Authorization": f"Bearer {token}"}
+    for person in (BOB, ALICE):
+        r = daemon.client.post("/v1/applications", headers=daemon.auth(), json={
+            "identity": person, "residence": {"current_residence": "示范县城关镇幸福路1号",
+                                              "permit_type": "temporary"}})
+        app_id = r.json()["id"]
+        for stage, headers in (("audit", daemon.auth()), ("certify", api)):
+            r = daemon.client.post(f"/v1/applications/{app_id}/{stage}",
+                                   json={"decision": "approve"}, headers=headers)
+            assert r.status_code == 200, r.text
+    daemon.backend.feed(READER_B, [make_card("52500000000000e8")])
+    page = certifier.get("/console/production")
+    started = form_post(certifier, "/console/production", {
+        "csrf": csrf_of(page.text), "reader": reader_id(READER_B), "card_wait": "600"})
+    run_url = started.headers["location"]
+    deadline = time.monotonic() + 20
+    while certifier.get(f"{run_url}/progress").json()["done"] < 1:
+        assert time.monotonic() < deadline, "the first card was not produced"
+        time.sleep(0.05)
+    running = certifier.get(run_url).text
+    assert re.search(r'<form[^>]*id="stop-form">', running)  # shown: not hidden
+    operator = as_clerk("operator")
+    csrf = csrf_of(operator.get(APPS).text)
+    assert form_post(operator, f"{run_url}/stop", {"csrf": csrf}).status_code == 403
+    assert form_post(certifier, f"{run_url}/stop", {"go": "1"}).status_code == 403  # no CSRF
+    stopped = form_post(certifier, f"{run_url}/stop", {"csrf": csrf_of(running)})
+    assert (stopped.status_code, stopped.headers["location"]) == (303, run_url)
+    while (progress := certifier.get(f"{run_url}/progress").json())["state"] == "running":
+        assert time.monotonic() < deadline, "the run did not stop"
+        time.sleep(0.05)
+    assert (progress["state"], progress["done"], progress["left"]) == ("stopped", 1, 1)
+    assert progress["stop_requested"] is True
+    assert re.search(r'<form[^>]*id="stop-form" hidden>', certifier.get(run_url).text)

@@ -45,9 +45,13 @@ def test_readers_and_card_pages_show_the_verdict_and_nothing_to_write(desk):
     f"/console/readers/{reader_id(READER_A)}/face/front.png",
 ])
 def test_every_other_console_page_is_refused(desk, path):
-    assert desk.get(path).status_code == 403
+    """Refused with a page in the clerk's language (not the API's JSON), for GET and POST."""
+    page = desk.get(path)
+    assert page.status_code == 403 and page.headers["content-type"].startswith("text/html")
+    assert 'id="error"' in page.text and "本机仅用于读卡和验证" in page.text
     csrf = csrf_of(desk.get("/console/readers").text)
-    assert form_post(desk, path, {"csrf": csrf, "current_residence": "x"}).status_code == 403
+    posted = form_post(desk, path, {"csrf": csrf, "current_residence": "x"})
+    assert posted.status_code == 403 and "本机仅用于读卡和验证" in posted.text
 
 
 def test_logout_works_on_a_verify_only_console(desk):

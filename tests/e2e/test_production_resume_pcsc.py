@@ -55,17 +55,24 @@ class Line:
     audit: AuditLog | None = None
 
     def start_feeder(self, timing: str) -> None:
-        self.feeder = subprocess.Popen(
-            [sys.executable, "-m", "simulator", "serve", "--feeder", str(self.stack), "--count",
-             str(CARDS), "--seed", "5", "--port", str(self.port), "--timing", timing],
-            stderr=subprocess.DEVNULL)
-        assert wait_card_state(self.reader, present=True, timeout=10.0), "no card was fed"
+        log = self.stack.parent / "feeder.log"
+        with log.open("a") as err:
+            self.feeder = subprocess.Popen(
+                [sys.executable, "-m", "simulator", "serve", "--feeder", str(self.stack),
+                 "--count", str(CARDS), "--seed", "5", "--port", str(self.port),
+                 "--timing", timing], stderr=err)
+        fed = wait_card_state(self.reader, present=True, timeout=30.0)
+        assert fed, f"no card was fed; feeder exit {self.feeder.poll()}:\n{log.read_text()}"
 
     def stop_feeder(self) -> None:
+        """Stop the feeder and wait until pcscd has seen its card leave (a feeder started at
+        once could otherwise take the same reader before pcscd's next poll: pcscd would then
+        take the new card for the old one, still powered, and mark it mute)."""
         if self.feeder is not None and self.feeder.poll() is None:
             self.feeder.terminate()
             self.feeder.wait(10)
         self.feeder = None
+        assert wait_card_state(self.reader, present=False, timeout=10.0), "the card stayed in"
 
     def produce(self, *readers: str) -> subprocess.Popen:
         args = [sys.executable, "-m", "cardservice", "produce", "--card-wait", "4", "--json"]
@@ -194,7 +201,7 @@ def test_killed_mid_write_then_the_next_run_settles_it(line: Line, moment: str) 
     line.stop_feeder()
     line.start_feeder("instant")
     resumed = line.produce_done()
-    assert resumed["state"] == "finished" and resumed["failed"] == 0
+    assert (resumed["state"], resumed["failed"], resumed["left"]) == ("finished", 0, 0)
     for held in resumed["held"]:  # its card left the reader: read it to settle it
         image = next(p for p in line.stack.glob("feeder-*.json")
                      if CardImage.load(p).serial.hex() == held["card_serial"])

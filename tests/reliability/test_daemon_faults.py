@@ -215,8 +215,8 @@ def test_pcscd_restart_under_the_daemon(pcscd, cards, daemon):
         pcscd.ensure()
         _next_event(ws, "pcsc_available")
         assert daemon.health()["pcsc_available"] is True
-        wait_until(lambda: wait_card_state(reader, present=True, timeout=0.5), 15,
-                   "the card bridge to reconnect to the new pcscd")
+        assert wait_card_state(reader, present=True, timeout=15.0), \
+            "the card bridge did not reconnect to the new pcscd"
         r = wait_until(lambda: (x := client.get(card_url(reader))).status_code == 200 and x,
                        15, "reads to work again")
         assert r.json()["card_serial"] == SERIALS[0].lower()

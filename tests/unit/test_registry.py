@@ -304,3 +304,21 @@ def test_memory_database_works():
     issue(reg)
     assert reg.count() == 1
     reg.close()
+
+
+def test_get_reads_every_change_made_by_another_connection(tmp_path):
+    """A read asks the database every time (only an unchanged row's conversion is reused): a
+    revocation or a write through another process's connection shows at the next get."""
+    reader, other = Registry(tmp_path / "shared.db"), Registry(tmp_path / "shared.db")
+    try:
+        issue(other)
+        first = reader.get(SERIAL_A)
+        assert reader.get(SERIAL_A) == first and first.status is CardStatus.ACTIVE
+        write(other, 2, now=NOW + timedelta(minutes=1))
+        assert reader.get(SERIAL_A).last_sequence == 2
+        other.revoke(SERIAL_A, "lost", NOW + timedelta(minutes=2))
+        assert reader.get(SERIAL_A).status is CardStatus.LOST
+        assert reader.get(SERIAL_A).revoked
+    finally:
+        reader.close()
+        other.close()

@@ -57,3 +57,40 @@ def test_repeated_resolve_returns_the_same_authority() -> None:
     store = PKI.store()
     results = {store.resolve(ED_KID, NOW + timedelta(days=d)).certificate for d in range(5)}
     assert results == {PKI.certs["ed"]}
+
+
+def test_each_store_has_its_own_verdicts() -> None:
+    """A new CRL comes as a new store: what an older store worked out is not reused."""
+    plain = PKI.store()
+    assert plain.resolve(ED_KID, NOW).certificate == PKI.certs["ed"]
+    assert _reason(PKI.store(crls=(PKI.crl("ed"),)))[0] == "revoked"
+    assert plain.resolve(ED_KID, NOW).certificate == PKI.certs["ed"]
+
+
+def test_revocation_is_judged_at_each_call_s_signing_time() -> None:
+    store = PKI.store(crls=(PKI.crl("ed", now=NOW + timedelta(days=10)),))
+    before, after = NOW + timedelta(days=9), NOW + timedelta(days=11)
+    for _ in range(2):
+        assert store.resolve(ED_KID, NOW + timedelta(days=20), before).name == PKI.name("ed")
+        with pytest.raises(TrustError) as info:
+            store.resolve(ED_KID, NOW + timedelta(days=20), after)
+        assert info.value.reason == "authority_revoked"
+
+
+def test_an_expired_newer_certificate_falls_back_to_the_valid_older_one() -> None:
+    older = make_authority_certificate(PKI.root_key, PKI.root_cert, PKI.keys["ed"].public_key(),
+                                       "旧证书", now=NOW, days=100)
+    newer = make_authority_certificate(PKI.root_key, PKI.root_cert, PKI.keys["ed"].public_key(),
+                                       "新证书", now=NOW + timedelta(days=50), days=100)
+    store = TrustStore([PKI.root_cert], [older, newer])
+    assert store.resolve(ED_KID, NOW + timedelta(days=60)).name == "新证书"
+    assert store.resolve(ED_KID, NOW + timedelta(days=10)).name == "旧证书"
+    assert store.resolve(ED_KID, NOW + timedelta(days=60)).name == "新证书"
+    assert _reason(store, NOW + timedelta(days=200))[0] == "expired"
+
+
+def test_a_certificate_another_root_key_did_not_sign_stays_refused() -> None:
+    other = build_pki(root_label="other-root")  # same root name, another key
+    store = TrustStore([other.root_cert], [PKI.certs["ed"]])
+    for _ in range(2):
+        assert _reason(store)[0] == "bad_chain_signature"

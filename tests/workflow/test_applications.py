@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 from datetime import date
 
 import pytest
@@ -190,3 +191,40 @@ def test_a_run_releases_only_the_claims_of_runs_that_are_gone(world: World) -> N
     assert world.service.get(gone.id).status is State.PRODUCED
     row = world.service.store.require(live.id)
     assert (row.status, row.claimed_by) == ("certified", f"run-live@{host}:1")
+
+
+class _MeetingFeeder(InProcessFeeder):
+    """The first connection to each reader waits (at a barrier) until every reader has its
+    first connection: readers settled one after another would break the barrier."""
+
+    def __init__(self, stacks: dict[str, list]) -> None:
+        super().__init__(stacks)
+        self._first, self._lock = set(stacks), threading.Lock()
+        self._barrier = threading.Barrier(len(stacks))
+
+    def connect(self, reader: str):
+        with self._lock:
+            first = reader in self._first
+            self._first.discard(reader)
+        if first:
+            self._barrier.wait(timeout=10)  # a failure guard, not a timing
+        return super().connect(reader)
+
+
+def test_the_cards_left_in_the_readers_are_settled_all_at_once(world: World) -> None:
+    """Before it takes an application, a run reads the card left in each reader, every reader
+    at once: a personalized one is ejected, a blank one is produced on."""
+    people = [dict(BOB, citizen_number=cn, name=f"持证人{i}") for i, cn in enumerate(CITIZENS)]
+    ids = [_certified(world, p).id for p in people[:2]]
+    left = make_card("52500000000000e1")
+    world.engine.issue(InProcessConnection(left), Identity.create(**people[2]), temporary())
+    feeder = _MeetingFeeder({"R1": [left, make_card("52500000000000e2", seed=2)],
+                             "R2": [make_card("52500000000000e3", seed=3)]})
+    run = ProductionRun(world.service, world.engine, feeder.access(), ["R1", "R2"],
+                        CERTIFIER, card_wait=0.2)
+    progress = run.run()
+    assert (progress.done, progress.failed) == (2, 0)
+    assert feeder.ejected[0] is left  # out before any application was taken
+    assert {r: len(t) for r, t in progress.card_times.items()} == {"R1": 1, "R2": 1}
+    assert {world.service.get(i).card_serial for i in ids} == {"52500000000000e2",
+                                                               "52500000000000e3"}

@@ -97,7 +97,7 @@ class WorkerAccess:
              responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
 async def start(body: ProductionRunIn, runtime: RuntimeDep, client: CertifierClient) -> Any:
     run = await start_run(runtime, body, actor(runtime, client))
-    return run.progress.as_dict()
+    return progress_of(run)
 
 
 async def start_run(runtime: Runtime, body: ProductionRunIn, by: Actor) -> ProductionRun:
@@ -131,7 +131,33 @@ def _run_logged(run: ProductionRun) -> None:
         run.progress.state = "failed"
 
 
+def progress_of(run: ProductionRun) -> dict:
+    """A run's progress; ``stopping`` once a stop was asked for and the run still runs."""
+    fields = run.progress.as_dict()
+    fields["stop_requested"] = run.stopping
+    return fields
+
+
+@router.get("/v1/production/runs", response_model=list[ProductionRunOut])
+async def index(runtime: RuntimeDep, client: ReaderClient) -> Any:
+    """This daemon's runs since it started, the newest first."""
+    return [progress_of(r) for r in reversed(list(_runs(runtime).values()))]
+
+
 @router.get("/v1/production/runs/{run_id}", response_model=ProductionRunOut,
             responses={404: {"model": ErrorBody}})
 async def show(run_id: str, runtime: RuntimeDep, client: ReaderClient) -> Any:
-    return find_run(runtime, run_id).progress.as_dict()
+    return progress_of(find_run(runtime, run_id))
+
+
+@router.post("/v1/production/runs/{run_id}/stop", response_model=ProductionRunOut,
+             status_code=202, responses={404: {"model": ErrorBody}})
+async def stop(run_id: str, runtime: RuntimeDep, client: CertifierClient) -> Any:
+    """Stop a run: the cards in its readers now are finished (and linked), no reader takes
+    another; the run's state becomes ``stopped`` when they are. A run that has ended is left
+    as it is."""
+    run = find_run(runtime, run_id)
+    if run.progress.state == "running":
+        run.stop()
+        logger.info("production run %s: stop asked by %s", run_id, client.name)
+    return progress_of(run)

@@ -19,6 +19,9 @@
     text("run-failed", p.failed);
     text("run-left", p.left);
     text("run-eta", p.eta_seconds === null ? "—" : p.eta_seconds);
+    var running = p.state === "running";
+    document.getElementById("stop-form").hidden = !running || p.stop_requested;
+    document.getElementById("run-stopping").hidden = !running || !p.stop_requested;
     body.textContent = "";
     p.results.forEach(function (r) {
       var tr = document.createElement("tr");
