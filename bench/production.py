@@ -57,9 +57,8 @@ def _run(svc: Service, apps: ApplicationService, env: PcscEnv, readers: int, car
          root: Path) -> tuple[float, float, int]:
     """(line cards per hour, whole-run cards per hour, cards produced) with ``readers`` fed
     readers, ``cards`` each."""
-    fed = [env.feed(root / f"stack-{readers}-{i}", cards + 1, timing=PROFILE)
-           for i in range(readers)]
-    mine = [f for f in fed if f is not None]
+    mine = env.feed_many([root / f"stack-{readers}-{i}" for i in range(readers)], cards + 1,
+                         timing=PROFILE)
     try:
         if len(mine) < readers:
             raise RuntimeError(f"only {len(mine)} vpcd reader slot(s) free; {readers} needed")
