@@ -55,9 +55,8 @@ def _certified(apps: ApplicationService, site: str, count: int, first: int) -> N
 def _run(svc: Service, apps: ApplicationService, env: PcscEnv, readers: int, cards: int,
          root: Path) -> Progress:
     """A run with ``readers`` fed readers, ``cards`` each (all of them produced)."""
-    fed = [env.feed(root / f"stack-{readers}-{i}", cards + 1, timing=PROFILE)
-           for i in range(readers)]
-    mine = [f for f in fed if f is not None]
+    mine = env.feed_many([root / f"stack-{readers}-{i}" for i in range(readers)], cards + 1,
+                         timing=PROFILE)
     try:
         if len(mine) < readers:
             raise RuntimeError(f"only {len(mine)} vpcd reader slot(s) free; {readers} needed")

@@ -139,31 +139,39 @@ class Runtime:
             await asyncio.to_thread(worker.acquire, write=write,
                                     read_wait=self.settings.read_wait,
                                     write_wait=self.settings.write_wait)
-        future = asyncio.wrap_future(worker.submit(operation, fn))
+        future = worker.submit_async(operation, fn)
         return await self._watch(worker, future, info.name, operation)
 
     async def _watch(self, worker: ReaderWorker, future: asyncio.Future[T], reader: str,
                      operation: str) -> T:
-        """The watchdog of a card operation, acting only on a timeout: CARD_TIMEOUT once one
-        PC/SC call (or the connect) outlives ``pcsc_timeout`` or the whole operation outlives
-        ``operation_timeout``; the reader stays busy until its thread returns."""
+        """Await a card operation under its watchdog, a timer that acts only on a timeout:
+        CARD_TIMEOUT once one PC/SC call (or the connect) outlives ``pcsc_timeout`` or the whole
+        operation outlives ``operation_timeout``; the reader stays busy until its thread
+        returns (its late outcome is dropped)."""
+        loop = asyncio.get_running_loop()
         per_call = self.settings.pcsc_timeout
         deadline = time.monotonic() + self.settings.operation_timeout
-        while True:
-            left = deadline - time.monotonic()
-            done, _ = await asyncio.wait((future,), timeout=max(min(per_call, left), 0))
-            if done:
-                return future.result()
+
+        def check() -> None:
+            nonlocal timer
+            if future.done():
+                return
             age = worker.call_age()
             call_hung = age is not None and age >= per_call
             if call_hung or time.monotonic() >= deadline:
                 worker.mark_stuck()
-                # the blocked call's eventual error is the reader's, not this request's
-                future.add_done_callback(lambda f: f.cancelled() or f.exception())
                 limit = (f"{per_call:g} s for one command" if call_hung
                          else f"{self.settings.operation_timeout:g} s")
-                raise errors.CardTimeoutError(
-                    f"the card in {reader!r} did not finish {operation} within {limit}")
+                future.set_exception(errors.CardTimeoutError(
+                    f"the card in {reader!r} did not finish {operation} within {limit}"))
+                return
+            timer = loop.call_later(_next_check(per_call, deadline), check)
+
+        timer = loop.call_later(_next_check(per_call, deadline), check)
+        try:
+            return await future
+        finally:
+            timer.cancel()
 
     async def write(self, rid: str, operation: str, fn: Callable[[CardConnection], T]) -> T:
         """A card write with write_started / write_finished events around it."""
@@ -191,6 +199,10 @@ class Runtime:
             return
         future = worker.submit("reconcile", self.engine.reconcile)
         future.add_done_callback(lambda f: _log_reconciled(info, f))
+
+
+def _next_check(per_call: float, deadline: float) -> float:
+    return max(min(per_call, deadline - time.monotonic()), 0)
 
 
 def _log_reconciled(info: ReaderInfo, future) -> None:

@@ -78,16 +78,20 @@ class Apdu:
 
 
 def transceive(
-    conn: CardConnection, apdu: Apdu, *, extended: bool = False, name: str = ""
+    conn: CardConnection, apdu: Apdu, *, extended: bool = False, name: str = "",
+    encoded: bytes | None = None,
 ) -> tuple[bytes, int]:
     """Send ``apdu``, following 61xx (GET RESPONSE) and 6Cxx (resend with the right Le).
+    ``encoded``: ``apdu.encode(extended)`` worked out before (a command sent on every read).
 
     Returns the complete response data and the final status word; raises nothing on SW.
     """
-    data, sw = conn.send_and_receive(apdu.encode(extended))
+    data, sw = conn.send_and_receive(apdu.encode(extended) if encoded is None else encoded)
     if sw >> 8 == 0x6C:
         corrected = Apdu(apdu.cla, apdu.ins, apdu.p1, apdu.p2, apdu.data, (sw & 0xFF) or 256)
         data, sw = conn.send_and_receive(corrected.encode(extended))
+    if sw >> 8 != 0x61:
+        return data, sw
     buf = bytearray(data)
     while sw >> 8 == 0x61:
         get = Apdu(apdu.cla & 0x03, 0xC0, 0, 0, ne=(sw & 0xFF) or 256)
@@ -98,10 +102,10 @@ def transceive(
 
 def send(
     conn: CardConnection, apdu: Apdu, *, extended: bool = False, name: str = "",
-    ok: tuple[int, ...] = (SW.OK,),
+    ok: tuple[int, ...] = (SW.OK,), encoded: bytes | None = None,
 ) -> bytes:
     """Send ``apdu``; return its data or raise :class:`ApduError` for any SW not in ``ok``."""
-    data, sw = transceive(conn, apdu, extended=extended, name=name)
+    data, sw = transceive(conn, apdu, extended=extended, name=name, encoded=encoded)
     if sw not in ok:
         raise ApduError(sw, name)
     return data

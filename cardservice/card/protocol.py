@@ -48,6 +48,14 @@ class CardKeyHandle(Protocol):
 EXTENDED_NE = 65536
 SHORT_NE = 256
 
+#: the commands of every read, encoded once: SELECT of the RP1 application and the extended
+#: READ BINARY of each file by its SFI
+_SELECT = Apdu(0x00, Ins.SELECT, 0x04, 0x00, AID, SHORT_NE)
+_SELECT_BYTES = _SELECT.encode()
+_READ_EXTENDED = {fid: Apdu(0x00, Ins.READ_BINARY, 0x80 | sfi, 0, ne=EXTENDED_NE)
+                  for fid, sfi in SFI.items()}
+_READ_EXTENDED_BYTES = {fid: cmd.encode(extended=True) for fid, cmd in _READ_EXTENDED.items()}
+
 
 @dataclass(frozen=True)
 class CardInfo:
@@ -149,7 +157,7 @@ class Rp1Card:
 
     def select(self) -> CardInfo:
         try:
-            fci = send(self.conn, Apdu(0x00, Ins.SELECT, 0x04, 0x00, AID, SHORT_NE), name="SELECT")
+            fci = send(self.conn, _SELECT, name="SELECT", encoded=_SELECT_BYTES)
         except ApduError as exc:
             if exc.sw == SW.FILE_NOT_FOUND:
                 raise errors.NotRp1CardError() from exc
@@ -162,8 +170,8 @@ class Rp1Card:
     def read_file(self, fid: Fid) -> bytes:
         """The whole content of ``fid`` (one APDU with extended length)."""
         if self.extended:
-            cmd = Apdu(0x00, Ins.READ_BINARY, 0x80 | SFI[fid], 0, ne=EXTENDED_NE)
-            return send(self.conn, cmd, extended=True, name="READ BINARY")
+            return send(self.conn, _READ_EXTENDED[fid], extended=True, name="READ BINARY",
+                        encoded=_READ_EXTENDED_BYTES[fid])
         return self._read_short(fid)
 
     def _read_short(self, fid: Fid) -> bytes:

@@ -8,6 +8,7 @@ tests plug in a simulated backend.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import hashlib
 import logging
@@ -19,6 +20,7 @@ from typing import Protocol, TypeVar
 
 from cardservice import errors
 from cardservice.transport import CardConnection, ReaderInfo
+from cardservice.transport.jobs import JobThread
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +181,7 @@ class ReaderWorker:
         self._cond = threading.Condition()
         self._busy = False
         self._writers = 0  # writes waiting for the reader
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"reader-{self.id}")
+        self._thread = JobThread(f"reader-{self.id}")
         self.stuck_since: float | None = None
         self._conn: CardConnection | None = None  # the connection of the running operation
         self._connecting_since: float | None = None
@@ -225,28 +227,27 @@ class ReaderWorker:
     def submit(self, operation: str, fn: Callable[[CardConnection], T]) -> concurrent.futures.Future:
         """Run ``fn(connection)`` on this reader's thread; the caller holds the lock (acquire)
         and the worker releases it when ``fn`` returns."""
-        return self._pool.submit(self._run, operation, fn)
+        op = _Operation(self, operation, fn)
+        return self._thread.submit(op.run, op.log)
 
-    def _run(self, operation: str, fn: Callable[[CardConnection], T]) -> T:
-        started = time.monotonic()
-        code = "OK"
+    def submit_async(self, operation: str,
+                     fn: Callable[[CardConnection], T]) -> asyncio.Future[T]:
+        """:meth:`submit` for the running event loop: the reader's thread settles the future
+        with one ``call_soon_threadsafe`` (no executor or chained futures in between)."""
+        op = _Operation(self, operation, fn)
+        return self._thread.submit_async(op.run, op.log)
+
+    def _run(self, fn: Callable[[CardConnection], T]) -> T:
         try:
-            self._connecting_since = started  # connecting powers the card up: it may hang too
+            self._connecting_since = time.monotonic()  # powering the card up may hang too
             conn = self._backend.connect(self.name)
             self._connecting_since, self._conn = None, conn
             with conn:
                 return fn(conn)
-        except errors.CardServiceError as exc:
-            code = exc.code
-            raise
         finally:
-            ms = (time.monotonic() - started) * 1000
             self._conn = self._connecting_since = None
             self.stuck_since = None
             self.release()
-            logger.info("card %s on %r: %s in %.0f ms", operation, self.name, code, ms,
-                        extra={"operation": operation, "reader": self.name, "code": code,
-                               "ms": round(ms, 1)})
 
     def call_age(self) -> float | None:
         """Seconds the PC/SC call (or the connect) now running on this reader has taken; None
@@ -262,7 +263,28 @@ class ReaderWorker:
             self.stuck_since = time.monotonic()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._thread.close()
+
+
+class _Operation:
+    """One card operation on a worker's thread, and its log line, written after the caller
+    has its answer."""
+
+    def __init__(self, worker: ReaderWorker, name: str, fn: Callable[[CardConnection], T]) -> None:
+        self.worker, self.name, self.fn = worker, name, fn
+        self.started = 0.0
+
+    def run(self) -> object:
+        self.started = time.monotonic()
+        return self.worker._run(self.fn)
+
+    def log(self, exc: BaseException | None) -> None:
+        code = getattr(exc, "code", type(exc).__name__) if exc is not None else "OK"
+        ms = (time.monotonic() - self.started) * 1000
+        reader = self.worker.name
+        logger.info("card %s on %r: %s in %.0f ms", self.name, reader, code, ms,
+                    extra={"operation": self.name, "reader": reader, "code": code,
+                           "ms": round(ms, 1)})
 
 
 class ReaderPool:

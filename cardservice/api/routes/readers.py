@@ -6,10 +6,11 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from cardservice.api.deps import ReaderClient, RuntimeDep
 from cardservice.api.models import Card, ErrorBody, Reader
+from cardservice.api.responses import json_response
 from cardservice.engine.views import card_dict
 from cardservice.transport.readers import reader_id
 
@@ -42,12 +43,13 @@ async def list_readers(runtime: RuntimeDep, _client: ReaderClient) -> list[dict[
 async def read_card(rid: str, runtime: RuntimeDep, _client: ReaderClient,
                     photo: bool = Query(False, description="also read the holder's photo "
                                         "(EF.PHOTO, one more APDU): identity.photo")
-                    ) -> JSONResponse:
+                    ) -> Response:
     def read(conn: Any) -> Any:
         return runtime.engine.read(conn, photo=photo)
 
     view = await runtime.on_card(rid, "read", read, write=False)
     # the hot path: card_dict builds exactly the Card model's shape (the write routes return it
     # through the model; tests/reliability/test_api_fuzz.py checks every response against the
-    # schema), so the read skips FastAPI's second validation pass (about 0.15 ms here)
-    return JSONResponse(card_dict(view))
+    # schema), so the read skips FastAPI's second validation pass (about 0.15 ms here), and
+    # pydantic's serializer writes the same bytes as json.dumps in a fifth of the time
+    return json_response(card_dict(view))
