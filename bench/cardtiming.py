@@ -51,7 +51,7 @@ class Plan:
 
 
 #: The quick run measures writes in parallel in the production section only.
-QUICK = Plan({"iso-9600": 2, "fast": 10}, {"iso-9600": 1, "fast": 5}, 2, 0)
+QUICK = Plan({"iso-9600": 2, "fast": 10}, {"iso-9600": 1, "fast": 5}, 1, 0)
 FULL = Plan({"iso-9600": 15, "fast": 60}, {"iso-9600": 8, "fast": 30}, 6, 4)
 
 

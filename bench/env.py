@@ -49,53 +49,53 @@ class PcscEnv:
     def serve(self, images: list[Path], serials: list[bytes],
               timing: str = "instant") -> list[Served]:
         """Serve each image on a free vpcd port (its card answering at the ``timing`` profile);
-        as many as there are free reader slots."""
+        as many as there are free reader slots. The cards start at once (each ``cardsim``
+        process takes most of a second to start); a port that takes no card within 3 s (in use
+        by someone else) is skipped and its card tried on the next free port."""
         free = [p for p in VPCD_PORTS if p not in {s.port for s in self.served}]
-        for image, serial in zip(images, serials):
-            while free:
-                served = self._try_port(image, serial, free.pop(0), timing)
-                if served is not None:
-                    self.served.append(served)
-                    break
+        pending = list(zip(images, serials))
+        while pending and free:
+            ports, free = free[:len(pending)], free[len(pending):]
+            started = [(image, serial, port, _cardsim(["serve", str(image)], port, timing))
+                       for (image, serial), port in zip(pending, ports)]
+            pending = []
+            for image, serial, port, proc in started:
+                reader = reader_name_for_port(port)
+                if _wait(proc, 3.0, lambda r=reader, s=serial: _holds(r, s)):
+                    self.served.append(Served(image, port, reader, proc))
+                    continue
+                logger.info("vpcd port %d did not take a card (in use by someone else?)", port)
+                _stop(proc)
+                pending.append((image, serial))
         return list(self.served)
-
-    def _try_port(self, image: Path, serial: bytes, port: int, timing: str) -> Served | None:
-        before = present_readers()
-        proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", str(image),
-                                 "--port", str(port), "--timing", timing],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline and proc.poll() is None:
-            for reader in sorted(present_readers() - before):
-                if _holds(reader, serial):
-                    return Served(image, port, reader, proc)
-            time.sleep(0.1)
-        logger.info("vpcd port %d did not take a card (in use by someone else?)", port)
-        _stop(proc)
-        return None
 
     def feed(self, folder: Path, count: int, timing: str = "instant") -> Served | None:
         """A ``cardsim serve --feeder folder --count N`` stack on a free vpcd port (the next
         blank card goes in when the previous one is ejected); None if no port took it."""
-        free = [p for p in VPCD_PORTS if p not in {s.port for s in self.served}]
-        for port in free:
+        fed = self.feed_many([folder], count, timing)
+        return fed[0] if fed else None
+
+    def feed_many(self, folders: list[Path], count: int,
+                  timing: str = "instant") -> list[Served]:
+        """One fed stack per folder, started at once (as many as free reader slots take)."""
+        present = present_readers()  # a reader with someone else's card in it is not free
+        free = [p for p in VPCD_PORTS if p not in {s.port for s in self.served}
+                and reader_name_for_port(p) not in present]
+        fed = []
+        for folder, port in zip(folders, free):
+            proc = _cardsim(["serve", "--feeder", str(folder), "--count", str(count)], port,
+                            timing)
+            fed.append((folder, port, proc))
+        served = []
+        for folder, port, proc in fed:
             reader = reader_name_for_port(port)
-            if reader in present_readers():
-                continue  # someone else's card is in that reader
-            proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--feeder",
-                                     str(folder), "--count", str(count), "--port", str(port),
-                                     "--timing", timing],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 5.0
-            while time.monotonic() < deadline and proc.poll() is None:
-                if reader in present_readers():
-                    served = Served(folder, port, reader, proc)
-                    self.served.append(served)
-                    return served
-                time.sleep(0.1)
+            if _wait(proc, 5.0, lambda r=reader: r in present_readers()):
+                served.append(Served(folder, port, reader, proc))
+                continue
             logger.info("vpcd port %d did not take the feeder (in use by someone else?)", port)
             _stop(proc)
-        return None
+        self.served += served
+        return served
 
     def release(self, served: list[Served], timeout: float = 5.0) -> None:
         """Take these cards out; back once pcscd shows their readers empty (their slots free
@@ -112,6 +112,22 @@ class PcscEnv:
     def close(self) -> None:
         self.release(list(self.served))
         self.pcscd.stop()  # only if this run started it
+
+
+def _cardsim(args: list[str], port: int, timing: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "simulator", *args, "--port", str(port),
+                             "--timing", timing],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait(proc: subprocess.Popen, timeout: float, ready) -> bool:
+    """Poll ``ready()`` every 0.1 s until it holds, ``proc`` exits, or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ready():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _holds(reader: str, serial: bytes) -> bool:

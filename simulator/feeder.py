@@ -7,8 +7,11 @@ reader escapes to the card side (measured: pcscd answers the disconnect with suc
 card sees nothing), but pcscd powers a card down shortly after its last handle goes away. So
 the simulated feeder takes a card out at the first power-down after it was *personalized
 during this insertion* (its identity locked while in the feeder) and inserts the next blank
-card ``insert_delay`` seconds later, long enough for pcscd to see the removal. A card still
-blank (a failed write that never reached the lock) stays in for another try.
+card ``insert_delay`` seconds later, long enough for pcscd to see the removal; when pcscd runs on
+this machine the feeder also waits (up to :data:`REMOVAL_WAIT` seconds) until pcscd reports the
+reader empty, since a card inserted before pcscd's next poll (late under load) would be taken
+for the old one, still powered, and marked mute. A card still blank (a failed write that never
+reached the lock) stays in for another try.
 
 The stack is a folder of card images, ``feeder-0001.json`` .. ``feeder-NNNN.json``, created
 blank if missing. A personalized image is skipped, so a feeder restarted on the same folder
@@ -32,6 +35,8 @@ from .vpcd import DEFAULT_HOST, DEFAULT_PORT, POWER_OFF, VpcdBridge
 logger = logging.getLogger(__name__)
 
 SERIAL_PREFIX = bytes.fromhex("5250")  # "RP"
+#: seconds a feeder waits for the local pcscd to report the taken card gone
+REMOVAL_WAIT = 5.0
 
 
 def stack_paths(folder: Path, count: int) -> list[Path]:
@@ -111,5 +116,33 @@ class FeederBridge(VpcdBridge):
     def _feed(self, card: VirtualCard) -> None:
         if self._stopping.is_set():
             return
+        if self.host in ("localhost", "127.0.0.1", "::1"):
+            wait_reader_empty(self.reader_name, REMOVAL_WAIT, self._stopping)
         self.card = card
         self.insert()
+
+
+def wait_reader_empty(reader: str, timeout: float, stop: threading.Event) -> bool:
+    """Wait until the local pcscd reports no card in ``reader``; False on timeout or when it
+    cannot be asked (no pyscard, no pcscd): the feeder then relies on its insert delay."""
+    try:
+        from smartcard import scard
+    except ImportError:
+        return False
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        return False
+    try:
+        for _ in range(max(1, int(timeout / 0.05))):
+            hresult, states = scard.SCardGetStatusChange(
+                context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
+            if hresult != scard.SCARD_S_SUCCESS:
+                return False
+            if not states[0][1] & scard.SCARD_STATE_PRESENT:
+                return True
+            if stop.wait(0.05):
+                return False
+        logger.warning("pcscd still shows a card in %s after %.0f s", reader, timeout)
+        return False
+    finally:
+        scard.SCardReleaseContext(context)

@@ -20,10 +20,10 @@ from card_layout.identity import Identity
 from card_layout.record import ResidenceRecord
 from cardservice.face.compose import compose, fit_side
 from cardservice.face.content import back_texts, front_texts, texts_from_card
+from cardservice.face.errors import PhotoError
 from cardservice.face.fit import FitError, Fitted
 from cardservice.face.fonts import FontChain, font_chain
 from cardservice.face.layout import Layout, LayoutError, load_layout
-from cardservice.face.render import PhotoError, pdf_bytes, png_bytes, side_image
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,10 @@ class Face:
     def render(self, card: dict[str, Any], side: str, fmt: str, *,
                photo: bytes | None = None) -> bytes:
         """``card`` (a card dict) drawn as PNG (sides stacked) or PDF (one page per side)."""
+        # Pillow and reportlab are imported by the first render: a daemon that only checks
+        # faces before writes does not keep them (about 6 MB)
+        from cardservice.face.render import pdf_bytes, png_bytes, side_image
+
         texts = texts_from_card(self.layout, card)
         photo = photo if photo is not None else card_photo(card)
         faces = [compose(self.layout, self.chain, s, texts[s], has_photo=photo is not None)

@@ -1,8 +1,10 @@
 """The layout's fonts as one chain: each character is drawn with the first font that has it.
 
-fontTools gives the character map, the advance widths (the one measure both renderers place
-glyphs by) and the outlines the PDF draws; Pillow's FreeType rasterises the same font for the
-PNG. A character that no font of the chain has cannot be printed.
+The character map and the advance widths (the one measure the fit check and both renderers
+place glyphs by) come from a compact table read from the font's own tables
+(:mod:`cardservice.face.metrics`); fontTools opens the whole font only for the outlines the PDF
+draws, and Pillow's FreeType rasterises the same font for the PNG, both only when a face is
+rendered. A character that no font of the chain has cannot be printed.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from fontTools.ttLib import TTFont
-
 from cardservice.face.layout import FontRef, Layout, LayoutError
+from cardservice.face.metrics import FontMetrics, read_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -32,27 +33,30 @@ class Glyph:
 
 
 class FontChain:
-    """The fonts, each opened on first need (a fallback font is read only for its characters)."""
+    """The fonts, each read on first need (a fallback font is read only for its characters):
+    its metrics for measuring, its outlines (fontTools) only for drawing."""
 
     def __init__(self, paths: tuple[tuple[Path, int], ...]) -> None:
         self.paths = paths
-        self._loaded: list[_Font | None] = [None] * len(paths)
+        self._metrics: list[FontMetrics | None] = [None] * len(paths)
+        self._outlines: list[_Outlines | None] = [None] * len(paths)
         self._lock = threading.RLock()  # fontTools decompiles lazily: not thread-safe
 
-    def _font(self, i: int) -> _Font:
-        font = self._loaded[i]
-        if font is None:
-            font = self._loaded[i] = _Font(_open(*self.paths[i]))
-        return font
+    def metrics(self, i: int) -> FontMetrics:
+        found = self._metrics[i]
+        if found is None:
+            with self._lock:
+                found = self._metrics[i]
+                if found is None:
+                    found = self._metrics[i] = _read_metrics(*self.paths[i])
+        return found
 
     def glyph(self, char: str) -> Glyph | None:
         code = ord(char)
-        with self._lock:
-            for i in range(len(self.paths)):
-                font = self._font(i)
-                name = font.cmap.get(code)
-                if name is not None:
-                    return Glyph(char, i, font.hmtx[name][0] / font.upm)
+        for i in range(len(self.paths)):
+            advance = self.metrics(i).advance(code)
+            if advance is not None:
+                return Glyph(char, i, advance)
         return None
 
     def missing(self, text: str) -> list[str]:
@@ -61,23 +65,32 @@ class FontChain:
     def draw(self, glyph: Glyph, pen) -> None:
         """Draw ``glyph``'s outline in font units into a fontTools pen."""
         with self._lock:
-            font = self._font(glyph.font)
+            font = self._outlines[glyph.font]
+            if font is None:
+                font = self._outlines[glyph.font] = _Outlines(_open(*self.paths[glyph.font]))
             font.glyphs[font.cmap[ord(glyph.char)]].draw(pen)
 
     def units_per_em(self, font: int) -> int:
-        with self._lock:
-            return self._font(font).upm
+        return self.metrics(font).upm
 
 
-class _Font:
-    def __init__(self, font: TTFont) -> None:
+class _Outlines:
+    def __init__(self, font) -> None:
         self.cmap = font.getBestCmap()
-        self.upm = font["head"].unitsPerEm
-        self.hmtx = font["hmtx"]
         self.glyphs = font.getGlyphSet()
 
 
-def _open(path: Path, index: int) -> TTFont:
+def _read_metrics(path: Path, index: int) -> FontMetrics:
+    try:
+        return read_metrics(path, index)
+    except Exception as exc:
+        raise LayoutError(f"font {path}: cannot be opened: {exc}") from exc
+
+
+def _open(path: Path, index: int):
+    """The whole font (fontTools, imported here: only drawing needs it)."""
+    from fontTools.ttLib import TTFont
+
     try:
         return TTFont(str(path), fontNumber=index, lazy=True)
     except Exception as exc:

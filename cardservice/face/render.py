@@ -12,6 +12,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import FILL_NON_ZERO, Canvas
 
 from cardservice.face.compose import SideFace
+from cardservice.face.errors import PhotoError
 from cardservice.face.fonts import FontChain
 from cardservice.face.layout import MM_PER_PT, Box
 
@@ -23,10 +24,6 @@ INK = (20, 20, 20)
 CORNER_MM = 3.18
 PLACEHOLDER_FILL = (236, 236, 236)
 PLACEHOLDER_LINE = (150, 150, 150)
-
-
-class PhotoError(ValueError):
-    """The photo is not an image Pillow can read."""
 
 
 def size_px(width_mm: float, height_mm: float) -> tuple[int, int]:

@@ -13,14 +13,17 @@ import io
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-import segno
 from reportlab.lib.pagesizes import A5
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfgen import canvas
 
 from cardservice.workflow.model import Application, Kind, mask_citizen_number
+
+if TYPE_CHECKING:
+    from reportlab.pdfgen.canvas import Canvas
+
+# segno and reportlab's canvas and CID fonts are imported when a receipt is made, not with the
+# daemon's routes: they cost an idle daemon about 3 MB it needs only for a receipt.
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +58,19 @@ def receipt_text(app: Application, site_name: str | None = None) -> ReceiptText:
 
 def qr_matrix(application_id: str) -> list[list[bool]]:
     """The QR code's modules (True = dark), quiet zone excluded."""
+    import segno
+
     qr = segno.make(application_id, error="m", micro=False)
     return [[bool(cell) for cell in row] for row in qr.matrix]
 
 
 def render_receipt(app: Application, site_name: str | None = None) -> bytes:
     """The receipt PDF for ``app``."""
+    from reportlab.pdfgen.canvas import Canvas
+
     _register_font()
     out = io.BytesIO()
-    pdf = canvas.Canvas(out, pagesize=PAGE, invariant=True)
+    pdf = Canvas(out, pagesize=PAGE, invariant=True)
     pdf.setTitle(f"Receipt {app.id}")
     width, height = PAGE
     pdf.setFont(FONT, 15)
@@ -86,7 +93,7 @@ def render_receipt(app: Application, site_name: str | None = None) -> bytes:
     return out.getvalue()
 
 
-def _draw_qr(pdf: canvas.Canvas, matrix: list[list[bool]], page_height: float) -> None:
+def _draw_qr(pdf: Canvas, matrix: list[list[bool]], page_height: float) -> None:
     left, top = QR_ORIGIN
     pdf.setFillColorRGB(0, 0, 0)
     for r, row in enumerate(matrix):
@@ -107,5 +114,8 @@ _registered = False
 def _register_font() -> None:
     global _registered
     if not _registered:
+        from reportlab.pdfbase import pdfmetrics
+        from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
         pdfmetrics.registerFont(UnicodeCIDFont(FONT))
         _registered = True
