@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from cardservice import __version__, console, errors
 from cardservice.api import openapi
+from cardservice.api.cardlane import CardReadLane
 from cardservice.api.errors import install_handlers
 from cardservice.api.models import ErrorBody
 from cardservice.api.routes import (
@@ -110,6 +111,7 @@ def create_app(settings: Settings, *, service: Service | None = None,
                    production):
         app.include_router(module.router)
     console.install(app, runtime)  # /console/ and an offline /docs
+    app.add_middleware(CardReadLane, runtime=runtime)  # inside CORS and the guards below
     if settings.cors and settings.allowed_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
                            allow_methods=["GET", "POST"],

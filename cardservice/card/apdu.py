@@ -90,6 +90,8 @@ def transceive(
     if sw >> 8 == 0x6C:
         corrected = Apdu(apdu.cla, apdu.ins, apdu.p1, apdu.p2, apdu.data, (sw & 0xFF) or 256)
         data, sw = conn.send_and_receive(corrected.encode(extended))
+    if sw >> 8 != 0x61:
+        return data, sw
     buf = bytearray(data)
     while sw >> 8 == 0x61:
         get = Apdu(apdu.cla & 0x03, 0xC0, 0, 0, ne=(sw & 0xFF) or 256)

@@ -124,7 +124,9 @@ class Engine:
                 registry_error = error_block(exc)
                 report = report.registry_unavailable()
         if row is not None and row.status is not CardStatus.PENDING:
-            eligible = self._terms_rules.sponsor_eligible(report)
+            eligible = (self._terms_rules.sponsor_eligible(report)
+                        if report.record is not None
+                        and report.record.sponsor_citizen_number is not None else None)
             report = report.with_registry(revoked=row.revoked, last_sequence=row.last_sequence,
                                           sponsor_eligible=eligible)
         if not files.info.locked:

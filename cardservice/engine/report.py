@@ -164,7 +164,9 @@ def status_of(checks: tuple[CheckResult, ...]) -> Status:
     fmt = by_check.get(Check.FORMAT)
     if fmt is not None and fmt.result is Result.NOT_CHECKED and fmt.reason == "empty":
         return Status.BLANK
-    failed = {item.check: item for item in checks if item.result is Result.FAILED}
+    failed = {item.check: item for item in by_check.values() if item.result is Result.FAILED}
+    if not failed:  # the common case: only the signatures' presence is left to decide
+        return _signed_status(by_check)
     validity = failed.get(Check.VALIDITY)
     if any(c not in (Check.VALIDITY, Check.REVOCATION) for c in failed) or (
             validity is not None and validity.reason != "expired"):
@@ -173,8 +175,12 @@ def status_of(checks: tuple[CheckResult, ...]) -> Status:
         return Status.REVOKED
     if validity is not None:
         return Status.EXPIRED
-    signatures = (Check.IDENTITY_SIGNATURE, Check.RECORD_SIGNATURE)
-    if any(by_check.get(c) is None or by_check[c].result is Result.NOT_CHECKED
-           for c in signatures):
-        return Status.UNSIGNED
+    return _signed_status(by_check)
+
+
+def _signed_status(by_check: dict[Check, CheckResult]) -> Status:
+    for check in (Check.IDENTITY_SIGNATURE, Check.RECORD_SIGNATURE):
+        item = by_check.get(check)
+        if item is None or item.result is Result.NOT_CHECKED:
+            return Status.UNSIGNED
     return Status.VALID

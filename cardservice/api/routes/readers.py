@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from cardservice.api.deps import ReaderClient, RuntimeDep
 from cardservice.api.models import Card, ErrorBody, Reader
 from cardservice.api.responses import json_response
+from cardservice.api.runtime import Runtime
 from cardservice.engine.views import card_dict
 from cardservice.transport.readers import reader_id
 
@@ -44,6 +45,15 @@ async def read_card(rid: str, runtime: RuntimeDep, _client: ReaderClient,
                     photo: bool = Query(False, description="also read the holder's photo "
                                         "(EF.PHOTO, one more APDU): identity.photo")
                     ) -> Response:
+    # the daemon answers the common forms of this request in cardservice/api/cardlane.py, with
+    # the same checks, without FastAPI's routing and dependency solving; this route documents
+    # the operation and answers every other form (other query strings, HEAD)
+    return await read_response(runtime, rid, photo)
+
+
+async def read_response(runtime: Runtime, rid: str, photo: bool) -> Response:
+    """Read and verify the card in reader ``rid`` (the client is authenticated)."""
+
     def read(conn: Any) -> Any:
         return runtime.engine.read(conn, photo=photo)
 
