@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -63,9 +64,20 @@ def cached(cache: Path, name: str, build: Callable[[Path], None]) -> Path:
         leftover.unlink()
     started = time.perf_counter()
     build(tmp)
+    _flush(tmp)
     tmp.rename(path)
     logger.info("built %s in %.1f s", path, time.perf_counter() - started)
     return path
+
+
+def _flush(path: Path) -> None:
+    """Write the file's pages to disk now: the fill runs without syncs, and hundreds of MB of
+    dirty pages written back later would disturb the timed verify and look-ups after it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 # --- audit log --------------------------------------------------------------------------------
