@@ -1,7 +1,8 @@
 """One thread that runs jobs in order, for a reader's worker: each job's outcome settles the
 caller's future (a ``concurrent.futures`` one for threads, an ``asyncio`` one for the event loop,
 settled with a single ``call_soon_threadsafe``), and only then does the job's follow-up (a log
-line) run, so the caller is not kept waiting for it."""
+line) run, so the caller is not kept waiting for it: on the job's thread for a thread's future,
+on the event loop after the awakened task's step for an asyncio one."""
 
 from __future__ import annotations
 
@@ -56,20 +57,28 @@ class JobThread:
     def submit_async(self, fn: Callable[[], T],
                      then: FollowUp | None = None) -> asyncio.Future[T]:
         """A future of the running event loop. One that is already done when the job ends
-        (cancelled, or given up on by a watchdog) keeps its outcome."""
+        (cancelled, or given up on by a watchdog) keeps its outcome. ``then`` runs on the loop,
+        after the step of the task the outcome woke (which usually sends its answer): on the
+        job's thread it would hold the GIL just when the loop needs it."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
 
         def settle(result: object, exc: BaseException | None) -> None:
             with contextlib.suppress(RuntimeError):  # the loop has closed (shutdown)
-                loop.call_soon_threadsafe(_settle, future, result, exc)
+                loop.call_soon_threadsafe(self._settle_on_loop, loop, future, result, exc, then)
 
         def cancel() -> None:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(future.cancel)
 
-        self._put(_Job(fn, settle, cancel, then))
+        self._put(_Job(fn, settle, cancel, None))
         return future
+
+    def _settle_on_loop(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future,
+                        result: object, exc: BaseException | None, then: FollowUp | None) -> None:
+        _settle(future, result, exc)  # schedules the waiting task's next step
+        if then is not None:
+            loop.call_soon(self._follow, then, exc)  # queued behind that step
 
     def close(self) -> None:
         """Cancel the jobs not started; the running one finishes, then the thread ends."""
@@ -101,11 +110,14 @@ class JobThread:
                 result, exc = None, error
             job.settle(result, exc)
             if job.then is not None:
-                try:
-                    job.then(exc)
-                except Exception:
-                    logger.exception("%s: a job's follow-up failed", self.name)
+                self._follow(job.then, exc)
             del job, result, exc
+
+    def _follow(self, then: FollowUp, exc: BaseException | None) -> None:
+        try:
+            then(exc)
+        except Exception:
+            logger.exception("%s: a job's follow-up failed", self.name)
 
 
 def _settle(future, result: object, exc: BaseException | None) -> None:

@@ -95,19 +95,41 @@ def test_asyncio_future_is_settled_on_the_loop() -> None:
         jobs.close()
 
 
+def test_async_follow_up_runs_on_the_loop_after_the_caller_resumed() -> None:
+    jobs = JobThread("test-async-follow")
+    order: list[str] = []
+
+    async def main() -> None:
+        loop_thread = threading.current_thread()
+
+        def then(exc: BaseException | None) -> None:
+            on_loop = threading.current_thread() is loop_thread
+            order.append(f"follow-up (on the loop: {on_loop}, error: {exc is not None})")
+
+        assert await jobs.submit_async(lambda: "card", then) == "card"
+        order.append("caller")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    try:
+        asyncio.run(main())
+    finally:
+        jobs.close()
+    assert order == ["caller", "follow-up (on the loop: True, error: False)"]
+
+
 def test_a_future_given_up_on_keeps_its_outcome() -> None:
     """The watchdog's CARD_TIMEOUT stays the request's answer when the hung call returns."""
     jobs = JobThread("test-giveup")
     release = threading.Event()
-    finished = threading.Event()
 
     async def main() -> str:
+        followed = asyncio.Event()  # set on this loop once the late outcome has come in
         future = jobs.submit_async(lambda: release.wait(WAIT) and "late result",
-                                   lambda exc: finished.set())
+                                   lambda exc: followed.set())
         future.set_exception(errors.CardTimeoutError("watchdog"))
         release.set()
-        await asyncio.get_running_loop().run_in_executor(None, finished.wait, WAIT)
-        await asyncio.sleep(0)  # the late settle, if any, runs on the loop now
+        await asyncio.wait_for(followed.wait(), WAIT)
         try:
             await future
         except errors.CardTimeoutError as exc:
