@@ -69,6 +69,10 @@ class PcscEnv:
                 pending.append((image, serial))
         return list(self.served)
 
+    def free_slots(self) -> int:
+        """vpcd ports this run has not served a card into."""
+        return len([p for p in VPCD_PORTS if p not in {s.port for s in self.served}])
+
     def feed(self, folder: Path, count: int, timing: str = "instant") -> Served | None:
         """A ``cardsim serve --feeder folder --count N`` stack on a free vpcd port (the next
         blank card goes in when the previous one is ejected); None if no port took it."""
