@@ -30,7 +30,7 @@ def test_flat_after_a_warm_up_step_passes() -> None:
 
 def test_the_measured_warm_up_ramp_is_left_out() -> None:
     # as measured: about 0.1 MB per 1,000 reads up to 2,000 reads, flat after
-    ramp = lambda d: 77.1 + 0.1 * min(d, 2_000) / 1000  # noqa: E731
+    ramp = lambda d: 77.1 + 0.1 * min(d, 2_000) / 1000
     points = _series(ramp)
     assert _verdict(points).passed
     assert growth_per_1000(points, WARMUP_REQUESTS) == pytest.approx(0.0, abs=1e-9)
