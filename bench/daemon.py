@@ -96,13 +96,18 @@ class Daemon:
         self.ready()
         time.sleep(max(0.0, self.up_at + SETTLE_S - time.monotonic()))
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Close the clients and ask the daemon to exit (``close`` waits for it)."""
         for client in self.clients:
             client.close()
         self.clients.clear()
         self.named.clear()
         if self.proc.poll() is None:
             self.proc.terminate()
+
+    def close(self) -> None:
+        self.stop()
+        if self.proc.returncode is None:
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:

@@ -121,9 +121,9 @@ class _Run:
         sections.append(self.chosen("card timing", lambda: cardtiming.run(
             engine, env, plan.timing, self._operator(), self._prepared())))
         if self.server is not None:
-            self.server.close()  # no daemon during the production section
+            self.server.stop()  # it exits while the feeders start: no daemon in the timed runs
         sections.append(self.chosen("production", lambda: production.section(
-            self._line(), env, plan.production_cards)))
+            self._line(), env, plan.production_cards, self._daemon_gone)))
         return sections
 
     def _await_daemon(self) -> None:
@@ -145,6 +145,10 @@ class _Run:
         if "operator" not in server.named:
             server.named["operator"] = server.client("operator")
         return server.named["operator"]
+
+    def _daemon_gone(self) -> None:
+        if self.server is not None:
+            self.server.close()
 
     def _prepared(self) -> cardtiming.Prepared:
         if self.timed is None:
