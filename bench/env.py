@@ -125,12 +125,12 @@ def _cardsim(args: list[str], port: int, timing: str) -> subprocess.Popen:
 
 
 def _wait(proc: subprocess.Popen, timeout: float, ready) -> bool:
-    """Poll ``ready()`` every 0.1 s until it holds, ``proc`` exits, or ``timeout`` passes."""
+    """Poll ``ready()`` every 0.05 s until it holds, ``proc`` exits, or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         if ready():
             return True
-        time.sleep(0.1)
+        time.sleep(0.05)
     return False
 
 
