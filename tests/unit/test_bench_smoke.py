@@ -163,3 +163,19 @@ def test_quick_plan_measures_production_and_parallel_readers() -> None:
     quick, full = Plan.for_mode(True), Plan.for_mode(False)
     assert 0 < quick.production_cards < full.production_cards
     assert quick.timing.parallel_reads > 0 and full.timing.parallel_resigns > 0
+
+
+def test_scaling_interleaves_the_reader_counts(monkeypatch) -> None:
+    """1, 2 and 4 readers take turns in short windows; each count's reads and time are summed."""
+    from bench import scaling
+
+    windows: list[tuple[int, float]] = []
+
+    def fake_count(engine, readers, seconds):
+        windows.append((len(readers), seconds))
+        return 10 * len(readers) + len(windows), 0.5
+
+    monkeypatch.setattr(scaling, "_count_reads", fake_count)
+    rates = scaling.interleaved(None, ["r0", "r1", "r2", "r3"], [1, 2, 4], 3.0, rounds=3)
+    assert windows == [(1, 1.0), (2, 1.0), (4, 1.0)] * 3
+    assert rates == {1: (11 + 14 + 17) / 1.5, 2: (22 + 25 + 28) / 1.5, 4: (43 + 46 + 49) / 1.5}
