@@ -20,9 +20,8 @@ from cardservice.store.tokens import TokenStore
 from cardservice.transport.pcsc import PcscConnection
 
 from .cards import Bench
-from .latency import _merge
 from .report import Figure, Section, Verdict
-from .stats import slope, time_calls
+from .stats import slope, time_interleaved
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +87,11 @@ def reader_id(client: httpx.Client, reader: str) -> str:
     raise RuntimeError(f"the daemon does not list {reader!r}")
 
 
-def http_vs_direct(client: httpx.Client, rid: str, engine: Engine, reader: str, n: int,
-                   rounds: int = 3) -> list[Figure]:
+def http_vs_direct(client: httpx.Client, rid: str, engine: Engine, reader: str,
+                   n: int) -> list[Figure]:
+    """The HTTP read, the direct read and ``GET /v1/health``, timed interleaved (one call of
+    each in turn: timed in blocks, the three met different load on the shared cores and the
+    difference of their p50s swung by milliseconds from run to run)."""
     def over_http() -> None:
         response = client.get(f"/v1/readers/{rid}/card")
         if response.status_code != 200 or response.json()["verification"]["status"] != "valid":
@@ -101,14 +103,9 @@ def http_vs_direct(client: httpx.Client, rid: str, engine: Engine, reader: str, 
 
     conn = PcscConnection(reader)
     try:
-        http, direct, floor = [], [], []
-        for _ in range(rounds):
-            http.append(time_calls(over_http, n // rounds))
-            direct.append(time_calls(lambda: engine.read(conn), n // rounds))
-            floor.append(time_calls(health, n // rounds))
+        h, d, f = time_interleaved((over_http, lambda: engine.read(conn), health), n)
     finally:
         conn.close()
-    h, d, f = _merge(http), _merge(direct), _merge(floor)
     return [Figure("HTTP read", f"GET card p50 (n={h.n})", h.p50_ms, "ms"),
             Figure("HTTP read", "GET card p99", h.p99_ms, "ms"),
             Figure("HTTP read", f"direct Engine.read p50 (n={d.n})", d.p50_ms, "ms"),

@@ -14,7 +14,7 @@ from bench.counting import CountingConnection, Traffic
 from bench.layout import SELECT_FRAMING, read_minimum, resign_minimum, stored_payload
 from bench.report import Figure, Section, Verdict, all_passed, render, to_json
 from bench.runner import guarded
-from bench.stats import percentile, slope, time_calls
+from bench.stats import percentile, slope, time_calls, time_interleaved
 from bench.stores import build_audit, citizen, serial
 from card_layout.citizen import validate_citizen_number
 from cardservice.store.audit import AuditLog
@@ -179,3 +179,12 @@ def test_scaling_interleaves_the_reader_counts(monkeypatch) -> None:
     rates = scaling.interleaved(None, ["r0", "r1", "r2", "r3"], [1, 2, 4], 3.0, rounds=3)
     assert windows == [(1, 1.0), (2, 1.0), (4, 1.0)] * 3
     assert rates == {1: (11 + 14 + 17) / 1.5, 2: (22 + 25 + 28) / 1.5, 4: (43 + 46 + 49) / 1.5}
+
+
+def test_time_interleaved_takes_turns_after_the_warmup() -> None:
+    calls: list[str] = []
+    ticks = iter(range(1000))
+    a, b = time_interleaved((lambda: calls.append("a"), lambda: calls.append("b")), 3, warmup=2,
+                            timer=lambda: next(ticks))
+    assert calls == ["a", "b"] * 5
+    assert (a.n, b.n) == (3, 3) and a.p50_ms == b.p50_ms == 1000.0  # one tick per timed call
