@@ -39,10 +39,11 @@ class Latency:
 
 
 def time_interleaved(fns: Sequence[Callable[[], object]], n: int, *, warmup: int = 10,
-                     timer: Timer = time.perf_counter) -> list[Latency]:
-    """Each of ``fns`` timed ``n`` times, one call of each in turn (after ``warmup`` untimed
-    rounds), so that all of them meet the same machine: on shared cores, blocks of one kind
-    after another see different load, and a process called back to back stays awake."""
+                     timer: Timer = time.perf_counter) -> list[list[float]]:
+    """The seconds of each of ``fns``, timed ``n`` times, one call of each in turn (after
+    ``warmup`` untimed rounds), so that all of them meet the same machine: on shared cores,
+    blocks of one kind after another see different load, and a process called back to back
+    stays awake. A function may be listed twice (to give two others the same predecessor)."""
     samples: list[list[float]] = [[] for _ in fns]
     for k in range(warmup + n):
         for fn, out in zip(fns, samples):
@@ -50,7 +51,7 @@ def time_interleaved(fns: Sequence[Callable[[], object]], n: int, *, warmup: int
             fn()
             if k >= warmup:
                 out.append(timer() - start)
-    return [Latency.of(s) for s in samples]
+    return samples
 
 
 def time_calls(fn: Callable[[], object], n: int, *, warmup: int = 10,
