@@ -102,11 +102,13 @@ def http_vs_direct(client: httpx.Client, rid: str, engine: Engine, reader: str,
         if client.get("/v1/health").status_code != 200:
             raise RuntimeError("GET /v1/health failed")
 
-    conn = PcscConnection(reader)
-    try:
-        def direct() -> None:
-            engine.read(conn)
+    # the daemon's own card path: the calling thread makes the PC/SC calls (no watchdog hop)
+    conn = PcscConnection(reader, watchdog=False)
 
+    def direct() -> None:
+        engine.read(conn)
+
+    try:
         d1, http, d2, floor = time_interleaved((direct, over_http, direct, health), n)
         h, d, f = Latency.of(http), Latency.of(d1 + d2), Latency.of(floor)
     finally:
