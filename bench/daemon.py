@@ -24,10 +24,9 @@ from cardservice.store.tokens import TokenStore
 from cardservice.transport.pcsc import PcscConnection
 
 from .cards import Bench
-from .latency import _merge
 from .report import Figure, Section, Verdict
 from .rss import MAX_SLOPE_MB_PER_1000, WARMUP_REQUESTS, LeanClient, RssSeries, Warmup, window
-from .stats import time_calls
+from .stats import Latency, time_interleaved
 
 logger = logging.getLogger(__name__)
 
@@ -151,8 +150,12 @@ def reader_id(client: httpx.Client, reader: str) -> str:
     raise RuntimeError(f"the daemon does not list {reader!r}")
 
 
-def http_vs_direct(client: httpx.Client, rid: str, engine: Engine, reader: str, n: int,
-                   rounds: int = 3) -> list[Figure]:
+def http_vs_direct(client: httpx.Client, rid: str, engine: Engine, reader: str,
+                   n: int) -> list[Figure]:
+    """The HTTP read, the direct read and ``GET /v1/health``, timed interleaved: direct, HTTP,
+    direct, health, so that both daemon requests come after the same pause (a direct read).
+    Timed in blocks, the three met different load on the shared cores and the difference of
+    their p50s swung by milliseconds from run to run."""
     def over_http() -> None:
         response = client.get(f"/v1/readers/{rid}/card")
         if response.status_code != 200 or response.json()["verification"]["status"] != "valid":
@@ -162,16 +165,17 @@ def http_vs_direct(client: httpx.Client, rid: str, engine: Engine, reader: str, 
         if client.get("/v1/health").status_code != 200:
             raise RuntimeError("GET /v1/health failed")
 
-    conn = PcscConnection(reader)
+    # the daemon's own card path: the calling thread makes the PC/SC calls (no watchdog hop)
+    conn = PcscConnection(reader, watchdog=False)
+
+    def direct() -> None:
+        engine.read(conn)
+
     try:
-        http, direct, floor = [], [], []
-        for _ in range(rounds):
-            http.append(time_calls(over_http, n // rounds))
-            direct.append(time_calls(lambda: engine.read(conn), n // rounds))
-            floor.append(time_calls(health, n // rounds))
+        d1, http, d2, floor = time_interleaved((direct, over_http, direct, health), n)
+        h, d, f = Latency.of(http), Latency.of(d1 + d2), Latency.of(floor)
     finally:
         conn.close()
-    h, d, f = _merge(http), _merge(direct), _merge(floor)
     return [Figure("HTTP read", f"GET card p50 (n={h.n})", h.p50_ms, "ms"),
             Figure("HTTP read", "GET card p99", h.p99_ms, "ms"),
             Figure("HTTP read", f"direct Engine.read p50 (n={d.n})", d.p50_ms, "ms"),
@@ -179,8 +183,6 @@ def http_vs_direct(client: httpx.Client, rid: str, engine: Engine, reader: str, 
             Figure("HTTP read", "added by HTTP at p50", h.p50_ms - d.p50_ms, "ms"),
             Figure("HTTP read", "added by HTTP beyond the health floor at p50",
                    h.p50_ms - d.p50_ms - f.p50_ms, "ms")]
-
-
 
 
 def rss_series(daemon: Daemon, rid: str, requests: int, warmup: int,

@@ -35,26 +35,16 @@ class Journal:
                slot_fid: Fid = Fid.RES_A, evidence: Evidence | None = None,
                produced: bool = False) -> Intent:
         """Record (durably) what is about to be written to which slot of which card."""
-        detail = {
-            "citizen_number": citizen_number,
-            "sequence": record.sequence,
-            "slot": slot_fid.name,
-            "slot_len": len(slot),
-            "slot_sha256": hashlib.sha256(slot).hexdigest(),
-            "permit_type": record.permit_type.value,
-            "basis": record.basis,
-            "sponsor_citizen_number": record.sponsor_citizen_number,
-            "expires_on": record.expires_on.isoformat(),
-            "issuing_authority": record.issuing_authority,
-        }
-        if produced:  # from an application: active only once handed over
-            detail["register_as"] = CardStatus.PRODUCED.value
-        if evidence is not None:
-            detail["evidence"] = {"kind": evidence.kind, "reference": evidence.reference}
-        entry_id = self.audit.intent(operation=operation, card_serial=files.serial.hex(),
-                                     reader=conn.reader_name, actor=actor, detail=detail,
-                                     now=self.clock())
-        return Intent(entry_id, files.serial.hex(), detail)
+        detail = intent_detail(record, slot, citizen_number=citizen_number, slot_fid=slot_fid,
+                               evidence=evidence, produced=produced)
+        return self.record_intent(operation, files.serial.hex(), conn.reader_name, actor, detail)
+
+    def record_intent(self, operation: str, serial: str, reader: str | None, actor: str | None,
+                      detail: dict) -> Intent:
+        """Append the intent ``detail`` (:func:`intent_detail`); durable when this returns."""
+        entry_id = self.audit.intent(operation=operation, card_serial=serial, reader=reader,
+                                     actor=actor, detail=detail, now=self.clock())
+        return Intent(entry_id, serial, detail)
 
     def pending(self, serial: str) -> list[Intent]:
         """The card's intents whose outcome is not recorded yet."""
@@ -66,19 +56,31 @@ class Journal:
         revocation are decided here, and an unreachable registry refuses the write now. A
         refusal closes the intent as failed (nothing was written). An expired reservation of
         the same card or citizen is released first (audited; engine/expiry.py)."""
-        d = intent.detail
         try:
-            release_expired(self.registry, self.audit, self.clock(), ttl=self.reservation_ttl,
-                            serial=intent.serial, citizen_number=d["citizen_number"])
-            self.registry.reserve(serial=intent.serial, citizen_number=d["citizen_number"],
-                                  sequence=d["sequence"], terms=terms_of(d),
-                                  sponsor_citizen_number=d["sponsor_citizen_number"],
-                                  now=self.clock())
+            self.expire_stale(intent.serial, intent.detail)
+            self.take_reservation(intent.serial, intent.detail)
         except errors.CardServiceError as exc:
-            with contextlib.suppress(errors.CardServiceError):
-                self.audit.outcome(intent.id, success=False, sequence=None, error_code=exc.code,
-                                   detail={"message": exc.message}, now=self.clock())
+            self.refused(intent, exc)
             raise
+
+    def expire_stale(self, serial: str, detail: dict) -> None:
+        """Release an expired reservation of this card or citizen (audited), before a write
+        takes its own."""
+        release_expired(self.registry, self.audit, self.clock(), ttl=self.reservation_ttl,
+                        serial=serial, citizen_number=detail["citizen_number"])
+
+    def take_reservation(self, serial: str, detail: dict) -> None:
+        """The registry's side of the write described by the intent ``detail``."""
+        self.registry.reserve(serial=serial, citizen_number=detail["citizen_number"],
+                              sequence=detail["sequence"], terms=terms_of(detail),
+                              sponsor_citizen_number=detail["sponsor_citizen_number"],
+                              now=self.clock())
+
+    def refused(self, intent: Intent, exc: errors.CardServiceError) -> None:
+        """Close ``intent`` as failed: the write was refused before any card APDU."""
+        with contextlib.suppress(errors.CardServiceError):
+            self.audit.outcome(intent.id, success=False, sequence=None, error_code=exc.code,
+                               detail={"message": exc.message}, now=self.clock())
 
     def close(self, intent: Intent, *, success: bool, reconciled: bool = False,
               cause: errors.CardServiceError | None = None) -> None:
@@ -111,6 +113,30 @@ class Journal:
         self.registry.confirm(serial=intent.serial, citizen_number=d["citizen_number"],
                               sequence=d["sequence"], terms=terms_of(d),
                               sponsor_citizen_number=d["sponsor_citizen_number"], now=now)
+
+
+def intent_detail(record: ResidenceRecord, slot: bytes, *, citizen_number: str,
+                  slot_fid: Fid = Fid.RES_A, evidence: Evidence | None = None,
+                  produced: bool = False) -> dict:
+    """What an intent records: the slot about to be written (its length and SHA-256) and the
+    record's terms the registry takes on confirmation."""
+    detail = {
+        "citizen_number": citizen_number,
+        "sequence": record.sequence,
+        "slot": slot_fid.name,
+        "slot_len": len(slot),
+        "slot_sha256": hashlib.sha256(slot).hexdigest(),
+        "permit_type": record.permit_type.value,
+        "basis": record.basis,
+        "sponsor_citizen_number": record.sponsor_citizen_number,
+        "expires_on": record.expires_on.isoformat(),
+        "issuing_authority": record.issuing_authority,
+    }
+    if produced:  # from an application: active only once handed over
+        detail["register_as"] = CardStatus.PRODUCED.value
+    if evidence is not None:
+        detail["evidence"] = {"kind": evidence.kind, "reference": evidence.reference}
+    return detail
 
 
 def landed(detail: dict, files: CardFiles, view: CardView) -> bool:

@@ -32,7 +32,7 @@ from cardservice import errors
 from cardservice.card.protocol import CardFiles, Rp1Card
 from cardservice.engine.expiry import RESERVATION_TTL, release_expired
 from cardservice.engine.guards import check_expected, issue_file_lock, read_or_none
-from cardservice.engine.journal import Journal, landed
+from cardservice.engine.journal import Journal, intent_detail, landed
 from cardservice.engine.model import (
     CardView,
     Clock,
@@ -43,6 +43,7 @@ from cardservice.engine.model import (
     locked_but_empty,
     utc_now,
 )
+from cardservice.engine.overlap import OpenWrite, in_background, open_write, replace_slot
 from cardservice.engine.policy import PermitTerms, check_direct_issue
 from cardservice.engine.terms import TermsRules, build_record, writable_record
 from cardservice.engine.verify import ChipEvidence, Status, VerificationReport, verify_card
@@ -204,7 +205,7 @@ class Engine:
                 if not from_application:  # a produced card's place is the application's
                     self._journal.reserve(intent)
             self.registry.record_identity(serial_hex, identity_fields(identity), self.clock())
-            return self._commit(intent, card, files,
+            return self._commit(OpenWrite.durable(self._journal, intent), card, files,
                                 lambda: self._write_issue(card, files, id_file, slot, photo),
                                 card.read_all)
 
@@ -275,22 +276,22 @@ class Engine:
             target = next_slot(view.report.slots)
             slot = encode_slot(record, sign_record(self.keys.signer, files.serial,
                                                    view.report.identity_signature, record))
-            intent = self._journal.intent(operation, files, conn, actor, record, slot,
-                                  citizen_number=view.report.identity.citizen_number,
-                                  slot_fid=target, evidence=request.evidence)
-            self._journal.reserve(intent)
+            detail = intent_detail(record, slot, citizen_number=view.report.identity.citizen_number,
+                                   slot_fid=target, evidence=request.evidence)
+            # the intent is appended while the reservation is taken and the APDUs that write
+            # nothing are sent; it is durable before UPDATE BINARY (engine/overlap.py)
+            opened = open_write(self._journal, operation, files, conn.reader_name, actor, detail)
+            written = replace_slot(files, target, slot)
 
             def write() -> None:
-                card.authenticate(KeyRef.WRITE, self.keys.card_key(KeyRef.WRITE, files.serial))
                 card.write_file(target, slot, old_length=len(files.slot(target)))
 
             def read_back() -> CardFiles:
-                fresh = card.read_file(target)
-                if target == Fid.RES_A:
-                    return dataclasses.replace(files, slot_a=fresh)
-                return dataclasses.replace(files, slot_b=fresh)
+                return replace_slot(files, target, card.read_file(target))
 
-            return self._commit(intent, card, files, write, read_back)
+            return self._commit(opened, card, files, write, read_back, expected=written,
+                                before_write=lambda: card.authenticate(
+                                    KeyRef.WRITE, self.keys.card_key(KeyRef.WRITE, files.serial)))
 
         self._warm_face()  # not inside the card transaction
         return conn.exclusive(run)
@@ -316,14 +317,22 @@ class Engine:
         except LayoutError as exc:
             raise errors.FaceUnavailableError(str(exc)) from exc
 
-    def _commit(self, intent: Intent, card: Rp1Card, files: CardFiles,
-                write: Callable[[], None], read_back: Callable[[], CardFiles]) -> CardView:
-        """Re-check the serial, write, read back, verify; register and audit the outcome."""
+    def _commit(self, opened: OpenWrite, card: Rp1Card, files: CardFiles,
+                write: Callable[[], None], read_back: Callable[[], CardFiles], *,
+                before_write: Callable[[], None] | None = None,
+                expected: CardFiles | None = None) -> CardView:
+        """Re-check the serial (and run ``before_write``: APDUs that write nothing), make sure
+        the intent is durable, write, read back, verify; register and audit the outcome.
+        ``expected``: the files as they should read back, verified while the card works."""
+        guess = in_background(self._verify, expected) if expected is not None else None
         try:
             if card.get_serial() != files.serial:
                 raise errors.CardChangedError("the card was swapped since it was read; not written")
+            if before_write is not None:
+                before_write()
+            intent = opened.intent()  # durable before the first write APDU
         except errors.CardServiceError as exc:
-            self._journal.close(intent, success=False, cause=exc)
+            self._journal.close(opened.intent(), success=False, cause=exc)
             raise
         cause: errors.CardServiceError | None = None
         try:
@@ -341,7 +350,9 @@ class Engine:
                     "pending and the next read of this card settles it", intent_id=intent.id,
                 ) from exc
             cause = exc
-        report = self._verify(after)  # once: the registry part is re-applied after the update
+        # once: the registry part is re-applied after the update; the same bytes as expected
+        # were verified while the card wrote them
+        report = guess.result() if guess is not None and after == expected else self._verify(after)
         if not landed(intent.detail, after, self._with_registry(after, report)):
             failure = cause or errors.WriteVerifyError(
                 "the card did not read back the record just written")

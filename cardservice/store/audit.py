@@ -264,12 +264,12 @@ class AuditLog(Store):
         ``card_serial``, only that card's (an index look-up: cheap on every card read)."""
         where = "kind = 'intent'" + (" AND card_serial = ?" if card_serial is not None else "")
         params = (card_serial,) if card_serial is not None else ()
-        with self._lock:
-            rows = self._conn.execute(
-                f"{_SELECT} AS i WHERE {where} AND NOT EXISTS ("
-                "SELECT 1 FROM audit AS o WHERE o.intent_id = i.id AND o.outcome != 'unknown') "
-                "ORDER BY id", params
-            ).fetchall()
+        sql = (f"{_SELECT} AS i WHERE {where} AND NOT EXISTS ("
+               "SELECT 1 FROM audit AS o WHERE o.intent_id = i.id AND o.outcome != 'unknown') "
+               "ORDER BY id")
+        # reused while nothing was written to the log by any connection (Database.cached)
+        rows = self._db.cached(("pending", card_serial),
+                               lambda conn: tuple(conn.execute(sql, params).fetchall()))
         return [_row_to_entry(r) for r in rows]
 
     def entries(

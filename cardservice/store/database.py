@@ -28,10 +28,10 @@ import re
 import select
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from cardservice.errors import RegistryUnavailableError
 from cardservice.store import db as sqlite_db
@@ -42,6 +42,10 @@ SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 #: seconds to wait for a connection to PostgreSQL before a request is refused as unavailable
 CONNECT_TIMEOUT = 2.0
+#: results :meth:`SqliteDatabase.cached` keeps before it drops them all and starts again
+MEMO_SIZE = 4096
+
+T = TypeVar("T")
 
 
 class Cursor(Protocol):
@@ -77,6 +81,15 @@ class Database:
     def close(self) -> None:
         raise NotImplementedError
 
+    def cached(self, key: Hashable, load: Callable[[Tx], T]) -> T:
+        """``load(tx)`` on a connection; the SQLite backend reuses the result of an earlier call
+        with the same ``key`` while nothing was written to the database since (see
+        :meth:`SqliteDatabase.cached`). PostgreSQL always loads: a write by another process must
+        show at once, and nothing here tells this one when the server's data changed. ``load``
+        must return a value nobody mutates (a tuple, a frozen dataclass, None)."""
+        with self.connection() as tx:
+            return load(tx)
+
     def ping(self) -> None:
         """Raise RegistryUnavailableError if the database cannot be reached now."""
         with self.connection() as tx:
@@ -100,6 +113,32 @@ class SqliteDatabase(Database):
         self.site_id = site_id
         self.lock = threading.Lock()
         self.raw = sqlite_db.open_database(path)
+        self._memo: dict[Hashable, Any] = {}
+        self._memo_version: tuple[int, int] | None = None
+
+    def cached(self, key: Hashable, load: Callable[[sqlite3.Connection], T]) -> T:
+        """``load(conn)``, reused while the database file is unchanged.
+
+        The version is SQLite's ``PRAGMA data_version``, which changes when any *other*
+        connection (another process: the CLI, a second daemon; or another connection of this
+        one) commits to the file, together with this connection's ``total_changes``, which
+        grows with every row it inserts, updates or deletes itself (in any transaction, even one
+        rolled back). Any change of either drops every kept result, so a revocation written
+        anywhere is seen by the next call; only calls with nothing written in between share a
+        result. Checking costs one PRAGMA (a read of the WAL index) instead of the query."""
+        with self.lock:
+            raw = self.raw
+            version = (raw.execute("PRAGMA data_version").fetchone()[0], raw.total_changes)
+            if version != self._memo_version:
+                self._memo.clear()
+                self._memo_version = version
+            elif key in self._memo:
+                return self._memo[key]
+            value = load(raw)
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = value
+            return value
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -72,6 +72,11 @@ def _card_of_row(row: tuple) -> CardRow:
     return _row_to_card(row)
 
 
+def _get_card(tx, key: str) -> CardRow | None:
+    row = tx.execute(f"SELECT {_COLUMNS} FROM cards WHERE serial = ?", (key,)).fetchone()
+    return None if row is None else _card_of_row(tuple(row))
+
+
 class Registry(Reservations, Store):
     """The card registry on a :class:`Database` (SQLite file or PostgreSQL); thread-safe.
     Reservations (reserve, confirm, release, expiry): :class:`Reservations`."""
@@ -81,12 +86,12 @@ class Registry(Reservations, Store):
     # --- queries -----------------------------------------------------------------------
 
     def get(self, serial: str) -> CardRow | None:
-        """The card's row, read from the database on every call (a revocation or a write by
-        another process shows at once); only the conversion of an unchanged row is reused."""
+        """The card's row as the database holds it now: a revocation or a write by another
+        process shows at once. SQLite reuses the row while nothing was written to the file
+        (:meth:`Database.cached`); PostgreSQL asks on every call. The conversion of an
+        unchanged row is reused."""
         key = normalize_serial(serial)
-        with self._db.connection() as tx:
-            row = tx.execute(f"SELECT {_COLUMNS} FROM cards WHERE serial = ?", (key,)).fetchone()
-        return None if row is None else _card_of_row(tuple(row))
+        return self._db.cached(("cards", key), lambda tx: _get_card(tx, key))
 
     def find_by_citizen(self, citizen_number: str) -> list[CardRow]:
         """All cards of a citizen, newest first."""

@@ -97,6 +97,14 @@ def _row_to_info(row: tuple) -> TokenInfo:
     )
 
 
+def _token_row(tx, digest: bytes) -> tuple[bytes, TokenInfo] | None:
+    """(stored hash, info) of the token whose hash is ``digest``; None if there is none."""
+    row = tx.execute(
+        f"SELECT {_COLUMNS}, secret_hash FROM tokens WHERE secret_hash = ?", (digest,)
+    ).fetchone()
+    return None if row is None else (bytes(row[5]), _row_to_info(row))
+
+
 def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
@@ -171,18 +179,17 @@ class TokenStore(Store):
             return None
         digest = hash_token(token)
         try:
-            with self._db.connection() as tx:
-                row = tx.execute(
-                    f"SELECT {_COLUMNS}, secret_hash FROM tokens WHERE secret_hash = ?", (digest,)
-                ).fetchone()
+            # SQLite reuses the row while nothing was written to the file by any connection
+            # (Database.cached): a revocation, here or by another process, applies at once
+            found = self._db.cached(("token", digest), lambda tx: _token_row(tx, digest))
         except RegistryUnavailableError:
             # offline (PostgreSQL down): a token this process saw live keeps working, so that
             # reads still verify cards; an unknown one is refused. Nobody can revoke meanwhile.
             return self._seen.get(digest)
-        if row is None or not hmac.compare_digest(bytes(row[5]), digest):
+        if found is None or not hmac.compare_digest(found[0], digest):
             self._seen.pop(digest, None)
             return None
-        info = _row_to_info(row)
+        info = found[1]
         if info.revoked_at is not None:
             self._seen.pop(digest, None)
             return None

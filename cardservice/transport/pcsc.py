@@ -2,8 +2,9 @@
 
 It speaks the low-level ``smartcard.scard`` API so that contexts, transactions and dispositions are
 explicit: cards are connected shared and always left powered (``SCARD_LEAVE_CARD``), every
-transmit runs under a watchdog, PC/SC result codes become typed :mod:`cardservice.errors`, and a
-context that died with pcscd is replaced by a new one on the next call.
+transmit runs under a watchdog, PC/SC result codes become typed :mod:`cardservice.errors` (the
+table: :mod:`cardservice.transport.pcsc_codes`), and a context that died with pcscd is replaced by
+a new one on the next call.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from smartcard import scard
 from cardservice import errors
 from cardservice.logs import TRAFFIC, redact_command, redact_response
 from cardservice.transport import CardConnection, ReaderInfo
+from cardservice.transport import pcsc_codes as codes
+from cardservice.transport.pcsc_codes import code_of, error_for, handle_is_dead
 
 logger = logging.getLogger(__name__)
 
@@ -28,68 +31,15 @@ T = TypeVar("T")
 
 PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
 
-_E_NO_SERVICE = 0x8010001D
-_E_SERVICE_STOPPED = 0x8010001E
-_F_COMM_ERROR = 0x80100013
-_E_INVALID_HANDLE = 0x80100003
-_W_REMOVED_CARD = 0x80100069
-_W_RESET_CARD = 0x80100068
-_W_UNPOWERED_CARD = 0x80100067
-_W_UNRESPONSIVE_CARD = 0x80100066
-_E_SHARING_VIOLATION = 0x8010000B
-_E_TIMEOUT = 0x8010000A
-_E_NO_SMARTCARD = 0x8010000C
-_E_NO_READERS_AVAILABLE = 0x8010002E
-_E_READER_UNAVAILABLE = 0x80100017
-_E_UNKNOWN_READER = 0x80100009
-_E_NOT_TRANSACTED = 0x80100016
-_E_CANCELLED = 0x80100002
-
-_DEAD_CONTEXT = {_E_NO_SERVICE, _E_SERVICE_STOPPED, _F_COMM_ERROR, _E_INVALID_HANDLE}
-#: Results after which a card handle is dead (the card was pulled, reset or lost power, the
-#: reader went away, pcscd restarted): the connection is dropped and reopened, never reused.
-DEAD_HANDLE = _DEAD_CONTEXT | {
-    _E_READER_UNAVAILABLE, _W_REMOVED_CARD, _W_RESET_CARD, _W_UNPOWERED_CARD, _E_NO_SMARTCARD,
-    _E_UNKNOWN_READER, _E_NOT_TRANSACTED,
-}
-
-
-def handle_is_dead(exc: errors.CardServiceError) -> bool:
-    """True when ``exc`` came from a PC/SC result that leaves the card handle unusable."""
-    return exc.details.get("pcsc_code") in DEAD_HANDLE or isinstance(exc, errors.CardRemovedError)
-
-_ERROR_MAP: dict[int, type[errors.CardServiceError]] = {
-    _E_NO_SERVICE: errors.PcscUnavailableError,
-    _E_SERVICE_STOPPED: errors.PcscUnavailableError,
-    _F_COMM_ERROR: errors.PcscUnavailableError,
-    _W_REMOVED_CARD: errors.CardRemovedError,
-    _W_UNPOWERED_CARD: errors.CardRemovedError,
-    _W_RESET_CARD: errors.CardResetError,
-    _W_UNRESPONSIVE_CARD: errors.CardTimeoutError,
-    _E_SHARING_VIOLATION: errors.ReaderBusyError,
-    _E_TIMEOUT: errors.CardTimeoutError,
-    _E_NO_SMARTCARD: errors.NoCardError,
-    _E_NO_READERS_AVAILABLE: errors.NoReaderError,
-    _E_READER_UNAVAILABLE: errors.CardRemovedError,
-    _E_UNKNOWN_READER: errors.ReaderNotFoundError,
-    _E_NOT_TRANSACTED: errors.CardRemovedError,
-}
-
-
-def _code(hresult: int) -> int:
-    return hresult & 0xFFFFFFFF
-
-
 def _check(hresult: int, what: str) -> None:
-    code = _code(hresult)
+    code = code_of(hresult)
     if code == 0:
         return
-    cls = _ERROR_MAP.get(code, errors.TransportError)
     try:
         text = scard.SCardGetErrorMessage(hresult)
     except Exception:  # noqa: BLE001 - the message is only decoration
         text = ""
-    raise cls(f"{what}: {text or 'PC/SC error'} (0x{code:08X})", pcsc_code=code)
+    raise error_for(code, what, text)
 
 
 def _establish() -> int:
@@ -128,7 +78,7 @@ class Context:
         for attempt in (0, 1):
             result = fn(self.get(), *args)
             hresult = result[0] if isinstance(result, (tuple, list)) else result
-            if _code(hresult) in _DEAD_CONTEXT and attempt == 0:
+            if code_of(hresult) in codes.DEAD_CONTEXT and attempt == 0:
                 logger.info("PC/SC context lost (%s); establishing a new one", what)
                 self.invalidate()
                 continue
@@ -143,10 +93,10 @@ class Context:
 def list_readers(context: Context) -> list[str]:
     for attempt in (0, 1):
         hresult, readers = scard.SCardListReaders(context.get(), [])
-        code = _code(hresult)
-        if code == _E_NO_READERS_AVAILABLE:
+        code = code_of(hresult)
+        if code == codes.E_NO_READERS_AVAILABLE:
             return []
-        if code in _DEAD_CONTEXT and attempt == 0:
+        if code in codes.DEAD_CONTEXT and attempt == 0:
             context.invalidate()
             continue
         _check(hresult, "list readers")
@@ -161,7 +111,7 @@ def reader_infos(context: Context) -> list[ReaderInfo]:
         return []
     states = [(name, scard.SCARD_STATE_UNAWARE) for name in names]
     hresult, new_states = scard.SCardGetStatusChange(context.get(), 0, states)
-    if _code(hresult) not in (0, _E_TIMEOUT):
+    if code_of(hresult) not in (0, codes.E_TIMEOUT):
         _check(hresult, "reader status")
     infos = []
     for name, state, atr in new_states:
@@ -182,7 +132,7 @@ def card_token(context: Context, reader: str) -> int | None:
     reader, which changes with every insertion and removal, so a new card has a new token."""
     hresult, states = scard.SCardGetStatusChange(context.get(), 0,
                                                  [(reader, scard.SCARD_STATE_UNAWARE)])
-    if _code(hresult) not in (0, _E_TIMEOUT):
+    if code_of(hresult) not in (0, codes.E_TIMEOUT):
         _check(hresult, "reader status")
     _name, state, _atr = states[0]
     if not state & scard.SCARD_STATE_PRESENT or state & scard.SCARD_STATE_MUTE:
@@ -203,12 +153,12 @@ def wait_for_change(context: Context, known: dict[str, int], timeout_ms: int) ->
     if len(states) < MAX_WATCHED:  # with 16 readers the PnP entry would be the 17th
         states.append((PNP_NOTIFICATION, known.get(PNP_NOTIFICATION, scard.SCARD_STATE_UNAWARE)))
     hresult, new_states = scard.SCardGetStatusChange(context.get(), timeout_ms, states)
-    code = _code(hresult)
-    if code in (_E_TIMEOUT, _E_CANCELLED):
+    code = code_of(hresult)
+    if code in (codes.E_TIMEOUT, codes.E_CANCELLED):
         return dict(known)
-    if code == _E_UNKNOWN_READER:
+    if code == codes.E_UNKNOWN_READER:
         return {}
-    if code in _DEAD_CONTEXT:
+    if code in codes.DEAD_CONTEXT:
         context.invalidate()
     _check(hresult, "wait for reader change")
     return {name: state & ~scard.SCARD_STATE_CHANGED for name, state, _atr in new_states}
@@ -399,9 +349,10 @@ class PcscConnection(CardConnection):
         hresult = self._guarded(
             scard.SCardEndTransaction, self._hcard, scard.SCARD_LEAVE_CARD, what="end transaction"
         )
-        if _code(hresult) in DEAD_HANDLE:
+        if code_of(hresult) in codes.DEAD_HANDLE:
             self._stale = True
-        if _code(hresult) not in (0, _W_REMOVED_CARD, _W_RESET_CARD, _E_NOT_TRANSACTED):
+        if code_of(hresult) not in (0, codes.W_REMOVED_CARD, codes.W_RESET_CARD,
+                                    codes.E_NOT_TRANSACTED):
             self._check(hresult, "end transaction")
 
     def eject(self) -> None:

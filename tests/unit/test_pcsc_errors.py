@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from cardservice import errors
@@ -47,3 +50,13 @@ def test_busy_is_not_a_dead_handle():
     with pytest.raises(errors.CardServiceError) as exc:
         _check(0x8010000B, "begin transaction")
     assert not handle_is_dead(exc.value)
+
+
+def test_the_code_table_is_pure():
+    """pcsc_codes holds the table without pyscard (transport/pcsc.py stays its only importer)
+    and gives the same typed errors as the driver's check."""
+    script = ("import sys; from cardservice.transport import pcsc_codes as c; "
+              "e = c.error_for(c.code_of(0x80100069 - (1 << 32)), 'transmit'); "
+              "assert e.code == 'CARD_REMOVED' and c.handle_is_dead(e), e; "
+              "assert 'smartcard' not in sys.modules")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
