@@ -111,17 +111,19 @@ def prepare(bench: Bench, engine: Engine, rng: random.Random) -> Prepared:
 
 def serve_ahead(env: PcscEnv, ready: Prepared, client: httpx.Client) -> None:
     """Serve what free reader slots allow now: each profile's card (read once by the daemon,
-    the warm-up read of its timed part), and the 4 parallel cards if 4 slots are left
-    (otherwise they are served when their part runs)."""
+    the warm-up read of its timed part), and the parallel part's cards (the ``iso-9600`` card
+    of the timed part is one of its 4) if slots for all of them are left (otherwise they are
+    served when their part runs)."""
     for name, card in ready.cards.items():
         mine = serve_new(env, [card], name)
         if mine:
             ready.served[name] = mine
             _ok(client.get(f"/v1/readers/{listed_id(client, mine[0].reader)}/card"))
             ready.warmed.add(name)
-    if env.free_slots() >= 4:
-        mine = serve_new(env, ready.parallel, PARALLEL_PROFILE)
-        if len(mine) == 4:
+    missing = ready.parallel[:4 - len(ready.served.get(PARALLEL_PROFILE, []))]
+    if env.free_slots() >= len(missing):
+        mine = serve_new(env, missing, PARALLEL_PROFILE)
+        if len(mine) == len(missing):
             ready.served["parallel"] = mine
         else:
             env.release(mine)
@@ -158,7 +160,10 @@ def over_http(env: PcscEnv, client: httpx.Client, name: str, plan: Plan,
             json={"current_residence": next(moves), "card_serial": serial})),
             plan.resigns[name], warmup=False)  # the reads warmed the connection
     finally:
-        env.release(mine)
+        if name == PARALLEL_PROFILE and "parallel" in ready.served:
+            ready.served["parallel"] += mine  # one of the parallel part's 4 cards
+        else:
+            env.release(mine)
     group = f"card {name}"
     figures = [
         Figure(group, f"read floor ({n_read} APDUs)", read_floor * 1e3, "ms"),
@@ -212,7 +217,9 @@ def in_parallel(readers: list[str], work: Callable[[PcscConnection, int], None],
 
 def parallel(env: PcscEnv, engine: Engine, plan: Plan,
              ready: Prepared) -> tuple[list[Figure], list[Verdict]]:
-    mine = _served(env, ready, "parallel", ready.parallel, PARALLEL_PROFILE)
+    mine = ready.served.pop("parallel", [])
+    if len(mine) < 4:
+        mine += serve_new(env, ready.parallel[:4 - len(mine)], PARALLEL_PROFILE)
     try:
         return _parallel_figures(engine, [s.reader for s in mine], plan)
     finally:

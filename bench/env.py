@@ -104,10 +104,10 @@ class PcscEnv:
     def release(self, served: list[Served], timeout: float = 5.0) -> None:
         """Take these cards out; back once pcscd shows their readers empty (their slots free
         again for the next ``serve``/``feed``), or after ``timeout`` seconds."""
+        served = [s for s in served if s in self.served]  # not those released before
         for s in served:
             _stop(s.process)
-            if s in self.served:
-                self.served.remove(s)
+            self.served.remove(s)
         readers = {s.reader for s in served}
         deadline = time.monotonic() + timeout
         while readers & present_readers() and time.monotonic() < deadline:

@@ -7,7 +7,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from cardservice.errors import CardServiceError
 
 from . import cardtiming, daemon, latency, production, scaling, stores, traffic
 from .cards import Bench, issued_image, make_bench, serial_for
-from .env import PcscEnv
+from .env import PcscEnv, Served
 from .report import Section
 
 logger = logging.getLogger(__name__)
@@ -102,29 +102,33 @@ class _Run:
     only: frozenset[str]
     timed: cardtiming.Prepared | None = None
     line: production.Line | None = None
+    #: the cards served for the latency, scaling and daemon sections
+    ours: list[Served] = field(default_factory=list)
 
     def chosen(self, name: str, section: Callable[[], Section]) -> Section | None:
         return _chosen(self.only, name, section)
 
     def pcsc_sections(self, images: list[Path]) -> list[Section | None]:
+        """In the order of :data:`SECTIONS`; run with scaling before the daemon section, so the
+        cards the daemon section does not use can go out during its RSS warm-up."""
         plan, engine, env = self.plan, self.engine, self.env
         readers = guarded_readers(env, images)
-        ours, first = list(env.served), (readers[0] if readers else None)
+        self.ours, first = list(env.served), (readers[0] if readers else None)
         self._await_daemon()
-        sections = [self.chosen("latency", lambda: latency.run(
-            engine, images[0], first, plan.latency_n, self.rng))]
-        sections.append(self.chosen("daemon", lambda: daemon.run(
-            self._daemon(), engine, first, plan.latency_n, plan.daemon_requests, self._ahead)))
-        sections.append(self.chosen("scaling", lambda: scaling.run(
-            engine, readers, plan.scaling_seconds)))
-        env.release(ours)  # the timed cards need the reader slots
-        sections.append(self.chosen("card timing", lambda: cardtiming.run(
-            engine, env, plan.timing, self._operator(), self._prepared())))
+        done = {"latency": self.chosen("latency", lambda: latency.run(
+            engine, images[0], first, plan.latency_n, self.rng))}
+        done["scaling"] = self.chosen("scaling", lambda: scaling.run(
+            engine, readers, plan.scaling_seconds))
+        done["daemon"] = self.chosen("daemon", lambda: daemon.run(
+            self._daemon(), engine, first, plan.latency_n, plan.daemon_requests, self._ahead))
+        env.release(self.ours)  # the timed cards need the reader slots
+        done["card timing"] = self.chosen("card timing", lambda: cardtiming.run(
+            engine, env, plan.timing, self._operator(), self._prepared()))
         if self.server is not None:
             self.server.stop()  # it exits while the feeders start: no daemon in the timed runs
-        sections.append(self.chosen("production", lambda: production.section(
-            self._line(), env, plan.production_cards, self._daemon_gone)))
-        return sections
+        done["production"] = self.chosen("production", lambda: production.section(
+            self._line(), env, plan.production_cards, self._daemon_gone))
+        return [done[name] for name in SECTIONS if name in done]
 
     def _await_daemon(self) -> None:
         """Wait until the daemon answers (a failure is kept for its sections to report)."""
@@ -165,6 +169,7 @@ class _Run:
         here is left for the section itself to meet (it prepares what is missing)."""
         try:
             if "card timing" in self.only:
+                self.env.release(self.ours[1:])  # the scaling section is done with them
                 cardtiming.serve_ahead(self.env, self._prepared(), self._operator())
             if "production" in self.only:
                 self._line()
