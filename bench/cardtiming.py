@@ -14,7 +14,8 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -26,8 +27,8 @@ from simulator.timing import Profile, exchange_seconds, profile
 
 from .cards import MOVE, Bench, issued_image, serial_for
 from .counting import CountingConnection
-from .daemon import reader_id, running_daemon
-from .env import PcscEnv
+from .daemon import listed_id
+from .env import PcscEnv, Served
 from .report import Figure, Section, Verdict
 from .stats import percentile
 
@@ -81,26 +82,88 @@ def _p50(fn: Callable[[], None], n: int, *, warmup: bool = True) -> float:
     return percentile(samples, 50)
 
 
-def over_http(bench: Bench, env: PcscEnv, engine: Engine, client: httpx.Client, name: str,
-              plan: Plan, rng: random.Random,
-              index: int) -> tuple[list[Figure], list[Verdict]]:
-    p = profile(name)
-    read_floor, resign_floor, n_read, n_resign = floors(bench, engine, index, p, rng)
-    image = issued_image(bench, engine, index + 1, resigned=True, rng=rng)
-    served = env.serve([image], [serial_for(index + 1)], timing=name)
-    if not served:
+@dataclass
+class Prepared:
+    """The section's cards and floors, made ready before it runs (untimed set-up): per profile
+    its floors and card; the 4 parallel cards; the cards already served (``serve_ahead``)."""
+
+    floors: dict[str, tuple[float, float, int, int]] = field(default_factory=dict)
+    cards: dict[str, tuple[Path, bytes]] = field(default_factory=dict)
+    parallel: list[tuple[Path, bytes]] = field(default_factory=list)
+    served: dict[str, list[Served]] = field(default_factory=dict)
+    #: profiles whose card the daemon has read once already (its connection and caches warm)
+    warmed: set[str] = field(default_factory=set)
+
+
+def prepare(bench: Bench, engine: Engine, rng: random.Random) -> Prepared:
+    """Issue every card of the section and compute the floors (in-process, no reader)."""
+    ready = Prepared()
+    for i, name in enumerate(MAX_OVER_FLOOR):
+        index = BASE_INDEX + 2 * i
+        ready.floors[name] = floors(bench, engine, index, profile(name), rng)
+        image = issued_image(bench, engine, index + 1, resigned=True, rng=rng)
+        ready.cards[name] = (image, serial_for(index + 1))
+    first = BASE_INDEX + 10
+    ready.parallel = [(issued_image(bench, engine, first + i, resigned=True, rng=rng),
+                       serial_for(first + i)) for i in range(4)]
+    return ready
+
+
+def serve_ahead(env: PcscEnv, ready: Prepared, client: httpx.Client) -> None:
+    """Serve what free reader slots allow now: each profile's card (read once by the daemon,
+    the warm-up read of its timed part), and the parallel part's cards (the ``iso-9600`` card
+    of the timed part is one of its 4) if slots for all of them are left (otherwise they are
+    served when their part runs)."""
+    for name, card in ready.cards.items():
+        mine = serve_new(env, [card], name)
+        if mine:
+            ready.served[name] = mine
+            _ok(client.get(f"/v1/readers/{listed_id(client, mine[0].reader)}/card"))
+            ready.warmed.add(name)
+    missing = ready.parallel[:4 - len(ready.served.get(PARALLEL_PROFILE, []))]
+    if env.free_slots() >= len(missing):
+        mine = serve_new(env, missing, PARALLEL_PROFILE)
+        if len(mine) == len(missing):
+            ready.served["parallel"] = mine
+        else:
+            env.release(mine)
+
+
+def serve_new(env: PcscEnv, cards: list[tuple[Path, bytes]], timing: str) -> list[Served]:
+    """The cards ``env.serve`` put into readers by this call."""
+    before = len(env.served)
+    env.serve([image for image, _ in cards], [serial for _, serial in cards], timing=timing)
+    return env.served[before:]
+
+
+def _served(env: PcscEnv, ready: Prepared, key: str, cards: list[tuple[Path, bytes]],
+            timing: str) -> list[Served]:
+    """The cards of ``key``: served ahead, or served now."""
+    return ready.served.pop(key, None) or serve_new(env, cards, timing)
+
+
+def over_http(env: PcscEnv, client: httpx.Client, name: str, plan: Plan,
+              ready: Prepared) -> tuple[list[Figure], list[Verdict]]:
+    read_floor, resign_floor, n_read, n_resign = ready.floors[name]
+    warm = name not in ready.warmed
+    mine = _served(env, ready, name, [ready.cards[name]], name)
+    if not mine:
         raise RuntimeError("no vpcd reader slot was free")
-    reader, serial = served[-1].reader, serial_for(index + 1).hex().upper()
+    reader, serial = mine[0].reader, ready.cards[name][1].hex().upper()
     try:
-        rid = _listed(client, reader)
-        read_s = _p50(lambda: _ok(client.get(f"/v1/readers/{rid}/card")), plan.reads[name])
+        rid = listed_id(client, reader)
+        read_s = _p50(lambda: _ok(client.get(f"/v1/readers/{rid}/card")), plan.reads[name],
+                      warmup=warm)
         moves = iter(MOVES * 1000)
         resign_s = _p50(lambda: _ok(client.post(
             f"/v1/readers/{rid}/card/resign",
             json={"current_residence": next(moves), "card_serial": serial})),
             plan.resigns[name], warmup=False)  # the reads warmed the connection
     finally:
-        env.release(served[-1:])
+        if name == PARALLEL_PROFILE and "parallel" in ready.served:
+            ready.served["parallel"] += mine  # one of the parallel part's 4 cards
+        else:
+            env.release(mine)
     group = f"card {name}"
     figures = [
         Figure(group, f"read floor ({n_read} APDUs)", read_floor * 1e3, "ms"),
@@ -114,18 +177,6 @@ def over_http(bench: Bench, env: PcscEnv, engine: Engine, client: httpx.Client, 
                 Verdict(f"HTTP re-sign / floor ({name})", round(resign_s / resign_floor, 3),
                         "<=", limit, "x")]
     return figures, verdicts
-
-
-def _listed(client: httpx.Client, reader: str, timeout: float = 5.0) -> str:
-    """The daemon's id of ``reader`` once its monitor lists it (the card was just served)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return reader_id(client, reader)
-        except RuntimeError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def _ok(response: httpx.Response) -> None:
@@ -164,16 +215,13 @@ def in_parallel(readers: list[str], work: Callable[[PcscConnection, int], None],
     return len(readers) * count / elapsed
 
 
-def parallel(bench: Bench, env: PcscEnv, engine: Engine, plan: Plan,
-             rng: random.Random) -> tuple[list[Figure], list[Verdict]]:
-    first = BASE_INDEX + 10
-    images = [issued_image(bench, engine, first + i, resigned=True, rng=rng) for i in range(4)]
-    before = len(env.served)
-    env.serve(images, [serial_for(first + i) for i in range(4)], timing=PARALLEL_PROFILE)
-    mine = env.served[before:]
-    readers = [s.reader for s in mine]
+def parallel(env: PcscEnv, engine: Engine, plan: Plan,
+             ready: Prepared) -> tuple[list[Figure], list[Verdict]]:
+    mine = ready.served.pop("parallel", [])
+    if len(mine) < 4:
+        mine += serve_new(env, ready.parallel[:4 - len(mine)], PARALLEL_PROFILE)
     try:
-        return _parallel_figures(engine, readers, plan)
+        return _parallel_figures(engine, [s.reader for s in mine], plan)
     finally:
         env.release(mine)
 
@@ -206,13 +254,18 @@ def _parallel_figures(engine: Engine, readers: list[str],
     return figures, verdicts
 
 
-def run(bench: Bench, engine: Engine, env: PcscEnv, plan: Plan, rng: random.Random) -> Section:
+def run(engine: Engine, env: PcscEnv, plan: Plan, client: httpx.Client,
+        ready: Prepared) -> Section:
+    """``ready``: from :func:`prepare` (its cards maybe served ahead by :func:`serve_ahead`)."""
     figures: list[Figure] = []
     verdicts: list[Verdict] = []
-    with running_daemon(bench, bench.now, role="operator") as (client, _):
-        for i, name in enumerate(MAX_OVER_FLOOR):
-            f, v = over_http(bench, env, engine, client, name, plan, rng, BASE_INDEX + 2 * i)
+    try:
+        for name in MAX_OVER_FLOOR:
+            f, v = over_http(env, client, name, plan, ready)
             figures += f
             verdicts += v
-    f, v = parallel(bench, env, engine, plan, rng)
+        f, v = parallel(env, engine, plan, ready)
+    finally:
+        for mine in ready.served.values():  # served ahead and not used (a part failed)
+            env.release(mine)
     return Section("card timing", tuple(figures + f), tuple(verdicts + v))

@@ -69,6 +69,10 @@ class PcscEnv:
                 pending.append((image, serial))
         return list(self.served)
 
+    def free_slots(self) -> int:
+        """vpcd ports this run has not served a card into."""
+        return len([p for p in VPCD_PORTS if p not in {s.port for s in self.served}])
+
     def feed(self, folder: Path, count: int, timing: str = "instant") -> Served | None:
         """A ``cardsim serve --feeder folder --count N`` stack on a free vpcd port (the next
         blank card goes in when the previous one is ejected); None if no port took it."""
@@ -100,10 +104,10 @@ class PcscEnv:
     def release(self, served: list[Served], timeout: float = 5.0) -> None:
         """Take these cards out; back once pcscd shows their readers empty (their slots free
         again for the next ``serve``/``feed``), or after ``timeout`` seconds."""
+        served = [s for s in served if s in self.served]  # not those released before
         for s in served:
             _stop(s.process)
-            if s in self.served:
-                self.served.remove(s)
+            self.served.remove(s)
         readers = {s.reader for s in served}
         deadline = time.monotonic() + timeout
         while readers & present_readers() and time.monotonic() < deadline:
@@ -121,12 +125,12 @@ def _cardsim(args: list[str], port: int, timing: str) -> subprocess.Popen:
 
 
 def _wait(proc: subprocess.Popen, timeout: float, ready) -> bool:
-    """Poll ``ready()`` every 0.1 s until it holds, ``proc`` exits, or ``timeout`` passes."""
+    """Poll ``ready()`` every 0.05 s until it holds, ``proc`` exits, or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         if ready():
             return True
-        time.sleep(0.1)
+        time.sleep(0.05)
     return False
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from cardservice.workflow.service import Actor, ApplicationService
 from cardservice.workflow.wiring import open_applications
 
 from .cards import HOLDER, Bench, citizen_number
-from .env import PcscEnv
+from .env import PcscEnv, Served
 from .report import Figure, Section, Verdict
 
 logger = logging.getLogger(__name__)
@@ -52,11 +54,21 @@ def _certified(apps: ApplicationService, site: str, count: int, first: int) -> N
         apps.decide(app.id, "certify", True, None, certifier)
 
 
-def _run(svc: Service, apps: ApplicationService, env: PcscEnv, readers: int, cards: int,
-         root: Path) -> Progress:
-    """A run with ``readers`` fed readers, ``cards`` each (all of them produced)."""
-    mine = env.feed_many([root / f"stack-{readers}-{i}" for i in range(readers)], cards + 1,
-                         timing=PROFILE)
+def _stacks(env: PcscEnv, root: Path, cards: int) -> list[list[Served]]:
+    """The 1-reader and the 4-reader runs' fed stacks, all started at once when 5 reader slots
+    are free (the others wait in their readers; an idle fed reader does no card I/O), else
+    only the first run's (the second is fed when it starts)."""
+    folders = [root / f"stack-{readers}-{i}" for readers in (1, 4) for i in range(readers)]
+    fed = env.feed_many(folders, cards + 1, timing=PROFILE) if env.free_slots() >= 5 else []
+    if len(fed) == 5:
+        return [fed[:1], fed[1:]]
+    env.release(fed)
+    return [env.feed_many(folders[:1], cards + 1, timing=PROFILE), []]
+
+
+def _run(svc: Service, apps: ApplicationService, env: PcscEnv, mine: list[Served],
+         readers: int, cards: int) -> Progress:
+    """A run on the fed readers ``mine`` (``readers`` wanted), ``cards`` each (all produced)."""
     try:
         if len(mine) < readers:
             raise RuntimeError(f"only {len(mine)} vpcd reader slot(s) free; {readers} needed")
@@ -81,15 +93,43 @@ def _per_hour(progress: Progress) -> float:
     return progress.done / max(t[-1] for t in progress.card_times.values()) * 3600
 
 
-def run(bench: Bench, env: PcscEnv, cards: int) -> tuple[list[Figure], list[Verdict]]:
-    """Cards per hour on 1 and on 4 readers (``cards`` per reader) and the county centre's."""
+@dataclass(frozen=True)
+class Line:
+    """The county centre's side, set up before the section runs (untimed): the service, its
+    applications (certified, waiting for cards) and the card face's keys and fonts loaded."""
+
+    svc: Service
+    apps: ApplicationService
+
+
+def prepare(bench: Bench, cards: int) -> Line:
     svc = Service(bench.home)
     apps = open_applications(svc)
     svc.engine.face.warm()  # keys and fonts load before the clock starts
     _certified(apps, svc.site_id, 5 * cards, BASE_INDEX)
+    return Line(svc, apps)
+
+
+def run(line: Line, env: PcscEnv, cards: int,
+        fed: Callable[[], None] = lambda: None) -> tuple[list[Figure], list[Verdict]]:
+    """Cards per hour on 1 and on 4 readers (``cards`` per reader) and the county centre's.
+    ``fed()`` runs once the stacks are in, before the first timed run."""
+    svc, apps = line.svc, line.apps
     with tempfile.TemporaryDirectory(prefix="bench-feeder-") as tmp:
-        single = _run(svc, apps, env, 1, cards, Path(tmp))
-        line = _run(svc, apps, env, 4, cards, Path(tmp))
+        first, second = _stacks(env, Path(tmp), cards)
+        try:
+            fed()
+            single = _run(svc, apps, env, first, 1, cards)
+        except BaseException:
+            env.release(second)  # the stacks fed ahead come out too
+            raise
+        second = second or env.feed_many([Path(tmp) / f"stack-4-{i}" for i in range(4)],
+                                          cards + 1, timing=PROFILE)
+        four_line = _run(svc, apps, env, second, 4, cards)
+    return _figures(single, four_line)
+
+
+def _figures(single: Progress, line: Progress) -> tuple[list[Figure], list[Verdict]]:
     one, four = _per_hour(single), _per_hour(line)
     group = f"production {PROFILE}"
     figures = [
@@ -107,6 +147,8 @@ def run(bench: Bench, env: PcscEnv, cards: int) -> tuple[list[Figure], list[Verd
     return figures, [verdict]
 
 
-def section(bench: Bench, env: PcscEnv, cards: int) -> Section:
-    figures, verdicts = run(bench, env, cards)
+def section(line: Line, env: PcscEnv, cards: int,
+            fed: Callable[[], None] = lambda: None) -> Section:
+    """``line``: from :func:`prepare` (the run does it during the daemon's RSS warm-up)."""
+    figures, verdicts = run(line, env, cards, fed)
     return Section("production", tuple(figures), tuple(verdicts))

@@ -1,5 +1,11 @@
 """Throughput of read+verify with 1, 2 and 4 readers in use at once (one thread and one
-PcscConnection per reader, one shared Engine as in the daemon)."""
+PcscConnection per reader, one shared Engine as in the daemon).
+
+The three counts are taken in interleaved rounds (1, 2, 4 readers, again, ...), each reader
+count's reads and time summed over its rounds. One reader's rate is bound by the latency of its
+chain of wake-ups (7 PC/SC calls per read, each a round trip through pcscd, 5 of them on to the
+card process), so it drops several-fold whenever other work holds the cores; timed in one window
+each, the counts met different machines (docs/benchmarks.md, "Fourth round")."""
 
 from __future__ import annotations
 
@@ -16,10 +22,31 @@ from .report import Figure, Section, Verdict
 logger = logging.getLogger(__name__)
 
 MIN_SCALING_4 = 3.5
+#: interleaved rounds the section's time per reader count is split into
+ROUNDS = 5
 
 
 def throughput(engine: Engine, readers: list[str], seconds: float) -> float:
     """Reads per second over all ``readers`` together during ``seconds``."""
+    reads, elapsed = _count_reads(engine, readers, seconds)
+    return reads / elapsed
+
+
+def interleaved(engine: Engine, readers: list[str], counts: list[int], seconds: float,
+                rounds: int = ROUNDS) -> dict[int, float]:
+    """Reads per second with each number of readers in ``counts``, measured in ``rounds``
+    interleaved windows of ``seconds / rounds`` each (reads and time summed per count)."""
+    totals = {k: [0, 0.0] for k in counts}
+    for _ in range(rounds):
+        for k in counts:
+            reads, elapsed = _count_reads(engine, readers[:k], seconds / rounds)
+            totals[k][0] += reads
+            totals[k][1] += elapsed
+    return {k: reads / elapsed for k, (reads, elapsed) in totals.items()}
+
+
+def _count_reads(engine: Engine, readers: list[str], seconds: float) -> tuple[int, float]:
+    """(reads done, seconds elapsed) with all ``readers`` reading at once for ``seconds``."""
     conns = [PcscConnection(r) for r in readers]
     counts = [0] * len(readers)
     start = threading.Barrier(len(readers) + 1)
@@ -51,18 +78,16 @@ def throughput(engine: Engine, readers: list[str], seconds: float) -> float:
         c.close()
     if failures:
         raise RuntimeError(f"a reader failed during the run: {failures[0]!r}")
-    return sum(counts) / elapsed
+    return sum(counts), elapsed
 
 
 def run(engine: Engine, readers: list[str], seconds: float) -> Section:
     if not readers:
         return Section("scaling", error="no vpcd reader slot was free")
-    figures, rates = [Figure("scaling", "CPU cores available", os.cpu_count() or 0, "")], {}
-    for k in (1, 2, 4):
-        if k > len(readers):
-            continue
-        rates[k] = throughput(engine, readers[:k], seconds)
-        figures.append(Figure("scaling", f"reads/s with {k} reader(s)", rates[k], "/s"))
+    figures = [Figure("scaling", "CPU cores available", os.cpu_count() or 0, "")]
+    rates = interleaved(engine, readers, [k for k in (1, 2, 4) if k <= len(readers)], seconds)
+    for k, rate in rates.items():
+        figures.append(Figure("scaling", f"reads/s with {k} reader(s)", rate, "/s"))
     for k, rate in rates.items():
         if k > 1:
             figures.append(Figure("scaling", f"{k} readers / 1 reader", rate / rates[1], "x"))

@@ -38,6 +38,22 @@ class Latency:
         return cls(len(seconds), percentile(seconds, 50) * 1e3, percentile(seconds, 99) * 1e3)
 
 
+def time_interleaved(fns: Sequence[Callable[[], object]], n: int, *, warmup: int = 10,
+                     timer: Timer = time.perf_counter) -> list[list[float]]:
+    """The seconds of each of ``fns``, timed ``n`` times, one call of each in turn (after
+    ``warmup`` untimed rounds), so that all of them meet the same machine: on shared cores,
+    blocks of one kind after another see different load, and a process called back to back
+    stays awake. A function may be listed twice (to give two others the same predecessor)."""
+    samples: list[list[float]] = [[] for _ in fns]
+    for k in range(warmup + n):
+        for fn, out in zip(fns, samples):
+            start = timer()
+            fn()
+            if k >= warmup:
+                out.append(timer() - start)
+    return samples
+
+
 def time_calls(fn: Callable[[], object], n: int, *, warmup: int = 10,
                timer: Timer = time.perf_counter) -> Latency:
     """Call ``fn`` ``warmup`` times untimed, then ``n`` times, each timed on its own."""

@@ -14,6 +14,7 @@ from card_layout.jpeg_sample import flat_jpeg
 from cardservice.api import create_app
 from cardservice.api.cardlane import CardReadLane
 from cardservice.engine.service import Service
+from cardservice.store.tokens import TokenStore
 from cardservice.transport.readers import reader_id
 from tests.clock import Clock
 
@@ -57,6 +58,18 @@ def test_refused_token_answers_as_the_route_does(daemon, headers):
 def test_revoked_token_is_refused_at_once(daemon):
     assert daemon.client.get(daemon.url(), headers=daemon.auth("reader")).status_code == 200
     daemon.runtime.tokens.revoke("app-reader", NOW)
+    r = daemon.client.get(daemon.url(), headers=daemon.auth("reader"))
+    assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
+
+
+def test_token_revoked_by_the_cli_is_refused_at_the_next_request(daemon):
+    """The daemon reuses a token's row only while nobody wrote the tokens file: a revocation
+    through another connection (the CLI) applies to the next request."""
+    assert daemon.client.get(daemon.url(), headers=daemon.auth("reader")).status_code == 200
+    assert daemon.client.get(daemon.url(), headers=daemon.auth("reader")).status_code == 200
+    cli = TokenStore(daemon.runtime.tokens.database.path)
+    cli.revoke("app-reader", NOW)
+    cli.close()
     r = daemon.client.get(daemon.url(), headers=daemon.auth("reader"))
     assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
 

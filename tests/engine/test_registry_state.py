@@ -73,3 +73,16 @@ def test_a_write_refused_by_the_registry_closes_its_intent(engine, conn, card):
     with pytest.raises(errors.CardRevokedError):
         engine.resign(conn, temporary("博乐市新城街道和平路3号"))
     assert engine.audit.pending() == []
+
+
+def test_a_read_sees_a_revocation_written_by_another_process_at_once(engine, conn, tmp_path):
+    """The registry row a read uses is reused only while nobody wrote the file: the CLI's
+    revocation (another connection) shows in the very next read."""
+    engine.issue(conn, identity(), temporary())
+    assert engine.read(conn).report.status.value == "valid"
+    assert engine.read(conn).report.status.value == "valid"
+    cli = Registry(tmp_path / "registry.db")
+    cli.revoke(engine.read(conn).report.serial.hex(), "lost", engine.clock())
+    cli.close()
+    view = engine.read(conn)
+    assert view.report.status.value == "revoked" and view.registry.status is CardStatus.LOST

@@ -14,7 +14,7 @@ from bench.counting import CountingConnection, Traffic
 from bench.layout import SELECT_FRAMING, read_minimum, resign_minimum, stored_payload
 from bench.report import Figure, Section, Verdict, all_passed, render, to_json
 from bench.runner import guarded
-from bench.stats import percentile, slope, time_calls
+from bench.stats import percentile, slope, time_calls, time_interleaved
 from bench.stores import build_audit, citizen, serial
 from card_layout.citizen import validate_citizen_number
 from cardservice.store.audit import AuditLog
@@ -163,3 +163,28 @@ def test_quick_plan_measures_production_and_parallel_readers() -> None:
     quick, full = Plan.for_mode(True), Plan.for_mode(False)
     assert 0 < quick.production_cards < full.production_cards
     assert quick.timing.parallel_reads > 0 and full.timing.parallel_resigns > 0
+
+
+def test_scaling_interleaves_the_reader_counts(monkeypatch) -> None:
+    """1, 2 and 4 readers take turns in short windows; each count's reads and time are summed."""
+    from bench import scaling
+
+    windows: list[tuple[int, float]] = []
+
+    def fake_count(engine, readers, seconds):
+        windows.append((len(readers), seconds))
+        return 10 * len(readers) + len(windows), 0.5
+
+    monkeypatch.setattr(scaling, "_count_reads", fake_count)
+    rates = scaling.interleaved(None, ["r0", "r1", "r2", "r3"], [1, 2, 4], 3.0, rounds=3)
+    assert windows == [(1, 1.0), (2, 1.0), (4, 1.0)] * 3
+    assert rates == {1: (11 + 14 + 17) / 1.5, 2: (22 + 25 + 28) / 1.5, 4: (43 + 46 + 49) / 1.5}
+
+
+def test_time_interleaved_takes_turns_after_the_warmup() -> None:
+    calls: list[str] = []
+    ticks = iter(range(1000))
+    a, b = time_interleaved((lambda: calls.append("a"), lambda: calls.append("b")), 3, warmup=2,
+                            timer=lambda: next(ticks))
+    assert calls == ["a", "b"] * 5
+    assert a == b == [1, 1, 1]  # one tick per timed call
