@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from card_layout.errors import FieldError
+from card_layout.identity import Identity
 from card_layout.record import PermitType
 from cardservice import errors
 from cardservice.engine.policy import Evidence
@@ -91,3 +92,10 @@ def damaged(report: VerificationReport, reason: str) -> VerificationReport:
     checks = tuple(CheckResult(c.check, Result.FAILED, reason)
                    if c.check == Check.FORMAT else c for c in report.checks)
     return dataclasses.replace(report, status=Status.INVALID, checks=checks)
+
+
+def identity_fields(identity: Identity) -> dict[str, str]:
+    """The fixed identity as the registry keeps it (the fields ``Identity.create`` takes)."""
+    return {"name": identity.name, "gender": identity.gender.name.lower(),
+            "nationality": identity.nationality, "citizen_number": identity.citizen_number,
+            "household_address": identity.household_address}

@@ -40,6 +40,7 @@ from cardservice.engine.model import (
     PermitRequest,
     damaged,
     error_block,
+    identity_fields,
     locked_but_empty,
     utc_now,
 )
@@ -350,8 +351,7 @@ class Engine:
                     "pending and the next read of this card settles it", intent_id=intent.id,
                 ) from exc
             cause = exc
-        # once: the registry part is re-applied after the update; the same bytes as expected
-        # were verified while the card wrote them
+        # once (the registry part is re-applied after the update); ahead for the expected bytes
         report = guess.result() if guess is not None and after == expected else self._verify(after)
         if not landed(intent.detail, after, self._with_registry(after, report)):
             failure = cause or errors.WriteVerifyError(
@@ -406,9 +406,3 @@ class Engine:
                          detail={"reason": reason}, now=now)
         return row
 
-
-def identity_fields(identity: Identity) -> dict[str, str]:
-    """The fixed identity as the registry keeps it (the fields ``Identity.create`` takes)."""
-    return {"name": identity.name, "gender": identity.gender.name.lower(),
-            "nationality": identity.nationality, "citizen_number": identity.citizen_number,
-            "household_address": identity.household_address}

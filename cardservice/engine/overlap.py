@@ -1,8 +1,8 @@
 """A write's host work done while the card works, without moving any of the write's fences.
 
-A re-sign spends most of its time waiting for the card (a T=1 card at 223 kbit/s needs about
-150 ms for its 11 APDUs). The host work between the APDUs adds to that time unless it runs
-while the card does. Two pieces of work have room to move:
+A re-sign spends most of its time waiting for the card (the simulator's ``fast`` profile, a
+T=1 card at 223 kbit/s, models 147 ms for its 11 APDUs). The host work between the APDUs adds
+to that time unless it runs while the card works. Two pieces of work have room to move:
 
 * **the intent**: it must be durable before the first *write* APDU (UPDATE BINARY), not before
   the APDUs that write nothing (GET DATA re-reading the serial, GET CHALLENGE and EXTERNAL

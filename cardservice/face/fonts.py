@@ -41,6 +41,11 @@ class FontChain:
         self._metrics: list[FontMetrics | None] = [None] * len(paths)
         self._outlines: list[_Outlines | None] = [None] * len(paths)
         self._lock = threading.RLock()  # fontTools decompiles lazily: not thread-safe
+        #: each printable character's glyph once looked up: every write's fit check measures
+        #: its fields again, mostly with characters seen before (a dict look-up instead of a
+        #: binary search per font of the chain); bounded by the characters the fonts cover
+        #: (a character no font has is not kept)
+        self._glyphs: dict[str, Glyph] = {}
 
     def metrics(self, i: int) -> FontMetrics:
         found = self._metrics[i]
@@ -52,6 +57,14 @@ class FontChain:
         return found
 
     def glyph(self, char: str) -> Glyph | None:
+        found = self._glyphs.get(char)
+        if found is None:
+            found = self._lookup(char)
+            if found is not None:
+                self._glyphs[char] = found
+        return found
+
+    def _lookup(self, char: str) -> Glyph | None:
         code = ord(char)
         for i in range(len(self.paths)):
             advance = self.metrics(i).advance(code)
