@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -110,15 +109,12 @@ def prepare(bench: Bench, cards: int) -> Line:
     return Line(svc, apps)
 
 
-def run(line: Line, env: PcscEnv, cards: int,
-        fed: Callable[[], None] = lambda: None) -> tuple[list[Figure], list[Verdict]]:
-    """Cards per hour on 1 and on 4 readers (``cards`` per reader) and the county centre's.
-    ``fed()`` runs once the stacks are in, before the first timed run."""
+def run(line: Line, env: PcscEnv, cards: int) -> tuple[list[Figure], list[Verdict]]:
+    """Cards per hour on 1 and on 4 readers (``cards`` per reader) and the county centre's."""
     svc, apps = line.svc, line.apps
     with tempfile.TemporaryDirectory(prefix="bench-feeder-") as tmp:
         first, second = _stacks(env, Path(tmp), cards)
         try:
-            fed()
             single = _run(svc, apps, env, first, 1, cards)
         except BaseException:
             env.release(second)  # the stacks fed ahead come out too
@@ -147,8 +143,7 @@ def _figures(single: Progress, line: Progress) -> tuple[list[Figure], list[Verdi
     return figures, [verdict]
 
 
-def section(line: Line, env: PcscEnv, cards: int,
-            fed: Callable[[], None] = lambda: None) -> Section:
+def section(line: Line, env: PcscEnv, cards: int) -> Section:
     """``line``: from :func:`prepare` (the run does it during the daemon's RSS warm-up)."""
-    figures, verdicts = run(line, env, cards, fed)
+    figures, verdicts = run(line, env, cards)
     return Section("production", tuple(figures), tuple(verdicts))

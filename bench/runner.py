@@ -125,9 +125,10 @@ class _Run:
         done["card timing"] = self.chosen("card timing", lambda: cardtiming.run(
             engine, env, plan.timing, self._operator(), self._prepared()))
         if self.server is not None:
-            self.server.stop()  # it exits while the feeders start: no daemon in the timed runs
+            # gone before the feeders start: it may still hold a handle on a reader of theirs
+            self.server.close()
         done["production"] = self.chosen("production", lambda: production.section(
-            self._line(), env, plan.production_cards, self._daemon_gone))
+            self._line(), env, plan.production_cards))
         return [done[name] for name in SECTIONS if name in done]
 
     def _await_daemon(self) -> None:
@@ -149,10 +150,6 @@ class _Run:
         if "operator" not in server.named:
             server.named["operator"] = server.client("operator")
         return server.named["operator"]
-
-    def _daemon_gone(self) -> None:
-        if self.server is not None:
-            self.server.close()
 
     def _prepared(self) -> cardtiming.Prepared:
         if self.timed is None:
