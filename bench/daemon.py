@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 #: HTTP read minus the direct read, beyond the daemon's own GET /v1/health (same run), at p50.
 MAX_BEYOND_HEALTH_MS = 0.3
 MAX_IDLE_RSS_MB = 80.0
+#: untimed rounds before the HTTP figures
+HTTP_WARMUP = 10
 #: The idle RSS is taken at least this long after the daemon first answered (start-up settled).
 SETTLE_S = 1.0
 ROLES = ("reader", "operator")
@@ -172,7 +174,8 @@ def http_vs_direct(client: httpx.Client, rid: str, engine: Engine, reader: str,
         engine.read(conn)
 
     try:
-        d1, http, d2, floor = time_interleaved((direct, over_http, direct, health), n)
+        d1, http, d2, floor = time_interleaved((direct, over_http, direct, health), n,
+                                               warmup=HTTP_WARMUP)
         h, d, f = Latency.of(http), Latency.of(d1 + d2), Latency.of(floor)
     finally:
         conn.close()
@@ -185,42 +188,51 @@ def http_vs_direct(client: httpx.Client, rid: str, engine: Engine, reader: str,
                    h.p50_ms - d.p50_ms - f.p50_ms, "ms")]
 
 
-def rss_series(daemon: Daemon, rid: str, requests: int, warmup: int,
-               prepare: Callable[[], None]) -> RssSeries:
-    """Idle RSS; ``warmup`` card reads in the background while ``prepare()`` runs (untimed
-    set-up of later sections); then the measured window of ``requests - warmup`` reads with
-    nothing else running."""
+def rss_series(daemon: Daemon, rid: str, warmup: int, window_reads: int,
+               prepare: Callable[[], None], between: Callable[[], None],
+               between_reads: int) -> RssSeries:
+    """Idle RSS; card reads in the background while ``prepare()`` runs (untimed set-up of later
+    sections); ``between()`` alone (the timed HTTP figures: ``between_reads`` card reads of
+    their own), so that at least ``warmup`` card reads come before the window; then the
+    measured window of ``window_reads`` reads with nothing else running."""
     idle = psutil.Process(daemon.pid).memory_info().rss / 2**20
     lean = daemon.lean("reader", f"/v1/readers/{rid}/card")
+    background_reads = max(warmup - between_reads, 0)
     try:
         started = time.perf_counter()
-        background = Warmup(lean, warmup)
+        background = Warmup(lean, background_reads)
         background.start()
         try:
             prepare()
             logger.info("set-up during the RSS warm-up took %.1f s", time.perf_counter() - started)
         finally:
             background.finish()
-        logger.info("RSS warm-up: %d requests in %.1f s", warmup, time.perf_counter() - started)
+        logger.info("RSS warm-up: %d requests in %.1f s", background_reads,
+                    time.perf_counter() - started)
+        between()
         started = time.perf_counter()
-        points = window(lean, daemon.pid, warmup, requests - warmup)
-        logger.info("RSS window: %d requests in %.1f s", requests - warmup,
+        points = window(lean, daemon.pid, background_reads + between_reads, window_reads)
+        logger.info("RSS window: %d requests in %.1f s", window_reads,
                     time.perf_counter() - started)
     finally:
         lean.close()
-    return RssSeries(idle, warmup, points)
+    return RssSeries(idle, background_reads + between_reads, points)
 
 
 def run(daemon: Daemon, engine: Engine, reader: str | None, n: int, requests: int,
         prepare: Callable[[], None] = lambda: None) -> Section:
+    """The HTTP figures are taken after the background warm-up reads and count as the last
+    part of the warm-up (they read the card over HTTP ``n`` + :data:`HTTP_WARMUP` times)."""
     if reader is None:
         return Section("daemon", error="no vpcd reader slot was free")
     daemon.settled()
     client = daemon.client("reader")
     rid = listed_id(client, reader)
     warmup = min(WARMUP_REQUESTS, requests - requests // 3)  # 2,000 in the full and quick run
-    series = rss_series(daemon, rid, requests, warmup, prepare)
-    figures = http_vs_direct(client, rid, engine, reader, n)
+    figures: list[Figure] = []
+    series = rss_series(daemon, rid, warmup, requests - warmup, prepare,
+                        lambda: figures.extend(http_vs_direct(client, rid, engine, reader, n)),
+                        n + HTTP_WARMUP)
     return Section("daemon", tuple(figures + _rss_figures(series)), _verdicts(figures, series))
 
 
