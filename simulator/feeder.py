@@ -30,13 +30,19 @@ from .card import VirtualCard
 from .devkeys import load_dev_master_keys
 from .faults import CardPulled
 from .image import CardImage
-from .vpcd import DEFAULT_HOST, DEFAULT_PORT, POWER_OFF, VpcdBridge
+from .vpcd import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    LOCAL_HOSTS,
+    POWER_OFF,
+    REMOVAL_WAIT,
+    VpcdBridge,
+    wait_reader_empty,
+)
 
 logger = logging.getLogger(__name__)
 
 SERIAL_PREFIX = bytes.fromhex("5250")  # "RP"
-#: seconds a feeder waits for the local pcscd to report the taken card gone
-REMOVAL_WAIT = 5.0
 
 
 def stack_paths(folder: Path, count: int) -> list[Path]:
@@ -116,33 +122,7 @@ class FeederBridge(VpcdBridge):
     def _feed(self, card: VirtualCard) -> None:
         if self._stopping.is_set():
             return
-        if self.host in ("localhost", "127.0.0.1", "::1"):
+        if self.host in LOCAL_HOSTS:
             wait_reader_empty(self.reader_name, REMOVAL_WAIT, self._stopping)
         self.card = card
         self.insert()
-
-
-def wait_reader_empty(reader: str, timeout: float, stop: threading.Event) -> bool:
-    """Wait until the local pcscd reports no card in ``reader``; False on timeout or when it
-    cannot be asked (no pyscard, no pcscd): the feeder then relies on its insert delay."""
-    try:
-        from smartcard import scard
-    except ImportError:
-        return False
-    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-    if hresult != scard.SCARD_S_SUCCESS:
-        return False
-    try:
-        for _ in range(max(1, int(timeout / 0.05))):
-            hresult, states = scard.SCardGetStatusChange(
-                context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
-            if hresult != scard.SCARD_S_SUCCESS:
-                return False
-            if not states[0][1] & scard.SCARD_STATE_PRESENT:
-                return True
-            if stop.wait(0.05):
-                return False
-        logger.warning("pcscd still shows a card in %s after %.0f s", reader, timeout)
-        return False
-    finally:
-        scard.SCardReleaseContext(context)

@@ -104,9 +104,17 @@ class VpcdBridge:
         self._inserted.set()
 
     def unmute(self) -> None:
-        """End a mute phase; the card is re-inserted so pcscd's blocked request ends."""
+        """End a mute phase; the card is taken out and put back so pcscd's blocked request ends.
+        With pcscd on this machine the card goes back only once pcscd shows the reader empty
+        (up to :data:`REMOVAL_WAIT` s): a card back before pcscd's next poll (late under load)
+        is taken for the old one, still powered and mute."""
         self.card.faults.unmute()
+        with self._sock_lock:
+            self._inserted.clear()
         self._close_socket()
+        if self.host in LOCAL_HOSTS:
+            wait_reader_empty(self.reader_name, REMOVAL_WAIT, self._stopping)
+        self._inserted.set()
 
     def wait_connected(self, timeout: float = 5.0) -> bool:
         return self.connected.wait(timeout)
@@ -203,3 +211,34 @@ class VpcdBridge:
         else:
             logger.warning("unknown vpcd control byte %02X", code)
         return None
+
+
+#: seconds a bridge or feeder waits for the local pcscd to report a card gone before it puts one back
+REMOVAL_WAIT = 5.0
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def wait_reader_empty(reader: str, timeout: float, stop: threading.Event) -> bool:
+    """Wait until the local pcscd reports no card in ``reader``; False on timeout or when it
+    cannot be asked (no pyscard, no pcscd): the feeder then relies on its insert delay."""
+    try:
+        from smartcard import scard
+    except ImportError:
+        return False
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        return False
+    try:
+        for _ in range(max(1, int(timeout / 0.05))):
+            hresult, states = scard.SCardGetStatusChange(
+                context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
+            if hresult != scard.SCARD_S_SUCCESS:
+                return False
+            if not states[0][1] & scard.SCARD_STATE_PRESENT:
+                return True
+            if stop.wait(0.05):
+                return False
+        logger.warning("pcscd still shows a card in %s after %.0f s", reader, timeout)
+        return False
+    finally:
+        scard.SCardReleaseContext(context)
