@@ -167,7 +167,7 @@ def test_stopped_mid_run_then_resumed(line: Line, sig: signal.Signals) -> None:
     out, err = proc.communicate(timeout=60)
     assert "Traceback" not in err, err
     first = json.loads(out)
-    assert (first["state"], first["failed"], proc.returncode) == ("stopped", 0, 0)
+    assert (first["state"], first["failed"], proc.returncode) == ("stopped", 0, 0), (first, err)
     assert 1 <= first["done"] < APPLICATIONS  # the card in hand was finished
     assert not _pending_write(line)
     line.stop_feeder()
