@@ -38,6 +38,9 @@ pytestmark = pytest.mark.pcsc
 
 APPLICATIONS = 4
 CARDS = APPLICATIONS + 2  # a spoiled or left-over card must not stop the run
+#: ``python -m cardservice`` with Python's own SIGINT handler (KeyboardInterrupt) in place
+_WITH_SIGINT = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                "runpy.run_module('cardservice', run_name='__main__', alter_sys=True)")
 CLERK, COUNTY = Actor("clerk-a", "local"), Actor("county-1", "local")
 
 
@@ -75,7 +78,9 @@ class Line:
         assert wait_card_state(self.reader, present=False, timeout=10.0), "the card stayed in"
 
     def produce(self, *readers: str) -> subprocess.Popen:
-        args = [sys.executable, "-m", "cardservice", "produce", "--card-wait", "4", "--json"]
+        # Ctrl-C as at a terminal: a test session started in the background (``cmd &``) has
+        # SIGINT ignored, and a child inheriting that would never see the interrupt
+        args = [sys.executable, "-c", _WITH_SIGINT, "produce", "--card-wait", "4", "--json"]
         for reader in readers or (self.reader,):
             args += ["--readers", reader]
         return subprocess.Popen(args, env=self.env, stdout=subprocess.PIPE,
