@@ -53,18 +53,27 @@ def test_reservation_before_the_write_and_intent_durable_before_update(engine, c
     other_audit.close()
 
 
-def test_an_intent_that_cannot_be_appended_leaves_card_and_registry_as_they_were(
-        engine, conn, card, monkeypatch):
+def _resign_failing(engine, conn, card, monkeypatch, target: object, name: str,
+                    exc: Exception) -> str:
+    """Re-sign an issued card while ``target.name`` raises ``exc``; the card's files must be
+    unchanged (no write APDU went out). The card's serial."""
     serial = _issued(engine, conn, card)
     before = card.image.to_json()
 
-    def broken(**_kwargs):
-        raise sqlite3.OperationalError("disk I/O error")
+    def failing(**_kwargs):
+        raise exc
 
-    monkeypatch.setattr(engine.audit, "intent", broken)
-    with pytest.raises(sqlite3.OperationalError):
+    monkeypatch.setattr(target, name, failing)
+    with pytest.raises(type(exc)):
         engine.resign(conn, MOVE)
-    assert card.image.to_json()["files"] == before["files"]  # no write APDU went out
+    assert card.image.to_json()["files"] == before["files"]
+    return serial
+
+
+def test_an_intent_that_cannot_be_appended_leaves_card_and_registry_as_they_were(
+        engine, conn, card, monkeypatch):
+    serial = _resign_failing(engine, conn, card, monkeypatch, engine.audit, "intent",
+                             sqlite3.OperationalError("disk I/O error"))
     row = engine.registry.get(serial)
     assert row.last_sequence == 1 and row.pending_sequence is None  # reservation released
     assert engine.audit.pending() == []
@@ -74,16 +83,8 @@ def test_an_intent_that_cannot_be_appended_leaves_card_and_registry_as_they_were
 
 def test_a_refused_reservation_still_records_intent_and_failure(engine, conn, card,
                                                                  monkeypatch):
-    serial = _issued(engine, conn, card)
-    before = card.image.to_json()
-
-    def unreachable(**_kwargs):
-        raise errors.RegistryUnavailableError("the registry cannot be reached")
-
-    monkeypatch.setattr(engine.registry, "reserve", unreachable)
-    with pytest.raises(errors.RegistryUnavailableError):
-        engine.resign(conn, MOVE)
-    assert card.image.to_json()["files"] == before["files"]
+    serial = _resign_failing(engine, conn, card, monkeypatch, engine.registry, "reserve",
+                             errors.RegistryUnavailableError("the registry cannot be reached"))
     outcome, intent = engine.audit.entries(limit=2)
     assert (intent.kind, intent.operation, intent.card_serial) == ("intent", "resign", serial)
     assert (outcome.kind, outcome.intent_id, outcome.outcome) == ("outcome", intent.id,
