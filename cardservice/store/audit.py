@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from cardservice.errors import CardServiceError, NotFoundError, ValidationError
-from cardservice.store import db
+from cardservice.store import audit_chain, audit_parallel, db
 from cardservice.store.audit_schema import COMPONENT
 from cardservice.store.base import Store
 from cardservice.store.database import SQLITE, Database
 
 logger = logging.getLogger(__name__)
 
-GENESIS_HASH = bytes(32)
+GENESIS_HASH = audit_chain.GENESIS_HASH
 MAX_LIMIT = 10_000
 
 KINDS = ("intent", "outcome", "event")
@@ -345,31 +345,33 @@ class AuditLog(Store):
             head = self._conn.execute(
                 "SELECT last_id, last_hash FROM audit_head WHERE one = 1"
             ).fetchone()
-            cursor = self._conn.execute(_VERIFY_SQL)
-            result, last_hash = _walk(cursor)
+            result, last_hash = self._walk_chain()
         if result.ok:
             result = _check_head(result.entries, last_hash, head)
         if not result.ok:
             logger.warning("audit chain broken at %s: %s", result.first_broken_id, result.reason)
         return result
 
+    def _walk_chain(self) -> tuple[AuditVerifyResult, bytes]:
+        """The chain's verdict and last good hash: a long log in a file is walked in parallel
+        id ranges (audit_parallel), any other in one pass. Called with the lock held."""
+        path = getattr(self._db, "path", db.MEMORY)
+        max_id = self._conn.execute("SELECT max(id) FROM audit").fetchone()[0] or 0
+        parts = audit_parallel.parts_for(max_id)
+        if parts > 1 and path not in (db.MEMORY, "") and Path(path).is_file():
+            try:
+                verdict = audit_parallel.walk_parallel(path, _CANONICAL_SQL, max_id, parts)
+                return AuditVerifyResult(*verdict[:4]), verdict[4]
+            except (audit_parallel.WalkError, OSError) as exc:
+                logger.warning("parallel audit walk failed, walking in one pass: %s", exc)
+        return _walk(self._conn.execute(_VERIFY_SQL))
+
 
 def _walk(rows: Iterator[tuple]) -> tuple[AuditVerifyResult, bytes]:
-    """The hot loop: one SHA-256 per row (SQLite builds the canonical bytes). Returns the
-    verdict and the last good hash."""
-    prev, expected_id, count = GENESIS_HASH, 1, 0
-    sha256 = hashlib.sha256
-    for row_id, stored_prev, stored_hash, canonical in rows:
-        if row_id != expected_id:
-            reason = (f"entry {expected_id} is missing (next present is {row_id})"
-                      if row_id > expected_id else f"unexpected id {row_id}")  # fmt: skip
-            return AuditVerifyResult(False, count, expected_id, reason), prev
-        if stored_prev != prev:
-            return AuditVerifyResult(False, count, expected_id, "prev_hash does not match"), prev
-        if sha256(prev + canonical).digest() != stored_hash:
-            return AuditVerifyResult(False, count, expected_id, "hash does not match content"), prev
-        prev, expected_id, count = stored_hash, expected_id + 1, count + 1
-    return AuditVerifyResult(True, count, None, None), prev
+    """One pass over the rows (SQLite builds the canonical bytes, one SHA-256 per row).
+    Returns the verdict and the last good hash."""
+    ok, count, first_broken_id, reason, last_hash = audit_chain.walk(rows)
+    return AuditVerifyResult(ok, count, first_broken_id, reason), last_hash
 
 
 def _check_head(count: int, last_hash: bytes, head: tuple | None) -> AuditVerifyResult:
