@@ -98,6 +98,42 @@ def wait_card_state(reader: str, present: bool, timeout: float = 5.0) -> bool:
     return False
 
 
+#: pcsc-lite's PCSCLITE_STATUS_POLL_RATE: its poller asks a vpcd slot for the card this often
+PCSCD_POLL_S = 0.4
+_TCP_LISTEN = "0A"
+
+
+def vpcd_connections(port: int) -> int:
+    """pcscd's connected (or half-closed) sockets on vpcd ``port``, from the kernel's tables."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] != _TCP_LISTEN:
+                count += 1
+    return count
+
+
+def wait_vpcd_released(port: int, timeout: float = 10.0) -> bool:
+    """Wait until pcscd has closed its end of the card's vpcd connection on ``port``, then for
+    two of its status polls with no card connected; False on timeout. The reader state alone
+    is not enough: when a client dies inside a transaction, pcscd resets the card, and a reset
+    that fails marks the reader empty while pcscd's poller still counts the card present; a
+    card connected before that poller has seen an empty slot is never reported (measured with
+    a SIGKILLed `produce`)."""
+    deadline = time.monotonic() + timeout
+    while vpcd_connections(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    time.sleep(2 * PCSCD_POLL_S)  # nothing to wait on: the poller has no event to watch
+    return True
+
+
 def free_ports() -> list[int]:
     """Candidate vpcd ports whose reader holds no card right now."""
     busy = present_readers()

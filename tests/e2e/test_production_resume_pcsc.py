@@ -31,7 +31,7 @@ from cardservice.workflow.wiring import open_applications
 from simulator.devkeys import load_dev_master_keys
 from simulator.image import CardImage
 from simulator.vpcd import reader_name_for_port
-from tests.conftest import free_ports, wait_card_state
+from tests.conftest import free_ports, vpcd_connections, wait_card_state, wait_vpcd_released
 from tests.reliability.daemon import wait_until
 
 pytestmark = pytest.mark.pcsc
@@ -65,16 +65,20 @@ class Line:
                  "--count", str(CARDS), "--seed", "5", "--port", str(self.port),
                  "--timing", timing], stderr=err)
         fed = wait_card_state(self.reader, present=True, timeout=30.0)
-        assert fed, f"no card was fed; feeder exit {self.feeder.poll()}:\n{log.read_text()}"
+        assert fed, (f"no card was fed; feeder exit {self.feeder.poll()}, pcscd connections "
+                     f"{vpcd_connections(self.port)}:\n{log.read_text()}")
 
     def stop_feeder(self) -> None:
-        """Stop the feeder and wait until pcscd has seen its card leave (a feeder started at
-        once could otherwise take the same reader before pcscd's next poll: pcscd would then
-        take the new card for the old one, still powered, and mark it mute)."""
+        """Stop the feeder and wait until pcscd has let its card go: its end of the connection
+        closed and its poller past an empty slot (conftest.wait_vpcd_released), and the reader
+        shown empty. A feeder started sooner could take the same reader before pcscd's next
+        poll: pcscd would take the new card for the old one (still powered, marked mute) or,
+        after a failed reset of a killed run's card, never report the new card at all."""
         if self.feeder is not None and self.feeder.poll() is None:
             self.feeder.terminate()
             self.feeder.wait(10)
         self.feeder = None
+        assert wait_vpcd_released(self.port), "pcscd kept the feeder's connection open"
         assert wait_card_state(self.reader, present=False, timeout=10.0), "the card stayed in"
 
     def produce(self, *readers: str) -> subprocess.Popen:

@@ -13,6 +13,7 @@ from simulator.timing import (
     FAST,
     INSTANT,
     ISO_9600,
+    SPIN_S,
     Pacer,
     atr_for,
     exchange_seconds,
@@ -103,6 +104,40 @@ def test_pacer_counts_the_simulators_own_work_toward_the_wait():
     fake.now += 0.002  # the card OS took 2 ms
     pacer.finish(started, apdu, 100)
     assert fake.slept == [pytest.approx(exchange_seconds(ISO_9600, apdu, 100) - 0.002)]
+
+
+class TickingTime(FakeTime):
+    """A clock that moves 0.05 ms each time it is read (a spin loop reads it)."""
+
+    def clock(self) -> float:
+        self.now += 0.00005
+        return self.now
+
+
+def test_pacer_sleeps_short_of_the_due_time_and_spins_the_rest():
+    fake = TickingTime()
+    pacer = Pacer(ISO_9600, fake.clock, fake.sleep, spin_s=0.0003)
+    apdu = bytes.fromhex("00B0000000")
+    started = pacer.start()
+    pacer.finish(started, apdu, 100)
+    due = started + exchange_seconds(ISO_9600, apdu, 100)
+    assert len(fake.slept) == 1
+    assert fake.slept[0] == pytest.approx(due - 0.0003 - (started + 0.00005))
+    assert due <= fake.now < due + 0.0001  # spun up to the due time, not slept past it
+
+
+def test_pacer_spins_only_with_the_real_sleep():
+    fake = FakeTime()
+    assert Pacer(ISO_9600, fake.clock, fake.sleep).spin_s == 0.0
+    assert Pacer(ISO_9600).spin_s == SPIN_S
+
+
+def test_pacer_pause_waits_the_whole_time():
+    fake = TickingTime()
+    pacer = Pacer(ISO_9600, fake.clock, fake.sleep, spin_s=0.0003)
+    before = fake.now
+    pacer.pause(0.015)
+    assert before + 0.015 <= fake.now < before + 0.0152
 
 
 def test_timed_card_answers_the_same_and_waits_its_model(blank_image):
