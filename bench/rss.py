@@ -46,13 +46,22 @@ class LeanClient:
         self.path = path
 
     def get(self, count: int = 1) -> None:
-        """``count`` GETs of the path, each answered 200 or RuntimeError."""
+        """``count`` GETs of the path, each answered 200 or RuntimeError. A keep-alive
+        connection the daemon closed while it was idle (its request-head timeout, or uvicorn's
+        keep-alive timeout, while the run prepared other sections) is opened again once."""
         for _ in range(count):
-            self.conn.request("GET", self.path, headers=self.headers)
-            response = self.conn.getresponse()
-            body = response.read()
-            if response.status != 200:
-                raise RuntimeError(f"GET {self.path}: {response.status} {body[:200]!r}")
+            try:
+                status, body = self._once()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.conn.close()  # the next request connects anew
+                status, body = self._once()
+            if status != 200:
+                raise RuntimeError(f"GET {self.path}: {status} {body[:200]!r}")
+
+    def _once(self) -> tuple[int, bytes]:
+        self.conn.request("GET", self.path, headers=self.headers)
+        response = self.conn.getresponse()
+        return response.status, response.read()
 
     def close(self) -> None:
         self.conn.close()

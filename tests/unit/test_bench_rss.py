@@ -4,11 +4,20 @@ window leaves out passes, a steady leak fails. No daemon, no timing."""
 from __future__ import annotations
 
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from bench.report import Verdict
-from bench.rss import MAX_SLOPE_MB_PER_1000, WARMUP_REQUESTS, RssSeries, growth_per_1000, window
+from bench.rss import (
+    MAX_SLOPE_MB_PER_1000,
+    WARMUP_REQUESTS,
+    LeanClient,
+    RssSeries,
+    growth_per_1000,
+    window,
+)
 
 PAGE_MB = 4096 / 2**20
 
@@ -76,3 +85,34 @@ def test_window_samples_after_the_warm_up() -> None:
     assert client.sent == 1_000
     assert [done for done, _ in points] == list(range(2_000, 3_001, 100))
     assert all(mb > 0 for _, mb in points)
+
+
+class _OneRequestPerConnection(BaseHTTPRequestHandler):
+    """Answers 200 over HTTP/1.1 without "Connection: close", then closes the connection: a
+    server that dropped an idle keep-alive connection, as the daemon does after its timeouts."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+        self.close_connection = True
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_lean_client_opens_a_connection_the_server_closed_again() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OneRequestPerConnection)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    client = LeanClient(server.server_address[1], "token", "/v1/health")
+    try:
+        client.get(3)  # every request after the first finds its connection closed
+        assert client.conn.sock is not None
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
