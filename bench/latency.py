@@ -3,10 +3,12 @@ Engine.read) and a raw pyscard replay of the same APDUs through the same reader.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
 from pathlib import Path
+from typing import TypeVar
 
 from cardservice.engine.operations import Engine
 from cardservice.transport.pcsc import PcscConnection
@@ -21,6 +23,8 @@ from .stats import Latency, time_calls
 logger = logging.getLogger(__name__)
 
 MAX_OVERHEAD = 1.3
+
+T = TypeVar("T")
 
 
 def _figures(group: str, lat: Latency) -> list[Figure]:
@@ -52,7 +56,10 @@ def through_pcscd(engine: Engine, reader: str,
 
     The four are timed interleaved, one call of each in turn, so each sees the same machine:
     timed one after another, the raw replay's calls came back to back and found pcscd and the
-    card process still awake, which on a loaded machine made it look several times faster."""
+    card process still awake, which on a loaded machine made it look several times faster.
+    The order goes through every permutation of the four in turn, so that each path follows
+    each other path equally often (in a fixed order the driver replay always came right after
+    the CLI path's thread hand-off)."""
     conn = CountingConnection(PcscConnection(reader, watchdog=False))
     cli = PcscConnection(reader)
     try:
@@ -64,7 +71,7 @@ def through_pcscd(engine: Engine, reader: str,
                      lambda: driver_replay(conn.inner, apdus), replay.once)
             samples: list[list[float]] = [[] for _ in paths]
             for k in range(n + 10):  # the first 10 rounds warm up
-                for fn, out in zip(paths, samples):
+                for fn, out in order_of_round(list(zip(paths, samples)), k):
                     started = time.perf_counter()
                     fn()
                     if k >= 10:
@@ -76,6 +83,13 @@ def through_pcscd(engine: Engine, reader: str,
         cli.close()
     worker, watched, driver, raw = (Latency.of(s) for s in samples)
     return worker, watched, driver, raw
+
+
+def order_of_round(items: list[T], k: int) -> list[T]:
+    """Round ``k``'s order of ``items``: their permutations taken in turn (24 for four), so
+    over a whole cycle each item comes right after each other item equally often."""
+    orders = list(itertools.permutations(items))
+    return list(orders[k % len(orders)])
 
 
 def _merge(parts: list[Latency]) -> Latency:
