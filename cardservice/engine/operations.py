@@ -46,6 +46,7 @@ from cardservice.engine.model import (
 )
 from cardservice.engine.overlap import OpenWrite, in_background, open_write, replace_slot
 from cardservice.engine.policy import PermitTerms, check_direct_issue
+from cardservice.engine.registry_ops import RegistryOperations
 from cardservice.engine.terms import TermsRules, build_record, writable_record
 from cardservice.engine.verify import ChipEvidence, Status, VerificationReport, verify_card
 from cardservice.engine.verifyonly import VerifyOnly
@@ -53,7 +54,7 @@ from cardservice.face import Face, FitError, LayoutError
 from cardservice.pki.keys import Keys
 from cardservice.pki.signing import sign_identity, sign_record
 from cardservice.store.audit import AuditLog
-from cardservice.store.registry import CardRow, CardStatus, Registry
+from cardservice.store.registry import CardStatus, Registry
 from cardservice.transport import CardConnection
 
 #: the value types live in engine.model; callers import them from here as well
@@ -62,7 +63,7 @@ __all__ = ["CardView", "Clock", "Engine", "Intent", "PermitRequest", "utc_now"]
 logger = logging.getLogger(__name__)
 
 
-class Engine:
+class Engine(RegistryOperations):
     """The service's operations on one card connection at a time (callers serialise per reader)."""
 
     def __init__(self, keys: Keys | None, registry: Registry, audit: AuditLog, *,
@@ -386,23 +387,3 @@ class Engine:
             return []
         files = conn.exclusive(Rp1Card(conn).read_all)
         return self._reconcile_files(files)
-
-    # --- registry-only operations -------------------------------------------------------
-
-    def release_expired(self, *, actor: str = "system") -> list[CardRow]:
-        """Release every expired write reservation, each audited (the daemon's sweep)."""
-        if self.verify_only is not None:
-            return []
-        return release_expired(self.registry, self.audit, self.clock(), ttl=self.reservation_ttl,
-                               actor=actor)
-
-    def revoke(self, serial_hex: str, reason: str, *, actor: str | None = None) -> CardRow:
-        self._writable()
-        if reason not in ("lost", "replaced", "withdrawn"):
-            raise errors.ValidationError("reason", "must be lost, replaced or withdrawn", "bad_value")
-        now = self.clock()
-        row = self.registry.revoke(serial_hex.lower(), reason, now)
-        self.audit.event(operation="revoke", card_serial=row.serial, actor=actor,
-                         detail={"reason": reason}, now=now)
-        return row
-
