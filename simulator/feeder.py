@@ -9,8 +9,9 @@ the simulated feeder takes a card out at the first power-down after it was *pers
 during this insertion* (its identity locked while in the feeder) and inserts the next blank
 card ``insert_delay`` seconds later, long enough for pcscd to see the removal; when pcscd runs on
 this machine the feeder also waits (up to :data:`REMOVAL_WAIT` seconds) until pcscd reports the
-reader empty, since a card inserted before pcscd's next poll (late under load) would be taken
-for the old one, still powered, and marked mute. A card still blank (a failed write that never
+reader empty and its event counter has moved, since a card inserted before pcscd's poller has
+seen the slot empty (late under load) would be taken for the old one, still powered, and marked
+mute, or never reported at all (see :func:`.vpcd.wait_reader_empty`). A card still blank (a failed write that never
 reached the lock) stays in for another try.
 
 The stack is a folder of card images, ``feeder-0001.json`` .. ``feeder-NNNN.json``, created
@@ -37,6 +38,7 @@ from .vpcd import (
     POWER_OFF,
     REMOVAL_WAIT,
     VpcdBridge,
+    reader_event_counter,
     wait_reader_empty,
 )
 
@@ -79,6 +81,7 @@ class FeederBridge(VpcdBridge):
         self.insert_delay = insert_delay
         self.on_taken = on_taken
         self.empty = threading.Event()
+        self._counter_at_out: int | None = None
         first = self._next_card()
         super().__init__(first or VirtualCard(paths[0]), host, port, reinsert_delay=insert_delay)
         if first is None:  # every card of the stack is already personalized
@@ -111,6 +114,9 @@ class FeederBridge(VpcdBridge):
                     self.total)
         if self.on_taken is not None:
             self.on_taken(self.card, done)
+        # pcscd still counts this card in: its poller raises the counter when it sees it gone
+        self._counter_at_out = (reader_event_counter(self.reader_name)
+                                if self.host in LOCAL_HOSTS else None)
         following = self._next_card()
         if following is None:
             self.empty.set()
@@ -123,6 +129,7 @@ class FeederBridge(VpcdBridge):
         if self._stopping.is_set():
             return
         if self.host in LOCAL_HOSTS:
-            wait_reader_empty(self.reader_name, REMOVAL_WAIT, self._stopping)
+            wait_reader_empty(self.reader_name, REMOVAL_WAIT, self._stopping,
+                              self._counter_at_out)
         self.card = card
         self.insert()

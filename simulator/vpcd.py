@@ -106,14 +106,17 @@ class VpcdBridge:
     def unmute(self) -> None:
         """End a mute phase; the card is taken out and put back so pcscd's blocked request ends.
         With pcscd on this machine the card goes back only once pcscd shows the reader empty
-        (up to :data:`REMOVAL_WAIT` s): a card back before pcscd's next poll (late under load)
-        is taken for the old one, still powered and mute."""
+        (up to :data:`REMOVAL_WAIT` s) and its poller has counted the removal: a card back
+        before pcscd's next poll (late under load) is taken for the old one, still powered and
+        mute."""
         self.card.faults.unmute()
+        local = self.host in LOCAL_HOSTS
+        since = reader_event_counter(self.reader_name) if local else None
         with self._sock_lock:
             self._inserted.clear()
         self._close_socket()
-        if self.host in LOCAL_HOSTS:
-            wait_reader_empty(self.reader_name, REMOVAL_WAIT, self._stopping)
+        if local:
+            wait_reader_empty(self.reader_name, REMOVAL_WAIT, self._stopping, since)
         self._inserted.set()
 
     def wait_connected(self, timeout: float = 5.0) -> bool:
@@ -218,9 +221,35 @@ REMOVAL_WAIT = 5.0
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
-def wait_reader_empty(reader: str, timeout: float, stop: threading.Event) -> bool:
-    """Wait until the local pcscd reports no card in ``reader``; False on timeout or when it
-    cannot be asked (no pyscard, no pcscd): the feeder then relies on its insert delay."""
+def reader_event_counter(reader: str) -> int | None:
+    """pcscd's event counter of ``reader`` (the high 16 bits of its state word), which pcscd's
+    own poller raises on every insertion and removal it sees; None when it cannot be asked."""
+    try:
+        from smartcard import scard
+    except ImportError:
+        return None
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        return None
+    try:
+        hresult, states = scard.SCardGetStatusChange(
+            context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
+        if hresult != scard.SCARD_S_SUCCESS:
+            return None
+        return (states[0][1] >> 16) & 0xFFFF
+    finally:
+        scard.SCardReleaseContext(context)
+
+
+def wait_reader_empty(reader: str, timeout: float, stop: threading.Event,
+                      since: int | None = None) -> bool:
+    """Wait until the local pcscd reports no card in ``reader`` and, with ``since`` (its event
+    counter while the card was in), until that counter has moved: then pcscd's poller itself has
+    seen the slot empty. The state alone can say "empty" too early: when a client dies inside a
+    transaction and pcscd's reset of the card fails, pcscd marks the reader empty while its
+    poller still counts the card in, and a card put back before the poller has seen the slot
+    empty is never reported. False on timeout or when pcscd cannot be asked (no pyscard, no
+    pcscd): the feeder then relies on its insert delay."""
     try:
         from smartcard import scard
     except ImportError:
@@ -234,11 +263,13 @@ def wait_reader_empty(reader: str, timeout: float, stop: threading.Event) -> boo
                 context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
             if hresult != scard.SCARD_S_SUCCESS:
                 return False
-            if not states[0][1] & scard.SCARD_STATE_PRESENT:
+            state = states[0][1]
+            moved = since is None or (state >> 16) & 0xFFFF != since
+            if not state & scard.SCARD_STATE_PRESENT and moved:
                 return True
             if stop.wait(0.05):
                 return False
-        logger.warning("pcscd still shows a card in %s after %.0f s", reader, timeout)
+        logger.warning("pcscd has not seen %s empty after %.0f s", reader, timeout)
         return False
     finally:
         scard.SCardReleaseContext(context)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -28,7 +29,7 @@ from card_layout.files import KeyRef
 from simulator.atr import ATR
 from simulator.control import control_path, send_control
 from simulator.image import CardImage
-from simulator.vpcd import reader_name_for_port
+from simulator.vpcd import reader_event_counter, reader_name_for_port, wait_reader_empty
 from tests.conftest import free_ports, wait_card_state
 
 pytestmark = pytest.mark.pcsc
@@ -111,6 +112,25 @@ def test_removal_and_reinsertion_are_seen(vpcd_card):
         assert client.tx("FFCA000000")[1] == 0x9000
     finally:
         client.close()
+
+
+def test_a_removal_counts_only_once_pcscd_itself_has_seen_it(vpcd_card):
+    """The feeder's wait before it puts a card back: the reader empty and pcscd's event
+    counter moved past the value it had while the card was in (the state alone can say
+    "empty" while pcscd's poller still counts the card, after a failed reset)."""
+    reader, _, bridge = vpcd_card
+    stop = threading.Event()
+    inside = reader_event_counter(reader)
+    assert inside is not None
+    assert not wait_reader_empty(reader, 0.3, stop, since=inside)  # still in: no
+    bridge.remove()
+    assert wait_reader_empty(reader, 5.0, stop, since=inside)
+    gone = reader_event_counter(reader)
+    assert gone != inside
+    assert not wait_reader_empty(reader, 0.3, stop, since=gone)  # empty, but nothing moved
+    bridge.insert()
+    assert wait_card_state(reader, present=True)
+    assert reader_event_counter(reader) not in (inside, gone)
 
 
 def test_power_cut_looks_like_a_reinserted_card(vpcd_card):
