@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from card_layout.jpeg_sample import flat_jpeg
 
 from .conftest import SERIAL, Browser, Site
-from .helpers import assert_labelled, choose, log_in, tab_to, type_into
+from .helpers import assert_labelled, choose, log_in, open_file_chooser, tab_to, type_into
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.browser]
 
@@ -62,9 +62,7 @@ def test_intake_with_photo_audit_and_certify_by_keyboard(browser: Browser, site:
         type_into(page, f"#f-{name}", PERSON[name])
     choose(page, "#f-gender", "male")
     tab_to(page, "#f-photo")
-    with page.expect_file_chooser() as chooser:  # Space opens the file dialog
-        page.keyboard.press("Space")
-    chooser.value.set_files(str(photo))
+    open_file_chooser(page, "#f-photo").set_files(str(photo))
     type_into(page, "#f-current_residence", PERSON["current_residence"])
     choose(page, "#f-permit_type", "temporary")
     browser.shot("application-intake")

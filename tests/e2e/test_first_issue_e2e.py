@@ -163,6 +163,11 @@ def test_first_issue_through_pcscd_with_two_daemons_on_postgresql(county, tmp_pa
         assert r.json()["status"] == "certified", r.text
 
     # 4. produce 20 cards on 2 readers fed by the card feeder
+    # the acceptance point's daemon stops meanwhile: on one machine it would watch the county
+    # centre's production readers too (and read each card inserted there), which a real
+    # acceptance point's PC cannot; seen here: both daemons and the run touching one reader as
+    # its card came in, and pcscd then never reported that reader's next card
+    site_a.stop()
     feeders = [_feeder(tmp_path / f"stack-{p}", p) for p in ports[:2]]
     readers = [reader_name_for_port(p) for p in ports[:2]]
     try:
@@ -178,6 +183,7 @@ def test_first_issue_through_pcscd_with_two_daemons_on_postgresql(county, tmp_pa
             logs.append(f.communicate(timeout=10)[1])
     assert (run["state"], run["done"], run["failed"]) == ("finished", CARDS, 0), (run, logs)
     print(f"\nproduced {CARDS} cards on 2 readers in {seconds:.1f} s")
+    site_a.start(tmp_path / f"{site_a.site}.log")
     apps = [clerk.get(f"/v1/applications/{i}").json() for i in ids]
     serials = [a["card_serial"] for a in apps]
     assert {a["status"] for a in apps} == {"produced"} and len(set(serials)) == CARDS
