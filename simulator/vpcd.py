@@ -8,9 +8,11 @@ length, then payload. A 1-byte payload from vpcd is control (00 power off, 01 po
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
+from collections.abc import Callable, Iterator
 
 from .card import VirtualCard
 from .faults import CardAbsent, CardMute, CardPulled, PowerLost
@@ -221,24 +223,46 @@ REMOVAL_WAIT = 5.0
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
-def reader_event_counter(reader: str) -> int | None:
-    """pcscd's event counter of ``reader`` (the high 16 bits of its state word), which pcscd's
-    own poller raises on every insertion and removal it sees; None when it cannot be asked."""
+#: PC/SC's SCARD_STATE_PRESENT bit of a reader's state word
+_STATE_PRESENT = 0x20
+
+
+@contextlib.contextmanager
+def _reader_state(reader: str) -> Iterator[Callable[[], int | None] | None]:
+    """A function that asks the local pcscd for ``reader``'s state word (None when pcscd does
+    not answer), on one PC/SC context for the block; None instead when pcscd cannot be asked
+    at all (no pyscard, no pcscd)."""
     try:
         from smartcard import scard
     except ImportError:
-        return None
+        yield None
+        return
     hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     if hresult != scard.SCARD_S_SUCCESS:
-        return None
-    try:
+        yield None
+        return
+
+    def state() -> int | None:
         hresult, states = scard.SCardGetStatusChange(
             context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
-        if hresult != scard.SCARD_S_SUCCESS:
-            return None
-        return (states[0][1] >> 16) & 0xFFFF
+        return states[0][1] if hresult == scard.SCARD_S_SUCCESS else None
+
+    try:
+        yield state
     finally:
         scard.SCardReleaseContext(context)
+
+
+def _counter(word: int) -> int:
+    return (word >> 16) & 0xFFFF
+
+
+def reader_event_counter(reader: str) -> int | None:
+    """pcscd's event counter of ``reader`` (the high 16 bits of its state word), which pcscd's
+    own poller raises on every insertion and removal it sees; None when it cannot be asked."""
+    with _reader_state(reader) as state:
+        word = state() if state is not None else None
+    return None if word is None else _counter(word)
 
 
 def wait_reader_empty(reader: str, timeout: float, stop: threading.Event,
@@ -250,26 +274,17 @@ def wait_reader_empty(reader: str, timeout: float, stop: threading.Event,
     poller still counts the card in, and a card put back before the poller has seen the slot
     empty is never reported. False on timeout or when pcscd cannot be asked (no pyscard, no
     pcscd): the feeder then relies on its insert delay."""
-    try:
-        from smartcard import scard
-    except ImportError:
-        return False
-    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-    if hresult != scard.SCARD_S_SUCCESS:
-        return False
-    try:
+    with _reader_state(reader) as state:
+        if state is None:
+            return False
         for _ in range(max(1, int(timeout / 0.05))):
-            hresult, states = scard.SCardGetStatusChange(
-                context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
-            if hresult != scard.SCARD_S_SUCCESS:
+            word = state()
+            if word is None:
                 return False
-            state = states[0][1]
-            moved = since is None or (state >> 16) & 0xFFFF != since
-            if not state & scard.SCARD_STATE_PRESENT and moved:
+            moved = since is None or _counter(word) != since
+            if not word & _STATE_PRESENT and moved:
                 return True
             if stop.wait(0.05):
                 return False
-        logger.warning("pcscd has not seen %s empty after %.0f s", reader, timeout)
-        return False
-    finally:
-        scard.SCardReleaseContext(context)
+    logger.warning("pcscd has not seen %s empty after %.0f s", reader, timeout)
+    return False

@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import logging
 import shutil
-import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from bench.fixtures import build_audit
 from cardservice.store import audit_chain, audit_parallel
 from cardservice.store.audit import AuditLog, AuditVerifyResult
+from tests.unit.test_audit import tamper
 
 N = 3000
 START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
@@ -32,17 +32,6 @@ def pristine(tmp_path_factory):
 
 def content(entry) -> str:
     return f"UPDATE audit SET detail = '{{\"forged\":1}}' WHERE id = {entry}"
-
-
-def tamper(path, *statements: str) -> None:
-    """An attacker with file access: drop the triggers, then edit."""
-    raw = sqlite3.connect(path)
-    raw.execute("DROP TRIGGER audit_no_update")
-    raw.execute("DROP TRIGGER audit_no_delete")
-    for sql in statements:
-        raw.execute(sql)
-    raw.commit()
-    raw.close()
 
 
 def verify(path) -> AuditVerifyResult:
