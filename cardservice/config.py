@@ -9,12 +9,13 @@ from __future__ import annotations
 import ipaddress
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cardservice.pki.keys import default_home
+from cardservice.transport.selection import ReaderSelection, check_patterns, patterns_of
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,9 @@ class Settings(BaseSettings):
         "expires after this (engine/expiry.py)")
     reservation_sweep_seconds: float = Field(
         default=60.0, gt=0, description="how often the daemon releases expired reservations")
+    readers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="reader names or shell-style patterns this daemon "
+        "lists, watches and connects to (JSON list); empty: every reader")
     require_applications: bool | None = Field(
         default=None, description="refuse direct issues (application_required); default: "
         "true with a PostgreSQL database, else false")
@@ -83,6 +87,14 @@ class Settings(BaseSettings):
             if origin == "*" or not origin.startswith(("http://", "https://")):
                 raise ValueError(f"allowed origin {origin!r} must be an explicit http(s) origin")
         return [o.rstrip("/") for o in origins]
+
+    @field_validator("readers", mode="before")
+    @classmethod
+    def _reader_patterns(cls, value: object) -> list[str]:
+        """The environment's JSON list (CARDSERVICE_READERS), or a list given in code."""
+        if isinstance(value, str):
+            return list(patterns_of(value))
+        return list(check_patterns(value if isinstance(value, list | tuple) else [value]))
 
     @model_validator(mode="after")
     def _loopback_unless_allowed(self) -> Settings:
@@ -101,6 +113,10 @@ class Settings(BaseSettings):
             return self.require_applications
         url = str(getattr(self, "database_url", None) or "")
         return url.startswith(("postgres://", "postgresql://", "postgresql+"))
+
+    @property
+    def reader_selection(self) -> ReaderSelection:
+        return ReaderSelection(tuple(self.readers))
 
     @property
     def allowed_hosts(self) -> frozenset[str]:

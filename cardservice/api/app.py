@@ -51,7 +51,8 @@ def build_runtime(settings: Settings, *, service: Service | None = None,
         settings.home, clock=clock, pcsc_timeout=settings.pcsc_timeout, mode=settings.mode,
         stores=Stores(settings.home, database_url=settings.database_url,
                       site_id=settings.site_id),
-        require_applications=settings.applications_required)
+        require_applications=settings.applications_required,
+        readers=settings.reader_selection)
     service.reservation_ttl = timedelta(minutes=settings.reservation_ttl_minutes)
     service.home.ensure()
     _check_schema(service.stores)

@@ -18,6 +18,7 @@ from cardservice.face import Face
 from cardservice.pki.keys import DataDir, default_home, load_keys
 from cardservice.store.registry import Registry
 from cardservice.store.stores import Stores
+from cardservice.transport.selection import EVERY_READER, ReaderSelection, selection_from_env
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class Service:
     require_applications: bool = False
     #: when an unconfirmed write reservation expires (CARDSERVICE_RESERVATION_TTL_MINUTES)
     reservation_ttl: timedelta = RESERVATION_TTL
+    #: the readers it lists and connects to (CARDSERVICE_READERS); default: every reader
+    readers: ReaderSelection = EVERY_READER
     _engine: Engine | None = field(default=None, init=False)
     _driver: object | None = field(default=None, init=False)
 
@@ -75,6 +78,8 @@ class Service:
             kw["mode"] = mode_from_env()
         if kw.get("reservation_ttl") is None:
             kw["reservation_ttl"] = reservation_ttl_from_env()
+        if kw.get("readers") is None:
+            kw["readers"] = selection_from_env()
         return cls(DataDir(home or default_home()), **kw)
 
     @property
@@ -117,7 +122,7 @@ class Service:
                 PcscDriver,  # the only pyscard import, loaded on first use
             )
 
-            self._driver = PcscDriver(timeout=self.pcsc_timeout)
+            self._driver = PcscDriver(timeout=self.pcsc_timeout, selection=self.readers)
         return self._driver
 
     def choose_reader(self, name: str | None) -> str:

@@ -24,6 +24,7 @@ from cardservice.logs import TRAFFIC, redact_command, redact_response
 from cardservice.transport import CardConnection, ReaderInfo
 from cardservice.transport import pcsc_codes as codes
 from cardservice.transport.pcsc_codes import code_of, error_for, handle_is_dead
+from cardservice.transport.selection import EVERY_READER, ReaderSelection
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +105,9 @@ def list_readers(context: Context) -> list[str]:
     return []
 
 
-def reader_infos(context: Context) -> list[ReaderInfo]:
-    """Each reader with whether it holds a card and the card's ATR."""
-    names = list_readers(context)
+def reader_infos(context: Context, selection: ReaderSelection = EVERY_READER) -> list[ReaderInfo]:
+    """Each reader of ``selection`` with whether it holds a card and the card's ATR."""
+    names = selection.filter(list_readers(context))
     if not names:
         return []
     states = [(name, scard.SCARD_STATE_UNAWARE) for name in names]
@@ -374,20 +375,24 @@ class PcscConnection(CardConnection):
 class PcscDriver:
     """Entry point the engine uses: list readers and connect to them."""
 
-    def __init__(self, *, timeout: float = 5.0, watchdog: bool = True) -> None:
+    def __init__(self, *, timeout: float = 5.0, watchdog: bool = True,
+                 selection: ReaderSelection = EVERY_READER) -> None:
         self.timeout = timeout
         self.watchdog = watchdog
+        #: the readers this driver lists and connects to (CARDSERVICE_READERS)
+        self.selection = selection
         self._context = Context()
 
     def readers(self) -> list[ReaderInfo]:
-        return reader_infos(self._context)
+        return reader_infos(self._context, self.selection)
 
     def reader_names(self) -> list[str]:
-        return list_readers(self._context)
+        return self.selection.filter(list_readers(self._context))
 
     def connect(self, reader: str, *, watchdog: bool | None = None) -> PcscConnection:
         """A connection to ``reader``; ``watchdog`` (default: the driver's) as in
-        :class:`PcscConnection`."""
+        :class:`PcscConnection`. A reader outside the selection is READER_NOT_FOUND."""
+        self.selection.check(reader)
         return PcscConnection(reader, timeout=self.timeout,
                               watchdog=self.watchdog if watchdog is None else watchdog)
 

@@ -107,7 +107,7 @@ class PcscBackend:
             conn.eject()
 
     def wait_for_change(self, timeout: float) -> None:
-        names = self._pcsc.list_readers(self._monitor_context)
+        names = self._driver.selection.filter(self._pcsc.list_readers(self._monitor_context))
         unaware = 0  # SCARD_STATE_UNAWARE
         known = {n: self._states.get(n, unaware) for n in names}
         known[self._pcsc.PNP_NOTIFICATION] = self._states.get(self._pcsc.PNP_NOTIFICATION, unaware)

@@ -2,16 +2,24 @@
 database: submit at acceptance point site-a (receipt PDF checked), audit there, certify as
 `certifier` at site-b (the county centre), produce 20 cards on 2 readers fed by
 `cardsim serve --feeder`, hand over at site-a after reading the card, then re-sign it after a
-move at site-b."""
+move at site-b.
+
+Both daemons run throughout, on one machine and one pcscd, each with its own readers
+(CARDSERVICE_READERS): site-a its desk reader, site-b its two production readers. Without the
+selection each daemon would watch the other's readers too and read every card inserted there,
+which two sites' PCs never do."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,15 +118,41 @@ def county(pcscd, pg_cluster, tmp_path: Path):
                for role in ("operator", "certifier", "admin")}
     base = {**os.environ, "CARDSERVICE_DATABASE_URL": url,
             "CARDSERVICE_PCSC_TIMEOUT": "3", "CARDSERVICE_OPERATION_TIMEOUT": "10"}
-    daemons = [Daemon("site-a", home_a, {**base, "CARDSERVICE_SITE_ID": "site-a"}, free_port()),
-               Daemon("site-b", home_b, {**base, "CARDSERVICE_SITE_ID": "site-b"}, free_port())]
+    ports = free_ports()[::-1]  # the last first: wedging tests take the first
+    assert len(ports) >= 3, "needs three free virtual readers"
+    desk, production = ports[2], ports[:2]
+
+    def own(*port: int) -> str:
+        return json.dumps([reader_name_for_port(p) for p in port])
+
+    daemons = [Daemon("site-a", home_a, {**base, "CARDSERVICE_SITE_ID": "site-a",
+                                         "CARDSERVICE_READERS": own(desk)}, free_port()),
+               Daemon("site-b", home_b, {**base, "CARDSERVICE_SITE_ID": "site-b",
+                                         "CARDSERVICE_READERS": own(*production)}, free_port())]
     try:
         for d in daemons:
             d.start(tmp_path / f"{d.site}.log")
-        yield daemons[0], daemons[1], secrets
+        yield daemons[0], daemons[1], secrets, desk, production
     finally:
         for d in daemons:
             d.stop()
+
+
+@contextmanager
+def _served(image: Path, port: int) -> Iterator[None]:
+    """``image`` served (``cardsim serve``) into the empty reader of vpcd ``port``; taken out
+    at the end."""
+    reader = reader_name_for_port(port)
+    assert wait_card_state(reader, present=False, timeout=10.0)
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", str(image), "--port",
+                             str(port)], stderr=subprocess.DEVNULL)
+    try:
+        assert wait_card_state(reader, present=True, timeout=10.0)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert wait_card_state(reader, present=False, timeout=10.0)
 
 
 def _wait_run(client: httpx.Client, run_id: str, timeout: float) -> dict:
@@ -129,13 +163,10 @@ def _wait_run(client: httpx.Client, run_id: str, timeout: float) -> dict:
 
 
 def test_first_issue_through_pcscd_with_two_daemons_on_postgresql(county, tmp_path: Path):
-    site_a, site_b, secrets = county
+    site_a, site_b, secrets, desk, ports = county
     clerk, certifier = site_a.client(secrets["operator"]), site_b.client(secrets["certifier"])
     clerk_b = site_b.client(secrets["operator"])
     residence = {"current_residence": "示范县城关镇幸福路1号", "permit_type": "temporary"}
-
-    ports = free_ports()[::-1]  # the last first: wedging tests take the first
-    assert len(ports) >= 2, "needs two free virtual readers"
 
     # 1. submit at site-a, receipt checked
     ids = []
@@ -162,12 +193,7 @@ def test_first_issue_through_pcscd_with_two_daemons_on_postgresql(county, tmp_pa
         r = certifier.post(f"/v1/applications/{app_id}/certify", json={"decision": "approve"})
         assert r.json()["status"] == "certified", r.text
 
-    # 4. produce 20 cards on 2 readers fed by the card feeder
-    # the acceptance point's daemon stops meanwhile: on one machine it would watch the county
-    # centre's production readers too (and read each card inserted there), which a real
-    # acceptance point's PC cannot; seen here: both daemons and the run touching one reader as
-    # its card came in, and pcscd then never reported that reader's next card
-    site_a.stop()
+    # 4. produce 20 cards on site-b's 2 readers fed by the card feeder
     feeders = [_feeder(tmp_path / f"stack-{p}", p) for p in ports[:2]]
     readers = [reader_name_for_port(p) for p in ports[:2]]
     try:
@@ -183,21 +209,17 @@ def test_first_issue_through_pcscd_with_two_daemons_on_postgresql(county, tmp_pa
             logs.append(f.communicate(timeout=10)[1])
     assert (run["state"], run["done"], run["failed"]) == ("finished", CARDS, 0), (run, logs)
     print(f"\nproduced {CARDS} cards on 2 readers in {seconds:.1f} s")
-    site_a.start(tmp_path / f"{site_a.site}.log")
+    assert [r["name"] for r in clerk.get("/v1/readers").json()] == [reader_name_for_port(desk)]
     apps = [clerk.get(f"/v1/applications/{i}").json() for i in ids]
     serials = [a["card_serial"] for a in apps]
     assert {a["status"] for a in apps} == {"produced"} and len(set(serials)) == CARDS
     assert clerk.get(f"/v1/cards/{serials[0]}").json()["status"] == "produced"
 
-    # 5. hand over at site-a: read the card, match it to its application
+    # 5. hand over at site-a: the card goes into its desk reader, is read and matched
     image = next((tmp_path / f"stack-{ports[0]}").glob("feeder-0001.json"))
-    reader = readers[0]
-    assert wait_card_state(reader, present=False, timeout=10.0)
-    proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", str(image), "--port",
-                             str(ports[0])], stderr=subprocess.DEVNULL)
-    assert wait_card_state(reader, present=True, timeout=10.0)
-    try:
-        card = clerk.get(f"/v1/readers/{reader_id(reader)}/card").json()
+    desk_reader = reader_name_for_port(desk)
+    with _served(image, desk):
+        card = clerk.get(f"/v1/readers/{reader_id(desk_reader)}/card").json()
         first = next(a for a in apps if a["card_serial"] == card["card_serial"])
         other = next(a for a in apps if a["id"] != first["id"])
         r = clerk.post(f"/v1/applications/{other['id']}/hand-over",
@@ -207,20 +229,21 @@ def test_first_issue_through_pcscd_with_two_daemons_on_postgresql(county, tmp_pa
                        json={"card_serial": card["card_serial"]})
         assert r.json()["status"] == "handed_over", r.text
         assert clerk.get(f"/v1/cards/{card['card_serial']}").json()["status"] == "active"
+        # site-b's daemon neither lists nor reaches site-a's desk reader
+        assert clerk_b.get(f"/v1/readers/{reader_id(desk_reader)}/card").status_code == 404
 
-        # 6. re-sign after a move at the other site (same database): expiry kept
-        expiry = card["residence"]["expires_on"]
-        r = clerk_b.post(f"/v1/readers/{reader_id(reader)}/card/resign", json={
+    # 6. re-sign after a move at the other site (same database), in one of its readers:
+    # expiry kept
+    expiry = card["residence"]["expires_on"]
+    with _served(image, ports[0]):
+        r = clerk_b.post(f"/v1/readers/{reader_id(readers[0])}/card/resign", json={
             "current_residence": "示范县新城街道和平路12号",
             "card_serial": card["card_serial"]})
         assert r.status_code == 200, r.text
         assert r.json()["residence"]["expires_on"] == expiry
         assert r.json()["residence"]["sequence"] == 2
-        row = clerk.get(f"/v1/cards/{card['card_serial']}").json()
-        assert row["last_sequence"] == 2
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    row = clerk.get(f"/v1/cards/{card['card_serial']}").json()
+    assert row["last_sequence"] == 2
     shown = clerk.get(f"/v1/applications/{first['id']}").json()
     assert [d["site"] for d in shown["decisions"]] == ["site-a", "site-a", "site-b", "site-b",
                                                        "site-a"]

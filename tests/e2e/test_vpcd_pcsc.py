@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from smartcard.scard import (
@@ -29,7 +29,12 @@ from card_layout.files import KeyRef
 from simulator.atr import ATR
 from simulator.control import control_path, send_control
 from simulator.image import CardImage
-from simulator.vpcd import reader_event_counter, reader_name_for_port, wait_reader_empty
+from simulator.vpcd import (
+    reader_event_counter,
+    reader_name_for_port,
+    send_frame,
+    wait_reader_empty,
+)
 from tests.conftest import free_ports, wait_card_state
 
 pytestmark = pytest.mark.pcsc
@@ -91,14 +96,28 @@ def test_extended_write_and_read_through_pcscd(vpcd_card, pcsc):
     assert CardImage.load(vpcd_card[1]).files[0x0102].data == data
 
 
-def test_round_trip_is_well_under_a_millisecond(vpcd_card, pcsc):
+def test_the_bridge_stays_clear_of_the_delayed_ack_trap(vpcd_card, pcsc):
+    """A frame written in two pieces with Nagle on waits for the peer's delayed ACK, about 40 ms
+    per APDU. What the bridge does against it is checked here (Nagle off, one write per
+    frame); how fast a round trip is, the benchmark measures (raw replay, `python -m bench`)."""
+    _reader, _path, bridge = vpcd_card
     pcsc.tx("00A4000C020100")
-    n = 300
-    start = time.perf_counter()
-    for _ in range(n):
-        pcsc.tx("00B0000008")
-    per_apdu_ms = (time.perf_counter() - start) / n * 1000
-    assert per_apdu_ms < 1.0, f"{per_apdu_ms:.3f} ms per APDU"
+    for _ in range(50):
+        assert pcsc.tx("00B0000008")[1] == 0x9000
+    sock = bridge._sock
+    assert sock is not None
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+    class Writes:
+        def __init__(self) -> None:
+            self.calls: list[bytes] = []
+
+        def sendall(self, data: bytes) -> None:
+            self.calls.append(bytes(data))
+
+    writes = Writes()
+    send_frame(writes, bytes(300))  # type: ignore[arg-type]
+    assert writes.calls == [b"\x01\x2c" + bytes(300)], "one write per frame"
 
 
 def test_removal_and_reinsertion_are_seen(vpcd_card):
