@@ -48,18 +48,25 @@ class RawReplay:
 
     def once(self) -> int:
         """One replay; returns the response bytes received."""
+        return sum(map(len, self._replay()))
+
+    def answers(self) -> list[bytes]:
+        """One replay, keeping each answer's data (without the status word)."""
+        return [bytes(resp[:-2]) for resp in self._replay()]
+
+    def _replay(self) -> list[list[int]]:
         _ok(scard.SCardBeginTransaction(self._card), "begin transaction")
-        received = 0
+        out = []
         try:
             for apdu in self.apdus:
                 hr, resp = scard.SCardTransmit(self._card, self._pci, apdu)
                 _ok(hr, "transmit")
                 if resp[-2:] != [0x90, 0x00]:
                     raise RuntimeError(f"replay got SW {bytes(resp[-2:]).hex()}")
-                received += len(resp)
+                out.append(resp)
         finally:
             scard.SCardEndTransaction(self._card, scard.SCARD_LEAVE_CARD)
-        return received
+        return out
 
     def latency(self, n: int, *, warmup: int = 10, timer: Timer = time.perf_counter) -> Latency:
         from .stats import time_calls
