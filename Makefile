@@ -4,17 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system venv test run clean bench openapi openapi-release
+.PHONY: setup system venv test run clean bench openapi openapi-release lock
 
 setup: system venv
 
 system:
 	./scripts/install-system-deps.sh
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package to the versions CI last passed with (`make lock` refreshes
+# it from the newest releases the bounds in pyproject.toml allow).
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -40,3 +42,14 @@ openapi:
 # A release of API v1 freezes the current contract as the baseline of the breaking-change test.
 openapi-release: openapi
 	cp docs/openapi.json docs/api/v1.released.json
+
+# New versions within pyproject.toml's bounds, written to constraints.txt (then run `make test`).
+lock:
+	rm -rf .venv-lock
+	$(PY) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade pip
+	.venv-lock/bin/pip install --quiet -e '.[test]'
+	head -2 constraints.txt > constraints.txt.new
+	.venv-lock/bin/pip freeze --exclude-editable >> constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .venv-lock
