@@ -56,6 +56,8 @@ def build_runtime(settings: Settings, *, service: Service | None = None,
     service.reservation_ttl = timedelta(minutes=settings.reservation_ttl_minutes)
     service.home.ensure()
     _check_schema(service.stores)
+    if settings.readers:
+        logger.info("readers: only %s (CARDSERVICE_READERS)", ", ".join(settings.readers))
     backend = backend or PcscBackend(service.driver)
     bus = EventBus(clock, max_subscribers=settings.max_subscribers,
                    max_per_owner=settings.max_subscribers_per_token)

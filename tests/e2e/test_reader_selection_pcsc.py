@@ -58,6 +58,8 @@ def test_a_daemon_lists_watches_and_reads_only_its_readers(pcscd, tmp_path: Path
             assert [e["type"] for e in events if e.get("reader") is not None] == [
                 "card_removed", "card_inserted"], events
             assert {e["reader"] for e in events if e.get("reader") is not None} == {reader_a}
+            log = daemon.log.read_text()
+        assert f"readers: only {reader_a} (CARDSERVICE_READERS)" in log, log[-2000:]
         assert mine.card.apdu_count > 0, "the daemon read its own reader's card"
         assert other.card.apdu_count == 0, "the daemon never sent the other card an APDU"
 
