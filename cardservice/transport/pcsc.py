@@ -361,11 +361,9 @@ class PcscConnection(CardConnection):
 
     def close(self, disposition: int = scard.SCARD_LEAVE_CARD) -> None:
         if not self._broken:
-            try:
+            with contextlib.suppress(errors.CardServiceError):
                 self.end_transaction()
                 scard.SCardDisconnect(self._hcard, disposition)
-            except errors.CardServiceError:
-                pass
             self._context.close()
         # a broken connection's worker may still be blocked inside pcscd: do not wait for it
         if self._pool is not None:
@@ -385,9 +383,6 @@ class PcscDriver:
 
     def readers(self) -> list[ReaderInfo]:
         return reader_infos(self._context, self.selection)
-
-    def reader_names(self) -> list[str]:
-        return self.selection.filter(list_readers(self._context))
 
     def connect(self, reader: str, *, watchdog: bool | None = None) -> PcscConnection:
         """A connection to ``reader``; ``watchdog`` (default: the driver's) as in
