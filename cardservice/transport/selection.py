@@ -49,7 +49,8 @@ def check_patterns(patterns: Iterable[object]) -> tuple[str, ...]:
     out = []
     for p in patterns:
         if not isinstance(p, str) or not p.strip():
-            raise ValueError(f"a reader pattern must be a non-empty string, not {p!r}")
+            raise ValueError(f"{ENV_READERS}: a reader pattern must be a non-empty string, "
+                             f"not {p!r}")
         out.append(p)
     return tuple(out)
 
