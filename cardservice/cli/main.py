@@ -77,6 +77,9 @@ def readers(svc: Service, as_json: bool) -> None:
     items = [{"name": i.name, "card_present": i.card_present,
               "atr_hex": i.atr.hex() if i.atr else None} for i in infos]
     emit_list(items, as_json, _reader_line, empty="no readers")
+    if svc.readers.patterns:  # say why a reader pcscd has may be missing (on stderr: --json)
+        click.echo(f"only readers matching CARDSERVICE_READERS: {', '.join(svc.readers.patterns)}",
+                   err=True)
 
 
 def _reader_line(i: dict[str, Any]) -> str:

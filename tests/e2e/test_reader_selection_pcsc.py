@@ -79,9 +79,12 @@ def test_the_cli_sees_only_the_selected_readers(pcscd, tmp_path: Path):
         assert {reader_a, reader_b} <= {r["name"] for r in everything}
         # a shell-style pattern: the reader's name with its first character as ``?``
         env = {**base, "CARDSERVICE_READERS": json.dumps(["?" + reader_a[1:]])}
-        listed = json.loads(cli("readers", "--json", env=env).stdout)
+        shown = cli("readers", "--json", env=env)
+        listed = json.loads(shown.stdout)
         assert reader_a in {r["name"] for r in listed}
         assert reader_b not in {r["name"] for r in listed}
+        assert "only readers matching CARDSERVICE_READERS: ?" + reader_a[1:] in shown.stderr
+        assert "CARDSERVICE_READERS" not in cli("readers", env=base).stderr
         read = cli("card", "read", "--reader", reader_b, "--json", env=env)
         assert read.returncode != 0 and read.stderr.startswith("error READER_NOT_FOUND: "), \
             read.stderr
