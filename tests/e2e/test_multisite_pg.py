@@ -11,6 +11,7 @@ with different site ids, each with its own simulated reader (pcscd + vpcd, `card
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -71,11 +72,15 @@ class Card:
 
 
 class Daemon:
-    def __init__(self, tmp: Path, home: Path, site: str, url: str) -> None:
+    """One site's daemon, on its own reader (CARDSERVICE_READERS), as each site's PC has its
+    own: on this one machine the two daemons would otherwise both read every card inserted."""
+
+    def __init__(self, tmp: Path, home: Path, site: str, url: str, reader: str) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {"PATH": "/usr/bin:/bin", "CARDSERVICE_HOME": str(home),
                "CARDSERVICE_DATABASE_URL": url, "CARDSERVICE_SITE_ID": site,
+               "CARDSERVICE_READERS": json.dumps([reader]),
                # this test issues cards directly; the first-issue workflow has its own e2e test
                "CARDSERVICE_REQUIRE_APPLICATIONS": "false"}
         self.log = (tmp / f"daemon-{site}.log").open("wb")
@@ -124,14 +129,15 @@ def sites(pcscd, county, tmp_path) -> Iterator[dict]:
     init_demo(DataDir(home_a), now=now, masters=load_dev_master_keys())
     home_b = tmp_path / "site-b"
     shutil.copytree(home_a, home_b)  # one county authority in this test
-    daemons = {"a": Daemon(tmp_path, home_a, "site-a", url),
-               "b": Daemon(tmp_path, home_b, "site-b", url)}
+    ports = free_ports()[:2]
+    daemons = {"a": Daemon(tmp_path, home_a, "site-a", url, reader_name_for_port(ports[0])),
+               "b": Daemon(tmp_path, home_b, "site-b", url, reader_name_for_port(ports[1]))}
     cards: list[Card] = []
     try:
         for daemon in daemons.values():
             _wait(daemon.up, 20, "the daemons to answer")
         yield {"daemons": daemons, "operator": operator, "admin": admin, "tmp": tmp_path,
-               "ports": free_ports()[:2], "cards": cards, "cluster": county}
+               "ports": ports, "cards": cards, "cluster": county}
     finally:  # the daemons stop even if a card's removal is not seen by pcscd
         try:
             for card in cards:
@@ -177,6 +183,8 @@ def test_two_sites_share_one_registry(sites):
     port_a, port_b = sites["ports"]
     ca, cb = a.client(sites["operator"]), b.client(sites["operator"])
     admin_a = a.client(sites["admin"])
+    assert [r["name"] for r in ca.get("/v1/readers").json()] == [reader_name_for_port(port_a)]
+    assert [r["name"] for r in cb.get("/v1/readers").json()] == [reader_name_for_port(port_b)]
 
     # 1. issue at A, move, re-sign at B, move back: A reads it valid with sequence 2
     moving = Card(sites["tmp"], "5250310000000101")
