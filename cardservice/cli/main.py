@@ -44,13 +44,14 @@ def _exit_code(exc: errors.CardServiceError) -> int:
     return EXIT_OTHER
 
 
-def _applications_required() -> bool:
-    """CARDSERVICE_REQUIRE_APPLICATIONS (or the database kind), as the daemon reads it."""
+def _settings():
+    """The ``CARDSERVICE_`` settings as the daemon reads them (the CLI uses the application
+    rule and the reader selection from them)."""
     from cardservice.config import Settings
 
     try:
-        return Settings().applications_required
-    except ValueError as exc:  # another CARDSERVICE_ variable is unusable: say which
+        return Settings()
+    except ValueError as exc:  # a CARDSERVICE_ variable is unusable: say which
         raise click.UsageError(f"settings: {exc}") from exc
 
 
@@ -65,7 +66,9 @@ def cli(ctx: click.Context, home: Path | None, verbose: int) -> None:
     from cardservice.logs import setup_logging
 
     setup_logging(verbose)
-    ctx.obj = Service.open(home, require_applications=_applications_required())
+    settings = _settings()
+    ctx.obj = Service.open(home, require_applications=settings.applications_required,
+                           readers=settings.reader_selection)
 
 
 @cli.command()
