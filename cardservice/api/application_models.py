@@ -62,6 +62,12 @@ class ProductionRunIn(_In):
                              description="seconds a reader may wait for its next card")
 
 
+class UnsettledWriteOut(BaseModel):
+    card_serial: str
+    intent_id: int = Field(description="the write's intent in the audit log")
+    since: str = Field(description="when the write began")
+
+
 class ApplicationOut(BaseModel):
     """An application; ``card_serial`` once produced."""
 
@@ -78,6 +84,11 @@ class ApplicationOut(BaseModel):
     site: str
     submitted_at: str
     overdue: bool | None = None
+    unsettled_write: UnsettledWriteOut | None = Field(
+        default=None, description="a certified application whose card write has no outcome "
+        "yet: its run is writing the card now, or stopped mid-write and the card left its "
+        "reader. No run produces it again until that card is read (any reader, any site), "
+        "which settles the write")
 
 
 class ProductionRunOut(BaseModel):

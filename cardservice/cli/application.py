@@ -15,7 +15,6 @@ from cardservice import errors
 from cardservice.cli.output import echo_json, emit, holder_options, json_opt
 from cardservice.engine.policy import Evidence
 from cardservice.engine.service import Service
-from cardservice.workflow.codec import view
 from cardservice.workflow.model import Application, Family, Kind, Replacement, Residence
 from cardservice.workflow.service import Actor, ApplicationService
 from cardservice.workflow.wiring import open_applications
@@ -37,7 +36,7 @@ def _actor(svc: Service) -> Actor:
 
 
 def _emit(app: Application, service: ApplicationService, as_json: bool) -> None:
-    emit(view(app, service.today()), as_json, _print)
+    emit(service.view(app), as_json, _print)
 
 
 def _print(a: dict[str, Any]) -> None:
@@ -46,6 +45,10 @@ def _print(a: dict[str, Any]) -> None:
     click.echo(f"{a['id']}  {a['kind']:<11} {a['status']:<11} due {a['due_on']}{late}{serial}")
     click.echo(f"  {a['identity']['name']}  {a['identity']['citizen_number']}  "
                f"site {a['site']}  {a['residence']['permit_type']}")
+    if a.get("unsettled_write"):
+        write = a["unsettled_write"]
+        click.echo(f"  waiting for a read of card {write['card_serial']}: its production write "
+                   f"of {write['since']} has no outcome yet")
 
 
 @click.group()
@@ -106,11 +109,10 @@ def list_(svc: Service, status, site, citizen_number, overdue, as_json) -> None:
     found = service.find(status=status, site=site, citizen_number=citizen_number,
                          overdue=overdue)
     if as_json:
-        today = service.today()
-        echo_json([view(a, today) for a in found])
+        echo_json(service.views(found))
         return
-    for app in found:
-        _print(view(app, service.today()))
+    for shown in service.views(found):
+        _print(shown)
     if not found:
         click.echo("no applications")
 

@@ -33,7 +33,6 @@ from cardservice.console.web import (
 )
 from cardservice.roles import Role
 from cardservice.transport.readers import reader_id
-from cardservice.workflow.codec import view
 from cardservice.workflow.model import TRANSITIONS, State
 from cardservice.workflow.receipt import render_receipt
 from cardservice.workflow.service import Actor, ApplicationService
@@ -167,7 +166,7 @@ async def intake_submit(request: Request) -> Response:
         saved = await asyncio.to_thread(svc.submit, app, _actor(request, clerk))
     except errors.CardServiceError as exc:
         return _intake_page(request, clerk, form, exc, photo)
-    return await _detail_page(request, clerk, view(saved, svc.today()), submitted=True)
+    return await _detail_page(request, clerk, await asyncio.to_thread(svc.view, saved), submitted=True)
 
 
 # --- lists -------------------------------------------------------------------------------
@@ -186,10 +185,9 @@ async def queue(request: Request) -> Response:
     if name and name not in QUEUES:
         raise errors.ValidationError("queue", f"unknown queue {name!r}", "choice")
     status = QUEUES[name][0].value if name else params.get("status") or None
-    found = await asyncio.to_thread(svc.find, status=status, overdue=overdue)
-    today = svc.today()
+    apps = await asyncio.to_thread(lambda: svc.views(svc.find(status=status, overdue=overdue)))
     return render(request, "applications.html", clerk=clerk, queue=name, overdue=overdue,
-                  listed=status, apps=[view(a, today) for a in found],
+                  listed=status, apps=apps,
                   back=str(request.url.path) + (f"?{request.url.query}" if request.url.query
                                                 else ""))
 
@@ -199,7 +197,7 @@ async def detail(app_id: str, request: Request) -> Response:
     clerk = await clerk_of(request)
     svc = _service(request)
     app = await asyncio.to_thread(svc.get, app_id)
-    return await _detail_page(request, clerk, view(app, svc.today()))
+    return await _detail_page(request, clerk, await asyncio.to_thread(svc.view, app))
 
 
 async def _readers(request: Request) -> list[tuple[str, str]]:
@@ -271,7 +269,7 @@ async def _decide(request: Request, app_id: str, stage: str, role: Role) -> Resp
                                 body.reason, _actor(request, clerk))
     except errors.CardServiceError as exc:
         app = await asyncio.to_thread(svc.get, app_id)
-        return await _detail_page(request, clerk, view(app, svc.today()), exc)
+        return await _detail_page(request, clerk, await asyncio.to_thread(svc.view, app), exc)
     return redirect(f"{PREFIX}/applications?queue={stage}&done={app_id}")
 
 
@@ -300,9 +298,9 @@ async def hand_over(app_id: str, request: Request) -> Response:
         app = await asyncio.to_thread(svc.get, app_id)
         wrong = (translator(request)("apps.wrong_card", serial=serial)
                  if isinstance(exc, errors.CardChangedError) and serial else None)
-        return await _detail_page(request, clerk, view(app, svc.today()), exc, rid=rid,
+        return await _detail_page(request, clerk, await asyncio.to_thread(svc.view, app), exc, rid=rid,
                                   message=wrong)
-    return await _detail_page(request, clerk, view(saved, svc.today()), handed_over=True)
+    return await _detail_page(request, clerk, await asyncio.to_thread(svc.view, saved), handed_over=True)
 
 
 @router.get("/{app_id}/cancel")
@@ -311,7 +309,7 @@ async def cancel_form(app_id: str, request: Request) -> Response:
     clerk = await clerk_of(request, Role.OPERATOR)
     svc = _service(request)
     app = await asyncio.to_thread(svc.get, app_id)
-    return render(request, "application_cancel.html", clerk=clerk, app=view(app, svc.today()),
+    return render(request, "application_cancel.html", clerk=clerk, app=await asyncio.to_thread(svc.view, app),
                   field_errors={}, reason="", back=f"{PREFIX}/applications/{app_id}/cancel")
 
 
@@ -329,5 +327,5 @@ async def cancel(app_id: str, request: Request) -> Response:
         saved = await asyncio.to_thread(svc.cancel, app_id, body.reason, _actor(request, clerk))
     except errors.CardServiceError as exc:
         app = await asyncio.to_thread(svc.get, app_id)
-        return await _detail_page(request, clerk, view(app, svc.today()), exc)
-    return await _detail_page(request, clerk, view(saved, svc.today()), cancelled=True)
+        return await _detail_page(request, clerk, await asyncio.to_thread(svc.view, app), exc)
+    return await _detail_page(request, clerk, await asyncio.to_thread(svc.view, saved), cancelled=True)

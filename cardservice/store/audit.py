@@ -22,7 +22,7 @@ from typing import Any
 
 from cardservice.errors import CardServiceError, NotFoundError, ValidationError
 from cardservice.store import audit_chain, audit_parallel, db
-from cardservice.store.audit_schema import COMPONENT
+from cardservice.store.audit_schema import COMPONENT, open_intents_differ
 from cardservice.store.base import Store
 from cardservice.store.database import SQLITE, Database
 
@@ -145,6 +145,13 @@ def _is_clean_text(value: str) -> bool:
     return not any(ord(ch) < 0x20 for ch in value)
 
 
+def pending_query(select: str, card_serial: str | None) -> tuple[str, tuple]:
+    """The open intents (the ``audit_open`` table the triggers keep, schema v3), oldest first."""
+    where = " WHERE card_serial = ?" if card_serial is not None else ""
+    return (f"{select} WHERE id IN (SELECT intent_id FROM audit_open{where}) ORDER BY id",
+            (card_serial,) if card_serial is not None else ())
+
+
 def _row_to_entry(row: tuple) -> AuditEntry:
     return AuditEntry(
         id=row[0], ts=db.from_db_time(row[1]), kind=row[2], operation=row[3],
@@ -262,11 +269,7 @@ class AuditLog(Store):
     def pending(self, card_serial: str | None = None) -> list[AuditEntry]:
         """Intents with no definite outcome (none, or only "unknown"), oldest first; with
         ``card_serial``, only that card's (an index look-up: cheap on every card read)."""
-        where = "kind = 'intent'" + (" AND card_serial = ?" if card_serial is not None else "")
-        params = (card_serial,) if card_serial is not None else ()
-        sql = (f"{_SELECT} AS i WHERE {where} AND NOT EXISTS ("
-               "SELECT 1 FROM audit AS o WHERE o.intent_id = i.id AND o.outcome != 'unknown') "
-               "ORDER BY id")
+        sql, params = pending_query(_SELECT, card_serial)
         # reused while nothing was written to the log by any connection (Database.cached)
         rows = self._db.cached(("pending", card_serial),
                                lambda conn: tuple(conn.execute(sql, params).fetchall()))
@@ -346,8 +349,11 @@ class AuditLog(Store):
                 "SELECT last_id, last_hash FROM audit_head WHERE one = 1"
             ).fetchone()
             result, last_hash = self._walk_chain()
-        if result.ok:
-            result = _check_head(result.entries, last_hash, head)
+            if result.ok:
+                result = _check_head(result.entries, last_hash, head)
+            differ = open_intents_differ(self._conn) if result.ok else None
+        if differ is not None:
+            result = AuditVerifyResult(False, result.entries, *differ)
         if not result.ok:
             logger.warning("audit chain broken at %s: %s", result.first_broken_id, result.reason)
         return result

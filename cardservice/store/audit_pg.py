@@ -29,6 +29,7 @@ from cardservice.store.audit import (
     AuditVerifyResult,
     _check_columns,
     _encode_detail,
+    pending_query,
 )
 from cardservice.store.audit_schema import COMPONENT
 from cardservice.store.base import Store
@@ -126,13 +127,9 @@ class PgAuditLog(Store):
     # --- queries -----------------------------------------------------------------------
 
     def pending(self, card_serial: str | None = None) -> list[AuditEntry]:
-        where = "kind = 'intent'" + (" AND card_serial = ?" if card_serial is not None else "")
-        params = (card_serial,) if card_serial is not None else ()
+        sql, params = pending_query(_SELECT, card_serial)
         with self._db.connection() as tx:
-            rows = tx.execute(
-                f"{_SELECT} AS i WHERE {where} AND NOT EXISTS ("
-                "SELECT 1 FROM audit AS o WHERE o.intent_id = i.id AND o.outcome != 'unknown') "
-                "ORDER BY id", params).fetchall()
+            rows = tx.execute(sql, params).fetchall()
         return [_row_to_entry(r) for r in rows]
 
     def entries(self, *, card_serial: str | None = None, limit: int = 100,

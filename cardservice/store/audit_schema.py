@@ -122,9 +122,81 @@ CREATE TRIGGER audit_import_no_truncate BEFORE TRUNCATE ON audit_import
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
 """
 
+# v3. The open intents (no outcome yet, or only "unknown"), kept by the database itself: a
+# trigger adds each intent as it is appended and removes it with its first definite outcome, in
+# the same transaction. Pending writes are then listed from this small table instead of a walk
+# over every intent of the log (a card read asks for its card's, the production run and the
+# applications list for all). The step fills it from the log. It is derived data: nothing is
+# hashed from it, and `audit verify` checks it against the log. PostgreSQL: the triggers run as
+# the owner (SECURITY DEFINER), so the sites' role only reads it.
+_OPEN_OF_LOG = """
+INSERT INTO audit_open (intent_id, card_serial)
+    SELECT id, card_serial FROM audit AS i WHERE kind = 'intent' AND NOT EXISTS (
+        SELECT 1 FROM audit AS o WHERE o.intent_id = i.id AND o.outcome != 'unknown');
+"""
+
+_V3_SQLITE = """
+CREATE TABLE IF NOT EXISTS audit_open (
+    intent_id   INTEGER PRIMARY KEY,
+    card_serial TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_open_by_serial ON audit_open (card_serial);
+CREATE TRIGGER IF NOT EXISTS audit_open_intent AFTER INSERT ON audit WHEN NEW.kind = 'intent'
+    BEGIN INSERT INTO audit_open (intent_id, card_serial) VALUES (NEW.id, NEW.card_serial); END;
+CREATE TRIGGER IF NOT EXISTS audit_close_intent AFTER INSERT ON audit
+    WHEN NEW.intent_id IS NOT NULL AND NEW.outcome != 'unknown'
+    BEGIN DELETE FROM audit_open WHERE intent_id = NEW.intent_id; END;
+""" + _OPEN_OF_LOG
+
+_V3_POSTGRESQL = """
+CREATE TABLE audit_open (
+    intent_id   BIGINT PRIMARY KEY,
+    card_serial TEXT
+);
+CREATE INDEX audit_open_by_serial ON audit_open (card_serial);
+CREATE FUNCTION audit_track_open() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF NEW.kind = 'intent' THEN
+        INSERT INTO audit_open (intent_id, card_serial) VALUES (NEW.id, NEW.card_serial);
+    ELSIF NEW.intent_id IS NOT NULL AND NEW.outcome <> 'unknown' THEN
+        DELETE FROM audit_open WHERE intent_id = NEW.intent_id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER audit_track_open AFTER INSERT ON audit
+    FOR EACH ROW EXECUTE FUNCTION audit_track_open();
+""" + _OPEN_OF_LOG
+
 COMPONENT = migrations.register(migrations.Component("audit", (
     migrations.Step(1, "hash-chained audit log (PostgreSQL: one chain per site)",
                     _V1_SQLITE, _V1_POSTGRESQL),
     migrations.Step(2, "site of each entry (SQLite); chain checkpoints and imported chains "
                     "(PostgreSQL)", _V2_SQLITE, _V2_POSTGRESQL),
+    migrations.Step(3, "open intents, kept by triggers", _V3_SQLITE, _V3_POSTGRESQL),
 )))
+
+
+# An intent the log leaves open but the table does not list, or one the table lists that the log
+# closed (or that is no intent): the first of each, by id.
+_MISSING_OPEN = """
+SELECT min(id) FROM audit AS i WHERE kind = 'intent'
+    AND NOT EXISTS (SELECT 1 FROM audit AS o WHERE o.intent_id = i.id AND o.outcome != 'unknown')
+    AND NOT EXISTS (SELECT 1 FROM audit_open AS t WHERE t.intent_id = i.id)"""
+_WRONGLY_OPEN = """
+SELECT min(intent_id) FROM audit_open AS t
+    WHERE NOT EXISTS (SELECT 1 FROM audit AS i WHERE i.id = t.intent_id AND i.kind = 'intent')
+    OR EXISTS (SELECT 1 FROM audit AS o WHERE o.intent_id = t.intent_id
+               AND o.outcome != 'unknown')"""
+
+
+def open_intents_differ(tx) -> tuple[int, str] | None:
+    """(intent id, reason) where the open-intent table (v3) disagrees with the log, or None.
+    It walks every intent: part of a full verification only."""
+    missing = tx.execute(_MISSING_OPEN).fetchone()[0]
+    if missing is not None:
+        return int(missing), f"open intent {missing} is missing from the open-intent table"
+    wrong = tx.execute(_WRONGLY_OPEN).fetchone()[0]
+    if wrong is not None:
+        return int(wrong), f"the open-intent table lists {wrong}, which the log closed"
+    return None

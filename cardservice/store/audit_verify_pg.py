@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 
 from cardservice.store import db as dbtime
 from cardservice.store.audit import GENESIS_HASH, AuditVerifyResult, canonical_bytes, entry_hash
+from cardservice.store.audit_schema import open_intents_differ
 from cardservice.store.database import Database
 
 logger = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def verify(database: Database, *, full: bool, record: bool = True,
             return replace(outcome.result, entries=total, sites=counts, full=full,
                            checked_from=from_seq)
     if full:
-        broken = _verify_imports(database)
+        broken = _verify_imports(database) or _verify_open_intents(database)
         if broken is not None:
             return replace(broken, entries=total, sites=counts, full=full, checked_from=from_seq)
     if record:
@@ -225,6 +226,12 @@ def latest_checkpoints(database: Database) -> dict[str, tuple[int, bytes]]:
 
 
 # --- chains imported from a SQLite data directory ------------------------------------------
+
+
+def _verify_open_intents(database: Database) -> AuditVerifyResult | None:
+    with database.connection() as tx:
+        differ = open_intents_differ(tx)
+    return None if differ is None else AuditVerifyResult(False, 0, *differ)
 
 
 def _verify_imports(database: Database) -> AuditVerifyResult | None:

@@ -23,6 +23,7 @@ SITE_TABLE_GRANTS: dict[str, str] = {
     "audit": "SELECT, INSERT",
     "audit_checkpoint": "SELECT, INSERT",
     "audit_import": "SELECT, INSERT",
+    "audit_open": "SELECT",  # kept by a trigger that runs as the owner
     "schema_version": "SELECT",
     "users": "SELECT, INSERT, UPDATE",
     "sessions": "SELECT, INSERT, UPDATE, DELETE",

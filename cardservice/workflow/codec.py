@@ -15,6 +15,7 @@ from cardservice.workflow.model import (
     Replacement,
     Residence,
     State,
+    UnsettledWrite,
 )
 
 
@@ -69,11 +70,16 @@ def from_row(row: ApplicationRow) -> Application:
     )
 
 
-def view(app: Application, today: date | None = None) -> dict[str, Any]:
-    """What the API and ``--json`` answer: the body, plus ``overdue`` when ``today`` is known."""
+def view(app: Application, today: date | None = None,
+         unsettled: UnsettledWrite | None = None) -> dict[str, Any]:
+    """What the API and ``--json`` answer: the body, plus ``overdue`` when ``today`` is known
+    and ``unsettled_write`` (:meth:`ApplicationService.views`)."""
     body = to_body(app)
     if today is not None:
         body["overdue"] = app.overdue(today)
+    body["unsettled_write"] = None if unsettled is None else {
+        "card_serial": unsettled.card_serial, "intent_id": unsettled.intent_id,
+        "since": unsettled.since.isoformat()}
     return body
 
 

@@ -138,6 +138,16 @@ class Application:
         return self.status in OPEN_STATES and self.due_on < today
 
 
+@dataclass(frozen=True)
+class UnsettledWrite:
+    """A production write with no outcome yet: its run is writing the card now, or stopped
+    mid-write and the card left its reader. Reading that card anywhere settles it."""
+
+    card_serial: str
+    intent_id: int
+    since: datetime
+
+
 def mask_citizen_number(citizen_number: str) -> str:
     """The citizen number as a receipt shows it: first 6 and last 4 characters."""
     text = citizen_number.strip()

@@ -100,7 +100,8 @@ def recover(service: ApplicationService, actor: Actor, owner: str | None = None)
         if _gone(other, renewed, now):
             released = service.store.release_claims(owner=other)
             logger.warning("released %d claim(s) of run %s, which is gone", released, other)
-    unsettled = _unsettled_produce_writes(service)
+    unsettled = {citizen: write.card_serial
+                 for citizen, write in service.unsettled_writes().items()}
     for row in service.store.find(status="certified"):
         app = from_row(row)
         card = next((c for c in service.registry.find_by_citizen(app.citizen_number)
@@ -117,12 +118,3 @@ def recover(service: ApplicationService, actor: Actor, owner: str | None = None)
                 logger.warning("application %s held: the write of card %s is unsettled; read "
                                "that card to settle it", app.id, serial)
     return done
-
-
-def _unsettled_produce_writes(service: ApplicationService) -> dict[str, str]:
-    """citizen number -> serial of each card whose production write has no outcome yet."""
-    found = {}
-    for entry in service.audit.pending():
-        if entry.operation == "issue" and entry.detail.get("register_as") == "produced":
-            found[entry.detail["citizen_number"]] = entry.card_serial
-    return found

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from card_layout.errors import FieldError
 from card_layout.identity import Identity
@@ -22,8 +23,8 @@ from cardservice.store.applications import ApplicationStore
 from cardservice.store.audit import AuditLog
 from cardservice.store.registry import CardRow, Registry, normalize_serial
 from cardservice.workflow.calendar import WorkingDayCalendar
-from cardservice.workflow.codec import from_row, to_body
-from cardservice.workflow.model import Application, Decision, Kind, State
+from cardservice.workflow.codec import from_row, to_body, view
+from cardservice.workflow.model import Application, Decision, Kind, State, UnsettledWrite
 from cardservice.workflow.rules import check_application
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,30 @@ class ApplicationService:
         rows = self.store.find(status=status, site=site, citizen_number=citizen_number,
                                due_before=self.today() if overdue else None)
         return [from_row(r) for r in rows]
+
+    def unsettled_writes(self) -> dict[str, UnsettledWrite]:
+        """citizen number -> the production write that has no outcome yet (one look at the
+        log's open intents, kept by the database: schema v3 of the audit log)."""
+        found = {}
+        for entry in self.audit.pending():
+            if entry.operation == "issue" and entry.detail.get("register_as") == "produced":
+                found[entry.detail["citizen_number"]] = UnsettledWrite(
+                    entry.card_serial, entry.id, entry.ts)
+        return found
+
+    def views(self, apps: list[Application]) -> list[dict[str, Any]]:
+        """What the API, the console and ``--json`` show of each application: its body with
+        ``overdue``, and for a certified one whose card write has no outcome yet (a run
+        stopped mid-write, the card out of its reader) ``unsettled_write``: no run produces
+        that application until the card is read, and reading it anywhere settles it."""
+        today = self.today()
+        unsettled = (self.unsettled_writes()
+                     if any(a.status is State.CERTIFIED for a in apps) else {})
+        return [view(a, today, unsettled.get(a.citizen_number)
+                     if a.status is State.CERTIFIED else None) for a in apps]
+
+    def view(self, app: Application) -> dict[str, Any]:
+        return self.views([app])[0]
 
     # --- steps --------------------------------------------------------------------------
 

@@ -260,3 +260,42 @@ def test_a_run_is_stopped_from_its_page(clerks, as_clerk):
     assert (progress["state"], progress["done"], progress["left"]) == ("stopped", 1, 1)
     assert progress["stop_requested"] is True
     assert re.search(r'<form[^>]*id="stop-form" hidden>', certifier.get(run_url).text)
+
+
+def test_an_unsettled_production_write_shows_in_the_api_and_the_console(clerks, as_clerk):
+    """A certified application whose production write has no outcome (its run was killed and
+    the card carried off: tests/workflow/test_unsettled_writes.py makes one with a real write)
+    says so until the write is settled: ``unsettled_write`` in the API, a badge in the list and
+    a notice on its page."""
+    daemon, operator = clerks, as_clerk("operator")
+    token = daemon.runtime.tokens.create("county-1", "certifier", NOW)[0]
+    api = {"Authorization": f"Bearer {token}"}
+    app_id = daemon.client.post("/v1/applications", headers=daemon.auth(), json={
+        "identity": BOB, "residence": {"current_residence": "示范县城关镇幸福路1号",
+                                       "permit_type": "temporary"}}).json()["id"]
+    for stage, headers in (("audit", daemon.auth()), ("certify", api)):
+        daemon.client.post(f"/v1/applications/{app_id}/{stage}", json={"decision": "approve"},
+                           headers=headers)
+    shown = daemon.client.get(f"/v1/applications/{app_id}", headers=daemon.auth()).json()
+    assert (shown["status"], shown["unsettled_write"]) == ("certified", None)
+    audit = daemon.runtime.audit()
+    intent = audit.intent(operation="issue", card_serial="52500000000000e9", reader=READER_A,
+                          actor="county-1", now=NOW, detail={
+                              "register_as": "produced", "citizen_number": BOB["citizen_number"]})
+
+    listed = daemon.client.get("/v1/applications?status=certified", headers=daemon.auth())
+    expected = {"card_serial": "52500000000000e9", "intent_id": intent,
+                "since": NOW.isoformat()}
+    assert [a["unsettled_write"] for a in listed.json()] == [expected]
+    assert daemon.client.get(f"/v1/applications/{app_id}",
+                             headers=daemon.auth()).json()["unsettled_write"] == expected
+    queue = operator.get(f"{APPS}?status=certified").text
+    assert 'data-unsettled="52500000000000e9"' in queue and "待读卡" in queue
+    page = operator.get(f"{APPS}/{app_id}").text
+    assert 'id="unsettled-write"' in page and "卡片 52500000000000e9 的制卡写入" in page
+
+    audit.outcome(intent, success=False, sequence=None, error_code="CARD_BLANK", detail={},
+                  now=NOW)  # settled (the card read blank): produced again by the next run
+    assert daemon.client.get(f"/v1/applications/{app_id}",
+                             headers=daemon.auth()).json()["unsettled_write"] is None
+    assert 'id="unsettled-write"' not in operator.get(f"{APPS}/{app_id}").text

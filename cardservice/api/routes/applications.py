@@ -28,7 +28,6 @@ from cardservice.api.routes.cards import _photo
 from cardservice.api.runtime import Runtime
 from cardservice.engine.policy import Evidence
 from cardservice.store.tokens import TokenInfo
-from cardservice.workflow.codec import view
 from cardservice.workflow.model import Application, Family, Kind, Replacement, Residence
 from cardservice.workflow.receipt import render_receipt
 from cardservice.workflow.service import Actor, ApplicationService
@@ -81,8 +80,7 @@ def draft(body: ApplicationIn) -> Application:
 async def _answer(runtime: Runtime, request: Request, client: TokenInfo, call) -> Any:
     async def compute() -> dict[str, Any]:
         svc = applications(runtime)
-        app = await asyncio.to_thread(call, svc)
-        return view(app, svc.today())
+        return await asyncio.to_thread(lambda: svc.view(call(svc)))
 
     return await idempotent(request, runtime, client, compute)
 
@@ -101,16 +99,14 @@ async def find(runtime: RuntimeDep, client: ReaderClient, status: str | None = N
                site: str | None = None, citizen_number: str | None = None,
                overdue: bool = Query(default=False)) -> Any:
     svc = applications(runtime)
-    found = await asyncio.to_thread(svc.find, status=status, site=site,
-                                    citizen_number=citizen_number, overdue=overdue)
-    today = svc.today()
-    return [view(a, today) for a in found]
+    return await asyncio.to_thread(lambda: svc.views(svc.find(
+        status=status, site=site, citizen_number=citizen_number, overdue=overdue)))
 
 
 @router.get("/v1/applications/{app_id}", response_model=ApplicationOut, responses=RESPONSES)
 async def show(app_id: str, runtime: RuntimeDep, client: ReaderClient) -> Any:
     svc = applications(runtime)
-    return view(await asyncio.to_thread(svc.get, app_id), svc.today())
+    return await asyncio.to_thread(lambda: svc.view(svc.get(app_id)))
 
 
 @router.post("/v1/applications/{app_id}/audit", response_model=ApplicationOut,
