@@ -8,14 +8,17 @@ reader config, see scripts/install-system-deps.sh):
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import random
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,12 +37,47 @@ CANDIDATE_PORTS = tuple(int(p) for p in os.environ.get(
     "CARDSIM_VPCD_PORTS", ",".join(str(p) for p in range(35963, 35979))).split(","))
 
 
+#: The xdist group of every test that uses the machine's pcscd: one worker runs them all, in
+#: collection order, as a run without workers does (they share its readers, and some count its
+#: connections); the other tests run on the other workers beside them (`make test`).
+PCSCD_GROUP = "pcscd"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if "pcscd" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(PCSCD_GROUP))
+
+
 @pytest.fixture(scope="session")
 def pcscd() -> Iterator[Pcscd]:
-    daemon = Pcscd()
-    daemon.ensure()
-    yield daemon
-    daemon.stop()
+    with _one_pcscd_worker():
+        daemon = Pcscd()
+        daemon.ensure()
+        yield daemon
+        daemon.stop()
+
+
+@contextmanager
+def _one_pcscd_worker() -> Iterator[None]:
+    """Under pytest-xdist, fail loudly if a second worker of this run asks for pcscd (the
+    grouping above did not hold), instead of letting two workers fight over its readers."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        yield
+        return
+    path = Path(tempfile.gettempdir()) / f"cardservice-pcscd-worker-{run}.lock"
+    with path.open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pytest.fail(f"tests that use pcscd ran on two pytest workers ({PCSCD_GROUP!r} group "
+                        "not kept together: see pytest-xdist and pytest versions in pyproject)")
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
 
 
 def _states(readers: list[str] | None = None) -> dict[str, int]:
