@@ -166,8 +166,9 @@ def test_retriable_code_is_retried_a_bounded_number_of_times(daemon, served):
         try:
             with pytest.raises(ReaderError) as gone:
                 cs.read_card(rid)
-        finally:
+        finally:  # back in, and seen by pcscd, before the module's next test reads it
             assert send_control(ctl, "insert").startswith("ok")
+            assert wait_card_state(served.reader, present=True)
         assert gone.value.retriable and gone.value.code in ("NO_CARD", "CARD_REMOVED", "TRANSPORT_ERROR")
     assert len([r for r in rec.requests if r.url.path.endswith("/card")]) == 3
 
