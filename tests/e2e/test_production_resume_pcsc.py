@@ -101,6 +101,17 @@ class Line:
         return open_applications(Service.open(self.home))
 
 
+def _assert_shown_unsettled(line: Line, app_id: str, serial: str) -> None:
+    """A held application says which card must be read (`application show`, text and JSON)."""
+    def show(*extra: str) -> str:
+        return subprocess.run([sys.executable, "-m", "cardservice", "application", "show",
+                               app_id, *extra], env=line.env, capture_output=True, text=True,
+                              check=True, timeout=60).stdout
+
+    assert json.loads(show("--json"))["unsettled_write"]["card_serial"] == serial
+    assert f"waiting for a read of card {serial}" in show()
+
+
 def _citizen(n: int) -> str:
     body = f"110105199001{n + 1:02d}123"  # men born in January 1990
     return body + check_digit(body)
@@ -212,6 +223,7 @@ def test_killed_mid_write_then_the_next_run_settles_it(line: Line, moment: str) 
     resumed = line.produce_done()
     assert (resumed["state"], resumed["failed"], resumed["left"]) == ("finished", 0, 0)
     for held in resumed["held"]:  # its card left the reader: read it to settle it
+        _assert_shown_unsettled(line, held["application_id"], held["card_serial"])
         image = next(p for p in line.stack.glob("feeder-*.json")
                      if CardImage.load(p).serial.hex() == held["card_serial"])
         port = next(p for p in free_ports() if p != line.port)
