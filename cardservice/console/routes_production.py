@@ -35,9 +35,12 @@ async def _page(request: Request, clerk, field_errors: dict[str, str] | None = N
     except errors.CardServiceError:
         infos = []
     readers = [(reader_id(i.name), i.name) for i in sorted(infos, key=lambda i: i.name)]
-    waiting = await asyncio.to_thread(applications(runtime).find, status=State.CERTIFIED.value)
+    svc = applications(runtime)
+    waiting = await asyncio.to_thread(
+        lambda: svc.views(svc.find(status=State.CERTIFIED.value)))
     return render(request, "production.html", clerk=clerk, readers=readers,
-                  waiting=len(waiting), field_errors=field_errors or {}, status=status)
+                  waiting=len(waiting), unsettled=[a for a in waiting if a["unsettled_write"]],
+                  field_errors=field_errors or {}, status=status)
 
 
 @router.get("")

@@ -265,8 +265,8 @@ def test_a_run_is_stopped_from_its_page(clerks, as_clerk):
 def test_an_unsettled_production_write_shows_in_the_api_and_the_console(clerks, as_clerk):
     """A certified application whose production write has no outcome (its run was killed and
     the card carried off: tests/workflow/test_unsettled_writes.py makes one with a real write)
-    says so until the write is settled: ``unsettled_write`` in the API, a badge in the list and
-    a notice on its page."""
+    says so until the write is settled: ``unsettled_write`` in the API, a badge in the list, a
+    notice on its page, and a list of the cards to read on the production page."""
     daemon, operator = clerks, as_clerk("operator")
     token = daemon.runtime.tokens.create("county-1", "certifier", NOW)[0]
     api = {"Authorization": f"Bearer {token}"}
@@ -293,9 +293,13 @@ def test_an_unsettled_production_write_shows_in_the_api_and_the_console(clerks, 
     assert 'data-unsettled="52500000000000e9"' in queue and "待读卡" in queue
     page = operator.get(f"{APPS}/{app_id}").text
     assert 'id="unsettled-write"' in page and "卡片 52500000000000e9 的制卡写入" in page
+    production = as_clerk("certifier").get("/console/production").text
+    assert "其中 1 件待读卡" in production
+    assert f'<li data-unsettled="52500000000000e9"><a href="{APPS}/{app_id}">' in production
 
     audit.outcome(intent, success=False, sequence=None, error_code="CARD_BLANK", detail={},
                   now=NOW)  # settled (the card read blank): produced again by the next run
     assert daemon.client.get(f"/v1/applications/{app_id}",
                              headers=daemon.auth()).json()["unsettled_write"] is None
     assert 'id="unsettled-write"' not in operator.get(f"{APPS}/{app_id}").text
+    assert 'id="unsettled"' not in as_clerk("certifier").get("/console/production").text
