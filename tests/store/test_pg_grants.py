@@ -1,5 +1,6 @@
 """On PostgreSQL the sites' role can only INSERT and SELECT the audit log: the database itself
-refuses UPDATE, DELETE and TRUNCATE for that role; every site's chain still verifies."""
+refuses UPDATE, DELETE and TRUNCATE for that role, and any write to the open-intent table the
+log's trigger keeps; every site's chain still verifies."""
 
 from __future__ import annotations
 
@@ -39,6 +40,13 @@ def test_site_role_appends_and_reads_but_cannot_rewrite_the_audit_log(site_url):
     log.event(operation="revoke", card_serial="0123456789abcdef", actor="t", detail={}, now=NOW)
     Registry(db).count()  # the registry is usable with the same role
     assert log.verify().ok and log.checkpoints()["site-a"][0] == 2  # the site records it
+    # the open-intent table is kept by a trigger that runs as the owner: the site's intents
+    # and outcomes keep it, the site itself may only read it
+    intent = log.intent(operation="issue", card_serial="0123456789abcdef", reader="r",
+                        actor="t", detail={}, now=NOW)
+    assert [e.id for e in log.pending()] == [intent]
+    log.outcome(intent, success=True, sequence=1, error_code=None, detail={}, now=NOW)
+    assert log.pending() == []
     with psycopg.connect(site_url, autocommit=True) as conn:
         assert conn.execute("SELECT current_user").fetchone()[0] == "cs_site"
         for statement in (f"UPDATE audit SET detail = '{{}}' WHERE id = {first}",
@@ -47,10 +55,12 @@ def test_site_role_appends_and_reads_but_cannot_rewrite_the_audit_log(site_url):
                           "UPDATE audit_checkpoint SET site_seq = 1",
                           "DELETE FROM audit_checkpoint",
                           "DELETE FROM audit_import",
-                          "TRUNCATE audit_checkpoint"):
+                          "TRUNCATE audit_checkpoint",
+                          f"INSERT INTO audit_open VALUES ({first}, 'x')",
+                          "DELETE FROM audit_open"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
-    assert log.verify().ok and log.count() == 2
+    assert log.verify(full=True).ok and log.count() == 4
     db.close()
 
 
