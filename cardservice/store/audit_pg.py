@@ -32,6 +32,7 @@ from cardservice.store.audit import (
     pending_query,
 )
 from cardservice.store.audit_schema import COMPONENT
+from cardservice.store.audit_seal import CheckpointSeal
 from cardservice.store.base import Store
 from cardservice.store.database import POSTGRESQL, Database
 
@@ -160,15 +161,21 @@ class PgAuditLog(Store):
 
     # --- verification ------------------------------------------------------------------
 
-    def verify(self, *, full: bool = False, record: bool = True) -> AuditVerifyResult:
+    def verify(self, *, full: bool = False, record: bool = True,
+               seal: CheckpointSeal | None = None,
+               anchors: dict[str, tuple[int, bytes]] | None = None) -> AuditVerifyResult:
         """Check every site's chain (from its newest checkpoint unless ``full``) and report
         the first site (in name order) and entry that break; a chain that verified and grew
-        gets a new checkpoint (``record``). See :mod:`cardservice.store.audit_verify_pg`."""
-        return audit_verify_pg.verify(self._db, full=full, record=record)
+        gets a new checkpoint (``record``), signed with ``seal`` (which then also decides which
+        stored checkpoints to trust); every chain must reach its entry in ``anchors``. See
+        :mod:`cardservice.store.audit_verify_pg` and :mod:`cardservice.store.audit_seal`."""
+        return audit_verify_pg.verify(self._db, full=full, record=record, seal=seal,
+                                      anchors=anchors)
 
-    def checkpoints(self) -> dict[str, tuple[int, bytes]]:
-        """The newest verified checkpoint of each site chain: {site: (site_seq, hash)}."""
-        return audit_verify_pg.latest_checkpoints(self._db)
+    def checkpoints(self, seal: CheckpointSeal | None = None) -> dict[str, tuple[int, bytes]]:
+        """The newest verified checkpoint of each site chain (with ``seal``: the newest it
+        trusts): {site: (site_seq, hash)}."""
+        return audit_verify_pg.latest_checkpoints(self._db, seal)
 
 
 def _require_open_intent(tx, intent_id: int) -> AuditEntry:

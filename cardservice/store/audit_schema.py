@@ -179,6 +179,8 @@ COMPONENT = migrations.register(migrations.Component("audit", (
     migrations.Step(2, "site of each entry (SQLite); chain checkpoints and imported chains "
                     "(PostgreSQL)", _V2_SQLITE, _V2_POSTGRESQL),
     migrations.Step(3, "open intents, kept by triggers", _V3_SQLITE, _V3_POSTGRESQL),
+    migrations.Step(4, "signed checkpoints (PostgreSQL)", "",
+                    "ALTER TABLE audit_checkpoint ADD COLUMN signature BYTEA;\n"),
 )))
 
 

@@ -34,6 +34,13 @@ from datetime import UTC, datetime
 from cardservice.store import db as dbtime
 from cardservice.store.audit import GENESIS_HASH, AuditVerifyResult, canonical_bytes, entry_hash
 from cardservice.store.audit_schema import open_intents_differ
+from cardservice.store.audit_seal import (
+    CHECKPOINTS_SQL,
+    Checkpoint,
+    CheckpointSeal,
+    trusted_checkpoints,
+    with_anchors,
+)
 from cardservice.store.database import Database
 
 logger = logging.getLogger(__name__)
@@ -80,8 +87,6 @@ _SITES_SQL = (
     "SELECT (SELECT min(site_id) FROM audit WHERE site_id > s.site) FROM s "
     "WHERE s.site IS NOT NULL) SELECT site FROM s WHERE site IS NOT NULL "
     "UNION SELECT DISTINCT site_id FROM audit_checkpoint")
-_CHECKPOINTS_SQL = ("SELECT DISTINCT ON (site_id) site_id, site_seq, hash FROM audit_checkpoint "
-                    "ORDER BY site_id, site_seq DESC")
 _ENTRY_SQL = "SELECT id, site_seq, prev_hash, hash FROM audit WHERE site_id = ? AND site_seq = ?"
 
 
@@ -99,13 +104,20 @@ class _Checked:
 
 
 def verify(database: Database, *, full: bool, record: bool = True,
-           workers: int = VERIFY_WORKERS) -> AuditVerifyResult:
+           workers: int = VERIFY_WORKERS, seal: CheckpointSeal | None = None,
+           anchors: dict[str, tuple[int, bytes]] | None = None) -> AuditVerifyResult:
     """Check every site chain (from its checkpoint unless ``full``); with ``record``, store a
-    new checkpoint for every chain that verified and grew."""
+    new checkpoint for every chain that verified and grew. ``seal``: sign the new checkpoints,
+    and start only from stored ones whose signature it trusts; ``anchors``: checkpoints kept
+    outside the database, which a chain must reach too (:mod:`.audit_seal`)."""
     with database.connection() as tx:
         sites = sorted(r[0] for r in tx.execute(_SITES_SQL).fetchall())
-        checkpoints = {r[0]: (int(r[1]), bytes(r[2]))
-                       for r in tx.execute(_CHECKPOINTS_SQL).fetchall()}
+        checkpoints, refused = trusted_checkpoints(tx.execute(CHECKPOINTS_SQL).fetchall(), seal)
+    if refused is not None:
+        logger.warning("audit checkpoint refused: %s", refused)
+        return AuditVerifyResult(False, 0, None, refused, full=full)
+    checkpoints = with_anchors(checkpoints, anchors or {})
+    sites = sorted(set(sites) | set(checkpoints))
     chains = [_Chain(s, 1 if full or s not in checkpoints else checkpoints[s][0],
                      checkpoints.get(s)) for s in sites]
     checked = _check_all(database, chains, workers)
@@ -123,7 +135,7 @@ def verify(database: Database, *, full: bool, record: bool = True,
         if broken is not None:
             return replace(broken, entries=total, sites=counts, full=full, checked_from=from_seq)
     if record:
-        _record_checkpoints(database, chains, checked, full)
+        _record_checkpoints(database, chains, checked, full, seal)
     return AuditVerifyResult(True, total, None, None, sites=counts, full=full,
                              checked_from=from_seq)
 
@@ -201,7 +213,7 @@ def _explain(tx, chain: _Chain, bad: int) -> AuditVerifyResult:
 
 
 def _record_checkpoints(database: Database, chains: list[_Chain], checked: list[_Checked],
-                        full: bool) -> None:
+                        full: bool, seal: CheckpointSeal | None) -> None:
     now = dbtime.to_db_time(datetime.now(UTC))
     with database.transaction() as tx:
         for chain, outcome in zip(chains, checked, strict=True):
@@ -210,19 +222,21 @@ def _record_checkpoints(database: Database, chains: list[_Chain], checked: list[
                 continue
             row = tx.execute("SELECT hash FROM audit WHERE site_id = ? AND site_seq = ?",
                              (chain.site, outcome.last_seq)).fetchone()
+            made = Checkpoint(chain.site, outcome.last_seq, bytes(row[0]), now)
             tx.execute("INSERT INTO audit_checkpoint (site_id, site_seq, hash, verified_from, "
-                       "verified_at, verified_by) VALUES (?, ?, ?, ?, ?, ?) "
+                       "verified_at, verified_by, signature) VALUES (?, ?, ?, ?, ?, ?, ?) "
                        "ON CONFLICT DO NOTHING",
-                       (chain.site, outcome.last_seq, bytes(row[0]), chain.start, now,
-                        database.site_id))
+                       (chain.site, outcome.last_seq, made.entry_hash, chain.start, now,
+                        database.site_id, None if seal is None else seal.sign(made)))
     logger.info("audit verified (%s); checkpoints recorded", "full" if full else "incremental")
 
 
-def latest_checkpoints(database: Database) -> dict[str, tuple[int, bytes]]:
-    """The newest checkpoint of each site chain: {site: (site_seq, hash)}."""
+def latest_checkpoints(database: Database, seal: CheckpointSeal | None = None
+                       ) -> dict[str, tuple[int, bytes]]:
+    """The newest checkpoint of each site chain (with ``seal``: the newest it trusts):
+    {site: (site_seq, hash)}."""
     with database.connection() as tx:
-        return {r[0]: (int(r[1]), bytes(r[2]))
-                for r in tx.execute(_CHECKPOINTS_SQL).fetchall()}
+        return trusted_checkpoints(tx.execute(CHECKPOINTS_SQL).fetchall(), seal)[0]
 
 
 # --- chains imported from a SQLite data directory ------------------------------------------

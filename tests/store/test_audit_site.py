@@ -41,7 +41,7 @@ def test_old_directory_upgrades_and_new_entries_record_the_site(tmp_path):
     with pytest.raises(SchemaOutdatedError, match="cardservice db upgrade"):
         AuditLog(tmp_path / "audit.db")
     stores = Stores(tmp_path, site_id="town-3")
-    assert stores.upgrade()["audit"] == [2, 3]  # the site, then the open intents
+    assert stores.upgrade()["audit"] == [2, 3, 4]  # the site, open intents, signatures
     log = stores.audit()
     log.event(operation="revoke", card_serial="0000000000000003", actor="cli",
               detail={"reason": "lost"}, now=NOW)

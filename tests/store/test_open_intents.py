@@ -58,7 +58,7 @@ def test_the_upgrade_fills_the_table_from_the_log(backend):
     db = backend.database("audit")
     _back_to_version_2(db, backend.name)
     assert migrations.current_version(db, "audit") == 2
-    assert migrations.upgrade(db, COMPONENT) == [3]
+    assert migrations.upgrade(db, COMPONENT) == [3, 4]
     assert _table(db) == [(ids["open_a"], SERIAL_A), (ids["unknown_b"], SERIAL_B)]
     _close(log, ids["open_a"], True)  # and the triggers keep it from then on
     assert _table(db) == [(ids["unknown_b"], SERIAL_B)]
@@ -85,10 +85,11 @@ def test_a_full_verify_finds_a_table_that_disagrees_with_the_log(backend):
 
 
 def _back_to_version_2(db, backend: str) -> None:
-    """The log as schema v2 left it: no table, no triggers."""
+    """The log as schema v2 left it: no table, no triggers (and no checkpoint signatures)."""
     drop = (["DROP TRIGGER audit_open_intent", "DROP TRIGGER audit_close_intent"]
             if backend == "sqlite" else
-            ["DROP TRIGGER audit_track_open ON audit", "DROP FUNCTION audit_track_open()"])
+            ["DROP TRIGGER audit_track_open ON audit", "DROP FUNCTION audit_track_open()",
+             "ALTER TABLE audit_checkpoint DROP COLUMN signature"])
     with db.transaction() as tx:
         for statement in [*drop, "DROP TABLE audit_open", "DROP INDEX audit_closing",
                           "UPDATE schema_version SET version = 2 WHERE component = 'audit'"]:
