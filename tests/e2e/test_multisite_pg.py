@@ -273,3 +273,9 @@ def test_two_sites_share_one_registry(sites):
     assert httpx.get(f"{a.base}/v1/health").json()["database"]["available"] is True
     verify = admin_a.get("/v1/audit/verify").json()
     assert verify["ok"] and set(verify["sites"]) == {"site-a", "site-b"}
+    # the daemon signed the checkpoints it recorded and trusts them: the next verify starts
+    # from them; it kept them as its anchors in its data directory
+    again = admin_a.get("/v1/audit/verify").json()
+    assert again["ok"] and again["checked_from"] == verify["sites"]
+    anchors = json.loads((sites["tmp"] / "site-a" / "audit-anchors.json").read_text())
+    assert {site: seq for site, (seq, _) in anchors.items()} == verify["sites"]
