@@ -17,7 +17,7 @@ from cardservice.cli.token import token
 from cardservice.cli.user import user as user_group
 from cardservice.engine.operations import utc_now
 from cardservice.engine.service import Service
-from cardservice.pki.keys import init_demo, load_keys
+from cardservice.pki.keys import init_demo
 
 logger = logging.getLogger(__name__)
 
@@ -95,18 +95,6 @@ def audit() -> None:
     """The audit log."""
 
 
-def _audit_keys(svc: Service):
-    """This site's keys for the checkpoints (None in a verify-only installation or without
-    keys: checkpoints then stay unsigned)."""
-    if svc.mode == "verify":
-        return None
-    try:
-        return load_keys(svc.home)
-    except errors.KeysMissingError as exc:
-        logger.warning("audit checkpoints: %s", exc.message)
-        return None
-
-
 @audit.command("verify")
 @click.option("--full", is_flag=True, help="PostgreSQL: check every chain from its first entry "
               "(default: from each chain's last verified checkpoint on).")
@@ -117,8 +105,7 @@ def audit_verify(svc: Service, full: bool, as_json: bool) -> None:
     from cardservice.engine.audit_check import verify_log  # only this command needs it
 
     log = svc.audit()
-    result = verify_log(log, full=full, data_dir=svc.home.root,
-                        keys=_audit_keys(svc) if hasattr(log, "checkpoints") else None)
+    result = verify_log(svc, log, full=full)
     pending = [e.id for e in log.pending()]
     out = {"ok": result.ok, "entries": result.entries, "first_broken_id": result.first_broken_id,
            "reason": result.reason, "pending_intents": pending, "site": result.site,

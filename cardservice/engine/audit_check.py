@@ -17,6 +17,8 @@ import logging
 import os
 from pathlib import Path
 
+from cardservice import errors
+from cardservice.engine.service import Service
 from cardservice.pki.checkpoints import KeySeal
 from cardservice.pki.keys import Keys
 from cardservice.store.audit import AuditVerifyResult
@@ -27,21 +29,31 @@ logger = logging.getLogger(__name__)
 ANCHORS_FILE = "audit-anchors.json"
 
 
-def verify_log(log, *, full: bool, data_dir: Path, keys: Keys | None) -> AuditVerifyResult:
-    """Verify ``log``; on PostgreSQL with ``keys`` (None: a verify-only installation, or no
-    keys installed) signing and trusting only signed checkpoints, and with this data
-    directory's anchors."""
+def verify_log(service: Service, log, *, full: bool) -> AuditVerifyResult:
+    """Verify ``service``'s audit ``log``; on PostgreSQL with its keys (where it has them)
+    signing and trusting only signed checkpoints, and with its data directory's anchors."""
     if not isinstance(log, PgAuditLog):
         return log.verify(full=full)
+    keys = _keys(service)
     seal = None if keys is None else KeySeal(keys.signer, keys.trust)
     if seal is None:
         logger.warning("audit checkpoints are neither signed nor checked: no keys here")
-    path = data_dir / ANCHORS_FILE
+    path = service.home.root / ANCHORS_FILE
     anchors = read_anchors(path)
     result = log.verify(full=full, seal=seal, anchors=anchors)
     if result.ok:
         write_anchors(path, log.checkpoints(seal))
     return result
+
+
+def _keys(service: Service) -> Keys | None:
+    """The keys that sign checkpoints; None in verify-only mode (the engine has none) or
+    while they are missing."""
+    try:
+        return service.engine.keys
+    except errors.CardServiceError as exc:
+        logger.warning("audit checkpoints: %s", exc.message)
+        return None
 
 
 def read_anchors(path: Path) -> dict[str, tuple[int, bytes]]:

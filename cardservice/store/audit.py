@@ -340,11 +340,10 @@ class AuditLog(Store):
 
     # --- verification ------------------------------------------------------------------
 
-    def verify(self, *, full: bool = True, record: bool = True,
-               seal: object = None) -> AuditVerifyResult:
+    def verify(self, *, full: bool = True, record: bool = True) -> AuditVerifyResult:
         """Walk the whole chain in id order and report the first broken entry (always in full:
-        the head record guards the tail; ``full``, ``record`` and ``seal`` are for the
-        PostgreSQL log's checkpoints)."""
+        the head record guards the tail; ``full`` and ``record`` are for the PostgreSQL log's
+        checkpoints)."""
         with self._lock:
             head = self._conn.execute(
                 "SELECT last_id, last_hash FROM audit_head WHERE one = 1"

@@ -111,13 +111,13 @@ def verify(database: Database, *, full: bool, record: bool = True,
     and start only from stored ones whose signature it trusts; ``anchors``: checkpoints kept
     outside the database, which a chain must reach too (:mod:`.audit_seal`)."""
     with database.connection() as tx:
-        sites = sorted(r[0] for r in tx.execute(_SITES_SQL).fetchall())
+        sites = {r[0] for r in tx.execute(_SITES_SQL).fetchall()}
         checkpoints, refused = trusted_checkpoints(tx.execute(CHECKPOINTS_SQL).fetchall(), seal)
     if refused is not None:
         logger.warning("audit checkpoint refused: %s", refused)
         return AuditVerifyResult(False, 0, None, refused, full=full)
     checkpoints = with_anchors(checkpoints, anchors or {})
-    sites = sorted(set(sites) | set(checkpoints))
+    sites = sorted(sites | set(checkpoints))
     chains = [_Chain(s, 1 if full or s not in checkpoints else checkpoints[s][0],
                      checkpoints.get(s)) for s in sites]
     checked = _check_all(database, chains, workers)

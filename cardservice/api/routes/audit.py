@@ -8,12 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from cardservice import errors
 from cardservice.api.deps import AdminClient, RuntimeDep
 from cardservice.api.models import AuditEntry, AuditVerify
 from cardservice.engine.audit_check import verify_log
 from cardservice.engine.views import audit_dict
-from cardservice.pki.keys import Keys
 from cardservice.store.registry import normalize_serial
 
 logger = logging.getLogger(__name__)
@@ -34,17 +32,8 @@ async def verify(runtime: RuntimeDep, _client: AdminClient,
                  full: bool = Query(False, description="PostgreSQL: check every chain from its "
                                     "first entry, not from its last verified checkpoint")) -> Any:
     log = runtime.audit()
-    result = await asyncio.to_thread(verify_log, log, full=full,
-                                     data_dir=runtime.service.home.root, keys=_keys(runtime))
+    result = await asyncio.to_thread(verify_log, runtime.service, log, full=full)
     pending = [e.id for e in await asyncio.to_thread(log.pending)]
     return {"ok": result.ok, "entries": result.entries, "first_broken_id": result.first_broken_id,
             "reason": result.reason, "pending_intents": pending, "site": result.site,
             "sites": result.sites, "full": result.full, "checked_from": result.checked_from}
-
-
-def _keys(runtime) -> Keys | None:
-    """The keys that sign checkpoints; None in verify-only mode or while they are missing."""
-    try:
-        return runtime.engine.keys
-    except errors.CardServiceError:
-        return None
