@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -42,6 +44,24 @@ def engine(demo_home: DataDir, tmp_path, clock: Clock) -> Engine:
     yield eng
     eng.registry.close()
     eng.audit.close()
+
+
+@contextmanager
+def taken_out_mid_write(card: VirtualCard) -> Iterator[None]:
+    """Inside the block, the card's next write lands whole, its power is lost before the
+    answer, and the card is taken out of its reader (it stays out until ``card.insert()``)."""
+    card.faults.cut_power_in_update(1, 10_000)
+    real_power_on = card.power_on
+
+    def card_taken_away() -> bytes:
+        card.present = False
+        return real_power_on()
+
+    card.power_on = card_taken_away
+    try:
+        yield
+    finally:
+        card.power_on = real_power_on
 
 
 def make_card(serial_hex: str = "0102030405060708", seed: int = 7) -> VirtualCard:

@@ -12,7 +12,7 @@ from cardservice.engine.operations import Engine, PermitRequest
 from cardservice.engine.verify import Check, Result, Status
 from simulator.inprocess import InProcessConnection
 
-from .conftest import BOB, identity, make_card, temporary
+from .conftest import BOB, identity, make_card, taken_out_mid_write, temporary
 
 MOVE = PermitRequest(current_residence="博乐市南城街道幸福路3号")
 
@@ -99,20 +99,12 @@ def test_wrong_master_key_is_refused_and_nothing_written(engine: Engine, conn, c
 def test_card_removed_mid_write_leaves_intent_pending_then_reconciled(engine: Engine, conn, card):
     engine.issue(conn, identity(), temporary())
     # the whole record lands, power is lost before the answer, and the card stays out
-    card.faults.cut_power_in_update(1, 10_000)
-    real_power_on = card.power_on
-
-    def card_taken_away() -> bytes:
-        card.present = False
-        return real_power_on()
-
-    card.power_on = card_taken_away
-    with pytest.raises(errors.CardServiceError):
-        engine.resign(conn, MOVE)
-    assert [e.operation for e in engine.audit.pending()] == ["resign"]
-    assert engine.registry.get(card.image.serial.hex()).last_sequence == 1
+    with taken_out_mid_write(card):
+        with pytest.raises(errors.CardServiceError):
+            engine.resign(conn, MOVE)
+        assert [e.operation for e in engine.audit.pending()] == ["resign"]
+        assert engine.registry.get(card.image.serial.hex()).last_sequence == 1
     card.insert()
-    card.power_on = real_power_on
     resolved = engine.reconcile(InProcessConnection(card))
     assert len(resolved) == 1 and engine.audit.pending() == []
     outcome = engine.audit.entries(limit=1)[0]

@@ -9,7 +9,7 @@ from cardservice import errors
 from cardservice.workflow.model import State
 from cardservice.workflow.rules import identity_of
 from simulator.inprocess import InProcessConnection
-from tests.engine.conftest import make_card, temporary
+from tests.engine.conftest import make_card, taken_out_mid_write, temporary
 from tests.workflow_fixtures import ALICE, BOB
 
 from .conftest import CERTIFIER, CLERK, World, draft
@@ -28,18 +28,9 @@ def _write_cut_off(world: World, app, card) -> None:
     killed mid-write, its card carried off)."""
     conn = InProcessConnection(card)
     world.engine.read(conn)  # the run reads the blank card in (and powers it)
-    card.faults.cut_power_in_update(1, 10_000)
-    real_power_on = card.power_on
-
-    def card_taken_away() -> bytes:
-        card.present = False
-        return real_power_on()
-
-    card.power_on = card_taken_away
-    with pytest.raises(errors.CardServiceError):
+    with taken_out_mid_write(card), pytest.raises(errors.CardServiceError):
         world.engine.issue(conn, identity_of(app), temporary(),
                            actor="run", from_application=True)
-    card.power_on = real_power_on
     card.insert()
 
 
