@@ -102,7 +102,10 @@ def _simple_tlv(data: bytes) -> dict[int, bytes]:
     return out
 
 
+@functools.lru_cache(maxsize=256)
 def parse_fci(fci: bytes) -> CardInfo:
+    """The card's SELECT answer decoded (a pure function of its bytes, kept for the cards
+    recently read: the answer changes only when the card's counter does)."""
     outer = _simple_tlv(fci).get(0x6F)
     if outer is None:
         raise errors.CardProtocolError("SELECT answered without an FCI template")

@@ -29,8 +29,11 @@ from card_layout.record import ResidenceRecord
 from card_layout.signature import SignatureBlock
 from card_layout.slots import SlotState, current_slot, read_slots
 from cardservice.engine.report import (
+    CHECK,
     CHECKS,
     NOT_CHECKED_REGISTRY,
+    RESULT,
+    STATUS,
     Check,
     CheckResult,
     ChipEvidence,
@@ -103,15 +106,15 @@ def verify_card(
                        today, at, chip, None if photo is None else bytes(photo))
     except Exception:  # a bug must still give a verdict, never a crash
         logger.exception("verification failed unexpectedly")
-        checks = (failure(Check.FORMAT, "internal_error"),) + _rest_not_checked(Check.FORMAT)
-        return VerificationReport(Status.INVALID, checks, bytes(serial), None, None, None,
+        checks = (failure(CHECK.FORMAT, "internal_error"),) + _rest_not_checked(CHECK.FORMAT)
+        return VerificationReport(STATUS.INVALID, checks, bytes(serial), None, None, None,
                                   None, None, None)
 
 
 @functools.lru_cache(maxsize=16)
 def _rest_not_checked(*done: Check, reason: str = "not_checked") -> tuple[CheckResult, ...]:
     """Every check not in ``done``, not checked (in Check order)."""
-    registry = (Check.REVOCATION, Check.ROLLBACK, Check.SPONSOR)
+    registry = (CHECK.REVOCATION, CHECK.ROLLBACK, CHECK.SPONSOR)
     return tuple(not_checked(c, NOT_CHECKED_REGISTRY if c in registry else reason)
                  for c in Check if c not in done)
 
@@ -123,7 +126,7 @@ def _verify(serial: bytes, id_file: bytes, slot_a: bytes, slot_b: bytes, trust: 
     current = parsed.current
     checks = _checks(serial, parsed, trust, today, at)
     bound = None
-    if checks[0].result is Result.SUCCEEDED:
+    if checks[0].result is RESULT.SUCCEEDED:
         checks = _with_chip(checks, serial, parsed, chip, photo)
         bound = _bound_photo(parsed.identity, photo)
     counter = chip.counter if chip is not None and _chipsucceeded(checks) else None
@@ -136,7 +139,8 @@ def _verify(serial: bytes, id_file: bytes, slot_a: bytes, slot_b: bytes, trust: 
 
 def _chipsucceeded(checks: tuple[CheckResult, ...]) -> bool:
     """The counter is trusted unless the chip failed to prove itself."""
-    return all(c.result is not Result.FAILED for c in checks if c.check == Check.CHIP_AUTHENTIC)
+    failed, chip = RESULT.FAILED, CHECK.CHIP_AUTHENTIC
+    return not any(c.check == chip and c.result is failed for c in checks)
 
 
 def _with_chip(checks: tuple[CheckResult, ...], serial: bytes, parsed: _Parsed,
@@ -145,20 +149,20 @@ def _with_chip(checks: tuple[CheckResult, ...], serial: bytes, parsed: _Parsed,
     IDENTITY_SIGNATURE."""
     record = parsed.current.record if parsed.current else None
     updated = {c.check: c for c in checks}
-    updated[Check.CHIP_AUTHENTIC] = _chip_authentic(serial, parsed.identity, chip)
+    updated[CHECK.CHIP_AUTHENTIC] = _chip_authentic(serial, parsed.identity, chip)
     counter = chip.counter if chip is not None else None
-    if updated[Check.CHIP_AUTHENTIC].result is Result.FAILED:
+    if updated[CHECK.CHIP_AUTHENTIC].result is RESULT.FAILED:
         counter = None  # a chip that cannot prove itself vouches for no counter
-    updated[Check.CARD_COUNTER] = _card_counter(record, counter, chip)
-    updated[Check.ROLLBACK] = rollback_check(record, None, counter)
+    updated[CHECK.CARD_COUNTER] = _card_counter(record, counter, chip)
+    updated[CHECK.ROLLBACK] = rollback_check(record, None, counter)
     if photo is not None and not _photo_matches(parsed.identity, photo):
-        updated[Check.IDENTITY_SIGNATURE] = failure(Check.IDENTITY_SIGNATURE, "bad_signature")
-    return tuple(updated[c] for c in CHECKS)
+        updated[CHECK.IDENTITY_SIGNATURE] = failure(CHECK.IDENTITY_SIGNATURE, "bad_signature")
+    return tuple([updated[c] for c in CHECKS])
 
 
 def _chip_authentic(serial: bytes, identity: Identity | None,
                     chip: ChipEvidence | None) -> CheckResult:
-    check = Check.CHIP_AUTHENTIC
+    check = CHECK.CHIP_AUTHENTIC
     if identity is None or identity.chip_public_key is None:
         return not_checked(check, "no_chip_key")
     if chip is None:
@@ -173,7 +177,7 @@ def _chip_authentic(serial: bytes, identity: Identity | None,
 
 def _card_counter(record: ResidenceRecord | None, counter: int | None,
                   chip: ChipEvidence | None) -> CheckResult:
-    check = Check.CARD_COUNTER
+    check = CHECK.CARD_COUNTER
     if counter is None:
         return not_checked(check, "no_counter" if chip is None or chip.counter is None
                         else "chip_not_authentic")
@@ -222,11 +226,11 @@ def _unsigned_identity(id_file: bytes) -> Identity | None:
 def _checks(serial: bytes, parsed: _Parsed, trust: TrustStore, today: date,
             at: datetime) -> tuple[CheckResult, ...]:
     if parsed.id_error is not None and parsed.id_error.reason == "empty":
-        return (not_checked(Check.FORMAT, "empty"),) + _rest_not_checked(Check.FORMAT,
+        return (not_checked(CHECK.FORMAT, "empty"),) + _rest_not_checked(CHECK.FORMAT,
                                                                       reason="empty")
     format_result = _format_check(serial, parsed)
-    if format_result.result is Result.FAILED:
-        return (format_result,) + _rest_not_checked(Check.FORMAT)
+    if format_result.result is RESULT.FAILED:
+        return (format_result,) + _rest_not_checked(CHECK.FORMAT)
     record_sig = parsed.current.signature if parsed.current else None
     # the record's signed time judges a revoked certificate for both signatures: the identity
     # was signed no later than the record that binds it (docs/signing.md)
@@ -240,20 +244,25 @@ def _checks(serial: bytes, parsed: _Parsed, trust: TrustStore, today: date,
         _chain_check(id_chain, rec_chain),
         _validity(parsed.current.record if parsed.current else None, today),
     )
-    return results + _rest_not_checked(*(r.check for r in results))
+    return results + _rest_not_checked(*_CARD_CHECKS)
+
+
+#: the checks :func:`_checks` makes of the card's own content, in its order
+_CARD_CHECKS = (CHECK.FORMAT, CHECK.IDENTITY_SIGNATURE, CHECK.RECORD_SIGNATURE,
+                CHECK.CERTIFICATE_CHAIN, CHECK.VALIDITY)
 
 
 def _format_check(serial: bytes, parsed: _Parsed) -> CheckResult:
     if len(serial) != SERIAL_LEN:
-        return failure(Check.FORMAT, "bad_serial")
+        return failure(CHECK.FORMAT, "bad_serial")
     if parsed.id_error is not None and parsed.id_error.reason != "unsigned":
-        return failure(Check.FORMAT, parsed.id_error.reason)
+        return failure(CHECK.FORMAT, parsed.id_error.reason)
     if parsed.current is None:
         errors = [s.error.reason for s in parsed.slots
                   if s.error is not None and s.error.reason not in ("empty", "unsigned")]
         if errors:
-            return failure(Check.FORMAT, errors[0])
-    return succeeded(Check.FORMAT)
+            return failure(CHECK.FORMAT, errors[0])
+    return succeeded(CHECK.FORMAT)
 
 
 def _resolve(trust: TrustStore, sig: SignatureBlock | None, at: datetime,
@@ -268,7 +277,7 @@ def _resolve(trust: TrustStore, sig: SignatureBlock | None, at: datetime,
         return trust.resolve(sig.key_id, at, signed_at), None
     except TrustError as exc:
         known = [a for a in trust.authorities if a.key_id == sig.key_id]
-        return (known[0] if known else None), failure(Check.CERTIFICATE_CHAIN, exc.reason)
+        return (known[0] if known else None), failure(CHECK.CERTIFICATE_CHAIN, exc.reason)
 
 
 def _signatures(serial: bytes, parsed: _Parsed,
@@ -289,7 +298,7 @@ def _signatures(serial: bytes, parsed: _Parsed,
         return kept
     results = (_identity_signature(serial, parsed, *identity),
                _record_signature(serial, parsed, *record))
-    if all(r.result is not Result.FAILED for r in results):
+    if all(r.result is not RESULT.FAILED for r in results):
         if len(parsed.verdicts) >= VERDICTS_PER_CONTENT:
             parsed.verdicts.clear()
         parsed.verdicts[key] = results
@@ -304,12 +313,12 @@ def _chain_check(*chains: CheckResult | None) -> CheckResult:
     for chain in chains:
         if chain is not None:
             return chain
-    return succeeded(Check.CERTIFICATE_CHAIN)
+    return succeeded(CHECK.CERTIFICATE_CHAIN)
 
 
 def _identity_signature(serial: bytes, parsed: _Parsed, authority: Authority | None,
                         chain: CheckResult | None) -> CheckResult:
-    check, sig = Check.IDENTITY_SIGNATURE, parsed.identity_sig
+    check, sig = CHECK.IDENTITY_SIGNATURE, parsed.identity_sig
     if sig is None or parsed.identity is None:
         return not_checked(check, "unsigned")
     if authority is None:
@@ -319,7 +328,7 @@ def _identity_signature(serial: bytes, parsed: _Parsed, authority: Authority | N
 
 def _record_signature(serial: bytes, parsed: _Parsed, authority: Authority | None,
                       chain: CheckResult | None) -> CheckResult:
-    check, current = Check.RECORD_SIGNATURE, parsed.current
+    check, current = CHECK.RECORD_SIGNATURE, parsed.current
     if current is None or current.record is None or current.signature is None:
         return not_checked(check, "no_record")
     if parsed.identity_sig is None:
@@ -329,7 +338,7 @@ def _record_signature(serial: bytes, parsed: _Parsed, authority: Authority | Non
     sig = current.signature
     tbs = record_tbs(serial, parsed.identity_sig.signature, current.record, sig.key_id)
     result = _verified(check, authority, sig, tbs)
-    if result.result is Result.SUCCEEDED and current.record.issuing_authority != authority.name:
+    if result.result is RESULT.SUCCEEDED and current.record.issuing_authority != authority.name:
         return failure(check, "authority_name_mismatch")
     return result
 
@@ -345,9 +354,9 @@ def _verified(check: Check, authority: Authority, sig: SignatureBlock,
 
 def _validity(record: ResidenceRecord | None, today: date) -> CheckResult:
     if record is None:
-        return not_checked(Check.VALIDITY, "no_record")
+        return not_checked(CHECK.VALIDITY, "no_record")
     if today > record.expires_on:
-        return failure(Check.VALIDITY, "expired")
+        return failure(CHECK.VALIDITY, "expired")
     if today < record.issued_on:
-        return failure(Check.VALIDITY, "not_yet_valid")
-    return succeeded(Check.VALIDITY)
+        return failure(CHECK.VALIDITY, "not_yet_valid")
+    return succeeded(CHECK.VALIDITY)
