@@ -125,11 +125,11 @@ def _verify(serial: bytes, id_file: bytes, slot_a: bytes, slot_b: bytes, trust: 
     parsed = _parse(id_file, slot_a, slot_b)
     current = parsed.current
     checks = _checks(serial, parsed, trust, today, at)
-    bound = None
+    bound, chip_failed = None, False  # the counter is trusted unless the chip failed
     if checks[0].result is RESULT.SUCCEEDED:
-        checks = _with_chip(checks, serial, parsed, chip, photo)
+        checks, chip_failed = _with_chip(checks, serial, parsed, chip, photo)
         bound = _bound_photo(parsed.identity, photo)
-    counter = chip.counter if chip is not None and _chipsucceeded(checks) else None
+    counter = chip.counter if chip is not None and not chip_failed else None
     return VerificationReport(
         status_of(checks), checks, serial, parsed.identity,
         current.record if current else None, current.fid if current else None,
@@ -137,27 +137,23 @@ def _verify(serial: bytes, id_file: bytes, slot_a: bytes, slot_b: bytes, trust: 
         counter=counter, photo=bound)
 
 
-def _chipsucceeded(checks: tuple[CheckResult, ...]) -> bool:
-    """The counter is trusted unless the chip failed to prove itself."""
-    failed, chip = RESULT.FAILED, CHECK.CHIP_AUTHENTIC
-    return not any(c.check == chip and c.result is failed for c in checks)
-
-
 def _with_chip(checks: tuple[CheckResult, ...], serial: bytes, parsed: _Parsed,
-               chip: ChipEvidence | None, photo: bytes | None) -> tuple[CheckResult, ...]:
-    """CHIP_AUTHENTIC, CARD_COUNTER (and ROLLBACK from the counter); the photo check folds into
-    IDENTITY_SIGNATURE."""
+               chip: ChipEvidence | None,
+               photo: bytes | None) -> tuple[tuple[CheckResult, ...], bool]:
+    """(the checks with CHIP_AUTHENTIC, CARD_COUNTER and ROLLBACK from the counter; the photo
+    check folds into IDENTITY_SIGNATURE, whether CHIP_AUTHENTIC failed)."""
     record = parsed.current.record if parsed.current else None
     updated = {c.check: c for c in checks}
-    updated[CHECK.CHIP_AUTHENTIC] = _chip_authentic(serial, parsed.identity, chip)
+    authentic = updated[CHECK.CHIP_AUTHENTIC] = _chip_authentic(serial, parsed.identity, chip)
     counter = chip.counter if chip is not None else None
-    if updated[CHECK.CHIP_AUTHENTIC].result is RESULT.FAILED:
+    chip_failed = authentic.result is RESULT.FAILED
+    if chip_failed:
         counter = None  # a chip that cannot prove itself vouches for no counter
     updated[CHECK.CARD_COUNTER] = _card_counter(record, counter, chip)
     updated[CHECK.ROLLBACK] = rollback_check(record, None, counter)
     if photo is not None and not _photo_matches(parsed.identity, photo):
         updated[CHECK.IDENTITY_SIGNATURE] = failure(CHECK.IDENTITY_SIGNATURE, "bad_signature")
-    return tuple([updated[c] for c in CHECKS])
+    return tuple([updated[c] for c in CHECKS]), chip_failed
 
 
 def _chip_authentic(serial: bytes, identity: Identity | None,
