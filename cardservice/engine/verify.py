@@ -143,17 +143,23 @@ def _with_chip(checks: tuple[CheckResult, ...], serial: bytes, parsed: _Parsed,
     """(the checks with CHIP_AUTHENTIC, CARD_COUNTER and ROLLBACK from the counter; the photo
     check folds into IDENTITY_SIGNATURE, whether CHIP_AUTHENTIC failed)."""
     record = parsed.current.record if parsed.current else None
-    updated = {c.check: c for c in checks}
-    authentic = updated[CHECK.CHIP_AUTHENTIC] = _chip_authentic(serial, parsed.identity, chip)
+    updated = list(checks)  # in CHECKS order, as _checks gives them
+    authentic = updated[_AT_CHIP] = _chip_authentic(serial, parsed.identity, chip)
     counter = chip.counter if chip is not None else None
     chip_failed = authentic.result is RESULT.FAILED
     if chip_failed:
         counter = None  # a chip that cannot prove itself vouches for no counter
-    updated[CHECK.CARD_COUNTER] = _card_counter(record, counter, chip)
-    updated[CHECK.ROLLBACK] = rollback_check(record, None, counter)
+    updated[_AT_COUNTER] = _card_counter(record, counter, chip)
+    updated[_AT_ROLLBACK] = rollback_check(record, None, counter)
     if photo is not None and not _photo_matches(parsed.identity, photo):
-        updated[CHECK.IDENTITY_SIGNATURE] = failure(CHECK.IDENTITY_SIGNATURE, "bad_signature")
-    return tuple([updated[c] for c in CHECKS]), chip_failed
+        updated[_AT_IDENTITY] = failure(CHECK.IDENTITY_SIGNATURE, "bad_signature")
+    return tuple(updated), chip_failed
+
+
+#: where :func:`_with_chip` puts its checks in a report's CHECKS-ordered tuple
+_AT_CHIP, _AT_COUNTER, _AT_ROLLBACK, _AT_IDENTITY = (
+    CHECKS.index(c) for c in (CHECK.CHIP_AUTHENTIC, CHECK.CARD_COUNTER, CHECK.ROLLBACK,
+                              CHECK.IDENTITY_SIGNATURE))
 
 
 def _chip_authentic(serial: bytes, identity: Identity | None,
@@ -233,7 +239,11 @@ def _checks(serial: bytes, parsed: _Parsed, trust: TrustStore, today: date,
     signed_at = parsed.current.record.signed_at if parsed.current and parsed.current.record \
         else None
     id_auth, id_chain = _resolve(trust, parsed.identity_sig, at, signed_at)
-    rec_auth, rec_chain = _resolve(trust, record_sig, at, signed_at)
+    # the same authority signed both in the common case: resolving depends only on the key id
+    same_key = record_sig is not None and parsed.identity_sig is not None \
+        and record_sig.key_id == parsed.identity_sig.key_id
+    rec_auth, rec_chain = (id_auth, id_chain) if same_key \
+        else _resolve(trust, record_sig, at, signed_at)
     results = (
         format_result,
         *_signatures(serial, parsed, (id_auth, id_chain), (rec_auth, rec_chain)),
