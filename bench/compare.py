@@ -24,31 +24,48 @@ class Change:
     old: float
     new: float
     unit: str
-    higher_is_better: bool
+    #: +1 higher is better, -1 lower is better, 0 neither (never a regression)
+    direction: int
+    #: what a change is measured against (0: the old value)
+    scale: float = 0.0
 
     @property
     def relative(self) -> float:
-        return (self.new - self.old) / abs(self.old) if self.old else 0.0
+        base = self.scale or abs(self.old)
+        return (self.new - self.old) / base if base else 0.0
 
     def regressed(self, noise: float) -> bool:
-        worse = -self.relative if self.higher_is_better else self.relative
-        return worse > noise
+        return -self.direction * self.relative > noise
 
 
-def _values(doc: dict) -> dict[str, tuple[float, str, bool]]:
+def _direction(better: str, unit: str) -> int:
+    if better in _DIRECTIONS:
+        return _DIRECTIONS[better]
+    return 1 if unit in HIGHER_IS_BETTER else -1
+
+
+_DIRECTIONS = {"higher": 1, "lower": -1, "none": 0}
+
+
+def _values(doc: dict) -> dict[str, tuple[float, str, int, float]]:
+    """(value, unit, direction, scale) by key; a run written before ``better`` and ``scale``
+    existed reads with their defaults."""
     out = {}
     for section in doc["sections"]:
         for f in section["figures"]:
-            out[f"{f['group']} / {f['name']}"] = (f["value"], f["unit"], f["unit"] in HIGHER_IS_BETTER)
+            out[f"{f['group']} / {f['name']}"] = (
+                f["value"], f["unit"], _direction(f.get("better", ""), f["unit"]),
+                f.get("scale", 0.0))
         for v in section["verdicts"]:
-            out[f"target / {v['target']}"] = (v["value"], v["unit"], v["op"] == ">=")
+            out[f"target / {v['target']}"] = (v["value"], v["unit"],
+                                               1 if v["op"] == ">=" else -1, v.get("scale", 0.0))
     return out
 
 
 def changes(old: dict, new: dict) -> tuple[list[Change], list[str], list[str]]:
     """(changes of figures in both runs, keys only in the old run, keys only in the new one)."""
     a, b = _values(old), _values(new)
-    both = [Change(k, a[k][0], b[k][0], b[k][1], b[k][2]) for k in b if k in a]
+    both = [Change(k, a[k][0], b[k][0], b[k][1], b[k][2], b[k][3]) for k in b if k in a]
     return both, sorted(set(a) - set(b)), sorted(set(b) - set(a))
 
 

@@ -18,6 +18,12 @@ class Figure:
     value: float
     unit: str
     note: str = ""
+    #: which way is better for ``--compare``: "higher", "lower", "none" (a fact of the machine,
+    #: never a regression); "" decides by the unit (rates higher, everything else lower)
+    better: str = ""
+    #: for a difference that can sit near zero: ``--compare`` measures a change against this
+    #: (e.g. the HTTP floor the difference is taken from) instead of the old value
+    scale: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,8 @@ class Verdict:
     unit: str
     #: why a verdict stands as it does on this machine (e.g. a target that needs more cores)
     note: str = ""
+    #: as :attr:`Figure.scale`
+    scale: float = 0.0
 
     @property
     def passed(self) -> bool:

@@ -84,13 +84,14 @@ def _count_reads(engine: Engine, readers: list[str], seconds: float) -> tuple[in
 def run(engine: Engine, readers: list[str], seconds: float) -> Section:
     if not readers:
         return Section("scaling", error="no vpcd reader slot was free")
-    figures = [Figure("scaling", "CPU cores available", os.cpu_count() or 0, "")]
+    figures = [Figure("scaling", "CPU cores available", os.cpu_count() or 0, "", better="none")]
     rates = interleaved(engine, readers, [k for k in (1, 2, 4) if k <= len(readers)], seconds)
     for k, rate in rates.items():
         figures.append(Figure("scaling", f"reads/s with {k} reader(s)", rate, "/s"))
     for k, rate in rates.items():
         if k > 1:
-            figures.append(Figure("scaling", f"{k} readers / 1 reader", rate / rates[1], "x"))
+            figures.append(Figure("scaling", f"{k} readers / 1 reader", rate / rates[1], "x",
+                                  better="higher"))
     if 4 not in rates:
         return Section("scaling", tuple(figures),
                        error=f"only {len(readers)} vpcd reader slot(s) free; 4 needed")

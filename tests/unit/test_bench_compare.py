@@ -52,6 +52,42 @@ def test_target_direction_follows_its_comparison():
     assert regressions == 1
 
 
+def _one(figure: Figure) -> dict:
+    return json.loads(to_json([Section("s", (figure,))]))
+
+
+def test_a_figure_that_is_better_higher_is_judged_so_whatever_its_unit():
+    old = _one(Figure("scaling", "4 readers / 1 reader", 1.7, "x", better="higher"))
+    up = _one(Figure("scaling", "4 readers / 1 reader", 1.9, "x", better="higher"))
+    assert compare.render(old, up)[1] == 0
+    assert compare.render(up, old)[1] == 1
+
+
+def test_a_fact_of_the_machine_is_never_a_regression():
+    two = _one(Figure("scaling", "CPU cores available", 2, "", better="none"))
+    four = _one(Figure("scaling", "CPU cores available", 4, "", better="none"))
+    assert compare.render(two, four)[1] == 0 and compare.render(four, two)[1] == 0
+
+
+def test_a_difference_near_zero_is_measured_against_its_scale():
+    def run(beyond: float) -> dict:
+        return json.loads(to_json([Section("daemon", (
+            Figure("HTTP read", "beyond floor", beyond, "ms", scale=1.1),),
+            (Verdict("beyond floor", beyond, "<=", 0.3, "ms", scale=1.1),))]))
+    text, regressions = compare.render(run(-0.097), run(-0.054))  # +0.043 ms of 1.1 ms
+    assert regressions == 0 and "+3.9%" in text
+    assert compare.render(run(-0.097), run(0.2))[1] == 2  # +0.297 ms: 27% of the floor
+
+
+def test_a_run_written_before_direction_and_scale_still_compares():
+    old = _one(Figure("scaling", "2 readers / 1 reader", 1.7, "x"))
+    for figure in old["sections"][0]["figures"]:
+        del figure["better"], figure["scale"]
+    new = _one(Figure("scaling", "2 readers / 1 reader", 1.9, "x", better="higher"))
+    text, regressions = compare.render(old, new)
+    assert regressions == 0 and "+11.8%" in text
+
+
 def test_figures_only_in_one_run_are_listed():
     old = _doc(10, 100, 3.9)
     new = json.loads(json.dumps(old))
