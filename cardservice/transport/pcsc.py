@@ -332,9 +332,7 @@ class PcscConnection(CardConnection):
             self._stale = True
             # vpcd (and some CCID readers) report a card lost mid-command as an empty answer
             raise errors.CardRemovedError("the card was lost during the command (no status word)")
-        # pyscard answers a list of ints, which bytearray() converts 2.5 times faster than
-        # bytes() does (0.25 against 0.62 µs per 100 bytes here; a read receives about 700)
-        raw = bytearray(response)
+        raw = bytearray(response)  # from pyscard's list of ints: 2.5x as fast as bytes() here
         data, sw = bytes(raw[:-2]), (raw[-2] << 8) | raw[-1]
         if logger.isEnabledFor(TRAFFIC):
             logger.log(TRAFFIC, "%s > %s", self._reader, redact_command(apdu))
