@@ -218,17 +218,31 @@ def _record_checkpoints(database: Database, chains: list[_Chain], checked: list[
     with database.transaction() as tx:
         for chain, outcome in zip(chains, checked, strict=True):
             cp_seq = chain.checkpoint[0] if chain.checkpoint else 0
-            if outcome.last_seq <= cp_seq:
+            seq = _free_entry(tx, chain, cp_seq, outcome.last_seq)
+            if seq is None:
                 continue
             row = tx.execute("SELECT hash FROM audit WHERE site_id = ? AND site_seq = ?",
-                             (chain.site, outcome.last_seq)).fetchone()
-            made = Checkpoint(chain.site, outcome.last_seq, bytes(row[0]), now)
+                             (chain.site, seq)).fetchone()
+            made = Checkpoint(chain.site, seq, bytes(row[0]), now)
             tx.execute("INSERT INTO audit_checkpoint (site_id, site_seq, hash, verified_from, "
                        "verified_at, verified_by, signature) VALUES (?, ?, ?, ?, ?, ?, ?) "
                        "ON CONFLICT DO NOTHING",
-                       (chain.site, outcome.last_seq, made.entry_hash, chain.start, now,
+                       (chain.site, seq, made.entry_hash, chain.start, now,
                         database.site_id, None if seal is None else seal.sign(made)))
     logger.info("audit verified (%s); checkpoints recorded", "full" if full else "incremental")
+
+
+def _free_entry(tx, chain: _Chain, cp_seq: int, last_seq: int) -> int | None:
+    """The newest verified entry after the trusted checkpoint ``cp_seq`` that has no checkpoint
+    row yet: the chain's last one, or, when an unsigned checkpoint (written before schema v4
+    or by a verify without keys) already holds it and the chain has not grown since, the
+    newest free one before it, so that a signed checkpoint still spares the next verify the
+    walk from the first entry. None when every such entry has a row (or none was verified)."""
+    taken = {int(r[0]) for r in tx.execute(
+        "SELECT site_seq FROM audit_checkpoint WHERE site_id = ? AND site_seq > ? "
+        "AND site_seq <= ?", (chain.site, cp_seq, last_seq)).fetchall()}
+    first = max(cp_seq + 1, chain.start)
+    return next((seq for seq in range(last_seq, first - 1, -1) if seq not in taken), None)
 
 
 def latest_checkpoints(database: Database, seal: CheckpointSeal | None = None

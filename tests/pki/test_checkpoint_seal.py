@@ -82,18 +82,41 @@ def test_recorded_checkpoints_are_signed_and_trusted(county, seal):  # noqa: F81
 
 def test_an_unsigned_checkpoint_is_not_trusted(county, seal):  # noqa: F811
     """Recorded without keys (or before schema v4): with the keys at hand, each chain is
-    checked from its first entry until it grows, and its next checkpoint is signed (a
-    checkpoint is never rewritten: the unsigned one at the same entry stays)."""
+    checked once from its first entry. A checkpoint is never rewritten (the unsigned one at
+    the chain's last entry stays), so a chain that has not grown gets its signed checkpoint
+    at the entry before; one that has grown, at its new last entry."""
     url, logs = county
     assert logs["site-a"].verify().ok  # no seal: unsigned checkpoints
     assert all(r[4] is None for r in _checkpoint_rows(url))
     assert logs["site-a"].verify().checked_from == dict.fromkeys(SITES, 20)
     sealed = logs["site-a"].verify(seal=seal)
     assert sealed.ok and sealed.checked_from == dict.fromkeys(SITES, 1)
+    rows = {(r[0], r[1]): r[4] for r in _checkpoint_rows(url)}
+    assert all(rows[(s, 20)] is None and rows[(s, 19)] is not None for s in SITES)
+    assert logs["site-b"].verify(seal=seal).checked_from == dict.fromkeys(SITES, 19)
     logs["site-c"].event(operation="revoke", card_serial=None, actor="c", detail={}, now=NOW)
     assert logs["site-a"].verify(seal=seal).ok  # site-c's checkpoint at 21 is signed
-    assert logs["site-a"].verify(seal=seal).checked_from == {"site-a": 1, "site-b": 1,
+    assert logs["site-a"].verify(seal=seal).checked_from == {"site-a": 19, "site-b": 19,
                                                               "site-c": 21}
+    assert logs["site-a"].verify(seal=seal).ok
+
+
+def test_no_free_entry_means_no_new_checkpoint(county, seal):  # noqa: F811
+    """Unsigned checkpoints at every entry of a chain leave no entry to sign: the verify
+    still checks the chain from its first entry and records nothing new."""
+    url, logs = county
+    with psycopg.connect(url) as conn:
+        hashes = conn.execute("SELECT site_seq, hash FROM audit WHERE site_id = 'site-a' "
+                              "ORDER BY site_seq").fetchall()
+    _as_owner(url, *[(("INSERT INTO audit_checkpoint (site_id, site_seq, hash, verified_from, "
+                       "verified_at, verified_by) VALUES ('site-a', %s, %s, 1, 'then', 'x')"),
+                      (seq, entry_hash)) for seq, entry_hash in hashes])
+    before = len(_checkpoint_rows(url))
+    for _ in range(2):
+        result = logs["site-a"].verify(seal=seal)
+        assert result.ok and result.checked_from["site-a"] == 1
+    signed = [r for r in _checkpoint_rows(url) if r[0] == "site-a" and r[4] is not None]
+    assert signed == [] and len(_checkpoint_rows(url)) == before + len(SITES) - 1  # b, c at 20
 
 
 def test_a_rewritten_chain_with_a_new_unsigned_checkpoint_is_caught(county, seal):  # noqa: F811
