@@ -8,8 +8,10 @@ PKGS="pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools opensc postgresql so
 # the web console's browser tests (Playwright drives Debian's chromium) and its Chinese text
 PKGS="$PKGS chromium fonts-noto-cjk"
 # the card's printed face: CJK fonts (Noto; Hanazono for CJK Extension B), printing through CUPS
-# (cups-pdf is the test queue), OCR of rendered faces and PDF rasterising in the tests
-PKGS="$PKGS fonts-noto-cjk fonts-hanazono cups cups-pdf tesseract-ocr tesseract-ocr-chi-sim poppler-utils"
+# (cups-pdf is the test queue: Debian 12 names its package printer-driver-cups-pdf, and dpkg -s
+# does not know the name cups-pdf, which made every run call apt-get), OCR of rendered faces and
+# PDF rasterising in the tests
+PKGS="$PKGS fonts-noto-cjk fonts-hanazono cups printer-driver-cups-pdf tesseract-ocr tesseract-ocr-chi-sim poppler-utils"
 # the application receipt: tests read it with poppler (poppler-data maps its CJK CID font)
 PKGS="$PKGS poppler-data"
 # the systemd unit's tests: `systemd-analyze verify` (systemd; the package is not started, PID 1
