@@ -140,8 +140,8 @@ def _verify(serial: bytes, id_file: bytes, slot_a: bytes, slot_b: bytes, trust: 
 def _with_chip(checks: tuple[CheckResult, ...], serial: bytes, parsed: _Parsed,
                chip: ChipEvidence | None,
                photo: bytes | None) -> tuple[tuple[CheckResult, ...], bool]:
-    """(the checks with CHIP_AUTHENTIC, CARD_COUNTER and ROLLBACK from the counter; the photo
-    check folds into IDENTITY_SIGNATURE, whether CHIP_AUTHENTIC failed)."""
+    """(the checks with CHIP_AUTHENTIC, CARD_COUNTER and ROLLBACK from the counter, and the
+    photo check folded into IDENTITY_SIGNATURE; whether CHIP_AUTHENTIC failed)."""
     record = parsed.current.record if parsed.current else None
     updated = list(checks)  # in CHECKS order, as _checks gives them
     authentic = updated[_AT_CHIP] = _chip_authentic(serial, parsed.identity, chip)
