@@ -143,6 +143,15 @@ def run(engine: Engine, image: Path, reader: str | None, n: int, rng: random.Ran
                           watched.p50_ms / raw.p50_ms, "x"))
     figures.append(Figure("read via pcscd", "worker path p50 / (raw replay + chip check) p50",
                           direct.p50_ms / checked.p50_ms, "x"))
-    verdict = Verdict("direct read+verify p50 / raw replay p50 (instant)", round(ratio, 2),
-                      "<=", MAX_OVERHEAD, "x")
-    return Section("latency", tuple(figures), (verdict,))
+    return Section("latency", tuple(figures), (direct_verdict(direct, raw, checked),))
+
+
+def direct_verdict(direct: Latency, raw: Latency, checked: Latency) -> Verdict:
+    """The target, with a note of what the replay leaves out: the chip's ECDSA check, which
+    every read makes afresh (the ratio against the replay that makes it too)."""
+    return Verdict("direct read+verify p50 / raw replay p50 (instant)",
+                   round(direct.p50_ms / raw.p50_ms, 2), "<=", MAX_OVERHEAD, "x",
+                   f"the chip check that every read makes adds "
+                   f"{checked.p50_ms - raw.p50_ms:.3f} ms to the raw replay's "
+                   f"{raw.p50_ms:.3f} ms; read / (raw replay + chip check) "
+                   f"{direct.p50_ms / checked.p50_ms:.2f}x")

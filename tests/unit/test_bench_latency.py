@@ -13,7 +13,8 @@ import pytest
 
 from bench.cards import issued_image, make_bench
 from bench.counting import CountingConnection
-from bench.latency import CheckedReplay, order_of_round
+from bench.latency import CheckedReplay, direct_verdict, order_of_round
+from bench.stats import Latency
 from simulator.card import VirtualCard
 from simulator.image import CardImage
 from simulator.inprocess import InProcessConnection
@@ -39,6 +40,14 @@ def test_over_a_cycle_each_path_follows_each_other_path_equally_often() -> None:
         followed.update(pairwise(order_of_round(PATHS, k)))
     assert set(followed) == {(a, b) for a in PATHS for b in PATHS if a != b}
     assert set(followed.values()) == {6}
+
+
+def test_the_target_says_what_the_chip_check_costs() -> None:
+    verdict = direct_verdict(Latency(300, 1.05, 2.0), Latency(300, 0.8, 1.5),
+                             Latency(300, 0.92, 1.6))
+    assert (verdict.value, verdict.passed) == (1.31, False)
+    assert verdict.note == ("the chip check that every read makes adds 0.120 ms to the raw "
+                            "replay's 0.800 ms; read / (raw replay + chip check) 1.14x")
 
 
 class _Replay:
