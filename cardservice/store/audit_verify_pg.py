@@ -238,6 +238,8 @@ def _free_entry(tx, chain: _Chain, cp_seq: int, last_seq: int) -> int | None:
     or by a verify without keys) already holds it and the chain has not grown since, the
     newest free one before it, so that a signed checkpoint still spares the next verify the
     walk from the first entry. None when every such entry has a row (or none was verified)."""
+    if last_seq <= cp_seq:  # nothing verified beyond the checkpoint: no query
+        return None
     taken = {int(r[0]) for r in tx.execute(
         "SELECT site_seq FROM audit_checkpoint WHERE site_id = ? AND site_seq > ? "
         "AND site_seq <= ?", (chain.site, cp_seq, last_seq)).fetchall()}
