@@ -52,7 +52,6 @@ SHORT_NE = 256
 #: READ BINARY of each file by its SFI
 _SELECT = Apdu(0x00, Ins.SELECT, 0x04, 0x00, AID, SHORT_NE)
 _SELECT_BYTES = _SELECT.encode()
-_INTERNAL_AUTHENTICATE_HEAD = bytes([0x00, Ins.INTERNAL_AUTHENTICATE, 0x00, 0x00])
 _READ_EXTENDED = {fid: Apdu(0x00, Ins.READ_BINARY, 0x80 | sfi, 0, ne=EXTENDED_NE)
                   for fid, sfi in SFI.items()}
 _READ_EXTENDED_BYTES = {fid: cmd.encode(extended=True) for fid, cmd in _READ_EXTENDED.items()}
@@ -208,10 +207,8 @@ class Rp1Card:
     def internal_authenticate(self, challenge: bytes) -> bytes | None:
         """The chip's signature over its serial, counter and ``challenge``; None when the card
         has no key pair (6A88) or does not know the command."""
-        command = Apdu(0, Ins.INTERNAL_AUTHENTICATE, 0, 0, challenge, SHORT_NE)
-        encoded = (_INTERNAL_AUTHENTICATE_HEAD + bytes([len(challenge)]) + challenge + b"\x00"
-                   if 0 < len(challenge) <= SHORT_MAX_LC else None)  # on every read
-        data, sw = transceive(self.conn, command, name="INTERNAL AUTHENTICATE", encoded=encoded)
+        data, sw = transceive(self.conn, Apdu(0, Ins.INTERNAL_AUTHENTICATE, 0, 0, challenge,
+                                              SHORT_NE), name="INTERNAL AUTHENTICATE")
         if sw == SW.OK and len(data) == CHIP_SIGNATURE_LEN:
             return data
         if sw in (SW.OK, SW.DATA_NOT_FOUND, SW.INS_NOT_SUPPORTED, SW.CLA_NOT_SUPPORTED):
