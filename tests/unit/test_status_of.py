@@ -70,7 +70,7 @@ def test_fast_names_are_the_members() -> None:
 
 
 def _chip_report():  # type: ignore[no-untyped-def]
-    """A report whose every field is set (counter from the chip, a bound photo not needed)."""
+    """A verified card's report (the test sets its counter and photo, so every field is set)."""
     pki = build_pki()
     serial = bytes.fromhex(SERIALS["cjk_temporary"])
     record = sample_record("cjk_temporary", "ed", sequence=3)
