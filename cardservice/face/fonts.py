@@ -2,9 +2,9 @@
 
 The character map and the advance widths (the one measure the fit check and both renderers
 place glyphs by) come from a compact table read from the font's own tables
-(:mod:`cardservice.face.metrics`); fontTools opens the whole font only for the outlines the PDF
-draws, and Pillow's FreeType rasterises the same font for the PNG, both only when a face is
-rendered. A character that no font of the chain has cannot be printed.
+(:mod:`cardservice.face.metrics`); FreeType draws the outlines the PDF needs, glyph by glyph
+(:mod:`cardservice.face.outlines`), and Pillow's FreeType rasterises the same font for the PNG,
+both only when a face is rendered. A character that no font of the chain has cannot be printed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cardservice.face.layout import FontRef, Layout, LayoutError
 from cardservice.face.metrics import FontMetrics, read_metrics
+from cardservice.face.outlines import Outlines, PathSink
 
 logger = logging.getLogger(__name__)
 
@@ -30,17 +31,18 @@ class Glyph:
     char: str
     font: int  # index into the chain
     advance: float  # in em
+    glyph_id: int  # in that font
 
 
 class FontChain:
     """The fonts, each read on first need (a fallback font is read only for its characters):
-    its metrics for measuring, its outlines (fontTools) only for drawing."""
+    its metrics for measuring, its outlines (FreeType) only for drawing."""
 
     def __init__(self, paths: tuple[tuple[Path, int], ...]) -> None:
         self.paths = paths
         self._metrics: list[FontMetrics | None] = [None] * len(paths)
-        self._outlines: list[_Outlines | None] = [None] * len(paths)
-        self._lock = threading.RLock()  # fontTools decompiles lazily: not thread-safe
+        self._outlines: list[Outlines | None] = [None] * len(paths)
+        self._lock = threading.Lock()
         #: each printable character's glyph once looked up: every write's fit check measures
         #: its fields again, mostly with characters seen before (a dict look-up instead of a
         #: binary search per font of the chain); bounded by the characters the fonts cover
@@ -67,45 +69,33 @@ class FontChain:
     def _lookup(self, char: str) -> Glyph | None:
         code = ord(char)
         for i in range(len(self.paths)):
-            advance = self.metrics(i).advance(code)
+            metrics = self.metrics(i)
+            advance = metrics.advance(code)
             if advance is not None:
-                return Glyph(char, i, advance)
+                return Glyph(char, i, advance, metrics.glyph_id(code))
         return None
 
     def missing(self, text: str) -> list[str]:
         return [c for c in dict.fromkeys(text) if not c.isspace() and self.glyph(c) is None]
 
-    def draw(self, glyph: Glyph, pen) -> None:
-        """Draw ``glyph``'s outline in font units into a fontTools pen."""
-        with self._lock:
-            font = self._outlines[glyph.font]
-            if font is None:
-                font = self._outlines[glyph.font] = _Outlines(_open(*self.paths[glyph.font]))
-            font.glyphs[font.cmap[ord(glyph.char)]].draw(pen)
+    def draw(self, glyph: Glyph, sink: PathSink, scale: float, x: float, y: float) -> None:
+        """Draw ``glyph``'s outline into ``sink``: font units times ``scale``, its origin at
+        (``x``, ``y``)."""
+        font = self._outlines[glyph.font]
+        if font is None:
+            with self._lock:
+                font = self._outlines[glyph.font]
+                if font is None:
+                    font = self._outlines[glyph.font] = Outlines(*self.paths[glyph.font])
+        font.draw(glyph.glyph_id, sink, scale, x, y)
 
     def units_per_em(self, font: int) -> int:
         return self.metrics(font).upm
 
 
-class _Outlines:
-    def __init__(self, font) -> None:
-        self.cmap = font.getBestCmap()
-        self.glyphs = font.getGlyphSet()
-
-
 def _read_metrics(path: Path, index: int) -> FontMetrics:
     try:
         return read_metrics(path, index)
-    except Exception as exc:
-        raise LayoutError(f"font {path}: cannot be opened: {exc}") from exc
-
-
-def _open(path: Path, index: int):
-    """The whole font (fontTools, imported here: only drawing needs it)."""
-    from fontTools.ttLib import TTFont
-
-    try:
-        return TTFont(str(path), fontNumber=index, lazy=True)
     except Exception as exc:
         raise LayoutError(f"font {path}: cannot be opened: {exc}") from exc
 

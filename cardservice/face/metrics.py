@@ -4,8 +4,8 @@ Loading a CJK font with fontTools to measure text keeps its whole glyph set in m
 65 MB for the Noto CJK collection: the CFF table, 65,535 glyph names, the horizontal and vertical
 metrics as dicts). This reads only the ``cmap``, ``hhea``, ``maxp``, ``head`` and ``hmtx``
 tables' bytes (fontTools is not even imported for a plain TrueType / OpenType file or
-collection) and keeps, per character, its advance in font units (6 bytes a character, about
-0.3 MB for the same font). The character map chosen and the advances are exactly fontTools'
+collection) and keeps, per character, its advance in font units and its glyph id (8 bytes a
+character, about 0.4 MB for the same font). The character map chosen and the advances are exactly fontTools'
 (``getBestCmap`` and ``hmtx``); a subtable format this does not parse falls back to fontTools.
 """
 
@@ -27,11 +27,13 @@ class UnsupportedCmap(Exception):
 
 
 class FontMetrics:
-    """Which characters a font has, and each one's advance width in em."""
+    """Which characters a font has, each one's advance width in em and its glyph id."""
 
-    def __init__(self, codes: array, advances: array, units_per_em: int) -> None:
+    def __init__(self, codes: array, advances: array, glyph_ids: array,
+                 units_per_em: int) -> None:
         self._codes = codes  # sorted, unique code points
         self._advances = advances  # font units, same order
+        self._glyph_ids = glyph_ids  # same order: what the PDF draws (cardservice.face.outlines)
         self.upm = units_per_em
 
     def __len__(self) -> int:
@@ -44,9 +46,20 @@ class FontMetrics:
             return self._advances[i] / self.upm
         return None
 
+    def glyph_id(self, code: int) -> int | None:
+        """The glyph ``code`` maps to, or None if the font has none."""
+        i = bisect_left(self._codes, code)
+        if i < len(self._codes) and self._codes[i] == code:
+            return self._glyph_ids[i]
+        return None
+
     def items(self):
         """(code point, advance in font units) for every character, in code point order."""
         return zip(self._codes, self._advances)
+
+    def glyph_ids(self):
+        """(code point, glyph id) for every character, in code point order."""
+        return zip(self._codes, self._glyph_ids)
 
 
 def read_metrics(path: Path, index: int) -> FontMetrics:
@@ -65,7 +78,7 @@ def read_metrics(path: Path, index: int) -> FontMetrics:
         kept = [i for i, gid in enumerate(gids) if 0 < gid < num_glyphs]
         codes = array("I", (codes[i] for i in kept))
         gids = array("I", (gids[i] for i in kept))
-    return FontMetrics(codes, array("H", (widths[gid] for gid in gids)), upm)
+    return FontMetrics(codes, array("H", (widths[gid] for gid in gids)), array("H", gids), upm)
 
 
 def read_tables(path: Path, index: int, tags: tuple[str, ...]) -> dict[str, bytes]:

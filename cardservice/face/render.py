@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import logging
 
-from fontTools.pens.basePen import BasePen
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import FILL_NON_ZERO, Canvas
@@ -103,29 +102,6 @@ def png_bytes(images: list[Image.Image]) -> bytes:
 # --- PDF ------------------------------------------------------------------------------------
 
 
-class _PathPen(BasePen):
-    """fontTools pen -> reportlab path, font units scaled and placed on the page."""
-
-    def __init__(self, path, scale: float, x: float, y: float) -> None:
-        super().__init__(None)
-        self.path, self.scale, self.x, self.y = path, scale, x, y
-
-    def _pt(self, p: tuple[float, float]) -> tuple[float, float]:
-        return self.x + p[0] * self.scale, self.y + p[1] * self.scale
-
-    def _moveTo(self, p):
-        self.path.moveTo(*self._pt(p))
-
-    def _lineTo(self, p):
-        self.path.lineTo(*self._pt(p))
-
-    def _curveToOne(self, p1, p2, p3):
-        self.path.curveTo(*self._pt(p1), *self._pt(p2), *self._pt(p3))
-
-    def _closePath(self):
-        self.path.close()
-
-
 def pdf_bytes(faces: list[SideFace], chain: FontChain, photo: bytes | None, title: str) -> bytes:
     """One page per side, each exactly the card's size."""
     out = io.BytesIO()
@@ -149,7 +125,7 @@ def _pdf_side(canvas: Canvas, face: SideFace, chain: FontChain, photo: bytes | N
     for run in face.runs:
         for glyph, x in run.positions():
             scale = run.size / chain.units_per_em(glyph.font)  # font units -> points
-            chain.draw(glyph, _PathPen(path, scale, x * mm, height - run.baseline * mm))
+            chain.draw(glyph, path, scale, x * mm, height - run.baseline * mm)
     canvas.drawPath(path, stroke=0, fill=1, fillMode=FILL_NON_ZERO)
 
 

@@ -1,6 +1,7 @@
 """The fit check measures text with a compact metrics table instead of whole fonts: its
-characters and advances are fontTools' for every code point of the layout's fonts, FreeType
-draws the same advances, and every fit verdict equals one taken with the fonts fully loaded."""
+characters, advances and glyph ids are fontTools' for every code point of the layout's fonts,
+FreeType draws the same advances, and every fit verdict equals one taken with the fonts fully
+loaded."""
 
 from __future__ import annotations
 
@@ -29,18 +30,19 @@ class FullFontChain(FontChain):
         self._full = [_full_metrics(*p) for p in paths]
 
     def glyph(self, char: str) -> Glyph | None:
-        for i, (advances, upm) in enumerate(self._full):
+        for i, (advances, glyph_ids, upm) in enumerate(self._full):
             if ord(char) in advances:
-                return Glyph(char, i, advances[ord(char)] / upm)
+                return Glyph(char, i, advances[ord(char)] / upm, glyph_ids[ord(char)])
         return None
 
 
-def _full_metrics(path, index) -> tuple[dict[int, int], int]:
+def _full_metrics(path, index) -> tuple[dict[int, int], dict[int, int], int]:
+    """(advance and glyph id by code point, units per em), fontTools' getBestCmap and hmtx."""
     font = TTFont(str(path), fontNumber=index, lazy=True)
     try:
-        hmtx = font["hmtx"]
-        return ({c: hmtx[n][0] for c, n in font.getBestCmap().items()},
-                font["head"].unitsPerEm)
+        hmtx, best = font["hmtx"], font.getBestCmap()
+        return ({c: hmtx[n][0] for c, n in best.items()},
+                {c: font.getGlyphID(n) for c, n in best.items()}, font["head"].unitsPerEm)
     finally:
         font.close()
 
@@ -50,11 +52,12 @@ def full_chain(face) -> FullFontChain:
     return FullFontChain(face.chain.paths)
 
 
-def test_every_character_and_advance_is_fonttools(face, full_chain):
+def test_every_character_advance_and_glyph_id_is_fonttools(face, full_chain):
     for i, (path, index) in enumerate(face.chain.paths):
         metrics = read_metrics(path, index)
-        advances, upm = full_chain._full[i]
+        advances, glyph_ids, upm = full_chain._full[i]
         assert dict(metrics.items()) == advances, path
+        assert dict(metrics.glyph_ids()) == glyph_ids, path  # what the PDF draws
         assert metrics.upm == upm and len(metrics) > 1000
 
 
