@@ -1,5 +1,6 @@
 """The daemon as a real uvicorn process: GET /v1/readers/{id}/card over HTTP (keep-alive httpx
-client) against the same read called directly, and the daemon's resident memory.
+client) against the same read called directly, and the daemon's resident memory (idle, over
+many reads, and once it has drawn the card's face).
 
 One daemon serves the daemon and card timing sections: it is started while the cards are
 served (both are set-up), and the run waits until it answers before the first timed section.
@@ -38,6 +39,10 @@ HTTP_WARMUP = 10
 #: The idle RSS is taken at least this long after the daemon first answered (start-up settled).
 SETTLE_S = 1.0
 ROLES = ("reader", "operator")
+#: The face requests after the RSS window: each draws the card (both sides of the PDF, the
+#: front of the PNG), which opens the layout's fonts for drawing in the daemon.
+FACE_PATHS = ("face.pdf?side=both", "face.png?side=front")
+FACE_ROUNDS = 3
 
 
 def _free_port() -> int:
@@ -235,7 +240,27 @@ def run(daemon: Daemon, engine: Engine, reader: str | None, n: int, requests: in
     series = rss_series(daemon, rid, warmup, requests - warmup, prepare,
                         lambda: figures.extend(http_vs_direct(client, rid, engine, reader, n)),
                         n + HTTP_WARMUP)
-    return Section("daemon", tuple(figures + _rss_figures(series)), _verdicts(figures, series))
+    figures += _rss_figures(series) + face_rss(daemon, rid, series.points[-1][1])
+    return Section("daemon", tuple(figures), _verdicts(figures, series))
+
+
+def face_rss(daemon: Daemon, rid: str, before: float) -> list[Figure]:
+    """The daemon's RSS after :data:`FACE_ROUNDS` rounds of the card's face as PDF and PNG: a
+    daemon that prints keeps what drawing needs (a figure, no target)."""
+    lean = [daemon.lean("reader", f"/v1/readers/{rid}/card/{path}") for path in FACE_PATHS]
+    try:
+        started = time.perf_counter()
+        for _ in range(FACE_ROUNDS):
+            for client in lean:
+                client.get()
+        logger.info("face requests: %.2f s", time.perf_counter() - started)
+    finally:
+        for client in lean:
+            client.close()
+    after = psutil.Process(daemon.pid).memory_info().rss / 2**20
+    return [Figure("daemon RSS", f"after {FACE_ROUNDS} faces as PDF and PNG", after, "MB"),
+            Figure("daemon RSS", "added by drawing the faces", after - before, "MB",
+                   scale=before)]
 
 
 def _rss_figures(series: RssSeries) -> list[Figure]:
