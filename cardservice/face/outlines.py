@@ -42,6 +42,8 @@ class Outlines:
     def __init__(self, path: Path, index: int) -> None:
         import freetype
 
+        self.path = path
+        self._error = freetype.FT_Exception
         #: the outline as the font stores it: font units, unhinted, never a bitmap strike
         self._load = (freetype.FT_LOAD_NO_SCALE | freetype.FT_LOAD_NO_HINTING
                       | freetype.FT_LOAD_NO_BITMAP)
@@ -53,10 +55,15 @@ class Outlines:
 
     def draw(self, glyph_id: int, sink: PathSink, scale: float, x: float, y: float) -> None:
         """Glyph ``glyph_id`` into ``sink``: font units times ``scale``, the glyph's origin at
-        (``x``, ``y``)."""
+        (``x``, ``y``). A glyph FreeType cannot load is a :class:`LayoutError` (the font is
+        broken), as a font that cannot be opened is."""
         with _lock:
-            self._face.load_glyph(glyph_id, self._load)
-            _Decomposer(sink, scale, x, y).run(self._face.glyph.outline)
+            try:
+                self._face.load_glyph(glyph_id, self._load)
+                _Decomposer(sink, scale, x, y).run(self._face.glyph.outline)
+            except self._error as exc:
+                raise LayoutError(f"font {self.path}: glyph {glyph_id} cannot be drawn: "
+                                  f"{exc}") from exc
 
 
 class _Decomposer:

@@ -161,6 +161,19 @@ def test_a_file_freetype_cannot_open_is_a_layout_error(tmp_path):
         Outlines(tmp_path / "missing.ttf", 0)
 
 
+def test_a_glyph_freetype_cannot_load_is_a_layout_error(tmp_path):
+    _curved_font(tmp_path / "curved.ttf")
+    font = TTFont(str(tmp_path / "curved.ttf"))
+    at = font.reader.tables["glyf"].offset + font["loca"][1]  # glyph 1's numberOfContours
+    data = bytearray((tmp_path / "curved.ttf").read_bytes())
+    data[at:at + 2] = b"\x7f\xff"
+    (tmp_path / "broken.ttf").write_bytes(bytes(data))
+    outlines = Outlines(tmp_path / "broken.ttf", 0)
+    with pytest.raises(LayoutError, match="glyph 1 cannot be drawn"):
+        outlines.draw(1, Recorder(), 1.0, 0.0, 0.0)
+    outlines.draw(0, Recorder(), 1.0, 0.0, 0.0)  # the font's other glyphs still draw
+
+
 def test_faces_drawn_in_two_threads_are_the_faces_drawn_one_by_one():
     cards = [vector_card(name) for name in VECTOR_NAMES]
     alone = [Face.load().render(card, "both", "pdf") for card in cards]
