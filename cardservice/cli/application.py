@@ -20,11 +20,12 @@ from cardservice.workflow.service import Actor, ApplicationService
 from cardservice.workflow.wiring import open_applications
 
 
-def _receipt_pdf(app: Application) -> bytes:
+def _receipt_pdf(app: Application, svc: Service) -> bytes:
     # imported here: the PDF and QR libraries cost every other command's start
+    from cardservice.face import Face
     from cardservice.workflow.receipt import render_receipt
 
-    return render_receipt(app)
+    return render_receipt(app, face=Face(home=svc.home.root))  # the data directory's layout
 
 
 def _svc(svc: Service) -> ApplicationService:
@@ -92,7 +93,7 @@ def submit(svc: Service, kind, name, gender, nationality, citizen_number, househ
     service = _svc(svc)
     app = service.submit(draft, _actor(svc))
     if receipt_out is not None:
-        receipt_out.write_bytes(_receipt_pdf(app))
+        receipt_out.write_bytes(_receipt_pdf(app, svc))
     _emit(app, service, as_json)
 
 
@@ -186,5 +187,5 @@ def cancel(svc: Service, app_id: str, reason: str | None, as_json: bool) -> None
 @click.pass_obj
 def receipt(svc: Service, app_id: str, out: Path) -> None:
     """Write the holder's receipt (PDF, A5)."""
-    out.write_bytes(_receipt_pdf(_svc(svc).get(app_id)))
+    out.write_bytes(_receipt_pdf(_svc(svc).get(app_id), svc))
     click.echo(f"receipt for {app_id} written to {out}")

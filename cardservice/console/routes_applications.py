@@ -234,7 +234,8 @@ async def _detail_page(request: Request, clerk: Clerk, app: dict[str, Any],
 async def receipt(app_id: str, request: Request) -> Response:
     await clerk_of(request)
     app = await asyncio.to_thread(_service(request).get, app_id)
-    pdf = await asyncio.to_thread(render_receipt, app)
+    pdf = await asyncio.to_thread(render_receipt, app,
+                                  face=console_of(request).runtime.engine.face)
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="receipt-{app.id}.pdf"',
         "Cache-Control": "no-store"})

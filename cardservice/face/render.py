@@ -12,7 +12,7 @@ from reportlab.pdfgen.canvas import FILL_NON_ZERO, Canvas
 
 from cardservice.face.compose import SideFace
 from cardservice.face.errors import PhotoError
-from cardservice.face.fonts import FontChain
+from cardservice.face.fonts import FontChain, Glyph
 from cardservice.face.layout import MM_PER_PT, Box
 
 logger = logging.getLogger(__name__)
@@ -127,6 +127,48 @@ def _pdf_side(canvas: Canvas, face: SideFace, chain: FontChain, photo: bytes | N
             scale = run.size / chain.units_per_em(glyph.font)  # font units -> points
             chain.draw(glyph, path, scale, x * mm, height - run.baseline * mm)
     canvas.drawPath(path, stroke=0, fill=1, fillMode=FILL_NON_ZERO)
+
+
+#: a character no font of the chain has is drawn as the first font's missing-glyph box (glyph 0),
+#: one em wide
+MISSING = Glyph("\ufffd", 0, 1.0, 0)
+
+
+def pdf_text(canvas: Canvas, chain: FontChain, text: str, x: float, y: float, size: float, *,
+             centred: bool = False, searchable_font: str | None = None) -> float:
+    """One line of ``text`` drawn as the chain's glyph outlines, so that no font is needed to
+    show or print it; left end (or centre, ``centred``) at ``x``, baseline at ``y``, in points.
+    ``searchable_font`` (a registered reportlab font): the same text again as invisible text
+    (render mode 3) stretched to the same width, which makes the page searchable and its text
+    copyable; a character outside the Basic Multilingual Plane is U+FFFD there, as a CID font's
+    UCS-2 encoding cannot hold it. Returns the width drawn."""
+    glyphs = [chain.glyph(c) or MISSING for c in text]
+    width = sum(g.advance for g in glyphs) * size
+    left = x - width / 2 if centred else x
+    if searchable_font is not None and text.strip():
+        _invisible(canvas, text, left, y, size, width, searchable_font)
+    path = canvas.beginPath()
+    pen = left
+    for glyph in glyphs:
+        chain.draw(glyph, path, size / chain.units_per_em(glyph.font), pen, y)
+        pen += glyph.advance * size
+    canvas.drawPath(path, stroke=0, fill=1, fillMode=FILL_NON_ZERO)
+    return width
+
+
+def _invisible(canvas: Canvas, text: str, x: float, y: float, size: float, width: float,
+               font: str) -> None:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    shown = "".join("\ufffd" if ord(c) > 0xFFFF else c for c in text)
+    layer = canvas.beginText(x, y)
+    layer.setTextRenderMode(3)
+    layer.setFont(font, size)
+    natural = stringWidth(shown, font, size)
+    if natural > 0:
+        layer.setHorizScale(100 * width / natural)
+    layer.textOut(shown)
+    canvas.drawText(layer)
 
 
 def _pdf_photo(canvas: Canvas, box: Box, height: float, photo: bytes | None) -> None:

@@ -1,10 +1,12 @@
 """The holder's receipt for a submitted application: one A5 page (PDF).
 
 It shows the application number, name, the citizen number partly masked, the acceptance point,
-the submitted and due dates, and a QR code of the application number. Text uses reportlab's
-built-in CJK font (STSong-Light, no font file to ship; viewers substitute an installed CJK
-font); the QR code is drawn as vector squares from segno's matrix at :data:`QR_ORIGIN`, so it
-prints sharp at any resolution.
+the submitted and due dates, and a QR code of the application number. The text is drawn as the
+glyph outlines of the card face's fonts (:func:`cardservice.face.render.pdf_text`), so a name
+prints as on the card, a character of CJK Extension B included, whatever fonts the viewer or
+the printer has; the same text is on the page again as invisible text in reportlab's built-in
+CJK font (STSong-Light, nothing embedded), for search and copy. The QR code is drawn as vector
+squares from segno's matrix at :data:`QR_ORIGIN`, so it prints sharp at any resolution.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from typing import TYPE_CHECKING
 
 from reportlab.lib.pagesizes import A5
 
+from cardservice import errors
 from cardservice.workflow.model import Application, Kind, mask_citizen_number
 
 if TYPE_CHECKING:
     from reportlab.pdfgen.canvas import Canvas
+
+    from cardservice.face import Face
 
 # segno and reportlab's canvas and CID fonts are imported when a receipt is made, not with the
 # daemon's routes: they cost an idle daemon about 3 MB it needs only for a receipt.
@@ -64,33 +69,47 @@ def qr_matrix(application_id: str) -> list[list[bool]]:
     return [[bool(cell) for cell in row] for row in qr.matrix]
 
 
-def render_receipt(app: Application, site_name: str | None = None) -> bytes:
-    """The receipt PDF for ``app``."""
+def render_receipt(app: Application, site_name: str | None = None, *,
+                   face: Face | None = None) -> bytes:
+    """The receipt PDF for ``app``, its text in the fonts of ``face`` (the card face of the
+    data directory; the default layout's unless given). A layout or font that cannot be used is
+    FACE_UNAVAILABLE, as for the card's face."""
+    from cardservice.face import Face, LayoutError
+
+    try:
+        return _render(app, site_name, (face or Face()).chain)
+    except LayoutError as exc:
+        raise errors.FaceUnavailableError(str(exc)) from exc
+
+
+def _render(app: Application, site_name: str | None, fonts) -> bytes:
     from reportlab.pdfgen.canvas import Canvas
+
+    from cardservice.face.render import pdf_text
 
     _register_font()
     out = io.BytesIO()
     pdf = Canvas(out, pagesize=PAGE, invariant=True)
     pdf.setTitle(f"Receipt {app.id}")
     width, height = PAGE
-    pdf.setFont(FONT, 15)
-    pdf.drawCentredString(width / 2, height - 50, "居住证申领受理回执")
-    pdf.setFont(FONT, 10)
-    pdf.drawCentredString(width / 2, height - 66, "Residence permit application receipt")
+
+    def line(text: str, x: float, y: float, size: float, *, centred: bool = False) -> None:
+        pdf_text(pdf, fonts, text, x, y, size, centred=centred, searchable_font=FONT)
+
+    line("居住证申领受理回执", width / 2, height - 50, 15, centred=True)
+    line("Residence permit application receipt", width / 2, height - 66, 10, centred=True)
     y = height - 105
     for label, value in receipt_text(app, site_name).rows:
-        pdf.setFont(FONT, 9)
-        pdf.drawString(40, y, label)
-        pdf.setFont(FONT, 11)
-        pdf.drawString(175, y, value)
+        line(label, 40, y, 9)
+        line(value, 175, y, 11)
         y -= 24
     _draw_qr(pdf, qr_matrix(app.id), height)
-    pdf.setFont(FONT, 8)
-    pdf.drawString(40, 40, "凭本回执及身份证件领取居住证。Bring this receipt and your ID card "
-                           "to collect the permit.")
+    line("凭本回执及身份证件领取居住证。Bring this receipt and your ID card to collect the "
+         "permit.", 40, 40, 8)
     pdf.showPage()
     pdf.save()
     return out.getvalue()
+
 
 
 def _draw_qr(pdf: Canvas, matrix: list[list[bool]], page_height: float) -> None:

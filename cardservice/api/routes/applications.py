@@ -143,9 +143,11 @@ async def cancel(app_id: str, body: CancelIn, request: Request, runtime: Runtime
 
 @router.get("/v1/applications/{app_id}/receipt.pdf", responses={
     200: {"content": {"application/pdf": {}}, "description": "the holder's receipt (A5)"},
-    **RESPONSES})
+    **RESPONSES,
+    503: {"model": ErrorBody, "description": "FACE_UNAVAILABLE: the card face's layout or "
+                                             "fonts, which the receipt's text is drawn with"}})
 async def receipt(app_id: str, runtime: RuntimeDep, client: ReaderClient) -> Response:
     app = await asyncio.to_thread(applications(runtime).get, app_id)
-    pdf = await asyncio.to_thread(render_receipt, app)
+    pdf = await asyncio.to_thread(render_receipt, app, face=runtime.engine.face)
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="receipt-{app.id}.pdf"'})
