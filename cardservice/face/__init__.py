@@ -21,7 +21,7 @@ from card_layout.record import ResidenceRecord
 from cardservice.face.compose import compose, fit_side
 from cardservice.face.content import back_texts, front_texts, texts_from_card
 from cardservice.face.errors import PhotoError
-from cardservice.face.fit import FitError, Fitted
+from cardservice.face.fit import FitError, Fitted, fit_text
 from cardservice.face.fonts import FontChain, font_chain
 from cardservice.face.layout import Layout, LayoutError, load_layout
 
@@ -77,6 +77,14 @@ class Face:
             fit_side(self.layout, self.chain, "front", front_texts(self.layout, identity))
         if record is not None:
             fit_side(self.layout, self.chain, "back", back_texts(self.layout, record))
+
+    def check_field(self, side: str, field: str, text: str) -> None:
+        """:class:`FitError` if ``text`` does not print in ``field`` of ``side`` (the side's
+        other fields are not looked at: an application knows its residence long before the
+        record's other fields)."""
+        layout = self.layout
+        fit_text(self.chain, layout.sides[side].fields[field], text,
+                 line_spacing=layout.line_spacing, step=layout.size_step)
 
     def fitted(self, card: dict[str, Any], side: str) -> dict[str, Fitted]:
         return fit_side(self.layout, self.chain, side, texts_from_card(self.layout, card)[side])

@@ -19,13 +19,14 @@ from card_layout.errors import FieldError
 from card_layout.identity import Identity
 from cardservice import errors
 from cardservice.engine.operations import Clock
+from cardservice.face import Face, FitError, LayoutError
 from cardservice.store.applications import ApplicationStore
 from cardservice.store.audit import AuditLog
 from cardservice.store.registry import CardRow, Registry, normalize_serial
 from cardservice.workflow.calendar import WorkingDayCalendar
 from cardservice.workflow.codec import from_row, to_body, view
 from cardservice.workflow.model import Application, Decision, Kind, State, UnsettledWrite
-from cardservice.workflow.rules import check_application
+from cardservice.workflow.rules import check_application, identity_of
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +77,11 @@ class RegistryLookups:
 
 class ApplicationService:
     def __init__(self, store: ApplicationStore, registry: Registry, audit: AuditLog,
-                 calendar: WorkingDayCalendar, clock: Clock) -> None:
+                 calendar: WorkingDayCalendar, clock: Clock, *, face: Face | None = None) -> None:
         self.store, self.registry, self.audit = store, registry, audit
         self.calendar, self.clock = calendar, clock
         self.lookups = RegistryLookups(registry, store)
+        self.face = face  # the site's card face: what it cannot print is refused at the counter
 
     def today(self) -> date:
         return self.clock().astimezone().date()
@@ -130,6 +132,7 @@ class ApplicationService:
                                   submitted_by=actor.name, status=State.SUBMITTED,
                                   decisions=(Decision("submit", actor.name, actor.site, now),))
         check_application(app, self.lookups, self.today())
+        self._check_printable(app)
         due = self.calendar.due_on(now)
         app = dataclasses.replace(app, due_on=due,
                                   due_on_provisional=self.calendar.is_provisional(due))
@@ -151,7 +154,33 @@ class ApplicationService:
         action = f"{stage}_{'approve' if approve else 'reject'}"
         if approve and stage == "certify":
             check_application(app, self.lookups, self.today())  # the registry may have changed
+            self._check_printable(app)  # with the county centre's face, which produces the card
         return self._step(app, action, actor, reason=reason if not approve else None)
+
+    def _check_printable(self, app: Application) -> None:
+        """The identity's side of the card, and the residence on the other, must print with the
+        card face (the check every card write makes): a name or address with a character no
+        font has, or too long for its box, is refused while the holder is at the counter, not
+        when the card is produced. VALIDATION_ERROR, reason ``no_glyph`` or ``does_not_fit``,
+        field ``identity.<field>`` or ``residence.current_residence``; a face that cannot be
+        used is FACE_UNAVAILABLE."""
+        if self.face is None:
+            return
+        identity = identity_of(app)
+        try:
+            try:
+                self.face.check(identity, None)
+            except FitError as exc:
+                raise errors.ValidationError(f"identity.{exc.field}", exc.message,
+                                             exc.reason) from exc
+            try:
+                self.face.check_field("back", "current_residence",
+                                      app.residence.current_residence)
+            except FitError as exc:
+                raise errors.ValidationError("residence.current_residence", exc.message,
+                                             exc.reason) from exc
+        except LayoutError as exc:
+            raise errors.FaceUnavailableError(str(exc)) from exc
 
     def cancel(self, app_id: str, reason: str | None, actor: Actor) -> Application:
         return self._step(self.get(app_id), "cancel", actor, reason=reason)

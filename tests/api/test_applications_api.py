@@ -247,3 +247,18 @@ def test_a_run_stopped_over_http_finishes_its_card_and_takes_no_other(daemon: Da
     assert [x["id"] for x in listed] == [run_id] and listed[0]["state"] == "stopped"
     assert c.post("/v1/production/runs/run-nosuchrun/stop", json={},
                   headers=cert).status_code == 404
+
+
+def test_a_name_the_card_face_cannot_print_is_refused_at_intake(daemon: Daemon) -> None:
+    """Refused while the holder is at the counter (it would fail only at production else)."""
+    c, op = daemon.client, daemon.auth()
+    r = c.post("/v1/applications", json={"identity": {**BOB, "name": "王\U00030000"},
+                                          "residence": RESIDENCE}, headers=op)
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert (err["code"], err["field"]) == ("VALIDATION_ERROR", "identity.name")
+    assert "U+30000" in err["message"]
+    assert c.get("/v1/applications", headers=op).json() == []
+    r = c.post("/v1/applications", json={"identity": {**BOB, "name": "王\U00020000明"},
+                                          "residence": RESIDENCE}, headers=op)
+    assert r.status_code == 201, r.text  # Extension B: the face's fallback font prints it

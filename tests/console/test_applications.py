@@ -123,6 +123,12 @@ def test_intake_field_and_rule_messages(clerks, as_clerk):
     assert again.status_code == 409 and "已有办理中的申请" in again.text
     assert clerks.client.get(f"/v1/applications/{app_id}", headers=clerks.auth()).json()[
         "evidence"] == {"kind": "lease_contract", "reference": "HT-7"}
+    other = {"citizen_number": "11010519491231002X", "gender": "female"}  # no open application
+    unprintable = _submit(operator, name="王\U00030000", **other)
+    assert unprintable.status_code == 422 and 'id="e-name"' in unprintable.text
+    assert "含有卡面字库无法印制的字" in unprintable.text
+    too_long = _submit(operator, name="W" * 60, **other)
+    assert too_long.status_code == 422 and "太长，卡面上印不下" in too_long.text
 
 
 def test_reject_needs_a_reason_and_a_decided_one_cannot_be_decided_again(clerks, as_clerk):
