@@ -5,8 +5,9 @@ Loading a CJK font with fontTools to measure text keeps its whole glyph set in m
 metrics as dicts). This reads only the ``cmap``, ``hhea``, ``maxp``, ``head`` and ``hmtx``
 tables' bytes (fontTools is not even imported for a plain TrueType / OpenType file or
 collection) and keeps, per character, its advance in font units and its glyph id (8 bytes a
-character, about 0.4 MB for the same font). The character map chosen and the advances are exactly fontTools'
-(``getBestCmap`` and ``hmtx``); a subtable format this does not parse falls back to fontTools.
+character: 0.35 MB for the 44,300 characters of the same font). The character map chosen, the
+advances and the glyph ids are exactly fontTools' (``getBestCmap`` and ``hmtx``); a subtable
+format this does not parse falls back to fontTools.
 """
 
 from __future__ import annotations

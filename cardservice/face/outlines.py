@@ -96,7 +96,7 @@ class _Decomposer:
             return
         if self.line != self.start:
             self._draw_line()
-        self.line = None
+        self.line = self.start = None
         self.sink.close()
 
     def _move(self, to, _context) -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from reportlab.pdfgen.canvas import Canvas
 
     from cardservice.face import Face
+    from cardservice.face.fonts import FontChain
 
 # segno and reportlab's canvas and CID fonts are imported when a receipt is made, not with the
 # daemon's routes: they cost an idle daemon about 3 MB it needs only for a receipt.
@@ -82,7 +83,7 @@ def render_receipt(app: Application, site_name: str | None = None, *,
         raise errors.FaceUnavailableError(str(exc)) from exc
 
 
-def _render(app: Application, site_name: str | None, fonts) -> bytes:
+def _render(app: Application, site_name: str | None, fonts: FontChain) -> bytes:
     from reportlab.pdfgen.canvas import Canvas
 
     from cardservice.face.render import pdf_text
@@ -109,7 +110,6 @@ def _render(app: Application, site_name: str | None, fonts) -> bytes:
     pdf.showPage()
     pdf.save()
     return out.getvalue()
-
 
 
 def _draw_qr(pdf: Canvas, matrix: list[list[bool]], page_height: float) -> None:
