@@ -2,8 +2,9 @@
 the ones fontTools' glyph set draws for the layout's fonts (CFF curves as they are, each contour
 closed), TrueType's quadratic curves become the cubics they equal (an implied on-curve point
 within half a font unit: FreeType works it out in whole units), a file FreeType cannot open is
-a layout error, and faces drawn in two threads at once are the same bytes as faces drawn one
-after another."""
+a layout error, faces drawn in two threads at once are the same bytes as faces drawn one after
+another, and a line of text (the receipt's) draws a character no font has as the missing-glyph
+box."""
 
 from __future__ import annotations
 
@@ -191,3 +192,36 @@ def test_faces_drawn_in_two_threads_are_the_faces_drawn_one_by_one():
     for thread in threads:
         thread.join()
     assert results[0] == results[1] == alone * 3
+
+
+class _Canvas:
+    """The two canvas calls pdf_text makes without a searchable layer."""
+
+    def __init__(self) -> None:
+        self.paths: list[Recorder] = []
+
+    def beginPath(self) -> Recorder:
+        self.paths.append(Recorder())
+        return self.paths[-1]
+
+    def drawPath(self, path, **_options) -> None:
+        assert path is self.paths[-1]
+
+
+def test_a_character_no_font_has_is_drawn_as_the_missing_glyph_box(face):
+    from cardservice.face.render import pdf_text
+
+    chain = face.chain
+    canvas = _Canvas()
+    width = pdf_text(canvas, chain, "A\U00030000B", 10.0, 20.0, 12.0)
+    a, b = chain.glyph("A"), chain.glyph("B")
+    assert width == pytest.approx((a.advance + 1.0 + b.advance) * 12.0)  # the box is one em
+    expected = Recorder()
+    scale = 12.0 / chain.units_per_em(0)
+    for glyph_id, x in ((a.glyph_id, 10.0), (0, 10.0 + a.advance * 12.0),
+                        (b.glyph_id, 10.0 + (a.advance + 1.0) * 12.0)):
+        Outlines(*chain.paths[0]).draw(glyph_id, expected, scale, x, 20.0)
+    assert canvas.paths[0].ops == expected.ops
+    box = Recorder()
+    Outlines(*chain.paths[0]).draw(0, box, 1.0, 0.0, 0.0)
+    assert box.ops  # glyph 0 (.notdef) of the first font has an outline: the box
