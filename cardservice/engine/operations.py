@@ -50,7 +50,7 @@ from cardservice.engine.registry_ops import RegistryOperations
 from cardservice.engine.terms import TermsRules, build_record, writable_record
 from cardservice.engine.verify import ChipEvidence, Status, VerificationReport, verify_card
 from cardservice.engine.verifyonly import VerifyOnly
-from cardservice.face import Face, FitError, LayoutError
+from cardservice.face import Face, LayoutError, as_service_errors
 from cardservice.pki.keys import Keys
 from cardservice.pki.signing import sign_identity, sign_record
 from cardservice.store.audit import AuditLog
@@ -312,12 +312,8 @@ class Engine(RegistryOperations):
 
     def _check_face(self, identity: Identity | None, record: ResidenceRecord) -> None:
         """Before anything is written: every field must print on its side of the card."""
-        try:
+        with as_service_errors():
             self.face.check(identity, record)
-        except FitError as exc:
-            raise errors.ValidationError(exc.field, exc.message, exc.reason) from exc
-        except LayoutError as exc:
-            raise errors.FaceUnavailableError(str(exc)) from exc
 
     def _commit(self, opened: OpenWrite, card: Rp1Card, files: CardFiles,
                 write: Callable[[], None], read_back: Callable[[], CardFiles], *,

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from card_layout.identity import Identity
 from card_layout.record import ResidenceRecord
+from cardservice import errors as service_errors
 from cardservice.face.compose import compose, fit_side
 from cardservice.face.content import back_texts, front_texts, texts_from_card
 from cardservice.face.errors import PhotoError
@@ -31,7 +34,7 @@ SIDE_CHOICES = ("front", "back", "both")
 FORMATS = ("png", "pdf")
 
 __all__ = ["FORMATS", "SIDE_CHOICES", "Face", "FitError", "LayoutError", "PhotoError",
-           "render_face", "sides_of"]
+           "as_service_errors", "render_face", "sides_of"]
 
 
 def sides_of(side: str) -> tuple[str, ...]:
@@ -40,6 +43,23 @@ def sides_of(side: str) -> tuple[str, ...]:
     if side in ("front", "back"):
         return (side,)
     raise ValueError(f"side must be one of {', '.join(SIDE_CHOICES)}, not {side!r}")
+
+
+@contextlib.contextmanager
+def as_service_errors(prefix: str = "") -> Iterator[None]:
+    """The face's failures as the service's errors: a field that does not print is
+    VALIDATION_ERROR naming ``prefix`` + the field (reason ``no_glyph`` or ``does_not_fit``), a
+    photo that is no image VALIDATION_ERROR ``photo``, a layout or font that cannot be used
+    FACE_UNAVAILABLE."""
+    try:
+        yield
+    except FitError as exc:
+        raise service_errors.ValidationError(prefix + exc.field, exc.message,
+                                             exc.reason) from exc
+    except PhotoError as exc:
+        raise service_errors.ValidationError("photo", str(exc), "bad_format") from exc
+    except LayoutError as exc:
+        raise service_errors.FaceUnavailableError(str(exc)) from exc
 
 
 class Face:

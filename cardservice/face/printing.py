@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cardservice import errors
-from cardservice.face import Face, FitError, LayoutError, PhotoError, sides_of
+from cardservice.face import Face, as_service_errors, sides_of
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +56,8 @@ def check_card(card: dict[str, Any], *, printing: bool) -> None:
 def render(face: Face, card: dict[str, Any], side: str, fmt: str,
            photo: bytes | None = None) -> bytes:
     """``face.render`` with the face's failures as service errors."""
-    try:
+    with as_service_errors():
         return face.render(card, side, fmt, photo=photo)
-    except FitError as exc:
-        raise errors.ValidationError(exc.field, exc.message, exc.reason) from exc
-    except PhotoError as exc:
-        raise errors.ValidationError("photo", str(exc), "bad_format") from exc
-    except LayoutError as exc:
-        raise errors.FaceUnavailableError(str(exc)) from exc
 
 
 def print_card(face: Face, card: dict[str, Any], side: str, queue: str | None, *,

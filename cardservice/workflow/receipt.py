@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 from reportlab.lib.pagesizes import A5
 
-from cardservice import errors
 from cardservice.workflow.model import Application, Kind, mask_citizen_number
 
 if TYPE_CHECKING:
@@ -75,12 +74,10 @@ def render_receipt(app: Application, site_name: str | None = None, *,
     """The receipt PDF for ``app``, its text in the fonts of ``face`` (the card face of the
     data directory; the default layout's unless given). A layout or font that cannot be used is
     FACE_UNAVAILABLE, as for the card's face."""
-    from cardservice.face import Face, LayoutError
+    from cardservice.face import Face, as_service_errors
 
-    try:
+    with as_service_errors():
         return _render(app, site_name, (face or Face()).chain)
-    except LayoutError as exc:
-        raise errors.FaceUnavailableError(str(exc)) from exc
 
 
 def _render(app: Application, site_name: str | None, fonts: FontChain) -> bytes:

@@ -19,7 +19,7 @@ from card_layout.errors import FieldError
 from card_layout.identity import Identity
 from cardservice import errors
 from cardservice.engine.operations import Clock
-from cardservice.face import Face, FitError, LayoutError
+from cardservice.face import Face, as_service_errors
 from cardservice.store.applications import ApplicationStore
 from cardservice.store.audit import AuditLog
 from cardservice.store.registry import CardRow, Registry, normalize_serial
@@ -167,20 +167,10 @@ class ApplicationService:
         if self.face is None:
             return
         identity = identity_of(app)
-        try:
-            try:
-                self.face.check(identity, None)
-            except FitError as exc:
-                raise errors.ValidationError(f"identity.{exc.field}", exc.message,
-                                             exc.reason) from exc
-            try:
-                self.face.check_field("back", "current_residence",
-                                      app.residence.current_residence)
-            except FitError as exc:
-                raise errors.ValidationError("residence.current_residence", exc.message,
-                                             exc.reason) from exc
-        except LayoutError as exc:
-            raise errors.FaceUnavailableError(str(exc)) from exc
+        with as_service_errors("identity."):
+            self.face.check(identity, None)
+        with as_service_errors("residence."):
+            self.face.check_field("back", "current_residence", app.residence.current_residence)
 
     def cancel(self, app_id: str, reason: str | None, actor: Actor) -> Application:
         return self._step(self.get(app_id), "cancel", actor, reason=reason)
