@@ -20,12 +20,11 @@ from cardservice.workflow.service import Actor, ApplicationService
 from cardservice.workflow.wiring import open_applications
 
 
-def _receipt_pdf(app: Application, svc: Service) -> bytes:
+def _receipt_pdf(app: Application, service: ApplicationService) -> bytes:
     # imported here: the PDF and QR libraries cost every other command's start
-    from cardservice.face import Face
     from cardservice.workflow.receipt import render_receipt
 
-    return render_receipt(app, face=Face(home=svc.home.root))  # the data directory's layout
+    return render_receipt(app, face=service.face)  # the data directory's card face
 
 
 def _svc(svc: Service) -> ApplicationService:
@@ -93,7 +92,7 @@ def submit(svc: Service, kind, name, gender, nationality, citizen_number, househ
     service = _svc(svc)
     app = service.submit(draft, _actor(svc))
     if receipt_out is not None:
-        receipt_out.write_bytes(_receipt_pdf(app, svc))
+        receipt_out.write_bytes(_receipt_pdf(app, service))
     _emit(app, service, as_json)
 
 
@@ -187,5 +186,6 @@ def cancel(svc: Service, app_id: str, reason: str | None, as_json: bool) -> None
 @click.pass_obj
 def receipt(svc: Service, app_id: str, out: Path) -> None:
     """Write the holder's receipt (PDF, A5)."""
-    out.write_bytes(_receipt_pdf(_svc(svc).get(app_id), svc))
+    service = _svc(svc)
+    out.write_bytes(_receipt_pdf(service.get(app_id), service))
     click.echo(f"receipt for {app_id} written to {out}")

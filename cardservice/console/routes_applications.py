@@ -233,9 +233,9 @@ async def _detail_page(request: Request, clerk: Clerk, app: dict[str, Any],
 @router.get("/{app_id}/receipt.pdf")
 async def receipt(app_id: str, request: Request) -> Response:
     await clerk_of(request)
-    app = await asyncio.to_thread(_service(request).get, app_id)
-    pdf = await asyncio.to_thread(render_receipt, app,
-                                  face=console_of(request).runtime.engine.face)
+    service = _service(request)
+    app = await asyncio.to_thread(service.get, app_id)
+    pdf = await asyncio.to_thread(render_receipt, app, face=service.face)
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="receipt-{app.id}.pdf"',
         "Cache-Control": "no-store"})

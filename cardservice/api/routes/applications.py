@@ -147,7 +147,8 @@ async def cancel(app_id: str, body: CancelIn, request: Request, runtime: Runtime
     503: {"model": ErrorBody, "description": "FACE_UNAVAILABLE: the card face's layout or "
                                              "fonts, which the receipt's text is drawn with"}})
 async def receipt(app_id: str, runtime: RuntimeDep, client: ReaderClient) -> Response:
-    app = await asyncio.to_thread(applications(runtime).get, app_id)
-    pdf = await asyncio.to_thread(render_receipt, app, face=runtime.engine.face)
+    service = applications(runtime)
+    app = await asyncio.to_thread(service.get, app_id)
+    pdf = await asyncio.to_thread(render_receipt, app, face=service.face)
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="receipt-{app.id}.pdf"'})
