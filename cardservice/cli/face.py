@@ -14,7 +14,7 @@ from cardservice import errors
 from cardservice.engine.service import Service
 from cardservice.engine.views import card_dict
 from cardservice.face import SIDE_CHOICES, Face
-from cardservice.face.printing import SIDES_AFTER, check_card, print_card, render
+from cardservice.face.printing import SIDES_AFTER, check_card, print_card, show
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +48,14 @@ def card_face(svc: Service, reader: str | None, side: str, out: Path) -> None:
         raise errors.ValidationError("out", f"{out.name} must end in .png or .pdf", "bad_format")
     card = _read(svc, reader)
     check_card(card, printing=False)
-    data = render(_face(svc), card, side, fmt)
-    out.write_bytes(data)
-    click.echo(f"wrote the {side} of card {card['card_serial']} to {out} ({len(data)} bytes)")
+    shown = show(_face(svc), card, side, fmt)
+    out.write_bytes(shown.data)
+    click.echo(f"wrote the {side} of card {card['card_serial']} to {out} "
+               f"({len(shown.data)} bytes)")
+    for field, reason in shown.problems:
+        click.echo(f"warning: this site's card face cannot print {field} ({reason}); it is "
+                   "drawn with a missing-glyph box or cut short, and `card print` refuses it",
+                   err=True)
 
 
 @click.command("print")

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from cardservice import errors
 from cardservice.console.web import PREFIX, clerk_of, console_of, render
 from cardservice.engine.views import audit_dict, card_dict
+from cardservice.face import LayoutError
 from cardservice.roles import Role
 from cardservice.transport.readers import reader_id
 
@@ -78,18 +79,27 @@ async def card_page(rid: str, request: Request) -> Response:
                   face=await card_face(request, rid, card))
 
 
-async def card_face(request: Request, rid: str, card: dict[str, Any]) -> dict[str, str] | None:
-    """Front and back images of the card face (only a personalized card that verifies has one)."""
+async def card_face(request: Request, rid: str, card: dict[str, Any]) -> dict[str, Any] | None:
+    """Front and back images of the card face (only a personalized card that verifies has one),
+    and the fields this site's layout cannot print as the card holds them (shown anyway)."""
     if card["state"] != "personalized" or card["verification"]["status"] not in (
             "valid", "expired"):
         return None
-    return {side: f"{PREFIX}/readers/{rid}/face/{side}.png" for side in ("front", "back")}
+    face = console_of(request).runtime.engine.face
+    try:
+        problems = await asyncio.to_thread(face.problems, card, "both")
+    except LayoutError as exc:  # the images then show FACE_UNAVAILABLE; the page still shows
+        logger.warning("card %s: face layout not usable: %s", card["card_serial"], exc)
+        problems = []
+    return {"front": f"{PREFIX}/readers/{rid}/face/front.png",
+            "back": f"{PREFIX}/readers/{rid}/face/back.png",
+            "problems": [(field.split(".", 1)[1], reason) for field, reason in problems]}
 
 
 @router.get("/readers/{rid}/face/{side}.png")
 async def face_image(rid: str, side: str, request: Request) -> Response:
     """The printed face as the API renders it (GET /v1/readers/{id}/card/face.png)."""
-    from cardservice.api.routes.face import _face
+    from cardservice.api.routes.face import _face, face_response
 
     await clerk_of(request)
     if side not in ("front", "back"):
@@ -97,5 +107,5 @@ async def face_image(rid: str, side: str, request: Request) -> Response:
     # the page asks for both sides at once: one face read (with the photo) per reader at a time,
     # so the second waits for the first instead of getting READER_BUSY after the read wait
     async with _FACE_LOCKS.setdefault(rid, asyncio.Lock()):
-        png = await _face(console_of(request).runtime, rid, side, "png")
-    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+        shown = await _face(console_of(request).runtime, rid, side, "png")
+    return face_response(shown, "image/png", {"Cache-Control": "no-store"})

@@ -6,6 +6,10 @@ as read (the JSON of ``GET /v1/readers/{id}/card``, ``engine.views.card_dict``),
 (``identity.photo``, when the read included it) unless ``photo`` (JPEG bytes) is given.
 :class:`Face` is the same with a chosen layout, and checks an identity and a record before they
 are written (:meth:`Face.check`).
+
+Showing a card (``lenient=True``) draws what this layout cannot print as it was meant (a card
+written under another layout or with other fonts): :meth:`Face.problems` names those fields.
+Writing and printing never do: they refuse such a field.
 """
 
 from __future__ import annotations
@@ -106,19 +110,35 @@ class Face:
         fit_text(self.chain, layout.sides[side].fields[field], text,
                  line_spacing=layout.line_spacing, step=layout.size_step)
 
-    def fitted(self, card: dict[str, Any], side: str) -> dict[str, Fitted]:
-        return fit_side(self.layout, self.chain, side, texts_from_card(self.layout, card)[side])
+    def fitted(self, card: dict[str, Any], side: str, *,
+               lenient: bool = False) -> dict[str, Fitted]:
+        return fit_side(self.layout, self.chain, side, texts_from_card(self.layout, card)[side],
+                        lenient=lenient)
+
+    def problems(self, card: dict[str, Any], side: str) -> list[tuple[str, str]]:
+        """(field, reason) of each field of ``side`` (``front``, ``back``, ``both``) that this
+        layout cannot print as the card holds it: ``identity.<field>`` on the front,
+        ``residence.<field>`` on the back; reason ``no_glyph`` or ``does_not_fit``."""
+        found = []
+        for s in sides_of(side):
+            prefix = "identity." if s == "front" else "residence."
+            found += [(prefix + field, reason)
+                      for field, fitted in self.fitted(card, s, lenient=True).items()
+                      for reason in fitted.problems]
+        return found
 
     def render(self, card: dict[str, Any], side: str, fmt: str, *,
-               photo: bytes | None = None) -> bytes:
-        """``card`` (a card dict) drawn as PNG (sides stacked) or PDF (one page per side)."""
+               photo: bytes | None = None, lenient: bool = False) -> bytes:
+        """``card`` (a card dict) drawn as PNG (sides stacked) or PDF (one page per side);
+        ``lenient``: drawn even where this layout cannot print it (see :meth:`problems`)."""
         # Pillow and reportlab are imported by the first render: a daemon that only checks
         # faces before writes does not keep them (about 6 MB)
         from cardservice.face.render import pdf_bytes, png_bytes, side_image
 
         texts = texts_from_card(self.layout, card)
         photo = photo if photo is not None else card_photo(card)
-        faces = [compose(self.layout, self.chain, s, texts[s], has_photo=photo is not None)
+        faces = [compose(self.layout, self.chain, s, texts[s], has_photo=photo is not None,
+                         lenient=lenient)
                  for s in sides_of(side)]
         if fmt == "png":
             return png_bytes([side_image(f, self.chain, photo) for f in faces])

@@ -40,19 +40,21 @@ class SideFace:
     photo: Box | None
 
 
-def fit_side(layout: Layout, chain: FontChain, side: str,
-             texts: dict[str, str]) -> dict[str, Fitted]:
-    """Every field of ``side`` fitted to its box; :class:`FitError` names the first that is not."""
+def fit_side(layout: Layout, chain: FontChain, side: str, texts: dict[str, str], *,
+             lenient: bool = False) -> dict[str, Fitted]:
+    """Every field of ``side`` fitted to its box; :class:`FitError` names the first that is not
+    (``lenient``: each is drawn anyway, see :mod:`cardservice.face.fit`)."""
     spec = layout.sides[side]
     fitted = {}
     for field in SIDES[side]:
         fitted[field] = fit_text(chain, spec.fields[field], texts[field],
-                                 line_spacing=layout.line_spacing, step=layout.size_step)
+                                 line_spacing=layout.line_spacing, step=layout.size_step,
+                                 lenient=lenient)
     return fitted
 
 
 def compose(layout: Layout, chain: FontChain, side: str, texts: dict[str, str], *,
-            has_photo: bool) -> SideFace:
+            has_photo: bool, lenient: bool = False) -> SideFace:
     spec = layout.sides[side]
     runs: list[Run] = []
     if spec.photo is not None and not has_photo:
@@ -60,7 +62,7 @@ def compose(layout: Layout, chain: FontChain, side: str, texts: dict[str, str], 
     for label in spec.labels:
         glyphs = tuple(g for g in map(chain.glyph, label.text) if g is not None)
         runs.append(Run(glyphs, label.x, label.y + ASCENT_EM * label.size * MM_PER_PT, label.size))
-    for field, fitted in fit_side(layout, chain, side, texts).items():
+    for field, fitted in fit_side(layout, chain, side, texts, lenient=lenient).items():
         box = spec.fields[field].box
         top = box.y
         for line in fitted.lines:

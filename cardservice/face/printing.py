@@ -55,9 +55,40 @@ def check_card(card: dict[str, Any], *, printing: bool) -> None:
 
 def render(face: Face, card: dict[str, Any], side: str, fmt: str,
            photo: bytes | None = None) -> bytes:
-    """``face.render`` with the face's failures as service errors."""
+    """``face.render`` with the face's failures as service errors: what is printed."""
     with as_service_errors():
         return face.render(card, side, fmt, photo=photo)
+
+
+#: The response header of a face shown although this site's layout cannot print all of it.
+PROBLEMS_HEADER = "X-Face-Problems"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A face drawn to be looked at, and the fields this site's layout cannot print as the card
+    holds them (drawn anyway: a missing-glyph box, or cut with an ellipsis)."""
+
+    data: bytes
+    problems: tuple[tuple[str, str], ...]
+
+    @property
+    def header(self) -> str | None:
+        """:data:`PROBLEMS_HEADER`'s value (``identity.name=does_not_fit, ...``); None: none."""
+        return ", ".join(f"{f}={r}" for f, r in self.problems) or None
+
+
+def show(face: Face, card: dict[str, Any], side: str, fmt: str) -> Shown:
+    """``card``'s face to look at: drawn even where this site cannot print it (a card written
+    under another layout or with other fonts), those fields named; a warning is logged."""
+    with as_service_errors():
+        problems = tuple(face.problems(card, side))
+        data = face.render(card, side, fmt, lenient=True)
+    if problems:
+        logger.warning("card %s: this site's face layout cannot print %s as the card holds it; "
+                       "shown anyway", card.get("card_serial", "?"),
+                       ", ".join(f"{f} ({r})" for f, r in problems))
+    return Shown(data, problems)
 
 
 def print_card(face: Face, card: dict[str, Any], side: str, queue: str | None, *,

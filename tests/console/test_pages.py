@@ -8,7 +8,8 @@ import re
 from fastapi.testclient import TestClient
 
 from cardservice.transport.readers import reader_id
-from tests.api.conftest import SERIAL_A
+from tests.api.conftest import SERIAL_A, issue_body
+from tests.face_layouts import EXT_B_NAME, without_fallback_font
 
 from .conftest import BASE_URL, READER_A, csrf_of, form_post
 
@@ -162,3 +163,20 @@ def test_card_page_shows_the_card_face(clerks, as_clerk):
         assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
     anonymous = TestClient(clerks.client.app, base_url=BASE_URL)  # a session is needed
     assert anonymous.get(sources[0], follow_redirects=False).status_code == 303
+
+
+def test_card_page_names_what_this_sites_face_cannot_print(clerks, as_clerk, tmp_path):
+    body = issue_body({**issue_body()["identity"], "name": EXT_B_NAME})
+    assert clerks.issue(body=body).status_code == 200
+    client = as_clerk("reader")
+    assert 'id="face-problems"' not in client.get(CARD).text
+    clerks.runtime.engine.face = without_fallback_font(tmp_path / "other-site")
+    shown = r'<li data-field="([^"]+)" data-reason="([^"]+)"><strong>([^<]+)</strong> ([^<]+)</li>'
+    assert re.findall(shown, client.get(CARD).text) == [
+        ("name", "no_glyph", "姓名", "含有卡面字库无法印制的字")]
+    client.get("/console/lang/en")
+    assert re.findall(shown, client.get(CARD).text) == [
+        ("name", "no_glyph", "Name", "has a character that no font of the card face can print")]
+    image = client.get(f"{CARD}/face/front.png")
+    assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+    assert image.headers["x-face-problems"] == "identity.name=no_glyph"

@@ -12,12 +12,15 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from cardservice import errors
 from cardservice.api import create_app
 from cardservice.engine.service import Service
+from cardservice.face.printing import print_card
 from cardservice.face.render import PX_PER_MM
 from tests.api.conftest import BASE_URL, NOW, SERIAL_A, Daemon, issue_body, make_settings
 from tests.clock import Clock
 from tests.cups import pdf_pages
+from tests.face_layouts import EXT_B_NAME, without_fallback_font
 
 from .ocr import found, ocr
 
@@ -159,3 +162,29 @@ def test_the_face_shows_the_photo_bound_into_the_card(daemon):
     pixel = image.getpixel((round((box.x + box.w / 4) * PX_PER_MM),
                             round((box.y + box.h / 4) * PX_PER_MM)))
     assert all(abs(a - b) < 25 for a, b in zip(pixel, (200, 30, 30), strict=True)), pixel
+
+
+def test_a_card_this_site_cannot_print_is_shown_with_its_fields_named(daemon, tmp_path):
+    """A card written where the face had the fallback font, read at a site whose face has not
+    (another county's layout): shown, the name's character as a missing-glyph box and the field
+    named in X-Face-Problems; printing it is refused."""
+    body = issue_body({**issue_body()["identity"], "name": EXT_B_NAME})
+    assert daemon.issue(body=body).status_code == 200
+    here = daemon.client.get(daemon.url(action="face.png"), headers=daemon.auth("reader"))
+    assert here.status_code == 200 and "x-face-problems" not in here.headers
+    daemon.runtime.engine.face = without_fallback_font(tmp_path / "other-site")
+    there = daemon.client.get(daemon.url(action="face.png"), headers=daemon.auth("reader"))
+    assert there.status_code == 200, there.text
+    assert there.headers["x-face-problems"] == "identity.name=no_glyph"
+    assert Image.open(io.BytesIO(there.content)).size == (1011, 638)
+    assert there.content != here.content  # the box instead of the character
+    pdf = daemon.client.get(daemon.url(action="face.pdf"), headers=daemon.auth("reader"))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["x-face-problems"] == "identity.name=no_glyph"
+    back = daemon.client.get(daemon.url(action="face.png"), params={"side": "back"},
+                             headers=daemon.auth("reader"))
+    assert back.status_code == 200 and "x-face-problems" not in back.headers
+    card = daemon.client.get(daemon.url(), headers=daemon.auth("reader")).json()
+    with pytest.raises(errors.ValidationError) as refused:
+        print_card(daemon.runtime.engine.face, card, "front", "queue")
+    assert (refused.value.field, refused.value.reason) == ("name", "no_glyph")

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.cups import pdf_page_size, pdf_pages
+from tests.face_layouts import EXT_B_NAME, without_fallback_font
 
 pytestmark = pytest.mark.pcsc
 
@@ -52,6 +53,25 @@ def test_card_face_writes_png_and_pdf(cli, vpcd_card, tmp_path):
     bad = cli("card", "face", "--reader", reader, "--side", "back",
               "--out", str(tmp_path / "f.gif"), ok=False)
     assert bad.returncode == 3 and "VALIDATION_ERROR" in bad.stderr
+
+
+
+def test_card_face_shows_what_this_site_cannot_print_and_print_refuses_it(cli, vpcd_card,
+                                                                          tmp_path):
+    reader, _path, _bridge = vpcd_card
+    issue = list(ISSUE)
+    issue[issue.index("--name") + 1] = EXT_B_NAME
+    cli("card", "issue", "--reader", reader, *issue)
+    here = cli("card", "face", "--reader", reader, "--side", "front",
+               "--out", str(tmp_path / "here.png"))
+    assert "warning" not in here.stderr
+    without_fallback_font(tmp_path / "home")  # this data directory's face: another layout
+    there = cli("card", "face", "--reader", reader, "--side", "both",
+                "--out", str(tmp_path / "there.pdf"))
+    assert pdf_pages(tmp_path / "there.pdf") == 2
+    assert "warning: this site's card face cannot print identity.name (no_glyph)" in there.stderr
+    refused = cli("card", "print", "--reader", reader, "--printer", "nowhere", ok=False)
+    assert refused.returncode == 3 and refused.stderr.startswith("error VALIDATION_ERROR: ")
 
 
 def test_issue_and_resign_print_and_a_failed_print_is_repeated(cli, vpcd_card, cups):

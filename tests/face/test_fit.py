@@ -96,3 +96,55 @@ def test_wrapping_keeps_digit_runs_and_does_not_start_a_line_with_a_comma(face):
         assert not line.startswith("，")
     joined = "|".join(fitted.texts)
     assert "12|01" not in joined and "120|1" not in joined and "1|201" not in joined
+
+
+# --- showing what this layout cannot print (a card written under another layout) -------------
+
+
+def test_lenient_fitting_cuts_text_that_fits_at_no_size_with_an_ellipsis(face):
+    card = vector_card("cjk_temporary")
+    card["identity"]["name"] = "W" * 60
+    fitted = face.fitted(card, "front", lenient=True)["name"]
+    spec = face.layout.sides["front"].fields["name"]
+    assert fitted.problems == ("does_not_fit",) and fitted.size == spec.min_size
+    size_mm = fitted.size * MM_PER_PT
+    assert size_mm + (len(fitted.lines) - 1) * fitted.line_pitch_mm <= spec.box.h + 1e-6
+    for line in fitted.lines:
+        assert sum(g.advance for g in line) * size_mm <= spec.box.w + 1e-6
+    shown = "".join(fitted.texts)
+    assert shown.endswith("\u2026") and set(shown[:-1]) == {"W"} and len(shown) < 60
+    assert all(p == () for f, p in ((f, x.problems) for f, x in
+                                    face.fitted(card, "front", lenient=True).items())
+               if f != "name")
+
+
+def test_lenient_fitting_draws_a_missing_glyph_box_for_a_character_no_font_has(face):
+    spec = face.layout.sides["back"].fields["current_residence"]
+    fitted = fit_text(face.chain, spec, "北京市\U0003134A路1号", line_spacing=1.25, step=0.5,
+                      lenient=True)
+    assert fitted.problems == ("no_glyph",) and fitted.texts == ("北京市\U0003134A路1号",)
+    box = fitted.lines[0][3]
+    assert (box.font, box.glyph_id, box.advance) == (0, 0, 1.0)
+
+
+def test_strict_fitting_is_unchanged_and_a_fitting_text_has_no_problem(face):
+    card = vector_card("cjk_temporary")
+    assert face.problems(card, "both") == []
+    assert all(f.problems == () for f in face.fitted(card, "back").values())
+    card["identity"]["name"] = "W" * 60
+    with pytest.raises(FitError):
+        face.render(card, "front", "png")
+
+
+def test_problems_name_each_field_and_reason_and_the_face_is_drawn(face):
+    card = vector_card("cjk_temporary")
+    card["identity"]["name"] = "W" * 60
+    card["residence"]["current_residence"] = "北京市\U0003134A路" + "龘" * 150
+    assert face.problems(card, "both") == [
+        ("identity.name", "does_not_fit"),
+        ("residence.current_residence", "no_glyph"),
+        ("residence.current_residence", "does_not_fit")]
+    assert face.problems(card, "front") == [("identity.name", "does_not_fit")]
+    png = face.render(card, "both", "png", lenient=True)
+    assert Image.open(io.BytesIO(png)).size[0] == 1011
+    assert face.render(card, "back", "pdf", lenient=True).startswith(b"%PDF")

@@ -4,14 +4,12 @@ is produced: VALIDATION_ERROR naming the field, reason no_glyph or does_not_fit;
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from cardservice import errors
 from cardservice.face import Face
-from cardservice.face.layout import layout_path
 from cardservice.workflow.model import Residence, State
+from tests.face_layouts import EXT_B_NAME, without_fallback_font
 from tests.workflow_fixtures import BOB
 
 from .conftest import CERTIFIER, CLERK, World, draft
@@ -57,12 +55,9 @@ def test_a_name_outside_the_bmp_that_a_font_has_is_accepted(face_world: World) -
 def test_certification_checks_with_the_county_centres_face(world: World, tmp_path) -> None:
     """Submitted at a site whose face prints it; the centre's face (its own layout, without
     the fallback fonts) cannot: certification refuses, the application stays audited."""
-    app = world.service.submit(draft({**BOB, "name": "王\U00020000明"}), CLERK)
+    app = world.service.submit(draft({**BOB, "name": EXT_B_NAME}), CLERK)
     world.service.decide(app.id, "audit", True, None, CLERK)
-    layout = json.loads(layout_path(None).read_text(encoding="utf-8"))
-    layout["fonts"] = layout["fonts"][:1]  # Noto only: no U+20000
-    (tmp_path / "face-layout.json").write_text(json.dumps(layout), encoding="utf-8")
-    world.service.face = Face(home=tmp_path)
+    world.service.face = without_fallback_font(tmp_path)
     with pytest.raises(errors.ValidationError) as exc:
         world.service.decide(app.id, "certify", True, None, CERTIFIER)
     assert (exc.value.field, exc.value.reason) == ("identity.name", "no_glyph")

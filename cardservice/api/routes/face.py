@@ -18,7 +18,14 @@ from cardservice.api.routes.readers import CARD_IO_RESPONSES
 from cardservice.api.runtime import Runtime
 from cardservice.engine.views import card_dict
 from cardservice.face import sides_of
-from cardservice.face.printing import SIDES_AFTER, check_card, print_card, render
+from cardservice.face.printing import (
+    PROBLEMS_HEADER,
+    SIDES_AFTER,
+    Shown,
+    check_card,
+    print_card,
+    show,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,25 +49,44 @@ async def _card(runtime: Runtime, rid: str) -> dict[str, Any]:
                                            write=False))
 
 
-async def _face(runtime: Runtime, rid: str, side: str, fmt: str) -> bytes:
+async def _face(runtime: Runtime, rid: str, side: str, fmt: str) -> Shown:
     card = await _card(runtime, rid)
     check_card(card, printing=False)
-    return await asyncio.to_thread(render, runtime.engine.face, card, side, fmt)
+    return await asyncio.to_thread(show, runtime.engine.face, card, side, fmt)
+
+
+def face_response(shown: Shown, media_type: str, headers: dict[str, str] | None = None) -> Response:
+    """The drawn face, with :data:`PROBLEMS_HEADER` when this site cannot print all of it."""
+    headers = dict(headers or {})
+    if shown.header:
+        headers[PROBLEMS_HEADER] = shown.header
+    return Response(shown.data, media_type=media_type, headers=headers)
+
+
+PROBLEMS_DOC = {PROBLEMS_HEADER: {
+    "description": "only when this site's face layout cannot print a field as the card holds it "
+                   "(a card written under another layout): comma-separated FIELD=REASON, "
+                   "FIELD identity.<field> or residence.<field>, REASON no_glyph (drawn as a "
+                   "missing-glyph box) or does_not_fit (cut short with an ellipsis); printing "
+                   "such a card is refused with VALIDATION_ERROR",
+    "schema": {"type": "string"}}}
 
 
 @router.get("/{rid}/card/face.png", responses={
-    **FACE_RESPONSES, 200: {"content": {"image/png": {}}, "description": "300 dpi, 1011 x 638"}})
+    **FACE_RESPONSES, 200: {"content": {"image/png": {}}, "description": "300 dpi, 1011 x 638",
+                            "headers": PROBLEMS_DOC}})
 async def face_png(rid: str, runtime: RuntimeDep, _client: ReaderClient,
                    side: Literal["front", "back"] = Query("front")) -> Response:
-    return Response(await _face(runtime, rid, side, "png"), media_type="image/png")
+    return face_response(await _face(runtime, rid, side, "png"), "image/png")
 
 
 @router.get("/{rid}/card/face.pdf", responses={
     **FACE_RESPONSES, 200: {"content": {"application/pdf": {}},
-                            "description": "one page per side, 85.60 x 53.98 mm"}})
+                            "description": "one page per side, 85.60 x 53.98 mm",
+                            "headers": PROBLEMS_DOC}})
 async def face_pdf(rid: str, runtime: RuntimeDep, _client: ReaderClient,
                    side: Literal["front", "back", "both"] = Query("both")) -> Response:
-    return Response(await _face(runtime, rid, side, "pdf"), media_type="application/pdf")
+    return face_response(await _face(runtime, rid, side, "pdf"), "application/pdf")
 
 
 @router.post("/{rid}/card/print", response_model=PrintOut, responses=PRINT_RESPONSES)
