@@ -48,6 +48,11 @@ class DecisionIn(_In):
 
 class HandOverIn(_In):
     card_serial: str = Field(pattern=SERIAL_PATTERN, description="as read from the reader")
+    reader_id: str | None = Field(
+        default=None, max_length=200,
+        description="the reader holding the card (GET /v1/readers): the card is read there and "
+                    "must be card_serial, verify, and hold this application's holder "
+                    "(CARD_CHANGED, CARD_INVALID); without it only card_serial is matched")
 
 
 class CancelIn(_In):

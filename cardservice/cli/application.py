@@ -161,12 +161,15 @@ application.command("certify")(_decision("certify"))
 @click.pass_obj
 def hand_over(svc: Service, app_id: str, card_serial: str | None, reader: str | None,
               as_json: bool) -> None:
-    """Give the produced card to the holder: it must be this application's card."""
+    """Give the produced card to the holder: it must be this application's card (read from
+    the reader, it must also verify and hold the application's holder)."""
+    card = None
     if card_serial is None:
         with svc.connect(reader) as conn:
-            card_serial = svc.engine.read(conn).serial.hex()
+            card = svc.engine.read(conn)
+        card_serial = card.serial.hex()
     service = _svc(svc)
-    _emit(service.hand_over(app_id, card_serial, _actor(svc)), service, as_json)
+    _emit(service.hand_over(app_id, card_serial, _actor(svc), card=card), service, as_json)
 
 
 @application.command("cancel")

@@ -20,7 +20,6 @@ from cardservice import errors
 from cardservice.api.application_models import ApplicationIn, CancelIn, DecisionIn
 from cardservice.api.routes.applications import applications, draft
 from cardservice.console.accounts import Clerk
-from cardservice.console.routes_cards import read_card
 from cardservice.console.web import (
     PREFIX,
     clerk_of,
@@ -293,8 +292,11 @@ async def hand_over(app_id: str, request: Request) -> Response:
     try:
         if not rid:
             raise errors.ValidationError("rid", "choose the reader with the card", "empty")
-        serial = (await read_card(request, rid))["card_serial"]
-        saved = await asyncio.to_thread(svc.hand_over, app_id, serial, _actor(request, clerk))
+        runtime = console_of(request).runtime
+        card = await runtime.on_card(rid, "read", runtime.engine.read, write=False)
+        serial = card.serial.hex()
+        saved = await asyncio.to_thread(lambda: svc.hand_over(
+            app_id, serial, _actor(request, clerk), card=card))
     except errors.CardServiceError as exc:
         app = await asyncio.to_thread(svc.get, app_id)
         wrong = (translator(request)("apps.wrong_card", serial=serial)

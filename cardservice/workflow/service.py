@@ -18,7 +18,9 @@ from typing import Any
 from card_layout.errors import FieldError
 from card_layout.identity import Identity
 from cardservice import errors
+from cardservice.engine.model import CardView
 from cardservice.engine.operations import Clock
+from cardservice.engine.verify import Status
 from cardservice.face import Face, as_service_errors
 from cardservice.store.applications import ApplicationStore
 from cardservice.store.audit import AuditLog
@@ -178,16 +180,24 @@ class ApplicationService:
     def mark_produced(self, app: Application, serial: str, actor: Actor) -> Application:
         return self._step(app, "produce", actor, card_serial=serial)
 
-    def hand_over(self, app_id: str, card_serial: str, actor: Actor) -> Application:
+    def hand_over(self, app_id: str, card_serial: str, actor: Actor, *,
+                  card: CardView | None = None) -> Application:
         """The holder collects the card: it must be the produced one; it becomes active and a
-        replaced card is revoked and linked to it."""
+        replaced card is revoked and linked to it. ``card``: the card as read at the counter,
+        which must also verify and hold this application's holder (without it, only the serial
+        is matched)."""
         app = self.get(app_id)
         serial = normalize_serial(card_serial)
+        if card is not None and card.serial.hex() != serial:
+            raise errors.CardChangedError(f"the card in the reader is {card.serial.hex()}, "
+                                          f"not {serial}; not handed over")
         if app.status is State.PRODUCED and app.card_serial != serial:
             raise errors.CardChangedError(
                 f"card {serial} is not the card produced for {app.id} ({app.card_serial})")
         if app.status is not State.PRODUCED:
             return self._step(app, "hand_over", actor)  # raises APPLICATION_STATE
+        if card is not None:
+            check_handed_card(app, card)
         replaces = reason = None
         if app.kind is Kind.REPLACEMENT and app.replacement is not None:
             replaces = app.replacement.old_card_serial
@@ -220,3 +230,19 @@ class ApplicationService:
                          actor=actor.name,
                          detail={"application": app.id, "site": actor.site, **detail},
                          now=self.clock())
+
+
+def check_handed_card(app: Application, card: CardView) -> None:
+    """The produced card as read at the counter verifies and holds the application's holder:
+    a card damaged or altered since production, or one that reads as someone else's, is not
+    handed over (CARD_INVALID); the application stays produced."""
+    report = card.report
+    serial = card.serial.hex()
+    if report.status is not Status.VALID:
+        failed = ", ".join(f"{c.check.value}: {c.reason}" for c in report.checks
+                           if c.result.value == "failed") or report.status.value
+        raise errors.CardInvalidError(f"card {serial} does not verify ({failed}); not handed "
+                                      "over")
+    if report.identity is None or report.identity.citizen_number != app.citizen_number:
+        raise errors.CardInvalidError(f"card {serial} does not hold the holder of {app.id}; "
+                                      "not handed over")

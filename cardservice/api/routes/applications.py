@@ -129,8 +129,18 @@ async def certify(app_id: str, body: DecisionIn, request: Request, runtime: Runt
              responses=RESPONSES)
 async def hand_over(app_id: str, body: HandOverIn, request: Request, runtime: RuntimeDep,
                     client: OperatorClient) -> Any:
-    return await _answer(runtime, request, client, lambda svc: svc.hand_over(
-        app_id, body.card_serial, actor(runtime, client)))
+    """With ``reader_id``, the card is read first and checked with the application."""
+
+    async def compute() -> dict[str, Any]:
+        card = None
+        if body.reader_id is not None:
+            card = await runtime.on_card(body.reader_id, "read", runtime.engine.read,
+                                         write=False)
+        svc = applications(runtime)
+        return await asyncio.to_thread(lambda: svc.view(svc.hand_over(
+            app_id, body.card_serial, actor(runtime, client), card=card)))
+
+    return await idempotent(request, runtime, client, compute)
 
 
 @router.post("/v1/applications/{app_id}/cancel", response_model=ApplicationOut,
