@@ -272,6 +272,13 @@ class VerifyOnlyError(CardServiceError):
     code = "FORBIDDEN"
 
 
+class OtherSiteError(CardServiceError):
+    """A step that belongs to the acceptance point where the application was taken (its audit,
+    the hand-over of its card), asked at another site."""
+
+    code = "FORBIDDEN"
+
+
 class CountyError(CardServiceError):
     """A county-centre operation cannot be done (missing root, unknown site, bad request)."""
 

@@ -153,6 +153,8 @@ class ApplicationService:
         if not approve and not (reason or "").strip():
             raise errors.ValidationError("reason", "a rejection needs a reason", "empty")
         app = self.get(app_id)
+        if stage == "audit":
+            check_own_site(app, actor, "audited")
         action = f"{stage}_{'approve' if approve else 'reject'}"
         if approve and stage == "certify":
             check_application(app, self.lookups, self.today())  # the registry may have changed
@@ -196,6 +198,7 @@ class ApplicationService:
                 f"card {serial} is not the card produced for {app.id} ({app.card_serial})")
         if app.status is not State.PRODUCED:
             return self._step(app, "hand_over", actor)  # raises APPLICATION_STATE
+        check_own_site(app, actor, "handed over")
         if card is not None:
             check_handed_card(app, card)
         replaces = reason = None
@@ -246,3 +249,12 @@ def check_handed_card(app: Application, card: CardView) -> None:
     if report.identity is None or report.identity.citizen_number != app.citizen_number:
         raise errors.CardInvalidError(f"card {serial} does not hold the holder of {app.id}; "
                                       "not handed over")
+
+
+def check_own_site(app: Application, actor: Actor, done: str) -> None:
+    """The acceptance point that took the application audits it and hands its card over
+    (county.md): another site's clerk gets FORBIDDEN; the county centre certifies and produces
+    for every site."""
+    if actor.site != app.site:
+        raise errors.OtherSiteError(f"application {app.id} was taken at {app.site}; it is {done} "
+                                    f"there, not at {actor.site}")

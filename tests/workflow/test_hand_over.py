@@ -11,12 +11,12 @@ from card_layout.identity import Identity
 from cardservice import errors
 from cardservice.store.registry import CardStatus
 from cardservice.workflow.model import State
-from cardservice.workflow.service import check_handed_card
+from cardservice.workflow.service import Actor, check_handed_card
 from simulator.inprocess import InProcessConnection
 from tests.engine.conftest import make_card, temporary
 from tests.workflow_fixtures import ALICE, BOB
 
-from .conftest import CLERK, World
+from .conftest import CERTIFIER, CLERK, World, draft
 from .test_applications import _certified, _produce
 
 SERIAL = "52500000000000b1"
@@ -71,3 +71,23 @@ def test_a_valid_card_of_someone_else_is_refused(world: World) -> None:
         check_handed_card(app, world.engine.read(InProcessConnection(other)))
     assert "does not hold the holder" in exc.value.message
 
+
+
+def test_only_the_site_that_took_the_application_audits_it_and_hands_it_over(
+        world: World) -> None:
+    """county.md: the acceptance point audits the application and hands the card over; the
+    county centre certifies and produces for every site."""
+    other = Actor("clerk-b", "site-b")
+    app = world.service.submit(draft(BOB), CLERK)
+    with pytest.raises(errors.OtherSiteError) as exc:
+        world.service.decide(app.id, "audit", True, None, other)
+    assert exc.value.code == "FORBIDDEN" and "taken at site-a" in exc.value.message
+    assert world.service.get(app.id).status is State.SUBMITTED
+    world.service.decide(app.id, "audit", True, None, CLERK)
+    world.service.decide(app.id, "certify", True, None, CERTIFIER)
+    progress, _feeder = _produce(world, [SERIAL])
+    assert progress.done == 1
+    with pytest.raises(errors.OtherSiteError):
+        world.service.hand_over(app.id, SERIAL, other)
+    assert world.engine.registry.get(SERIAL).status is CardStatus.PRODUCED
+    assert world.service.hand_over(app.id, SERIAL, CLERK).status is State.HANDED_OVER
