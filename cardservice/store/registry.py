@@ -111,11 +111,14 @@ class Registry(Reservations, Store):
         return card if card is not None and card.status is CardStatus.ACTIVE else None
 
     def revoked_serials(self) -> list[str]:
-        """The serials of every card that is not active (lost, replaced, withdrawn), sorted."""
+        """The serials of every card taken out of service (lost, replaced, withdrawn), sorted.
+        Not a produced card: handed over after the county's bundle is built, it must not read
+        revoked at a verify-only site until the next bundle."""
         with self._db.connection() as tx:
-            rows = tx.execute("SELECT serial FROM cards WHERE status NOT IN (?, ?) "
+            rows = tx.execute("SELECT serial FROM cards WHERE status NOT IN (?, ?, ?) "
                               "ORDER BY serial", (CardStatus.ACTIVE.value,
-                                                  CardStatus.PENDING.value)).fetchall()
+                                                  CardStatus.PENDING.value,
+                                                  CardStatus.PRODUCED.value)).fetchall()
         return [r[0] for r in rows]
 
     def count(self) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from cardservice.errors import CardRevokedError
+from cardservice.errors import ApplicationStateError, CardRevokedError
 from cardservice.store import db
 from cardservice.store.database import Database
 from cardservice.store.registry_rows import (
@@ -32,8 +32,9 @@ from cardservice.store.registry_rows import (
 
 logger = logging.getLogger(__name__)
 
-#: statuses a write may reserve and confirm (anything else is revoked, lost or replaced)
-_WRITABLE = "('pending', 'active', 'produced')"
+#: statuses a write may reserve and confirm: not a produced card (production registers it
+#: itself, without a reservation, and only the hand-over makes it active), nor a revoked one
+_WRITABLE = "('pending', 'active')"
 _RESERVE_KNOWN = (f"UPDATE cards SET pending_sequence = ?, pending_site = ?, pending_since = ? "
                   f"WHERE serial = ? AND status IN {_WRITABLE} RETURNING {_COLUMNS}")
 _RESERVE_NEW = f"{_INSERT} ON CONFLICT (serial) DO NOTHING RETURNING {_COLUMNS}"
@@ -69,7 +70,8 @@ class Reservations:
         A card the registry does not know yet (an issue, or a card issued at another SQLite
         site) gets a 'pending' row: one person, one card is decided here, so a loser of a race
         never writes its card (CitizenHasCardError). A known active card records the pending
-        sequence and site. A revoked card -> CardRevokedError."""
+        sequence and site. A revoked card -> CardRevokedError; a produced card not handed
+        over yet -> ApplicationStateError."""
         key, site = normalize_serial(serial), self.site_id
         _check_sequence(sequence)
         when = db.normalize_time(now)
@@ -90,8 +92,8 @@ class Reservations:
             if rows:
                 return _row_to_card(rows[0])
             current = _select(tx, key)  # known, not writable (or gone again: try once more)
-        if current is not None and current.revoked:
-            raise CardRevokedError(f"card {key} is {current.status.value}", serial=key)
+        if current is not None and (current.revoked or current.status is CardStatus.PRODUCED):
+            raise _not_writable(current)
         return self.reserve(serial=serial, citizen_number=citizen_number, sequence=sequence,
                             terms=terms, sponsor_citizen_number=sponsor_citizen_number, now=now)
 
@@ -120,7 +122,7 @@ class Reservations:
         with self._db.transaction() as tx:
             current = _select(tx, key)
             if current is not None:
-                raise CardRevokedError(f"card {key} is {current.status.value}", serial=key)
+                raise _not_writable(current)
             holder = _holding_row(tx, citizen_number)
             if holder is not None:
                 raise _has_card(holder[0])
@@ -175,3 +177,13 @@ class Reservations:
             logger.info("released the expired reservation of card %s (reserved by %s at %s)",
                         row.serial, row.pending_site, row.pending_since)
         return released
+
+
+def _not_writable(row: CardRow) -> Exception:
+    """Why a write may not reserve or confirm ``row``: produced and not handed over yet
+    (APPLICATION_STATE), or out of service (CARD_REVOKED)."""
+    if row.status is CardStatus.PRODUCED:
+        return ApplicationStateError(
+            f"card {row.serial} was produced for an application and is not handed over yet; "
+            "hand it over first", serial=row.serial)
+    return CardRevokedError(f"card {row.serial} is {row.status.value}", serial=row.serial)

@@ -10,6 +10,7 @@ import pytest
 
 from cardservice.errors import (
     AlreadyPersonalizedError,
+    ApplicationStateError,
     CardRevokedError,
     CitizenHasCardError,
     NotFoundError,
@@ -115,6 +116,28 @@ def test_reservation_release_and_expiry_listing(backend):
     with pytest.raises(CardRevokedError):
         reg.reserve(serial=SERIAL_A, citizen_number=CITIZEN, sequence=3, terms=TERMS,
                     sponsor_citizen_number=None, now=NOW)
+
+
+def test_a_produced_card_is_neither_reserved_nor_confirmed_by_a_rewrite(backend):
+    """Only the hand-over makes a produced card active; a re-sign or renewal may not."""
+    reg = Registry(backend.database("registry"))
+    reg.record_issue(serial=SERIAL_A, citizen_number=CITIZEN, sequence=1,
+                     issuing_authority="示范县公安局", permit_type="temporary", basis=None,
+                     expires_on=date(2026, 9, 1), sponsor_citizen_number=None, now=NOW,
+                     status=CardStatus.PRODUCED)
+    for write in (reg.reserve, reg.confirm):
+        with pytest.raises(ApplicationStateError) as exc:
+            write(serial=SERIAL_A, citizen_number=CITIZEN, sequence=2, terms=TERMS,
+                  sponsor_citizen_number=None, now=NOW)
+        assert exc.value.code == "APPLICATION_STATE" and "hand it over" in exc.value.message
+    row = reg.get(SERIAL_A)
+    assert (row.status, row.last_sequence, row.pending_sequence) == (CardStatus.PRODUCED, 1,
+                                                                     None)
+    assert reg.activate(SERIAL_A, NOW).status is CardStatus.ACTIVE  # the hand-over still works
+    reg.reserve(serial=SERIAL_A, citizen_number=CITIZEN, sequence=2, terms=TERMS,
+                sponsor_citizen_number=None, now=NOW)
+    assert reg.confirm(serial=SERIAL_A, citizen_number=CITIZEN, sequence=2, terms=TERMS,
+                       sponsor_citizen_number=None, now=NOW).last_sequence == 2
 
 
 def test_racing_reservations_leave_exactly_one(backend):
