@@ -16,6 +16,11 @@ from cardservice import errors
 
 logger = logging.getLogger(__name__)
 
+#: errors whose code's general message would misdescribe them: their own message
+_OWN_MESSAGE: dict[type[errors.CardServiceError], str] = {
+    errors.OtherSiteError: "error.other_site",  # FORBIDDEN, but not a matter of the role
+}
+
 LANGUAGES = ("zh-CN", "en")
 DEFAULT = "zh-CN"
 _DIR = Path(__file__).parent / "messages"
@@ -57,4 +62,5 @@ class Translator:
             return exc.field, self.field_message(exc.field, exc.reason, exc.message)
         if isinstance(exc, errors.PolicyError):
             return None, self(f"rule.{exc.rule}", default=exc.message)
-        return None, self(f"error.{exc.code}", default=exc.message)
+        key = _OWN_MESSAGE.get(type(exc), f"error.{exc.code}")
+        return None, self(key, default=exc.message)

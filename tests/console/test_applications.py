@@ -309,3 +309,17 @@ def test_an_unsettled_production_write_shows_in_the_api_and_the_console(clerks, 
                              headers=daemon.auth()).json()["unsettled_write"] is None
     assert 'id="unsettled-write"' not in operator.get(f"{APPS}/{app_id}").text
     assert 'id="unsettled"' not in as_clerk("certifier").get("/console/production").text
+
+
+def test_another_sites_application_is_not_audited_here(clerks, as_clerk):
+    """An application taken at site-b: this site's clerk is told it is audited there (the
+    role would allow it; the message does not blame the role)."""
+    from cardservice.api.routes.applications import applications
+    from cardservice.workflow.service import Actor
+    from tests.workflow.conftest import draft
+    from tests.workflow_fixtures import BOB
+
+    app = applications(clerks.runtime).submit(draft(BOB), Actor("clerk-b", "site-b"))
+    page = _decide(as_clerk("operator"), app.id, "audit", "approve")
+    assert "此申请由其他受理点受理，须在该受理点审核和发放卡片。" in page.text
+    assert _status(clerks, app.id) == "submitted"
