@@ -61,7 +61,8 @@ class ResignIn(_In):
     expires_on: date | None = None
     extend: bool = Field(default=False, description="also renew: a new expiry (else it stays)")
     evidence: EvidenceIn | None = Field(
-        default=None, description="new basis evidence (a move on basis 1 needs it)")
+        default=None, description="new basis evidence (a move on basis 1 needs it, and so does "
+        "a change to long-term or to another basis)")
     card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
 
 
@@ -69,6 +70,9 @@ class RenewIn(_In):
     permit_type: PermitType | None = None
     basis: int | None = Field(default=None, ge=1, le=5)
     expires_on: date | None = None
+    evidence: EvidenceIn | None = Field(
+        default=None, description="basis evidence: needed when the renewal makes the permit "
+        "long-term in the holder's own right or changes its basis")
     card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
 
 

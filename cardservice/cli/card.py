@@ -134,14 +134,18 @@ def card_resign(svc: Service, reader, residence, permit_type, basis, expires, ex
 @permit_type_opt
 @basis_opt
 @expires_opt
+@click.option("--evidence", "evidence", nargs=2, default=None, metavar="KIND REFERENCE",
+              help="Basis evidence for a change to long-term or to another basis, "
+                   "e.g. --evidence business_licence 91650000MA0000000X.")
 @serial_opt
 @yes_opt
 @json_opt
 @click.pass_obj
-def card_renew(svc: Service, reader, permit_type, basis, expires, card_serial, yes,
+def card_renew(svc: Service, reader, permit_type, basis, expires, evidence, card_serial, yes,
                as_json) -> None:
-    """Extend the expiry or change the permit type."""
-    request = _request(None, permit_type, basis, None, expires)
+    """Extend the expiry or change the permit type (a new long-term basis needs --evidence)."""
+    request = dataclasses.replace(_request(None, permit_type, basis, None, expires),
+                                  evidence=Evidence(*evidence) if evidence else None)
     _rewrite(svc, "renew", request, reader, card_serial, yes, as_json)
 
 

@@ -52,7 +52,8 @@ class Client:
 
     def renew(self, reader_id: str, *, idempotency_key: str | None = None,
               **fields: Any) -> models.Card:
-        """Renew; ``fields``: permit_type, basis, expires_on, card_serial."""
+        """Renew; ``fields``: permit_type, basis, expires_on, evidence ({kind, reference}:
+        needed for a change to long-term or to another basis), card_serial."""
         return self._run(_core.renew(reader_id, fields, idempotency_key))
 
     def revoke(self, card_serial: str, reason: str, *,

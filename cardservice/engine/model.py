@@ -34,7 +34,8 @@ class PermitRequest:
     expires_on: date | None = None
     #: a re-sign also renews (new expiry); without it a re-sign keeps the expiry
     extend: bool = False
-    #: new evidence for the long-term basis (a move on basis 1 needs it)
+    #: new evidence for the long-term basis (a move on basis 1 needs it, and so does a re-sign
+    #: or renewal to long-term in the holder's own right or to another basis)
     evidence: Evidence | None = None
 
 

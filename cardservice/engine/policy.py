@@ -14,6 +14,9 @@ whose ``rule`` is one of the stable names in :data:`RULES`.
 - A re-sign after a move (:func:`decide_resign_terms`) keeps the expiry; extending it is a
   renewal, combined with the re-sign only on an explicit ``extend``. A long-term permit on
   basis 1 (housing at the residence) moving needs new basis :class:`Evidence`.
+- A re-sign or renewal (:func:`decide_renew_terms`) that makes the permit long-term in the
+  holder's own right, or changes its basis, needs evidence as a first issue does
+  (:func:`check_rewrite_evidence`); keeping the same basis needs none.
 - A family member whose sponsor is no longer eligible may re-sign or renew as temporary.
 """
 
@@ -84,6 +87,17 @@ class Evidence:
 
     kind: str
     reference: str
+
+
+@dataclass(frozen=True)
+class Held:
+    """The permit a card holds before a re-sign or renewal: whether the new terms grant a
+    long-term standing that the evidence on file does not cover."""
+
+    permit_type: PermitType
+    basis: int | None
+    #: the permit is a family member's (derived from a sponsor's, no evidence of its own)
+    sponsored: bool = False
 
 
 @dataclass(frozen=True)
@@ -241,14 +255,78 @@ def decide_resign_terms(
     today: date,
     sponsor: Sponsor | None = None,
     applicant_citizen_number: str | None = None,
+    held: Held | None = None,
 ) -> PermitTerms:
     """The terms of a re-sign after a move; raises PolicyError.
 
     Without ``extend`` the expiry stays (a change to temporary caps it at six months from
     today; a family member's follows the sponsor's); a later requested expiry is
     ``resign_keeps_expiry``. With ``extend`` this is also a renewal (:func:`decide_terms`).
-    Long-term on basis 1 in the holder's own right needs new evidence for the new address.
+    Long-term on basis 1 in the holder's own right needs new evidence for the new address;
+    given the ``held`` permit, so does a new long-term standing (:func:`check_rewrite_evidence`).
     """
+    terms = _resign_terms(permit_type=permit_type, basis=basis,
+                          requested_expires_on=requested_expires_on,
+                          current_expires_on=current_expires_on, extend=extend,
+                          evidence=evidence, today=today, sponsor=sponsor,
+                          applicant_citizen_number=applicant_citizen_number)
+    check_rewrite_evidence(terms, held, evidence, what="a re-sign")
+    return terms
+
+
+def decide_renew_terms(
+    *,
+    permit_type: PermitType,
+    basis: int | None,
+    requested_expires_on: date | None,
+    held: Held | None,
+    evidence: Evidence | None,
+    today: date,
+    sponsor: Sponsor | None = None,
+    applicant_citizen_number: str | None = None,
+) -> PermitTerms:
+    """The terms of a renewal (:func:`decide_terms`); a new long-term standing against the
+    ``held`` permit needs evidence (:func:`check_rewrite_evidence`)."""
+    terms = decide_terms(permit_type=permit_type, basis=basis,
+                         requested_expires_on=requested_expires_on, today=today,
+                         sponsor=sponsor, applicant_citizen_number=applicant_citizen_number)
+    check_rewrite_evidence(terms, held, evidence, what="a renewal")
+    return terms
+
+
+def check_rewrite_evidence(terms: PermitTerms, held: Held | None, evidence: Evidence | None,
+                           *, what: str) -> None:
+    """Rule ``basis_evidence_required`` for a re-sign or renewal: without it a temporary holder
+    could be rewritten long-term (and sponsor family) with nothing on file. Applies when the
+    new ``terms`` are long-term in the holder's own right and the ``held`` permit was
+    temporary, a family member's, or on another basis; ``None`` (held unknown) checks nothing."""
+    if (held is None or terms.permit_type is not PermitType.LONG_TERM
+            or terms.sponsor_citizen_number is not None):
+        return
+    held_type = _permit_type(held.permit_type)
+    if held_type is PermitType.TEMPORARY:
+        why = f"{what} from temporary to long-term"
+    elif held.sponsored:
+        why = f"{what} from a family member's permit to one in the holder's own right"
+    elif held.basis != terms.basis:
+        why = f"{what} changing the long-term basis from {held.basis}"
+    else:
+        return
+    check_evidence(terms.basis, evidence, why=why)
+
+
+def _resign_terms(
+    *,
+    permit_type: PermitType,
+    basis: int | None,
+    requested_expires_on: date | None,
+    current_expires_on: date,
+    extend: bool,
+    evidence: Evidence | None,
+    today: date,
+    sponsor: Sponsor | None,
+    applicant_citizen_number: str | None,
+) -> PermitTerms:
     permit_type = _permit_type(permit_type)
     if permit_type is PermitType.LONG_TERM and sponsor is None and basis == 1:
         check_evidence(basis, evidence, why="a move with a long-term permit on basis 1")

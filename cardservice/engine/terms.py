@@ -15,14 +15,16 @@ from card_layout.record import PermitType, ResidenceRecord
 from cardservice import errors
 from cardservice.engine.model import CardView, PermitRequest, field_error
 from cardservice.engine.policy import (
+    Held,
     PermitTerms,
     Sponsor,
+    decide_renew_terms,
     decide_resign_terms,
     decide_terms,
     sponsor_eligible,
 )
 from cardservice.engine.report import Status, VerificationReport
-from cardservice.store.registry import Registry
+from cardservice.store.registry import CardStatus, Registry
 
 
 class TermsRules:
@@ -55,22 +57,27 @@ class TermsRules:
                     applicant: str) -> PermitTerms:
         """Re-sign or renewal terms. A family member keeps the sponsor only while staying
         long-term without naming an own basis; as temporary (or on an own basis) the sponsor
-        is dropped, so a holder whose sponsor lost eligibility is not locked out."""
+        is dropped, so a holder whose sponsor lost eligibility is not locked out. A new
+        long-term standing in the holder's own right (from temporary, from a family member's
+        permit, or on another basis) needs ``request.evidence`` as a first issue does."""
         merged = _merge(request, current)
         family = (current.sponsor_citizen_number is not None and request.basis is None
                   and merged.permit_type is PermitType.LONG_TERM)
         sponsor = self.sponsor(current.sponsor_citizen_number) if family else None
         if family:
             merged = dataclasses.replace(merged, basis=None)
+        held = Held(current.permit_type, current.basis,
+                    sponsored=current.sponsor_citizen_number is not None)
         if operation == "renew":
-            return decide_terms(permit_type=merged.permit_type, basis=merged.basis,
-                                requested_expires_on=request.expires_on, today=self.today(),
-                                sponsor=sponsor, applicant_citizen_number=applicant)
+            return decide_renew_terms(permit_type=merged.permit_type, basis=merged.basis,
+                                      requested_expires_on=request.expires_on, held=held,
+                                      evidence=request.evidence, today=self.today(),
+                                      sponsor=sponsor, applicant_citizen_number=applicant)
         return decide_resign_terms(
             permit_type=merged.permit_type, basis=merged.basis,
             requested_expires_on=request.expires_on, current_expires_on=current.expires_on,
             extend=request.extend, evidence=request.evidence, today=self.today(),
-            sponsor=sponsor, applicant_citizen_number=applicant)
+            sponsor=sponsor, applicant_citizen_number=applicant, held=held)
 
     def sponsor(self, citizen_number: str) -> Sponsor:
         """The sponsor's registry row, looked up by the number in stored form only after it
@@ -103,7 +110,8 @@ class TermsRules:
 
 
 def writable_record(view: CardView) -> ResidenceRecord:
-    """The current record of a card that may be re-signed or renewed, or the reason why not."""
+    """The current record of a card that may be re-signed or renewed, or the reason why not
+    (a produced card not handed over yet: APPLICATION_STATE)."""
     report = view.report
     if view.registry_error and view.registry_error["code"] == "REGISTRY_UNAVAILABLE":
         raise errors.RegistryUnavailableError(view.registry_error["message"])
@@ -113,6 +121,11 @@ def writable_record(view: CardView) -> ResidenceRecord:
         raise errors.CardRevokedError(
             f"card {view.serial.hex()} is {view.registry.status.value} in the registry"
         )
+    if view.registry is not None and view.registry.status is CardStatus.PRODUCED:
+        # the hand-over activates it: a write now would make it active without the holder
+        raise errors.ApplicationStateError(
+            f"card {view.serial.hex()} was produced for an application and is not handed over "
+            "yet; hand it over first")
     if report.status not in (Status.VALID, Status.EXPIRED) or report.record is None:
         failed = [c for c in report.checks if c.result.value == "failed"]
         why = ", ".join(f"{c.check.value}: {c.reason}" for c in failed) or report.status.value

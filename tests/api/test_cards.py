@@ -55,7 +55,8 @@ def test_resign_changes_residence_and_sequence(daemon):
 def test_renew_to_long_term(daemon):
     daemon.issue()
     r = daemon.client.post(daemon.url(action="renew"), headers=daemon.auth(),
-                           json={"permit_type": "long_term", "basis": 2, "card_serial": SERIAL_A})
+                           json={"permit_type": "long_term", "basis": 2, "card_serial": SERIAL_A,
+                                 "evidence": {"kind": "labour_contract", "reference": "L-1"}})
     assert r.status_code == 200, r.text
     res = r.json()["residence"]
     assert res["permit_type"] == "long_term" and res["basis"] == 2

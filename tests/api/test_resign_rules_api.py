@@ -1,5 +1,5 @@
-"""The corrected re-sign over HTTP (expiry kept, ``extend``, ``evidence``) and
-CARDSERVICE_REQUIRE_APPLICATIONS refusing a direct issue."""
+"""The corrected re-sign over HTTP (expiry kept, ``extend``, ``evidence``), a renewal to
+long-term needing its evidence, and CARDSERVICE_REQUIRE_APPLICATIONS refusing a direct issue."""
 
 from __future__ import annotations
 
@@ -30,6 +30,25 @@ def test_resign_keeps_expiry_extend_and_evidence(daemon: Daemon) -> None:
     daemon.clock.advance(days=10)
     r = daemon.client.post(url, json={**body, "extend": True}, headers=daemon.auth())
     assert r.status_code == 200 and r.json()["residence"]["expires_on"] > expiry
+
+
+def test_renew_to_long_term_needs_evidence_kept_in_the_audit(daemon: Daemon) -> None:
+    daemon.issue()  # temporary
+    url = daemon.url(action="renew")
+    body = {"permit_type": "long_term", "basis": 3, "card_serial": SERIAL_A}
+    r = daemon.client.post(url, json=body, headers=daemon.auth())
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert (error["code"], error["rule"]) == ("POLICY_VIOLATION", "basis_evidence_required")
+    licence = {"kind": "business_licence", "reference": "91650000MA0000000X"}
+    r = daemon.client.post(url, json={**body, "evidence": licence}, headers=daemon.auth())
+    assert r.status_code == 200, r.text
+    assert (r.json()["residence"]["permit_type"], r.json()["residence"]["basis"]) == (
+        "long_term", 3)
+    rows = daemon.client.get("/v1/audit", headers=daemon.auth("admin")).json()
+    intent = next(e for e in rows if e["kind"] == "intent" and e["operation"] == "renew"
+                  and e["outcome"] is None)
+    assert intent["detail"]["evidence"] == licence
 
 
 def test_direct_issue_refused_when_applications_are_required(home, backend) -> None:

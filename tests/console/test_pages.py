@@ -89,6 +89,10 @@ def test_renew_in_english(clerks, as_clerk):
             "permit_type": "long_term", "basis": "1"}
     confirm = form_post(client, f"{CARD}/renew", data)
     assert "long-term" in confirm.text and "Write to the card" in confirm.text
+    # temporary -> long-term needs basis evidence, which this form does not take
+    refused = form_post(client, f"{CARD}/renew/confirm", data)
+    assert refused.status_code == 422 and "needs evidence (kind and number)" in refused.text
+    data = {**data, "permit_type": "temporary", "basis": ""}
     done = form_post(client, f"{CARD}/renew/confirm", data)
     assert done.status_code == 200 and "is renewed" in done.text
 

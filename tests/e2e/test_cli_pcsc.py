@@ -45,7 +45,8 @@ def test_counter_workflow(cli, vpcd_card):
     assert moved["residence"]["sequence"] == 2
     assert moved["residence"]["current_residence"] == "博乐市幸福路9号"
     renewed = json.loads(cli("card", "renew", "--reader", reader, "--permit-type", "long_term",
-                             "--basis", "2", "--json").stdout)
+                             "--basis", "2", "--evidence", "labour_contract", "L-1",
+                             "--json").stdout)
     assert (renewed["residence"]["permit_type"], renewed["residence"]["basis"]) == ("long_term", 2)
     assert "chain intact" in cli("audit", "verify").stdout
     serial = renewed["card_serial"]

@@ -10,6 +10,7 @@ from card_layout.files import Fid
 from card_layout.record import PermitType
 from cardservice import errors
 from cardservice.engine.operations import PermitRequest
+from cardservice.engine.policy import Evidence
 from cardservice.engine.verify import Status
 from simulator.inprocess import InProcessConnection
 
@@ -46,7 +47,8 @@ def test_issue_read_resign_read_renew(engine, conn, clock):
     assert moved.report.current_slot == Fid.RES_B
     assert moved.report.identity == issued.report.identity
 
-    renewed = engine.renew(conn, PermitRequest(permit_type=PermitType.LONG_TERM, basis=2))
+    renewed = engine.renew(conn, PermitRequest(permit_type=PermitType.LONG_TERM, basis=2,
+                                               evidence=Evidence("labour_contract", "L-1")))
     r3 = renewed.report.record
     assert (r3.sequence, r3.permit_type, r3.basis, r3.expires_on) == (
         3, PermitType.LONG_TERM, 2, date(2028, 12, 28))

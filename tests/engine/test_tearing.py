@@ -14,6 +14,7 @@ import pytest
 from card_layout.record import PermitType
 from cardservice import errors
 from cardservice.engine.operations import Engine, PermitRequest
+from cardservice.engine.policy import Evidence
 from cardservice.engine.verify import Status
 from cardservice.pki.keys import load_keys
 from cardservice.store.audit import AuditLog
@@ -134,7 +135,8 @@ def _resign(engine, conn):
 
 
 def _renew(engine, conn):
-    engine.renew(conn, PermitRequest(permit_type=PermitType.LONG_TERM, basis=3))
+    engine.renew(conn, PermitRequest(permit_type=PermitType.LONG_TERM, basis=3,
+                                     evidence=Evidence("business_licence", "B-1")))
 
 
 @pytest.mark.parametrize("name,setup,op,old,new", [

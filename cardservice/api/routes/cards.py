@@ -124,8 +124,9 @@ async def resign(rid: str, body: ResignIn, request: Request, runtime: RuntimeDep
              responses=WRITE_RESPONSES)
 async def renew(rid: str, body: RenewIn, request: Request, runtime: RuntimeDep,
                 client: OperatorClient) -> Any:
+    evidence = Evidence(body.evidence.kind, body.evidence.reference) if body.evidence else None
     permit = PermitRequest(permit_type=body.permit_type, basis=body.basis,
-                           expires_on=body.expires_on)
+                           expires_on=body.expires_on, evidence=evidence)
 
     return await _write_card(request, runtime, client, rid, "renew", lambda conn: (
         runtime.engine.renew(conn, permit, actor=client.name,
