@@ -358,6 +358,11 @@ class ApplicationStateError(CardServiceError):
     code = "APPLICATION_STATE"
 
 
+class NotHandedOverError(ApplicationStateError):
+    """A re-sign or renewal of a card produced for an application that is not handed over yet
+    (only the hand-over makes it active)."""
+
+
 class ApplicationOpenError(CardServiceError):
     """The citizen already has an open application."""
 

@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 #: errors whose code's general message would misdescribe them: their own message
 _OWN_MESSAGE: dict[type[errors.CardServiceError], str] = {
     errors.OtherSiteError: "error.other_site",  # FORBIDDEN, but not a matter of the role
+    errors.NotHandedOverError: "error.not_handed_over",  # a card's state, not an application's
 }
 
 LANGUAGES = ("zh-CN", "en")

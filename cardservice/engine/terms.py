@@ -123,7 +123,7 @@ def writable_record(view: CardView) -> ResidenceRecord:
         )
     if view.registry is not None and view.registry.status is CardStatus.PRODUCED:
         # the hand-over activates it: a write now would make it active without the holder
-        raise errors.ApplicationStateError(
+        raise errors.NotHandedOverError(
             f"card {view.serial.hex()} was produced for an application and is not handed over "
             "yet; hand it over first")
     if report.status not in (Status.VALID, Status.EXPIRED) or report.record is None:

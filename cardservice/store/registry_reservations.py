@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from cardservice.errors import ApplicationStateError, CardRevokedError
+from cardservice.errors import CardRevokedError, NotHandedOverError
 from cardservice.store import db
 from cardservice.store.database import Database
 from cardservice.store.registry_rows import (
@@ -183,7 +183,7 @@ def _not_writable(row: CardRow) -> Exception:
     """Why a write may not reserve or confirm ``row``: produced and not handed over yet
     (APPLICATION_STATE), or out of service (CARD_REVOKED)."""
     if row.status is CardStatus.PRODUCED:
-        return ApplicationStateError(
+        return NotHandedOverError(
             f"card {row.serial} was produced for an application and is not handed over yet; "
             "hand it over first", serial=row.serial)
     return CardRevokedError(f"card {row.serial} is {row.status.value}", serial=row.serial)
