@@ -51,14 +51,33 @@ class PgCluster:
         return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=120)
 
     def init(self) -> None:
+        self._make_dirs()
+        self._run("initdb", "-D", str(self.data), "-U", PG_USER, "-A", "trust", "-E", "UTF8",
+                  "--locale=C.UTF-8", "--no-sync")
+        self.start()
+
+    def _make_dirs(self) -> None:
         self.socket_dir.mkdir()
         if self.as_root:
             info = pwd.getpwnam(PG_USER)
             for path in (self.root, self.socket_dir):
                 os.chown(path, info.pw_uid, info.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-U", PG_USER, "-A", "trust", "-E", "UTF8",
-                  "--locale=C.UTF-8", "--no-sync")
-        self.start()
+
+    def standby(self) -> PgCluster:
+        """A hot standby of this running server (streaming replication, read-only: what a site
+        pointed at the standby sees), in a temp dir and on a private socket of its own.
+        ``destroy()`` it before this one."""
+        replica = PgCluster(durable=self.durable)
+        try:
+            replica._make_dirs()
+            self._run("pg_basebackup", "-D", str(replica.data), "-R", "-X", "stream", "-c",
+                      "fast", "--no-sync", "-h", str(self.socket_dir), "-p", str(PORT),
+                      "-U", PG_USER)
+            replica.start()
+        except BaseException:
+            replica.destroy()
+            raise
+        return replica
 
     def start(self) -> None:
         opts = f"-k {self.socket_dir} -c listen_addresses='' -p {PORT} -c max_connections=200"

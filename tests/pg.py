@@ -22,7 +22,7 @@ from cardservice.store import migrations
 from cardservice.store.database import Database, PostgresDatabase, SqliteDatabase
 from cardservice.store.stores import Stores, load_components
 
-__all__ = ["Backend", "PgCluster", "backend", "pg_cluster", "upgrade_all"]
+__all__ = ["Backend", "PgCluster", "backend", "pg_cluster", "read_only", "upgrade_all"]
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
@@ -38,6 +38,21 @@ def upgrade_all(db: Database) -> None:
     """Create every registered component's schema, as `cardservice db upgrade` does."""
     for name, component in sorted(load_components().items()):
         migrations.upgrade(db, component)
+
+
+def read_only(cluster: PgCluster, url: str, on: bool = True) -> None:
+    """Fence the database at ``url`` read-only (or lift it) and cut its connections, as a
+    failover does: a pool notices the cut ones, and its new connections get the new setting
+    (writes then fail with SQLSTATE 25006, as on a standby)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    name = conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(cluster.url(), autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = '
+                      f'{"on" if on else "off"}')
+        admin.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                      "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
 
 
 class Backend:

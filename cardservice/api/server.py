@@ -1,8 +1,16 @@
 """Run the daemon on uvicorn: loopback TCP (``--allow-remote`` for anything else) or a Unix
-socket that only its owner can reach (mode 0600 in a folder of mode 0700)."""
+socket that only its owner can reach (mode 0600 in a folder of mode 0700).
+
+The socket's path is refused (``VALIDATION_ERROR``, field ``uds``) when its folder is open to
+other users or theirs (``not_private``), when something else than a socket is there, a symlink
+included (``exists``), when a server answers on the socket there (``in_use``), or when the path
+is too long for a Unix socket (``too_long``). A socket file nobody answers on is a stale one of
+an earlier run and is replaced. The daemon removes its socket file when it stops (a file put in
+its place by someone else is left alone)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -19,6 +27,10 @@ from cardservice.config import Settings
 logger = logging.getLogger(__name__)
 
 GRACEFUL_SHUTDOWN_S = 5
+#: how long a server on an existing socket file has to accept before the file counts as stale
+PROBE_TIMEOUT_S = 1.0
+#: the longest path a Unix socket address holds (sun_path, with its terminating NUL)
+MAX_SOCKET_PATH = 107
 
 
 def private_folder(folder: Path) -> None:
@@ -35,20 +47,76 @@ def private_folder(folder: Path) -> None:
 
 def bind_unix_socket(path: Path) -> socket.socket:
     """A listening Unix socket at ``path``: owner-only (0600) in a private folder."""
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        raise errors.ValidationError(
+            "uds", f"{path} is longer than {MAX_SOCKET_PATH} bytes, too long for a Unix socket",
+            "too_long")
     private_folder(path.parent)
     if path.exists() or path.is_symlink():
         if not stat.S_ISSOCK(path.lstat().st_mode):
             raise errors.ValidationError("uds", f"{path} exists and is not a socket", "exists")
+        if _answers(path):
+            raise errors.ValidationError(
+                "uds", f"{path} is in use: a server answers on it (another daemon?)", "in_use")
         path.unlink()  # a stale socket of an earlier run
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old_umask = os.umask(0o177)
     try:
-        sock.bind(str(path))
-    finally:
-        os.umask(old_umask)
-    os.chmod(path, 0o600)
-    sock.listen(128)
+        old_umask = os.umask(0o177)
+        try:
+            sock.bind(str(path))
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o600)
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
     return sock
+
+
+def _answers(path: Path) -> bool:
+    """Whether a server accepts connections on the socket file ``path``: a file left by a server
+    that is gone refuses them. No answer in time (a full backlog) counts as a server there."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(PROBE_TIMEOUT_S)
+    try:
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        return False
+    except OSError:
+        return True
+    finally:
+        probe.close()
+    return True
+
+
+def file_identity(path: Path) -> tuple[int, int]:
+    """(device, inode) of the file at ``path`` itself (not a symlink's target)."""
+    info = path.lstat()
+    return info.st_dev, info.st_ino
+
+
+def remove_socket_file(path: Path, identity: tuple[int, int]) -> None:
+    """Delete ``path`` if it is still the socket file ``identity`` (:func:`file_identity`), not
+    a file put in its place since."""
+    with contextlib.suppress(FileNotFoundError):
+        if file_identity(path) == identity:
+            path.unlink()
+
+
+class _UnixSocketServer(uvicorn.Server):
+    """Removes its socket file first thing when it shuts down: while it still listens the file
+    is surely its own (a second daemon is refused, ``in_use``), and uvicorn re-raises the
+    signal that stopped it after the shutdown (SIGTERM then ends the process before any
+    ``finally`` of the caller runs)."""
+
+    def __init__(self, config: uvicorn.Config, path: Path, identity: tuple[int, int]) -> None:
+        super().__init__(config)
+        self._path, self._identity = path, identity
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        remove_socket_file(self._path, self._identity)
+        await super().shutdown(sockets=sockets)
 
 
 def serve(settings: Settings) -> None:
@@ -60,15 +128,15 @@ def serve(settings: Settings) -> None:
                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
                             http=guarded_protocol(limits),
                             ws_max_size=settings.max_body_bytes)
-    server = uvicorn.Server(config)
     if settings.uds is None:
         logger.info("listening on http://%s:%d", settings.host, settings.port)
-        server.run()
+        uvicorn.Server(config).run()
         return
     sock = bind_unix_socket(settings.uds)
+    identity = file_identity(settings.uds)
     logger.info("listening on unix socket %s", settings.uds)
     try:
-        server.run(sockets=[sock])
-    finally:
+        _UnixSocketServer(config, settings.uds, identity).run(sockets=[sock])
+    finally:  # a start-up that failed: not shut down, the file is still there
+        remove_socket_file(settings.uds, identity)
         sock.close()
-        settings.uds.unlink(missing_ok=True)

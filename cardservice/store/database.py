@@ -14,7 +14,9 @@ A store (registry, audit log, tokens, idempotency, and any module's own tables) 
   process (psycopg 3 + psycopg_pool), shared by every component. Each checkout is checked (a
   poll of the idle socket; a round trip only if the server said something, e.g. that it shut
   down), so a database that went away and came back is used again without a restart. A
-  database that cannot be reached raises :class:`RegistryUnavailableError` (``REGISTRY_UNAVAILABLE``, retriable).
+  database that cannot be reached raises :class:`RegistryUnavailableError`
+  (``REGISTRY_UNAVAILABLE``, retriable), and so does one that takes no writes (a standby, or a
+  primary fenced read-only in a failover): a write is refused before any card APDU.
 
 Integrity errors of either backend are :attr:`Database.IntegrityError` (a tuple for ``except``);
 :func:`constraint_name` tells which constraint or index refused the row.
@@ -44,6 +46,10 @@ POSTGRESQL = "postgresql"
 CONNECT_TIMEOUT = 2.0
 #: results :meth:`SqliteDatabase.cached` keeps before it drops them all and starts again
 MEMO_SIZE = 4096
+#: PostgreSQL's read_only_sql_transaction: the server takes no writes (a standby, or a primary
+#: fenced read-only during a failover)
+READ_ONLY_SQLSTATE = "25006"
+READ_ONLY_MESSAGE = "the registry database is read-only (failover?)"
 
 T = TypeVar("T")
 
@@ -182,19 +188,28 @@ class _PgTx:
             raise _unavailable(exc) from exc
 
     def executemany(self, sql: str, rows: Any) -> None:
-        with self.conn.cursor() as cur:
-            cur.executemany(pg_sql(sql), rows)
+        try:
+            with self.conn.cursor() as cur:
+                cur.executemany(pg_sql(sql), rows)
+        except _pg_unavailable() as exc:
+            raise _unavailable(exc) from exc
 
 
 def _pg_unavailable() -> tuple[type[BaseException], ...]:
+    """The psycopg errors that mean "not now, try again": the server cannot be reached (its
+    shutdown and start-up refusals, 57P01-57P03, are OperationalError too), or it takes no
+    writes (25006, an InternalError to psycopg: a standby, a primary fenced read-only)."""
     import psycopg
     import psycopg_pool
 
-    return (psycopg.OperationalError, psycopg_pool.PoolTimeout, psycopg.InterfaceError)
+    return (psycopg.OperationalError, psycopg_pool.PoolTimeout, psycopg.InterfaceError,
+            psycopg.errors.ReadOnlySqlTransaction)
 
 
 def _unavailable(exc: BaseException) -> RegistryUnavailableError:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if getattr(exc, "sqlstate", None) == READ_ONLY_SQLSTATE:
+        return RegistryUnavailableError(f"{READ_ONLY_MESSAGE}: {text}")
     return RegistryUnavailableError(f"the registry database is unreachable: {text}")
 
 
@@ -236,6 +251,14 @@ class PostgresDatabase(Database):
                 yield _PgTx(conn)
         except _pg_unavailable() as exc:
             raise _unavailable(exc) from exc
+
+    def ping(self) -> None:
+        """Raise RegistryUnavailableError if the server cannot be reached, or takes no writes
+        now (every write would be refused: /v1/health says so, not only the first write)."""
+        with self.connection() as tx:
+            read_only = tx.execute("SHOW transaction_read_only").fetchone()[0]
+        if read_only == "on":
+            raise RegistryUnavailableError(READ_ONLY_MESSAGE)
 
     def close(self) -> None:
         self.pool.close()
