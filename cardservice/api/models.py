@@ -43,15 +43,18 @@ CARD_SERIAL_DESCRIPTION = ("the serial of the card as the client read it (GET ..
                            "409 CARD_CHANGED if another card is in the reader, nothing written")
 
 
-class IssueIn(_In):
-    identity: IdentityIn
-    residence: ResidenceIn
-    card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
-
-
 class EvidenceIn(_In):
     kind: str = Field(description="e.g. lease_contract, property_certificate, labour_contract")
     reference: str = Field(min_length=1, max_length=100, description="e.g. the contract number")
+
+
+class IssueIn(_In):
+    identity: IdentityIn
+    residence: ResidenceIn
+    evidence: EvidenceIn | None = Field(
+        default=None, description="basis evidence: needed for a long-term permit in the "
+        "holder's own right (not a family member's), as for an application")
+    card_serial: str = Field(pattern=SERIAL_PATTERN, description=CARD_SERIAL_DESCRIPTION)
 
 
 class ResignIn(_In):

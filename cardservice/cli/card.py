@@ -70,6 +70,9 @@ def card_read(svc: Service, reader: str | None, photo_out: Path | None, as_json:
 @basis_opt
 @click.option("--sponsor", help="Citizen number of the family-member sponsor.")
 @expires_opt
+@click.option("--evidence", "evidence", nargs=2, default=None, metavar="KIND REFERENCE",
+              help="Basis evidence for a long-term permit in the holder's own right, "
+                   "e.g. --evidence lease_contract HT-2026-0042.")
 @click.option("--photo", "photo_in", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The holder's photo: a JPEG of at most 4096 bytes.")
 @serial_opt
@@ -78,8 +81,8 @@ def card_read(svc: Service, reader: str | None, photo_out: Path | None, as_json:
 @click.pass_obj
 def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
                household_address, residence, permit_type, basis, sponsor, expires,
-               photo_in, card_serial, yes, as_json) -> None:
-    """Personalize a blank card."""
+               evidence, photo_in, card_serial, yes, as_json) -> None:
+    """Personalize a blank card (long-term in the holder's own right needs --evidence)."""
     photo = _read_photo(photo_in)
     try:
         identity = Identity.create(name=name, gender=gender, nationality=nationality,
@@ -88,7 +91,8 @@ def card_issue(svc: Service, reader, name, gender, nationality, citizen_number,
                                    today=svc.engine.today())
     except FieldError as exc:
         raise errors.ValidationError(exc.field, exc.message, exc.reason) from exc
-    request = _request(residence, permit_type, basis, sponsor, expires)
+    request = dataclasses.replace(_request(residence, permit_type, basis, sponsor, expires),
+                                  evidence=Evidence(*evidence) if evidence else None)
     with svc.connect(reader) as conn:
         serial = confirm_card(svc, conn, card_serial, yes)
         view = svc.engine.issue(conn, identity, request, actor="cli", expected_serial=serial,

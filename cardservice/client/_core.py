@@ -82,9 +82,10 @@ def read_card(reader_id: str) -> Call:
 
 
 def issue(reader_id: str, identity: dict[str, Any], residence: dict[str, Any],
-          card_serial: str | None, key: str | None) -> Call:
+          card_serial: str | None, key: str | None,
+          evidence: dict[str, Any] | None = None) -> Call:
     body = {"identity": _clean(identity), "residence": _clean(residence),
-            **_clean({"card_serial": card_serial})}
+            **_clean({"evidence": evidence, "card_serial": card_serial})}
     return _write(f"/v1/readers/{reader_id}/card/issue", _CARD, body, key)
 
 

@@ -36,9 +36,10 @@ class AsyncClient:
 
     async def issue(self, reader_id: str, identity: dict[str, Any], residence: dict[str, Any],
                     *, card_serial: str | None = None,
-                    idempotency_key: str | None = None) -> models.Card:
+                    idempotency_key: str | None = None,
+                    evidence: dict[str, Any] | None = None) -> models.Card:
         return await self._run(_core.issue(reader_id, identity, residence, card_serial,
-                                           idempotency_key))
+                                           idempotency_key, evidence))
 
     async def resign(self, reader_id: str, current_residence: str, *,
                      idempotency_key: str | None = None, **fields: Any) -> models.Card:

@@ -39,10 +39,12 @@ class Client:
         return self._run(_core.read_card(reader_id))
 
     def issue(self, reader_id: str, identity: dict[str, Any], residence: dict[str, Any], *,
-              card_serial: str | None = None, idempotency_key: str | None = None) -> models.Card:
-        """Personalize the blank card ``card_serial`` (its serial as read) in the reader."""
+              card_serial: str | None = None, idempotency_key: str | None = None,
+              evidence: dict[str, Any] | None = None) -> models.Card:
+        """Personalize the blank card ``card_serial`` (its serial as read) in the reader;
+        ``evidence`` ({kind, reference}): needed for long-term in the holder's own right."""
         return self._run(_core.issue(reader_id, identity, residence, card_serial,
-                                     idempotency_key))
+                                     idempotency_key, evidence))
 
     def resign(self, reader_id: str, current_residence: str, *, idempotency_key: str | None = None,
                **fields: Any) -> models.Card:

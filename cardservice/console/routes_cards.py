@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from cardservice import errors
 from cardservice.console.web import PREFIX, clerk_of, console_of, render
+from cardservice.engine.model import CardView
 from cardservice.engine.views import audit_dict, card_dict
 from cardservice.face import LayoutError
 from cardservice.roles import Role
@@ -25,9 +26,13 @@ HISTORY_LIMIT = 50
 _FACE_LOCKS: dict[str, asyncio.Lock] = {}
 
 
-async def read_card(request: Request, rid: str) -> dict[str, Any]:
+async def read_view(request: Request, rid: str) -> CardView:
     runtime = console_of(request).runtime
-    return card_dict(await runtime.on_card(rid, "read", runtime.engine.read, write=False))
+    return await runtime.on_card(rid, "read", runtime.engine.read, write=False)
+
+
+async def read_card(request: Request, rid: str) -> dict[str, Any]:
+    return card_dict(await read_view(request, rid))
 
 
 async def card_history(request: Request, serial: str) -> list[dict[str, Any]]:

@@ -1,6 +1,8 @@
 """Re-sign after a move, renew and revoke: a form, a confirmation that shows old -> new, and the
 result with the card's new verdict. Field and rule errors come from the same validation and the
-same error codes as the API's, described in the clerk's language."""
+same error codes as the API's, described in the clerk's language; the confirmation is decided by
+the same terms rules as the write (basis evidence included), so what it shows is what is written
+and a write that would be refused is refused before it."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from cardservice import errors
 from cardservice.api.models import RenewIn, ResignIn, RevokeIn
 from cardservice.api.routes.cards import _checked
 from cardservice.console.accounts import Clerk
-from cardservice.console.routes_cards import read_card
+from cardservice.console.routes_cards import read_card, read_view
 from cardservice.console.web import (
     PREFIX,
     clerk_of,
@@ -27,8 +29,10 @@ from cardservice.console.web import (
     render,
     translator,
 )
+from cardservice.engine.model import CardView
 from cardservice.engine.operations import PermitRequest
-from cardservice.engine.policy import decide_terms
+from cardservice.engine.policy import Evidence
+from cardservice.engine.terms import TermsRules, writable_record
 from cardservice.engine.views import card_dict, registry_dict
 from cardservice.roles import Role
 
@@ -37,21 +41,28 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 MODELS: dict[str, type[pydantic.BaseModel]] = {"resign": ResignIn, "renew": RenewIn}
-FIELDS = {"resign": ("current_residence", "permit_type", "basis", "expires_on", "card_serial"),
-          "renew": ("permit_type", "basis", "expires_on", "card_serial")}
+EVIDENCE = ("evidence_kind", "evidence_reference")
+FIELDS = {"resign": ("current_residence", "permit_type", "basis", "expires_on", "card_serial",
+                     *EVIDENCE),
+          "renew": ("permit_type", "basis", "expires_on", "card_serial", *EVIDENCE)}
 
 
 def parse_permit(operation: str, form: dict[str, str]) -> pydantic.BaseModel:
     """The API's request model from the form (blank -> not given); ValidationError names the
     first bad field like the API does."""
-    data = {k: form[k].strip() for k in FIELDS[operation] if form.get(k, "").strip()}
+    data = {k: form[k].strip() for k in FIELDS[operation]
+            if k not in EVIDENCE and form.get(k, "").strip()}
     if operation == "resign":  # required: blank is the engine's "empty", not "missing"
         data["current_residence"] = form.get("current_residence", "")
+    evidence = _evidence(form)
+    if evidence is not None:
+        data["evidence"] = evidence
     try:
         body = MODELS[operation].model_validate(data)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
+        field = field.replace(".", "_") if field.startswith("evidence.") else field  # the input
         raise errors.ValidationError(field, first["msg"], first["type"]) from None
     if operation == "resign":
         try:
@@ -62,38 +73,54 @@ def parse_permit(operation: str, form: dict[str, str]) -> pydantic.BaseModel:
     return body
 
 
+def _evidence(form: dict[str, str]) -> dict[str, str] | None:
+    """The evidence of the form (none: both blank); half of it names the blank field."""
+    kind, reference = (form.get(k, "").strip() for k in EVIDENCE)
+    if not kind and not reference:
+        return None
+    if not kind:
+        raise errors.ValidationError("evidence_kind", "choose the kind of evidence", "choice")
+    if not reference:
+        raise errors.ValidationError("evidence_reference", "is required", "empty")
+    return {"kind": kind, "reference": reference}
+
+
 def _permit(body: pydantic.BaseModel) -> PermitRequest:
+    evidence = getattr(body, "evidence", None)
     return PermitRequest(current_residence=getattr(body, "current_residence", None),
                          permit_type=body.permit_type, basis=body.basis,
-                         expires_on=body.expires_on)
+                         expires_on=body.expires_on, extend=getattr(body, "extend", False),
+                         evidence=Evidence(evidence.kind, evidence.reference)
+                         if evidence else None)
 
 
-def preview(request: Request, card: dict[str, Any], body: pydantic.BaseModel) -> dict[str, Any]:
-    """The record the write will produce (the engine decides again when it writes)."""
-    old = card["residence"]
-    if old is None:
-        raise errors.NotPersonalizedError("the card is blank; issue it first")
-    if body.card_serial and body.card_serial.lower() != card["card_serial"]:
+async def preview(request: Request, operation: str, view: CardView,
+                  body: pydantic.BaseModel) -> dict[str, Any]:
+    """The record the write will produce, decided by the write's own terms rules (the engine
+    decides again when it writes); a write the rules refuse is refused here."""
+    card = card_dict(view)
+    if card["residence"] is not None and body.card_serial \
+            and body.card_serial.lower() != card["card_serial"]:
         raise errors.CardChangedError("another card is in the reader now")
-    new = dict(old, current_residence=getattr(body, "current_residence", None)
-               or old["current_residence"], sequence=old["sequence"] + 1)
-    permit_type = body.permit_type.value if body.permit_type else old["permit_type"]
-    basis = body.basis if body.basis is not None or permit_type != old["permit_type"] \
-        else old["basis"]
-    new.update(permit_type=permit_type, basis=basis)
+    current = writable_record(view)
     engine = console_of(request).runtime.engine
-    new["issuing_authority"] = engine.keys.authority_name  # this site signs
-    if old["sponsor_citizen_number"] is None:  # a family permit follows its sponsor's
-        terms = decide_terms(permit_type=permit_type, basis=basis,
-                             requested_expires_on=body.expires_on, today=engine.today())
-        new.update(issued_on=terms.issued_on.isoformat(),
-                   expires_on=terms.expires_on.isoformat())
-    return new
+    rules = TermsRules(console_of(request).runtime.registry(), engine.today)
+    terms = await asyncio.to_thread(rules.for_rewrite, operation, _permit(body), current,
+                                    view.report.identity.citizen_number)
+    old = card["residence"]
+    return dict(old, current_residence=getattr(body, "current_residence", None)
+                or old["current_residence"], sequence=old["sequence"] + 1,
+                issuing_authority=engine.keys.authority_name,  # this site signs
+                permit_type=terms.permit_type.value, basis=terms.basis,
+                sponsor_citizen_number=terms.sponsor_citizen_number,
+                issued_on=terms.issued_on.isoformat(), expires_on=terms.expires_on.isoformat())
 
 
 def _form_page(request: Request, clerk: Clerk, operation: str, rid: str, card: dict[str, Any],
                form: dict[str, str], exc: errors.CardServiceError | None = None) -> Response:
     field, message = translator(request).describe(exc) if exc else (None, None)
+    if isinstance(exc, errors.PolicyError) and exc.rule == "basis_evidence_required":
+        field = "evidence_kind"  # shown at the evidence it asks for
     values = {k: form.get(k, "") for k in FIELDS[operation]}
     values["card_serial"] = values["card_serial"] or card["card_serial"]
     status = 200 if exc is None else _status(exc)
@@ -121,10 +148,11 @@ async def permit_form(rid: str, operation: str, request: Request) -> Response:
 async def permit_confirm(rid: str, operation: str, request: Request) -> Response:
     _known(operation)
     clerk, form = await posted_form(request, Role.OPERATOR)
-    card = await read_card(request, rid)
+    view = await read_view(request, rid)
+    card = card_dict(view)
     try:
         body = parse_permit(operation, form)
-        new = preview(request, card, body)
+        new = await preview(request, operation, view, body)
     except errors.CardServiceError as exc:
         return _form_page(request, clerk, operation, rid, card, form, exc)
     values = {k: form.get(k, "") for k in FIELDS[operation]}

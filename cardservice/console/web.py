@@ -24,6 +24,7 @@ from cardservice.api.errors import status_for
 from cardservice.api.runtime import Runtime
 from cardservice.console.accounts import Accounts, Clerk
 from cardservice.console.i18n import LANGUAGES, Translator
+from cardservice.engine.policy import EVIDENCE_KINDS
 from cardservice.roles import Role
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,16 @@ def build_env() -> jinja2.Environment:
                              autoescape=True, undefined=jinja2.StrictUndefined)
     env.globals["PREFIX"] = PREFIX
     env.globals["LANGUAGES"] = LANGUAGES
+    env.globals["evidence_options"] = evidence_options
     return env
+
+
+def evidence_options(t: Translator) -> list[tuple[str, str]]:
+    """The evidence select: every kind the permit policy accepts, named with the basis it
+    proves (from the policy, so a form never offers less than the rules take)."""
+    return [("", "—")] + [
+        (kind, t("form.evidence_option", kind=t(f"evidence.{kind}", default=kind), basis=basis))
+        for basis, kinds in sorted(EVIDENCE_KINDS.items()) for kind in sorted(kinds)]
 
 
 def console_of(request: Request) -> Console:

@@ -166,7 +166,8 @@ class Engine(RegistryOperations):
         """Personalize a blank card. The chip makes its own key pair first; its public key and
         the photo's SHA-256 (``photo``: a JPEG already checked by card_layout.photo) join the
         signed identity (format version 2). ``from_application``: a card produced for a
-        certified application, registered ``produced`` (active at hand-over)."""
+        certified application, registered ``produced`` (active at hand-over); a direct issue
+        long-term in the holder's own right needs ``request.evidence`` (kept in the intent)."""
         self._writable()
         check_direct_issue(self.require_applications and not from_application)
         card = Rp1Card(conn)
@@ -187,7 +188,8 @@ class Engine(RegistryOperations):
                                 ttl=self.reservation_ttl, serial=serial_hex,
                                 citizen_number=identity.citizen_number)
                 self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
-            terms = self._terms_rules.for_issue(request, identity.citizen_number)
+            terms = self._terms_rules.for_issue(request, identity.citizen_number,
+                                                from_application=from_application)
             record = self._record(1, request.current_residence, terms)
             self._check_face(identity, record)
             bound = self._bind_chip(card, files, identity, photo)
@@ -203,6 +205,7 @@ class Engine(RegistryOperations):
                     self.registry.ensure_can_issue(identity.citizen_number, serial_hex)
                 intent = self._journal.intent("issue", files, conn, actor, record, slot,
                                               citizen_number=identity.citizen_number,
+                                              evidence=request.evidence,
                                               produced=from_application)
                 if not from_application:  # a produced card's place is the application's
                     self._journal.reserve(intent)

@@ -17,6 +17,8 @@ whose ``rule`` is one of the stable names in :data:`RULES`.
 - A re-sign or renewal (:func:`decide_renew_terms`) that makes the permit long-term in the
   holder's own right, or changes its basis, needs evidence as a first issue does
   (:func:`check_rewrite_evidence`); keeping the same basis needs none.
+- A direct issue (no application) long-term in the holder's own right needs evidence as an
+  application does (:func:`check_evidence`, called by ``engine.terms.TermsRules.for_issue``).
 - A family member whose sponsor is no longer eligible may re-sign or renew as temporary.
 """
 

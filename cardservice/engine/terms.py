@@ -18,6 +18,7 @@ from cardservice.engine.policy import (
     Held,
     PermitTerms,
     Sponsor,
+    check_evidence,
     decide_renew_terms,
     decide_resign_terms,
     decide_terms,
@@ -41,17 +42,24 @@ class TermsRules:
         except FieldError as exc:
             raise field_error(exc) from exc
 
-    def for_issue(self, request: PermitRequest, applicant: str) -> PermitTerms:
-        """An issue's terms; the residence and the permit type are required."""
+    def for_issue(self, request: PermitRequest, applicant: str, *,
+                  from_application: bool = False) -> PermitTerms:
+        """An issue's terms; the residence and the permit type are required. A direct issue
+        long-term in the holder's own right needs ``request.evidence`` as an application does
+        (else it would grant, with nothing on file, what an application must prove); one
+        ``from_application`` had its evidence checked at submission."""
         if not request.current_residence:
             raise errors.ValidationError("current_residence", "is required", "empty")
         if request.permit_type is None:
             raise errors.ValidationError("permit_type", "is required", "empty")
         sponsor_cn = request.sponsor_citizen_number
         sponsor = self.sponsor(sponsor_cn) if sponsor_cn else None
-        return decide_terms(permit_type=request.permit_type, basis=request.basis,
-                            requested_expires_on=request.expires_on, today=self.today(),
-                            sponsor=sponsor, applicant_citizen_number=applicant)
+        terms = decide_terms(permit_type=request.permit_type, basis=request.basis,
+                             requested_expires_on=request.expires_on, today=self.today(),
+                             sponsor=sponsor, applicant_citizen_number=applicant)
+        if not from_application and terms.sponsor_citizen_number is None:
+            check_evidence(terms.basis, request.evidence, why="a long-term permit")
+        return terms
 
     def for_rewrite(self, operation: str, request: PermitRequest, current: ResidenceRecord,
                     applicant: str) -> PermitTerms:

@@ -38,10 +38,13 @@ BOB = {"name": "李四", "gender": "male", "nationality": "01",
 SERIALS = {READER_A: SERIAL_A, READER_B: SERIAL_B}
 
 
-def issue_body(identity: dict = ALICE, *, card_serial: str = SERIAL_A, **residence) -> dict:
-    """An issue body for the blank card ``card_serial`` (the card in READER_A by default)."""
+def issue_body(identity: dict = ALICE, *, card_serial: str = SERIAL_A,
+               evidence: dict | None = None, **residence) -> dict:
+    """An issue body for the blank card ``card_serial`` (the card in READER_A by default);
+    ``evidence``: the basis evidence a long-term permit in the holder's own right needs."""
     res = {"current_residence": "示范县城关镇幸福路1号", "permit_type": "temporary", **residence}
-    return {"identity": identity, "residence": res, "card_serial": card_serial}
+    body = {"identity": identity, "residence": res, "card_serial": card_serial}
+    return body | ({"evidence": evidence} if evidence else {})
 
 
 

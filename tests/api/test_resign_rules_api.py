@@ -1,5 +1,6 @@
 """The corrected re-sign over HTTP (expiry kept, ``extend``, ``evidence``), a renewal to
-long-term needing its evidence, and CARDSERVICE_REQUIRE_APPLICATIONS refusing a direct issue."""
+long-term and a direct long-term issue needing their evidence, and
+CARDSERVICE_REQUIRE_APPLICATIONS refusing a direct issue."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from .conftest import BASE_URL, NOW, READER_A, SERIAL_A, Daemon, issue_body, mak
 
 
 def test_resign_keeps_expiry_extend_and_evidence(daemon: Daemon) -> None:
-    issued = daemon.issue(body=issue_body(permit_type="long_term", basis=1)).json()
+    issued = daemon.issue(body=issue_body(permit_type="long_term", basis=1, evidence={
+        "kind": "property_certificate", "reference": "FC-2026-1"})).json()
     expiry = issued["residence"]["expires_on"]
     url = daemon.url(action="resign")
     r = daemon.client.post(url, json={"current_residence": "示范县新城街道和平路12号",
@@ -48,6 +50,25 @@ def test_renew_to_long_term_needs_evidence_kept_in_the_audit(daemon: Daemon) -> 
     rows = daemon.client.get("/v1/audit", headers=daemon.auth("admin")).json()
     intent = next(e for e in rows if e["kind"] == "intent" and e["operation"] == "renew"
                   and e["outcome"] is None)
+    assert intent["detail"]["evidence"] == licence
+
+
+def test_direct_long_term_issue_needs_evidence_kept_in_the_audit(daemon: Daemon) -> None:
+    body = issue_body(permit_type="long_term", basis=3)
+    r = daemon.issue(body=body)
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert (error["code"], error["rule"]) == ("POLICY_VIOLATION", "basis_evidence_required")
+    assert daemon.client.get(daemon.url(), headers=daemon.auth()).json()["state"] == "blank"
+    wrong = {"kind": "lease_contract", "reference": "HT-1"}  # proves basis 1, not 3
+    r = daemon.issue(body={**body, "evidence": wrong})
+    assert r.json()["error"]["rule"] == "basis_evidence_required"
+    licence = {"kind": "business_licence", "reference": "91650000MA0000000X"}
+    r = daemon.issue(body={**body, "evidence": licence})
+    assert r.status_code == 200, r.text
+    assert r.json()["residence"]["basis"] == 3
+    rows = daemon.client.get("/v1/audit", headers=daemon.auth("admin")).json()
+    intent = next(e for e in rows if e["kind"] == "intent" and e["operation"] == "issue")
     assert intent["detail"]["evidence"] == licence
 
 

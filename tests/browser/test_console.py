@@ -103,7 +103,8 @@ def test_bad_input_shows_the_fields_message(browser: Browser, site: Site):
     page.fill("#f-current_residence", "示范县新区8号")
     page.fill("#f-expires_on", "2099-01-01")
     page.click("#to-confirm")
-    expect(page.locator("#form-error")).to_have_text("A temporary permit runs at most 6 months.")
+    expect(page.locator("#form-error")).to_have_text(  # the write's rule, refused before it
+        "A re-sign after a move keeps the expiry; a later expiry is a renewal (Renew).")
     browser.shot("resign-field-error")
 
 

@@ -68,7 +68,9 @@ def test_bad_input_shows_the_fields_message(clerks, as_clerk):
     long_, _ = _resign(client, "路" * 200)
     assert "现居住地址：太长了" in long_.text
     rule, _ = _resign(client, "示范县新区8号", expires_on="2099-01-01")
-    assert rule.status_code == 422 and "临时居住证有效期最长 6 个月" in rule.text
+    assert rule.status_code == 422 and "迁居重新签注保持原有效期" in rule.text  # as the write
+    rule, _ = _resign(client, "示范县新区8号", permit_type="long_term", basis="2")
+    assert rule.status_code == 422 and "需提供证明材料" in rule.text
     date, _ = _resign(client, "示范县新区8号", expires_on="tomorrow")
     assert 'id="e-expires_on"' in date.text
 
@@ -87,12 +89,16 @@ def test_renew_in_english(clerks, as_clerk):
     form = client.get(f"{CARD}/renew")
     data = {"csrf": csrf_of(form.text), "card_serial": SERIAL_A.lower(),
             "permit_type": "long_term", "basis": "1"}
+    # temporary -> long-term needs basis evidence: refused before the confirmation page
+    refused = form_post(client, f"{CARD}/renew", data)
+    assert refused.status_code == 422 and "needs evidence (kind and number)" in refused.text
+    assert 'id="confirm-form"' not in refused.text
+    data = {**data, "evidence_kind": "lease_contract", "evidence_reference": "HT-2026-0042"}
     confirm = form_post(client, f"{CARD}/renew", data)
     assert "long-term" in confirm.text and "Write to the card" in confirm.text
-    # temporary -> long-term needs basis evidence, which this form does not take
-    refused = form_post(client, f"{CARD}/renew/confirm", data)
-    assert refused.status_code == 422 and "needs evidence (kind and number)" in refused.text
-    data = {**data, "permit_type": "temporary", "basis": ""}
+    assert "Lease contract" in confirm.text
+    data = {**data, "permit_type": "temporary", "basis": "", "evidence_kind": "",
+            "evidence_reference": ""}
     done = form_post(client, f"{CARD}/renew/confirm", data)
     assert done.status_code == 200 and "is renewed" in done.text
 

@@ -11,8 +11,11 @@ from card_layout.identity import Identity
 from card_layout.record import PermitType
 from cardservice import errors
 from cardservice.engine.operations import PermitRequest
+from cardservice.engine.policy import Evidence
 from simulator.inprocess import InProcessConnection
 from tests.engine.conftest import ALICE, BOB, identity, make_card
+
+LEASE = Evidence("lease_contract", "HT-2026-0042")
 
 
 def _future_identity() -> Identity:
@@ -39,7 +42,8 @@ def test_future_birth_date_refused_before_any_write(engine, conn, card):
 ])
 def test_sponsor_number_validated_like_any_citizen_number(engine, conn, sponsor, reason):
     engine.issue(conn, identity(), PermitRequest(current_residence="博乐市某小区1栋",
-                                                 permit_type=PermitType.LONG_TERM, basis=1))
+                                                 permit_type=PermitType.LONG_TERM, basis=1,
+                                                 evidence=LEASE))
     member = make_card("2122232425262728")
     with pytest.raises(errors.ValidationError) as exc:
         engine.issue(InProcessConnection(member), identity(**BOB), PermitRequest(
@@ -53,7 +57,8 @@ def test_sponsor_number_validated_like_any_citizen_number(engine, conn, sponsor,
 def test_sponsor_lower_case_x_is_found(engine, conn):
     """The number is looked up in stored form (x -> X), not as typed."""
     engine.issue(conn, identity(), PermitRequest(current_residence="博乐市某小区1栋",
-                                                 permit_type=PermitType.LONG_TERM, basis=1))
+                                                 permit_type=PermitType.LONG_TERM, basis=1,
+                                                 evidence=LEASE))
     view = engine.issue(InProcessConnection(make_card("2122232425262728")), identity(**BOB),
                         PermitRequest(current_residence="博乐市某小区1栋",
                                       permit_type=PermitType.LONG_TERM,

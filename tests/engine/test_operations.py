@@ -108,7 +108,8 @@ def test_policy_violation_writes_nothing(engine, conn, card):
 
 def test_family_member_gets_sponsor_expiry(engine, conn):
     engine.issue(conn, identity(), PermitRequest(current_residence="博乐市某小区1栋",
-                                                 permit_type=PermitType.LONG_TERM, basis=1))
+                                                 permit_type=PermitType.LONG_TERM, basis=1,
+                                                 evidence=Evidence("lease_contract", "HT-1")))
     member_conn = InProcessConnection(make_card("2122232425262728"))
     view = engine.issue(member_conn, identity(**BOB), PermitRequest(
         current_residence="博乐市某小区1栋", permit_type=PermitType.LONG_TERM,
@@ -120,7 +121,8 @@ def test_family_member_gets_sponsor_expiry(engine, conn):
 
 def test_sponsor_with_ineligible_basis_refused(engine, conn):
     engine.issue(conn, identity(), PermitRequest(current_residence="博乐市某小区1栋",
-                                                 permit_type=PermitType.LONG_TERM, basis=2))
+                                                 permit_type=PermitType.LONG_TERM, basis=2,
+                                                 evidence=Evidence("labour_contract", "L-1")))
     member_conn = InProcessConnection(make_card("2122232425262728"))
     with pytest.raises(errors.PolicyError) as exc:
         engine.issue(member_conn, identity(**BOB), PermitRequest(

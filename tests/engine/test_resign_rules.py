@@ -20,11 +20,14 @@ LONG = PermitType.LONG_TERM
 TEMP = PermitType.TEMPORARY
 SPONSOR_CN = "11010519491231002X"
 LEASE = Evidence("lease_contract", "HT-2026-0042")
+#: what proves each basis at the first issue
+ISSUE_EVIDENCE = {1: LEASE, 2: Evidence("labour_contract", "L-2026-1")}
 
 
 def _long_term(engine, conn, basis=1):
     return engine.issue(conn, identity(), PermitRequest(
-        current_residence="博乐市某小区1栋", permit_type=LONG, basis=basis, evidence=LEASE))
+        current_residence="博乐市某小区1栋", permit_type=LONG, basis=basis,
+        evidence=ISSUE_EVIDENCE[basis]))
 
 
 def _family(engine):

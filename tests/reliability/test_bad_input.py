@@ -62,7 +62,8 @@ REWRITE_CASES = [
 @pytest.fixture
 def issued(daemon):
     """Card A issued to ALICE, long-term on basis 2 (not a basis that can sponsor family)."""
-    r = daemon.issue(READER_A, issue_body(ALICE, permit_type="long_term", basis=2))
+    r = daemon.issue(READER_A, issue_body(ALICE, permit_type="long_term", basis=2, evidence={
+        "kind": "labour_contract", "reference": "L-2026-1"}))
     assert r.status_code == 200, r.text
     return daemon
 

@@ -1,5 +1,6 @@
-"""``cardservice card renew --evidence KIND REFERENCE`` on an in-process simulated card (no
-pcscd): a renewal to long-term is refused without it and audited with it."""
+"""``cardservice card renew|issue --evidence KIND REFERENCE`` on an in-process simulated card
+(no pcscd): a renewal to long-term, and a direct long-term issue, are refused without it and
+audited with it."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ ISSUE = ["--name", "王五", "--gender", "male", "--nationality", "维吾尔族"
          "--residence", "博乐市团结路2号", "--permit-type", "temporary"]
 
 
-def test_card_renew_takes_evidence(tmp_path, monkeypatch):
+def _runner(tmp_path, monkeypatch):
     home = tmp_path / "home"
     init_demo(DataDir(home), now=datetime.now(UTC) - timedelta(days=1),
               masters=load_dev_master_keys())
@@ -32,6 +33,26 @@ def test_card_renew_takes_evidence(tmp_path, monkeypatch):
     def run(*args: str):
         return CliRunner().invoke(cli, ["--home", str(home), "card", *args, "--yes", "--json"])
 
+    return home, run
+
+
+def test_card_issue_long_term_takes_evidence(tmp_path, monkeypatch):
+    home, run = _runner(tmp_path, monkeypatch)
+    long_term = ("issue", *ISSUE[:-1], "long_term", "--basis", "1")
+    refused = run(*long_term)
+    assert isinstance(refused.exception, PolicyError)
+    assert refused.exception.rule == "basis_evidence_required"
+    issued = run(*long_term, "--evidence", "lease_contract", "HT-2026-0042")
+    assert issued.exit_code == 0, issued.output
+    assert json.loads(issued.output)["residence"]["basis"] == 1
+    intent = next(e for e in Service.open(home).engine.audit.entries(limit=5)
+                  if e.kind == "intent")
+    assert (intent.operation, intent.detail["evidence"]) == (
+        "issue", {"kind": "lease_contract", "reference": "HT-2026-0042"})
+
+
+def test_card_renew_takes_evidence(tmp_path, monkeypatch):
+    home, run = _runner(tmp_path, monkeypatch)
     assert run("issue", *ISSUE).exit_code == 0
     long_term = ("renew", "--permit-type", "long_term", "--basis", "3")
     refused = run(*long_term)

@@ -97,9 +97,10 @@ async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
     identity = _identity(body.identity, runtime.engine.today())
     photo = _photo(body.identity)
     res = body.residence
+    evidence = Evidence(body.evidence.kind, body.evidence.reference) if body.evidence else None
     permit = PermitRequest(current_residence=res.current_residence, permit_type=res.permit_type,
                            basis=res.basis, sponsor_citizen_number=res.sponsor_citizen_number,
-                           expires_on=res.expires_on)
+                           expires_on=res.expires_on, evidence=evidence)
 
     return await _write_card(request, runtime, client, rid, "issue", lambda conn: (
         runtime.engine.issue(conn, identity, permit, actor=client.name, photo=photo,
