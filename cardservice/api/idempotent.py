@@ -6,6 +6,7 @@ key still runs waits for it and then replays its answer."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,17 @@ async def idempotent(request: Request, runtime: Runtime, client: TokenInfo,
         await asyncio.to_thread(store.store, scope, key, digest, StoredResponse(200, body),
                                 runtime.clock())
         return body
+
+
+def request_id(request: Request, client: TokenInfo) -> str | None:
+    """The engine's name for a keyed card write (``PermitRequest.request_id``): the key scoped
+    as its stored answer is, hashed. A retry whose first attempt wrote the card but whose
+    answer was not stored (the registry went away after the write) then writes nothing again."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    scope = f"{client.id} {request.method} {request.url.path}"
+    return hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest()[:32]
 
 
 def canonical(raw: bytes) -> bytes:

@@ -19,6 +19,9 @@ from cardservice.store.audit import AuditLog
 from cardservice.store.registry import CardStatus, Registry, Terms
 from cardservice.transport import CardConnection
 
+#: the card's latest audit entries searched for a repeated request's landed write
+REQUEST_LOOKBACK = 50
+
 
 class Journal:
     """Intents and outcomes in the audit log, kept in step with the registry."""
@@ -33,10 +36,10 @@ class Journal:
     def intent(self, operation: str, files: CardFiles, conn: CardConnection, actor: str | None,
                record: ResidenceRecord, slot: bytes, *, citizen_number: str,
                slot_fid: Fid = Fid.RES_A, evidence: Evidence | None = None,
-               produced: bool = False) -> Intent:
+               produced: bool = False, request_id: str | None = None) -> Intent:
         """Record (durably) what is about to be written to which slot of which card."""
         detail = intent_detail(record, slot, citizen_number=citizen_number, slot_fid=slot_fid,
-                               evidence=evidence, produced=produced)
+                               evidence=evidence, produced=produced, request_id=request_id)
         return self.record_intent(operation, files.serial.hex(), conn.reader_name, actor, detail)
 
     def record_intent(self, operation: str, serial: str, reader: str | None, actor: str | None,
@@ -50,6 +53,16 @@ class Journal:
         """The card's intents whose outcome is not recorded yet."""
         return [Intent(entry.id, serial, entry.detail)
                 for entry in self.audit.pending(card_serial=serial)]
+
+    def landed_request(self, serial: str, request_id: str) -> bool:
+        """Whether a write of this card asked as ``request_id`` already landed (its intent
+        closed with success, reconciled or not): a client's retry of a write whose answer it
+        lost then writes nothing again."""
+        entries = self.audit.entries(card_serial=serial, limit=REQUEST_LOOKBACK)
+        mine = {e.id for e in entries
+                if e.kind == "intent" and e.detail.get("request_id") == request_id}
+        return any(e.kind == "outcome" and e.intent_id in mine
+                   and e.outcome in ("success", "reconciled_success") for e in entries)
 
     def reserve(self, intent: Intent) -> None:
         """Take the registry reservation before the first card APDU: one person, one card and
@@ -117,9 +130,9 @@ class Journal:
 
 def intent_detail(record: ResidenceRecord, slot: bytes, *, citizen_number: str,
                   slot_fid: Fid = Fid.RES_A, evidence: Evidence | None = None,
-                  produced: bool = False) -> dict:
+                  produced: bool = False, request_id: str | None = None) -> dict:
     """What an intent records: the slot about to be written (its length and SHA-256) and the
-    record's terms the registry takes on confirmation."""
+    record's terms the registry takes on confirmation (and the request it answers)."""
     detail = {
         "citizen_number": citizen_number,
         "sequence": record.sequence,
@@ -136,6 +149,8 @@ def intent_detail(record: ResidenceRecord, slot: bytes, *, citizen_number: str,
         detail["register_as"] = CardStatus.PRODUCED.value
     if evidence is not None:
         detail["evidence"] = {"kind": evidence.kind, "reference": evidence.reference}
+    if request_id is not None:
+        detail["request_id"] = request_id
     return detail
 
 

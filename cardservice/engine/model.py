@@ -37,6 +37,9 @@ class PermitRequest:
     #: new evidence for the long-term basis (a move on basis 1 needs it, and so does a re-sign
     #: or renewal to long-term in the holder's own right or to another basis)
     evidence: Evidence | None = None
+    #: the caller's own name for this request (the API: its Idempotency-Key, scoped to the
+    #: token and route): repeated after its write landed, nothing is written again
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from cardservice.engine.model import (
 )
 from cardservice.engine.overlap import OpenWrite, in_background, open_write, replace_slot
 from cardservice.engine.policy import PermitTerms, check_direct_issue
+from cardservice.engine.reconcile import Reconciliation
 from cardservice.engine.registry_ops import RegistryOperations
 from cardservice.engine.terms import TermsRules, build_record, writable_record
 from cardservice.engine.verify import ChipEvidence, Status, VerificationReport, verify_card
@@ -63,7 +64,7 @@ __all__ = ["CardView", "Clock", "Engine", "Intent", "PermitRequest", "utc_now"]
 logger = logging.getLogger(__name__)
 
 
-class Engine(RegistryOperations):
+class Engine(RegistryOperations, Reconciliation):
     """The service's operations on one card connection at a time (callers serialise per reader)."""
 
     def __init__(self, keys: Keys | None, registry: Registry, audit: AuditLog, *,
@@ -175,6 +176,8 @@ class Engine(RegistryOperations):
         def run() -> CardView:
             files = card.read_all()
             check_expected(files, expected_serial)
+            if files.info.locked and (repeated := self._repeated(files, request)) is not None:
+                return repeated
             if files.info.locked:
                 raise errors.AlreadyPersonalizedError(
                     f"card {files.serial.hex()} is already personalized"
@@ -206,7 +209,8 @@ class Engine(RegistryOperations):
                 intent = self._journal.intent("issue", files, conn, actor, record, slot,
                                               citizen_number=identity.citizen_number,
                                               evidence=request.evidence,
-                                              produced=from_application)
+                                              produced=from_application,
+                                              request_id=request.request_id)
                 if not from_application:  # a produced card's place is the application's
                     self._journal.reserve(intent)
             self.registry.record_identity(serial_hex, identity_fields(identity), self.clock())
@@ -267,6 +271,8 @@ class Engine(RegistryOperations):
         def run() -> CardView:
             files = card.read_all()
             check_expected(files, expected_serial)
+            if (repeated := self._repeated(files, request)) is not None:
+                return repeated
             view = self.view(files)
             current = writable_record(view)
             terms = self._terms_rules.for_rewrite(operation, request, current,
@@ -282,7 +288,8 @@ class Engine(RegistryOperations):
             slot = encode_slot(record, sign_record(self.keys.signer, files.serial,
                                                    view.report.identity_signature, record))
             detail = intent_detail(record, slot, citizen_number=view.report.identity.citizen_number,
-                                   slot_fid=target, evidence=request.evidence)
+                                   slot_fid=target, evidence=request.evidence,
+                                   request_id=request.request_id)
             # the intent is appended while the reservation is taken and the APDUs that write
             # nothing are sent; it is durable before UPDATE BINARY (engine/overlap.py)
             opened = open_write(self._journal, operation, files, conn.reader_name, actor, detail)
@@ -360,29 +367,12 @@ class Engine(RegistryOperations):
             raise failure
         if cause is not None:
             logger.info("intent %d landed despite %s", intent.id, cause.code)
-        self._journal.close(intent, success=True)
+        try:
+            self._journal.close(intent, success=True)
+        except errors.RegistryUnavailableError as exc:
+            raise errors.RegistryUnavailableError(
+                f"the card was written and verified, but the registry could not record it "
+                f"({exc.message}); intent {intent.id} stays pending: the next read of the card "
+                "settles it, and the request repeated with its Idempotency-Key writes nothing "
+                "again") from exc
         return self._with_registry(after, report)
-
-    # --- reconciliation -----------------------------------------------------------------
-
-    def _reconcile_files(self, files: CardFiles,
-                         settled: list[tuple[int, bool]] | None = None) -> list[int]:
-        """Resolve pending intents for this card from what it holds now (each with whether it
-        landed appended to ``settled``)."""
-        resolved = []
-        pending = self._journal.pending(files.serial.hex())
-        report = self._verify(files) if pending else None
-        for intent in pending:
-            landed_now = landed(intent.detail, files, self._with_registry(files, report))
-            self._journal.close(intent, success=landed_now, reconciled=True)
-            resolved.append(intent.id)
-            if settled is not None:
-                settled.append((intent.id, landed_now))
-        return resolved
-
-    def reconcile(self, conn: CardConnection) -> list[int]:
-        """Resolve pending intents for the card in ``conn`` (at start-up / card insertion)."""
-        if self.verify_only is not None:
-            return []
-        files = conn.exclusive(Rp1Card(conn).read_all)
-        return self._reconcile_files(files)

@@ -15,7 +15,7 @@ from card_layout.identity import Identity
 from card_layout.photo import decode_photo_base64, validate_photo
 from cardservice import errors
 from cardservice.api.deps import AdminClient, OperatorClient, ReaderClient, RuntimeDep
-from cardservice.api.idempotent import idempotent
+from cardservice.api.idempotent import idempotent, request_id
 from cardservice.api.models import (
     ErrorBody,
     IdentityIn,
@@ -100,7 +100,8 @@ async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
     evidence = Evidence(body.evidence.kind, body.evidence.reference) if body.evidence else None
     permit = PermitRequest(current_residence=res.current_residence, permit_type=res.permit_type,
                            basis=res.basis, sponsor_citizen_number=res.sponsor_citizen_number,
-                           expires_on=res.expires_on, evidence=evidence)
+                           expires_on=res.expires_on, evidence=evidence,
+                           request_id=request_id(request, client))
 
     return await _write_card(request, runtime, client, rid, "issue", lambda conn: (
         runtime.engine.issue(conn, identity, permit, actor=client.name, photo=photo,
@@ -114,7 +115,7 @@ async def resign(rid: str, body: ResignIn, request: Request, runtime: RuntimeDep
     evidence = Evidence(body.evidence.kind, body.evidence.reference) if body.evidence else None
     permit = PermitRequest(current_residence=body.current_residence, permit_type=body.permit_type,
                            basis=body.basis, expires_on=body.expires_on, extend=body.extend,
-                           evidence=evidence)
+                           evidence=evidence, request_id=request_id(request, client))
 
     return await _write_card(request, runtime, client, rid, "resign", lambda conn: (
         runtime.engine.resign(conn, permit, actor=client.name,
@@ -127,7 +128,8 @@ async def renew(rid: str, body: RenewIn, request: Request, runtime: RuntimeDep,
                 client: OperatorClient) -> Any:
     evidence = Evidence(body.evidence.kind, body.evidence.reference) if body.evidence else None
     permit = PermitRequest(permit_type=body.permit_type, basis=body.basis,
-                           expires_on=body.expires_on, evidence=evidence)
+                           expires_on=body.expires_on, evidence=evidence,
+                           request_id=request_id(request, client))
 
     return await _write_card(request, runtime, client, rid, "renew", lambda conn: (
         runtime.engine.renew(conn, permit, actor=client.name,
