@@ -98,6 +98,16 @@ def damaged(report: VerificationReport, reason: str) -> VerificationReport:
     return dataclasses.replace(report, status=Status.INVALID, checks=checks)
 
 
+def unregistered(report: VerificationReport) -> VerificationReport:
+    """``report`` as INVALID with its revocation check failed ``not_registered``: the county
+    registry holds every card issued in the county, so a signed card it does not know was not
+    issued through it (a stolen site key can backdate a record's ``signed_at``, not the
+    registry's rows)."""
+    checks = tuple(CheckResult(c.check, Result.FAILED, "not_registered")
+                   if c.check == Check.REVOCATION else c for c in report.checks)
+    return dataclasses.replace(report, status=Status.INVALID, checks=checks)
+
+
 def identity_fields(identity: Identity) -> dict[str, str]:
     """The fixed identity as the registry keeps it (the fields ``Identity.create`` takes)."""
     return {"name": identity.name, "gender": identity.gender.name.lower(),

@@ -42,6 +42,7 @@ from cardservice.engine.model import (
     error_block,
     identity_fields,
     locked_but_empty,
+    unregistered,
     utc_now,
 )
 from cardservice.engine.overlap import OpenWrite, in_background, open_write, replace_slot
@@ -98,7 +99,17 @@ class Engine(RegistryOperations, Reconciliation):
         return self.clock().astimezone().date()
 
     def view(self, files: CardFiles) -> CardView:
-        return self._with_registry(files, self._verify(files))
+        return self._county_verdict(self._with_registry(files, self._verify(files)))
+
+    def _county_verdict(self, view: CardView) -> CardView:
+        """A card the county registry does not know reads ``invalid`` (``not_registered``), so
+        it is neither trusted nor re-signed (which would adopt it); a site's own registry
+        (SQLite) does not know other sites' cards and leaves revocation not checked."""
+        if (view.registry is None and view.registry_error is None and view.locked
+                and view.report.status in (Status.VALID, Status.EXPIRED)
+                and self.verify_only is None and self.registry.authoritative):
+            return dataclasses.replace(view, report=unregistered(view.report))
+        return view
 
     def _verify(self, files: CardFiles) -> VerificationReport:
         """The card's own verdicts (format, signatures, chain, validity), before the registry."""
@@ -156,7 +167,8 @@ class Engine(RegistryOperations, Reconciliation):
                            exc.message, exc.code)
             registry_error = error_block(
                 exc, pending_write=not isinstance(exc, errors.RegistryUnavailableError))
-        view = self._with_registry(files, self._verify(files), registry_error)
+        view = self._county_verdict(self._with_registry(files, self._verify(files),
+                                                        registry_error))
         return dataclasses.replace(view, reconciled=tuple(settled)) if settled else view
 
     # --- issue --------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from cardservice.errors import (
 )
 from cardservice.store import db
 from cardservice.store.base import Store
+from cardservice.store.database import POSTGRESQL
 from cardservice.store.registry_reservations import Reservations
 from cardservice.store.registry_rows import (
     _COLUMNS,
@@ -82,6 +83,13 @@ class Registry(Reservations, Store):
     Reservations (reserve, confirm, release, expiry): :class:`Reservations`."""
 
     COMPONENT = COMPONENT
+
+    @property
+    def authoritative(self) -> bool:
+        """Whether this is the county's registry (PostgreSQL, every site's cards), which holds
+        every card issued in the county; a site's own SQLite registry does not know the cards
+        other sites issued."""
+        return self._db.backend == POSTGRESQL
 
     # --- queries -----------------------------------------------------------------------
 
