@@ -363,4 +363,5 @@ def _request(app: Application) -> PermitRequest:
                          permit_type=PermitType(res.permit_type),
                          basis=None if family else res.basis,
                          sponsor_citizen_number=app.family.sponsor_citizen_number if family
-                         else None)
+                         else None,
+                         evidence=app.evidence)  # into the card's issue intent, as audited

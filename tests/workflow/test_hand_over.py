@@ -9,8 +9,9 @@ import pytest
 from card_layout.files import Fid
 from card_layout.identity import Identity
 from cardservice import errors
+from cardservice.engine.policy import Evidence
 from cardservice.store.registry import CardStatus
-from cardservice.workflow.model import State
+from cardservice.workflow.model import Residence, State
 from cardservice.workflow.service import Actor, check_handed_card
 from simulator.inprocess import InProcessConnection
 from tests.engine.conftest import make_card, temporary
@@ -91,3 +92,16 @@ def test_only_the_site_that_took_the_application_audits_it_and_hands_it_over(
         world.service.hand_over(app.id, SERIAL, other)
     assert world.engine.registry.get(SERIAL).status is CardStatus.PRODUCED
     assert world.service.hand_over(app.id, SERIAL, CLERK).status is State.HANDED_OVER
+
+
+def test_the_applications_evidence_is_in_its_cards_issue_intent(world: World) -> None:
+    """A long-term application's evidence, checked at submission, is kept with the write that
+    produces its card too (as a direct issue's is)."""
+    app = _certified(world, BOB, residence=Residence("示范县城关镇幸福路1号", "long_term", 1),
+                     evidence=Evidence("lease_contract", "HT-2026-0042"))
+    progress, _feeder = _produce(world, [SERIAL])
+    assert progress.done == 1 and world.service.get(app.id).status is State.PRODUCED
+    intents = [e for e in world.engine.audit.entries(card_serial=SERIAL)
+               if e.kind == "intent" and e.operation == "issue"]
+    assert [e.detail["evidence"] for e in intents] == [
+        {"kind": "lease_contract", "reference": "HT-2026-0042"}]
