@@ -208,8 +208,14 @@ def _pg_unavailable() -> tuple[type[BaseException], ...]:
 
 def _unavailable(exc: BaseException) -> RegistryUnavailableError:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if getattr(exc, "sqlstate", None) == READ_ONLY_SQLSTATE:
+    state = getattr(exc, "sqlstate", None)
+    if state == READ_ONLY_SQLSTATE:
         return RegistryUnavailableError(f"{READ_ONLY_MESSAGE}: {text}")
+    if state is not None and not state.startswith(("08", "57P")):
+        # reached, but it gave up on this operation (a deadlock, a serialization failure, a
+        # cancelled query, a full disk): "unreachable" would send an operator the wrong way
+        return RegistryUnavailableError(
+            f"the registry database could not complete the operation (SQLSTATE {state}): {text}")
     return RegistryUnavailableError(f"the registry database is unreachable: {text}")
 
 
