@@ -42,8 +42,8 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 MODELS: dict[str, type[pydantic.BaseModel]] = {"resign": ResignIn, "renew": RenewIn}
 EVIDENCE = ("evidence_kind", "evidence_reference")
-FIELDS = {"resign": ("current_residence", "permit_type", "basis", "expires_on", "card_serial",
-                     *EVIDENCE),
+FIELDS = {"resign": ("current_residence", "permit_type", "basis", "expires_on", "extend",
+                     "card_serial", *EVIDENCE),
           "renew": ("permit_type", "basis", "expires_on", "card_serial", *EVIDENCE)}
 
 

@@ -7,6 +7,7 @@ import re
 
 from fastapi.testclient import TestClient
 
+from cardservice.engine.policy import add_months
 from cardservice.transport.readers import reader_id
 from tests.api.conftest import SERIAL_A, issue_body
 from tests.face_layouts import EXT_B_NAME, without_fallback_font
@@ -190,3 +191,24 @@ def test_card_page_names_what_this_sites_face_cannot_print(clerks, as_clerk, tmp
     image = client.get(f"{CARD}/face/front.png")
     assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
     assert image.headers["x-face-problems"] == "identity.name=no_glyph"
+
+
+def test_a_move_can_renew_in_the_same_write(clerks, as_clerk):
+    """A re-sign keeps the expiry; with "renew as well" (the API's ``extend``) the check page
+    and the card show the new one: a temporary permit runs 6 months from the move."""
+    _issued(clerks)
+    before = clerks.client.get(clerks.url(), headers=clerks.auth()).json()["residence"]
+    clerks.clock.advance(days=40)
+    client = as_clerk("operator")
+    kept, _ = _resign(client, "示范县新城街道和平路12号")
+    expiry = r'id="new".*?\d{4}-\d\d-\d\d – (\d{4}-\d\d-\d\d)</dd>'
+    assert re.search(expiry, kept.text, re.DOTALL).group(1) == before["expires_on"]
+    confirm, data = _resign(client, "示范县新城街道和平路12号", extend="true")
+    assert confirm.status_code == 200 and 'name="extend" value="true"' in confirm.text
+    shown = re.search(expiry, confirm.text, re.DOTALL).group(1)
+    assert shown == add_months(clerks.clock().astimezone().date(), 6).isoformat()
+    assert shown > before["expires_on"]
+    done = form_post(client, f"{CARD}/resign/confirm", data)
+    assert done.status_code == 200 and 'id="done"' in done.text
+    card = clerks.client.get(clerks.url(), headers=clerks.auth()).json()["residence"]
+    assert (card["expires_on"], card["sequence"]) == (shown, 2)
