@@ -54,6 +54,7 @@ def build_runtime(settings: Settings, *, service: Service | None = None,
         require_applications=settings.applications_required,
         readers=settings.reader_selection)
     service.reservation_ttl = timedelta(minutes=settings.reservation_ttl_minutes)
+    service.request_window = timedelta(hours=settings.idempotency_ttl_hours)
     service.home.ensure()
     _check_schema(service.stores)
     if settings.readers:

@@ -46,15 +46,18 @@ async def idempotent(request: Request, runtime: Runtime, client: TokenInfo,
         return body
 
 
-def request_id(request: Request, client: TokenInfo) -> str | None:
+async def request_id(request: Request, client: TokenInfo) -> str | None:
     """The engine's name for a keyed card write (``PermitRequest.request_id``): the key scoped
-    as its stored answer is, hashed. A retry whose first attempt wrote the card but whose
-    answer was not stored (the registry went away after the write) then writes nothing again."""
+    as its stored answer is, with the body's hash, hashed. A retry whose first attempt wrote the
+    card but whose answer was not stored (the registry went away after the write) then writes
+    nothing again; the same key with another body is another request (and the stored answer,
+    once there, refuses it as IDEMPOTENCY_KEY_REUSED)."""
     key = request.headers.get(HEADER)
     if key is None:
         return None
     scope = f"{client.id} {request.method} {request.url.path}"
-    return hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest()[:32]
+    digest = body_hash(canonical(await request.body()))
+    return hashlib.sha256(f"{scope}\n{key}\n{digest}".encode()).hexdigest()[:32]
 
 
 def canonical(raw: bytes) -> bytes:

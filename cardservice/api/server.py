@@ -11,6 +11,7 @@ its place by someone else is left alone)."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import socket
@@ -52,6 +53,18 @@ def bind_unix_socket(path: Path) -> socket.socket:
             "uds", f"{path} is longer than {MAX_SOCKET_PATH} bytes, too long for a Unix socket",
             "too_long")
     private_folder(path.parent)
+    # one daemon at a time from the probe to listen(): two starting together would otherwise
+    # both find a stale file, and the second would unlink the first's new socket
+    lock = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW,
+                   0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _bind(path)
+    finally:
+        os.close(lock)
+
+
+def _bind(path: Path) -> socket.socket:
     if path.exists() or path.is_symlink():
         if not stat.S_ISSOCK(path.lstat().st_mode):
             raise errors.ValidationError("uds", f"{path} exists and is not a socket", "exists")

@@ -166,7 +166,7 @@ def hand_over(svc: Service, app_id: str, card_serial: str | None, reader: str | 
     card = None
     if card_serial is None:
         with svc.connect(reader) as conn:
-            card = svc.engine.read(conn)
+            card = svc.engine.read(conn, photo=True)  # EF.PHOTO checked against its hash
         card_serial = card.serial.hex()
     service = _svc(svc)
     _emit(service.hand_over(app_id, card_serial, _actor(svc), card=card), service, as_json)

@@ -293,7 +293,8 @@ async def hand_over(app_id: str, request: Request) -> Response:
         if not rid:
             raise errors.ValidationError("rid", "choose the reader with the card", "empty")
         runtime = console_of(request).runtime
-        card = await runtime.on_card(rid, "read", runtime.engine.read, write=False)
+        card = await runtime.on_card(  # with EF.PHOTO: checked against the signed hash
+            rid, "read", lambda conn: runtime.engine.read(conn, photo=True), write=False)
         serial = card.serial.hex()
         saved = await asyncio.to_thread(lambda: svc.hand_over(
             app_id, serial, _actor(request, clerk), card=card))

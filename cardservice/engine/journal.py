@@ -21,6 +21,8 @@ from cardservice.transport import CardConnection
 
 #: the card's latest audit entries searched for a repeated request's landed write
 REQUEST_LOOKBACK = 50
+#: how long a request_id names the same request (the daemon sets its Idempotency-Key retention)
+REQUEST_WINDOW = timedelta(hours=24)
 
 
 class Journal:
@@ -54,13 +56,13 @@ class Journal:
         return [Intent(entry.id, serial, entry.detail)
                 for entry in self.audit.pending(card_serial=serial)]
 
-    def landed_request(self, serial: str, request_id: str) -> bool:
-        """Whether a write of this card asked as ``request_id`` already landed (its intent
-        closed with success, reconciled or not): a client's retry of a write whose answer it
-        lost then writes nothing again."""
+    def landed_request(self, serial: str, request_id: str, since: datetime) -> bool:
+        """Whether a write of this card asked as ``request_id`` since ``since`` already landed
+        (its intent closed with success, reconciled or not): a client's retry of a write whose
+        answer it lost then writes nothing again."""
         entries = self.audit.entries(card_serial=serial, limit=REQUEST_LOOKBACK)
-        mine = {e.id for e in entries
-                if e.kind == "intent" and e.detail.get("request_id") == request_id}
+        mine = {e.id for e in entries if e.kind == "intent" and e.ts >= since
+                and e.detail.get("request_id") == request_id}
         return any(e.kind == "outcome" and e.intent_id in mine
                    and e.outcome in ("success", "reconciled_success") for e in entries)
 

@@ -63,6 +63,9 @@ class CardView:
     registry_error: dict | None = None
     #: Pending write intents this read settled: ``(intent id, whether the write landed)``.
     reconciled: tuple[tuple[int, bool], ...] = ()
+    #: the answer to a write repeated (same request_id) after its first attempt landed: nothing
+    #: was written now (nor is the face printed again)
+    repeated: bool = False
 
     @property
     def serial(self) -> bytes:

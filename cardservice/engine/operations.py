@@ -32,7 +32,7 @@ from cardservice import errors
 from cardservice.card.protocol import CardFiles, Rp1Card
 from cardservice.engine.expiry import RESERVATION_TTL, release_expired
 from cardservice.engine.guards import check_expected, issue_file_lock, read_or_none
-from cardservice.engine.journal import Journal, intent_detail, landed
+from cardservice.engine.journal import REQUEST_WINDOW, Journal, intent_detail, landed
 from cardservice.engine.model import (
     CardView,
     Clock,
@@ -82,6 +82,8 @@ class Engine(RegistryOperations, Reconciliation):
         self.clock = clock
         #: an unconfirmed write reservation older than this is released (engine/expiry.py)
         self.reservation_ttl = RESERVATION_TTL
+        #: how long a request_id counts as the same request (the API's Idempotency-Key retention)
+        self.request_window = REQUEST_WINDOW
         self._issue_lock = threading.Lock()
         self._issue_lock_path = issue_lock_path
 
@@ -188,8 +190,8 @@ class Engine(RegistryOperations, Reconciliation):
         def run() -> CardView:
             files = card.read_all()
             check_expected(files, expected_serial)
-            if files.info.locked and (repeated := self._repeated(files, request)) is not None:
-                return repeated
+            if (repeated := self._repeated(files, request)) is not None:
+                return repeated  # only a locked card: a landed issue locks it
             if files.info.locked:
                 raise errors.AlreadyPersonalizedError(
                     f"card {files.serial.hex()} is already personalized"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from cardservice.card.protocol import CardFiles, Rp1Card
 from cardservice.engine.journal import Journal, landed
@@ -18,6 +19,8 @@ class Reconciliation:
 
     _journal: Journal
     verify_only: object | None
+    clock: Callable[[], datetime]
+    request_window: timedelta
     view: Callable[[CardFiles], CardView]
     _verify: Callable[[CardFiles], VerificationReport]
     _with_registry: Callable[..., CardView]
@@ -29,10 +32,9 @@ class Reconciliation:
         settled: list[tuple[int, bool]] = []
         self._reconcile_files(files, settled)
         if request.request_id is None or not self._journal.landed_request(
-                files.serial.hex(), request.request_id):
+                files.serial.hex(), request.request_id, self.clock() - self.request_window):
             return None
-        view = self.view(files)
-        return dataclasses.replace(view, reconciled=tuple(settled)) if settled else view
+        return dataclasses.replace(self.view(files), reconciled=tuple(settled), repeated=True)
 
     def _reconcile_files(self, files: CardFiles,
                          settled: list[tuple[int, bool]] | None = None) -> list[int]:

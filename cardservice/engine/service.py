@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cardservice import errors
 from cardservice.engine.expiry import RESERVATION_TTL
+from cardservice.engine.journal import REQUEST_WINDOW
 from cardservice.engine.operations import Clock, Engine, utc_now
 from cardservice.engine.verifyonly import VerifyOnly
 from cardservice.face import Face
@@ -63,6 +64,9 @@ class Service:
     require_applications: bool = False
     #: when an unconfirmed write reservation expires (CARDSERVICE_RESERVATION_TTL_MINUTES)
     reservation_ttl: timedelta = RESERVATION_TTL
+    #: how long a card write's request_id names one request (the daemon's Idempotency-Key
+    #: retention, CARDSERVICE_IDEMPOTENCY_TTL_HOURS)
+    request_window: timedelta = REQUEST_WINDOW
     #: the readers it lists and connects to (CARDSERVICE_READERS); default: every reader
     readers: ReaderSelection = EVERY_READER
     _engine: Engine | None = field(default=None, init=False)
@@ -91,6 +95,7 @@ class Service:
         if self._engine is None:
             self._engine = self._make_engine()
             self._engine.reservation_ttl = self.reservation_ttl
+            self._engine.request_window = self.request_window
         return self._engine
 
     def _make_engine(self) -> Engine:

@@ -4,7 +4,10 @@ must be the produced one, verify and hold the applicant (CARD_CHANGED, CARD_INVA
 
 from __future__ import annotations
 
+import base64
+
 from card_layout.files import Fid
+from card_layout.jpeg_sample import flat_jpeg
 from cardservice.transport.readers import reader_id
 from tests.engine.conftest import make_card
 
@@ -14,9 +17,9 @@ from .test_applications_api import RESIDENCE, _certified, _certifier, _wait
 PRODUCED = "52500000000000c1"
 
 
-def _produced(daemon: Daemon) -> tuple[str, object]:
+def _produced(daemon: Daemon, identity: dict = BOB) -> tuple[str, object]:
     cert = _certifier(daemon)
-    app_id = _certified(daemon, cert, {"identity": BOB, "residence": RESIDENCE})
+    app_id = _certified(daemon, cert, {"identity": identity, "residence": RESIDENCE})
     daemon.backend.feed("Sim Reader B", [make_card(PRODUCED)])
     r = daemon.client.post("/v1/production/runs",
                            json={"readers": ["Sim Reader B"], "card_wait": 0.5}, headers=cert)
@@ -49,3 +52,20 @@ def test_hand_over_reads_the_card_in_the_reader(daemon: Daemon) -> None:
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "handed_over"
     assert c.get(f"/v1/cards/{PRODUCED}", headers=op).json()["status"] == "active"
+
+
+def test_a_photo_changed_since_production_is_not_handed_over(daemon: Daemon) -> None:
+    """The hand-over reads EF.PHOTO too: it must match the hash in the signed identity."""
+    photo = base64.b64encode(flat_jpeg(102, 126, 77)).decode()
+    app_id, card = _produced(daemon, {**BOB, "photo": photo})
+    daemon.backend.insert("Sim Reader B", card)
+    memory = card.image.files[Fid.PHOTO].memory
+    memory[200] ^= 0x01
+    body = {"card_serial": PRODUCED, "reader_id": reader_id("Sim Reader B")}
+    url = f"/v1/applications/{app_id}/hand-over"
+    refused = daemon.client.post(url, json=body, headers=daemon.auth())
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "CARD_INVALID"
+    assert "identity_signature: bad_signature" in refused.json()["error"]["message"]
+    memory[200] ^= 0x01
+    done = daemon.client.post(url, json=body, headers=daemon.auth())
+    assert done.status_code == 200 and done.json()["status"] == "handed_over"

@@ -232,3 +232,46 @@ def test_the_daemon_serves_the_api_on_the_socket_and_removes_it_when_stopped(fol
             daemon.kill()
             daemon.wait(5)
     assert not path.exists(), log.read_text()[-2000:]
+
+
+def test_two_daemons_starting_together_take_turns(folder, monkeypatch):
+    """From the probe of an existing file to listen() one daemon at a time (a lock file next to
+    the socket): else two could both find a stale file, and the second unlink the first's new
+    socket. While another start holds the lock, a start waits; then it finds a live socket."""
+    import fcntl
+    import threading
+
+    from cardservice.api import server
+
+    folder.mkdir(mode=0o700)
+    path = folder / "api.sock"
+    stale_socket(path)
+    entered = threading.Event()
+    real_bind = server._bind
+
+    def observed(p: Path) -> socket.socket:
+        entered.set()
+        return real_bind(p)
+
+    monkeypatch.setattr(server, "_bind", observed)
+    lock = os.open(path.with_name("api.sock.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # another daemon starting
+    outcome: list[object] = []
+
+    def start() -> None:
+        try:
+            outcome.append(bind_unix_socket(path))
+        except errors.ValidationError as exc:
+            outcome.append(exc.reason)
+
+    starter = threading.Thread(target=start)
+    starter.start()
+    try:
+        assert not entered.wait(0.3)  # it waits for the lock
+        first = real_bind(path)  # the other daemon replaces the stale file and listens
+    finally:
+        os.close(lock)  # releases the lock
+    starter.join(5)
+    with first:
+        assert entered.is_set() and outcome == ["in_use"]  # it found the live socket
+        assert answers(path)

@@ -106,3 +106,86 @@ def test_a_keyed_issue_repeated_after_a_lost_confirmation_is_not_already_persona
     assert (row["status"], row["last_sequence"]) == ("active", 1)
     other = daemon.issue(**{"Idempotency-Key": "issue-2"})
     assert other.status_code == 409 and other.json()["error"]["code"] == "ALREADY_PERSONALIZED"
+
+
+def test_the_same_key_with_another_body_is_another_request(daemon, flaky_confirm):
+    """The first attempt (to X) landed but its answer was lost; the same key sent with another
+    body (Y) is not taken for it: Y is written, and X with that key is then refused."""
+    assert daemon.issue().status_code == 200
+    flaky_confirm.append(1)
+    keyed = {**daemon.auth(), "Idempotency-Key": "move-x"}
+    assert daemon.client.post(daemon.url(action="resign"), json=MOVE,
+                              headers=keyed).status_code == 503
+    other = {**MOVE, "current_residence": "示范县新城街道和平路14号"}
+    written = daemon.client.post(daemon.url(action="resign"), json=other, headers=keyed)
+    assert written.status_code == 200, written.text
+    assert (written.json()["residence"]["current_residence"],
+            written.json()["residence"]["sequence"]) == (other["current_residence"], 3)
+    again = daemon.client.post(daemon.url(action="resign"), json=MOVE, headers=keyed)
+    assert again.status_code == 422
+    assert again.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_a_key_counts_only_within_its_retention(daemon, flaky_confirm):
+    """After the Idempotency-Key retention (24 h here) the key names a new request."""
+    assert daemon.issue().status_code == 200
+    flaky_confirm.append(1)
+    keyed = {**daemon.auth(), "Idempotency-Key": "move-late"}
+    assert daemon.client.post(daemon.url(action="resign"), json=MOVE,
+                              headers=keyed).status_code == 503
+    daemon.clock.advance(hours=25)
+    late = daemon.client.post(daemon.url(action="resign"), json=MOVE, headers=keyed)
+    assert late.status_code == 200 and late.json()["residence"]["sequence"] == 3
+
+
+@pytest.fixture
+def printing_daemon(home, backend, monkeypatch):
+    """A daemon with a printer queue whose ``lp`` only records what it was given."""
+    from fastapi.testclient import TestClient
+
+    from cardservice.api import create_app
+    from cardservice.engine.service import Service
+    from cardservice.face import printing
+    from tests.clock import Clock
+
+    from .conftest import BASE_URL, NOW, make_settings
+
+    jobs: list[str] = []
+
+    def lp(pdf: bytes, queue: str, *, title: str, media=None, timeout=0.0) -> str:
+        jobs.append(title)
+        return f"{queue}-{len(jobs)}"
+
+    monkeypatch.setattr(printing, "lp", lp)
+    clock = Clock()
+    app = create_app(make_settings(home, printer="counter"),
+                     service=Service.open(home, clock=clock), backend=backend, clock=clock)
+    runtime = app.state.runtime
+    tokens = {role: runtime.tokens.create(f"app-{role}", role, NOW)[0]
+              for role in ("reader", "operator", "admin")}
+    with TestClient(app, base_url=BASE_URL) as client:
+        yield Daemon(client, backend, runtime, tokens, clock), jobs
+
+
+def test_a_repeated_write_does_not_print_again(printing_daemon, monkeypatch):
+    """Written and printed, then the answer could not be stored (the database went away): the
+    retry with the key answers the card without writing or printing it again."""
+    daemon, jobs = printing_daemon
+    assert daemon.issue().json()["print"]["status"] == "printed"
+    store, failures = daemon.runtime.idempotency, [1]
+    real = store.store
+
+    def store_once_unavailable(*args, **kw):
+        if failures:
+            failures.pop()
+            raise errors.RegistryUnavailableError("the registry database is unreachable: gone")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(store, "store", store_once_unavailable)
+    keyed = {**daemon.auth(), "Idempotency-Key": "move-print"}
+    first = daemon.client.post(daemon.url(action="resign"), json=MOVE, headers=keyed)
+    assert first.status_code == 503 and len(jobs) == 2  # the issue's print, then the move's
+    again = daemon.client.post(daemon.url(action="resign"), json=MOVE, headers=keyed)
+    assert again.status_code == 200, again.text
+    assert again.json()["residence"]["sequence"] == 2 and again.json()["print"] is None
+    assert len(jobs) == 2

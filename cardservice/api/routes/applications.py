@@ -134,8 +134,9 @@ async def hand_over(app_id: str, body: HandOverIn, request: Request, runtime: Ru
     async def compute() -> dict[str, Any]:
         card = None
         if body.reader_id is not None:
-            card = await runtime.on_card(body.reader_id, "read", runtime.engine.read,
-                                         write=False)
+            card = await runtime.on_card(  # with EF.PHOTO: checked against the signed hash
+                body.reader_id, "read", lambda conn: runtime.engine.read(conn, photo=True),
+                write=False)
         svc = applications(runtime)
         return await asyncio.to_thread(lambda: svc.view(svc.hand_over(
             app_id, body.card_serial, actor(runtime, client), card=card)))

@@ -83,8 +83,11 @@ async def _write_card(request: Request, runtime: Runtime, client: TokenInfo, rid
     with a printer configured, print what the write changed (``photo``: the one just bound)."""
 
     async def compute() -> dict[str, Any]:
-        card = card_dict(await runtime.write(rid, operation, call))
-        printed = await print_after_write(runtime, card, operation, photo=photo)
+        view = await runtime.write(rid, operation, call)
+        card = card_dict(view)
+        # a write repeated after its first attempt landed wrote nothing: nothing to print again
+        printed = None if view.repeated else await print_after_write(runtime, card, operation,
+                                                                     photo=photo)
         return {**card, "print": printed}  # stored whole for an Idempotency-Key replay
 
     return await idempotent(request, runtime, client, compute)
@@ -101,7 +104,7 @@ async def issue(rid: str, body: IssueIn, request: Request, runtime: RuntimeDep,
     permit = PermitRequest(current_residence=res.current_residence, permit_type=res.permit_type,
                            basis=res.basis, sponsor_citizen_number=res.sponsor_citizen_number,
                            expires_on=res.expires_on, evidence=evidence,
-                           request_id=request_id(request, client))
+                           request_id=await request_id(request, client))
 
     return await _write_card(request, runtime, client, rid, "issue", lambda conn: (
         runtime.engine.issue(conn, identity, permit, actor=client.name, photo=photo,
@@ -115,7 +118,7 @@ async def resign(rid: str, body: ResignIn, request: Request, runtime: RuntimeDep
     evidence = Evidence(body.evidence.kind, body.evidence.reference) if body.evidence else None
     permit = PermitRequest(current_residence=body.current_residence, permit_type=body.permit_type,
                            basis=body.basis, expires_on=body.expires_on, extend=body.extend,
-                           evidence=evidence, request_id=request_id(request, client))
+                           evidence=evidence, request_id=await request_id(request, client))
 
     return await _write_card(request, runtime, client, rid, "resign", lambda conn: (
         runtime.engine.resign(conn, permit, actor=client.name,
@@ -129,7 +132,7 @@ async def renew(rid: str, body: RenewIn, request: Request, runtime: RuntimeDep,
     evidence = Evidence(body.evidence.kind, body.evidence.reference) if body.evidence else None
     permit = PermitRequest(permit_type=body.permit_type, basis=body.basis,
                            expires_on=body.expires_on, evidence=evidence,
-                           request_id=request_id(request, client))
+                           request_id=await request_id(request, client))
 
     return await _write_card(request, runtime, client, rid, "renew", lambda conn: (
         runtime.engine.renew(conn, permit, actor=client.name,
