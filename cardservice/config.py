@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     require_applications: bool | None = Field(
         default=None, description="refuse direct issues (application_required); default: "
         "true with a PostgreSQL database, else false")
+    site_area: str | None = Field(
+        default=None, description="the address prefixes of the area this acceptance point "
+        "serves, comma-separated: applications, direct issues and moves whose residence is "
+        "elsewhere are refused (residence_outside_site_area); unset: no check")
 
     @field_validator("allowed_origins")
     @classmethod

@@ -31,6 +31,7 @@ from cardservice.api.runtime import Runtime
 from cardservice.api.security import LocalGuard
 from cardservice.api.verifymode import VerifyOnlyGuard
 from cardservice.config import Settings
+from cardservice.engine.area import SiteArea
 from cardservice.engine.operations import Clock, utc_now
 from cardservice.engine.service import Service
 from cardservice.store.stores import Stores
@@ -52,6 +53,7 @@ def build_runtime(settings: Settings, *, service: Service | None = None,
         stores=Stores(settings.home, database_url=settings.database_url,
                       site_id=settings.site_id),
         require_applications=settings.applications_required,
+        site_area=SiteArea.parse(settings.site_area),
         readers=settings.reader_selection)
     service.reservation_ttl = timedelta(minutes=settings.reservation_ttl_minutes)
     service.request_window = timedelta(hours=settings.idempotency_ttl_hours)

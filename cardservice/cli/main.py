@@ -15,6 +15,7 @@ from cardservice.cli.output import EXIT_CONFLICT, emit, emit_list, json_opt
 from cardservice.cli.pairing import pairing
 from cardservice.cli.token import token
 from cardservice.cli.user import user as user_group
+from cardservice.engine.area import SiteArea
 from cardservice.engine.operations import utc_now
 from cardservice.engine.service import Service
 from cardservice.pki.keys import init_demo
@@ -68,7 +69,8 @@ def cli(ctx: click.Context, home: Path | None, verbose: int) -> None:
     setup_logging(verbose)
     settings = _settings()
     ctx.obj = Service.open(home, require_applications=settings.applications_required,
-                           readers=settings.reader_selection)
+                           readers=settings.reader_selection,
+                           site_area=SiteArea.parse(settings.site_area))
 
 
 @cli.command()

@@ -30,6 +30,7 @@ from card_layout.record import ResidenceRecord
 from card_layout.slots import encode_slot, next_slot
 from cardservice import errors
 from cardservice.card.protocol import CardFiles, Rp1Card
+from cardservice.engine.area import ANYWHERE, SiteArea
 from cardservice.engine.expiry import RESERVATION_TTL, release_expired
 from cardservice.engine.guards import check_expected, issue_file_lock, read_or_none
 from cardservice.engine.journal import REQUEST_WINDOW, Journal, intent_detail, landed
@@ -71,12 +72,14 @@ class Engine(RegistryOperations, Reconciliation):
     def __init__(self, keys: Keys | None, registry: Registry, audit: AuditLog, *,
                  clock: Clock = utc_now, issue_lock_path: Path | None = None,
                  verify_only: VerifyOnly | None = None, face: Face | None = None,
-                 require_applications: bool = False) -> None:
+                 require_applications: bool = False,
+                 site_area: SiteArea | None = None) -> None:
         self.keys = keys
         self.verify_only = verify_only
         self.face = face or Face()  # the default layout unless the data directory has one
         #: a direct issue (not from a certified application) is refused
         self.require_applications = require_applications
+        self.site_area = site_area or ANYWHERE  # the residences this site takes
         self.registry = registry
         self.audit = audit
         self.clock = clock
@@ -185,6 +188,8 @@ class Engine(RegistryOperations, Reconciliation):
         long-term in the holder's own right needs ``request.evidence`` (kept in the intent)."""
         self._writable()
         check_direct_issue(self.require_applications and not from_application)
+        if not from_application:  # production serves every site
+            self.site_area.check(request.current_residence)
         card = Rp1Card(conn)
 
         def run() -> CardView:
@@ -269,6 +274,7 @@ class Engine(RegistryOperations, Reconciliation):
         """A move: new current residence; this authority signs; dates per policy."""
         if not request.current_residence:
             raise errors.ValidationError("current_residence", "is required", "empty")
+        self.site_area.check(request.current_residence)  # re-signed where they now live
         return self._rewrite(conn, request, "resign", actor, expected_serial)
 
     def renew(self, conn: CardConnection, request: PermitRequest, *, actor: str | None = None,

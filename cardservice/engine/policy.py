@@ -58,6 +58,7 @@ RULES = (
     "replacement_identity_mismatch",
     "family_relationship_invalid",
     "application_required",
+    "residence_outside_site_area",
 )
 
 #: The evidence that proves each long-term basis (kind names are stable).

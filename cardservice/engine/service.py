@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from cardservice import errors
+from cardservice.engine.area import ANYWHERE, SiteArea
 from cardservice.engine.expiry import RESERVATION_TTL
 from cardservice.engine.journal import REQUEST_WINDOW
 from cardservice.engine.operations import Clock, Engine, utc_now
@@ -62,6 +63,8 @@ class Service:
     #: "full" (sign and write) or "verify" (read and verify only; CARDSERVICE_MODE)
     mode: str = "full"
     require_applications: bool = False
+    #: the area this acceptance point serves (CARDSERVICE_SITE_AREA); empty: any residence
+    site_area: SiteArea = ANYWHERE
     #: when an unconfirmed write reservation expires (CARDSERVICE_RESERVATION_TTL_MINUTES)
     reservation_ttl: timedelta = RESERVATION_TTL
     #: how long a card write's request_id names one request (the daemon's Idempotency-Key
@@ -105,7 +108,8 @@ class Service:
         keys = load_keys(self.home)
         return Engine(keys, self.registry(), self.audit(), clock=self.clock,
                       issue_lock_path=self.home.root / "issue.lock", face=Face(home=self.home.root),
-                      require_applications=self.require_applications)
+                      require_applications=self.require_applications,
+                      site_area=self.site_area)
 
     def registry(self) -> Registry:
         if self._engine is not None:

@@ -18,6 +18,7 @@ from typing import Any
 from card_layout.errors import FieldError
 from card_layout.identity import Identity
 from cardservice import errors
+from cardservice.engine.area import ANYWHERE, SiteArea
 from cardservice.engine.model import CardView
 from cardservice.engine.operations import Clock
 from cardservice.engine.verify import Status
@@ -79,11 +80,13 @@ class RegistryLookups:
 
 class ApplicationService:
     def __init__(self, store: ApplicationStore, registry: Registry, audit: AuditLog,
-                 calendar: WorkingDayCalendar, clock: Clock, *, face: Face | None = None) -> None:
+                 calendar: WorkingDayCalendar, clock: Clock, *, face: Face | None = None,
+                 site_area: SiteArea | None = None) -> None:
         self.store, self.registry, self.audit = store, registry, audit
         self.calendar, self.clock = calendar, clock
         self.lookups = RegistryLookups(registry, store)
         self.face = face  # the site's card face: what it cannot print is refused at the counter
+        self.site_area = site_area or ANYWHERE  # the residences this acceptance point takes
 
     def today(self) -> date:
         return self.clock().astimezone().date()
@@ -133,6 +136,7 @@ class ApplicationService:
         app = dataclasses.replace(draft, id="", site=actor.site, submitted_at=now,
                                   submitted_by=actor.name, status=State.SUBMITTED,
                                   decisions=(Decision("submit", actor.name, actor.site, now),))
+        self.site_area.check(app.residence.current_residence)  # taken where the holder lives
         check_application(app, self.lookups, self.today())
         self._check_printable(app)
         due = self.calendar.due_on(now)

@@ -16,4 +16,4 @@ def open_applications(service: Service) -> ApplicationService:
     store = ApplicationStore(service.stores.database("applications"))
     return ApplicationService(store, service.registry(), service.audit(),
                               WorkingDayCalendar.load(service.home.root), service.clock,
-                              face=Face(home=service.home.root))
+                              face=Face(home=service.home.root), site_area=service.site_area)

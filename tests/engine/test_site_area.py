@@ -1,0 +1,52 @@
+"""CARDSERVICE_SITE_AREA: an acceptance point takes applications, direct issues and moves only
+for residences in its area (address prefixes); elsewhere rule residence_outside_site_area before
+anything is recorded or written. Unset, every residence is taken; production (the county centre)
+is not limited."""
+
+from __future__ import annotations
+
+import pytest
+
+from cardservice import errors
+from cardservice.config import Settings
+from cardservice.engine.area import ANYWHERE, SiteArea
+from cardservice.engine.operations import Engine, PermitRequest
+from tests.engine.conftest import identity, temporary
+
+AREA = SiteArea.parse("博乐市青得里街道， 博乐市 新城街道")
+
+
+def test_the_area_is_read_from_its_setting_with_either_comma_and_spaces_ignored():
+    assert AREA.prefixes == ("博乐市青得里街道", "博乐市新城街道")
+    assert SiteArea.parse(None) == SiteArea.parse(" , ") == ANYWHERE
+    assert Settings(site_area="甲镇;乙镇").site_area == "甲镇;乙镇"
+    assert SiteArea.parse(Settings(site_area="甲镇;乙镇").site_area).prefixes == ("甲镇", "乙镇")
+    assert AREA.covers("博乐市 青得里街道团结路12号") and not AREA.covers("示范县城关镇幸福路1号")
+    assert ANYWHERE.covers("anywhere at all")
+
+
+def test_a_direct_issue_and_a_move_outside_the_area_are_refused_before_the_card(
+        engine: Engine, card, conn) -> None:
+    engine.site_area = AREA
+    with pytest.raises(errors.PolicyError) as exc:
+        engine.issue(conn, identity(), temporary("示范县城关镇幸福路1号"))
+    assert exc.value.rule == "residence_outside_site_area"
+    assert not card.image.locked and engine.audit.count() == 0
+    engine.issue(conn, identity(), temporary())  # 博乐市青得里街道...: in the area
+    writes = card.update_count
+    with pytest.raises(errors.PolicyError) as exc:
+        engine.resign(conn, PermitRequest(current_residence="示范县城关镇幸福路1号"))
+    assert exc.value.rule == "residence_outside_site_area" and card.update_count == writes
+    moved = engine.resign(conn, PermitRequest(current_residence="博乐市新城街道和平路9号"))
+    assert moved.report.record.sequence == 2
+    renewed = engine.renew(conn, PermitRequest())  # the residence stays: not judged again
+    assert renewed.report.record.sequence == 3
+
+
+
+
+def test_the_daemon_takes_the_area_from_the_environment(tmp_path, monkeypatch):
+    from cardservice.api.app import build_runtime
+
+    monkeypatch.setenv("CARDSERVICE_SITE_AREA", "博乐市青得里街道,博乐市新城街道")
+    assert build_runtime(Settings(home=tmp_path / "home")).service.site_area == AREA
