@@ -104,6 +104,7 @@ async def preview(request: Request, operation: str, view: CardView,
         raise errors.CardChangedError("another card is in the reader now")
     current = writable_record(view)
     engine = console_of(request).runtime.engine
+    engine.site_area.check(getattr(body, "current_residence", None))  # as the write does
     rules = TermsRules(console_of(request).runtime.registry(), engine.today)
     terms = await asyncio.to_thread(rules.for_rewrite, operation, _permit(body), current,
                                     view.report.identity.citizen_number)

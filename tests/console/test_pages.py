@@ -212,3 +212,16 @@ def test_a_move_can_renew_in_the_same_write(clerks, as_clerk):
     assert done.status_code == 200 and 'id="done"' in done.text
     card = clerks.client.get(clerks.url(), headers=clerks.auth()).json()["residence"]
     assert (card["expires_on"], card["sequence"]) == (shown, 2)
+
+
+def test_a_move_outside_the_sites_area_is_refused_on_the_form(clerks, as_clerk):
+    from cardservice.engine.area import SiteArea
+
+    _issued(clerks)
+    clerks.runtime.engine.site_area = SiteArea.parse("示范县新城街道")
+    client = as_clerk("operator")
+    refused, _ = _resign(client, "示范县城关镇和平路3号")
+    assert refused.status_code == 422 and 'id="confirm-form"' not in refused.text
+    assert "居住地址不在本受理点辖区" in refused.text
+    confirm, _ = _resign(client, "示范县新城街道和平路12号")
+    assert confirm.status_code == 200 and 'id="confirm-form"' in confirm.text
