@@ -264,6 +264,16 @@ def test_rule_application_required() -> None:
     assert info.value.rule == "application_required"
 
 
+def test_rule_residence_outside_site_area() -> None:
+    from cardservice.engine.area import SiteArea
+
+    area = SiteArea.parse("示范县城关镇")
+    area.check("示范县城关镇幸福路1号")
+    with pytest.raises(PolicyError) as info:
+        area.check("示范县新城街道和平路12号")
+    assert info.value.rule == "residence_outside_site_area"
+
+
 def test_every_rule_used_in_code_is_listed() -> None:
     """Every ``PolicyError("<rule>", ...)`` in the package names a rule of RULES."""
     import re
