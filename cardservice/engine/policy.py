@@ -268,11 +268,23 @@ def decide_resign_terms(
     Long-term on basis 1 in the holder's own right needs new evidence for the new address;
     given the ``held`` permit, so does a new long-term standing (:func:`check_rewrite_evidence`).
     """
-    terms = _resign_terms(permit_type=permit_type, basis=basis,
-                          requested_expires_on=requested_expires_on,
-                          current_expires_on=current_expires_on, extend=extend,
-                          evidence=evidence, today=today, sponsor=sponsor,
-                          applicant_citizen_number=applicant_citizen_number)
+    permit_type = _permit_type(permit_type)
+    if permit_type is PermitType.LONG_TERM and sponsor is None and basis == 1:
+        check_evidence(basis, evidence, why="a move with a long-term permit on basis 1")
+    if extend or sponsor is not None:
+        terms = decide_terms(permit_type=permit_type, basis=basis,
+                             requested_expires_on=requested_expires_on, today=today,
+                             sponsor=sponsor, applicant_citizen_number=applicant_citizen_number)
+    else:
+        if requested_expires_on is not None and requested_expires_on > current_expires_on:
+            raise PolicyError("resign_keeps_expiry",
+                              f"a re-sign keeps the expiry {current_expires_on}; extending it "
+                              f"to {requested_expires_on} is a renewal (extend: true)")
+        keep = requested_expires_on or current_expires_on
+        if permit_type is PermitType.TEMPORARY:
+            keep = min(keep, add_months(today, TEMPORARY_MONTHS))
+        terms = decide_terms(permit_type=permit_type, basis=basis, requested_expires_on=keep,
+                             today=today)
     check_rewrite_evidence(terms, held, evidence, what="a re-sign")
     return terms
 
@@ -316,33 +328,3 @@ def check_rewrite_evidence(terms: PermitTerms, held: Held | None, evidence: Evid
     else:
         return
     check_evidence(terms.basis, evidence, why=why)
-
-
-def _resign_terms(
-    *,
-    permit_type: PermitType,
-    basis: int | None,
-    requested_expires_on: date | None,
-    current_expires_on: date,
-    extend: bool,
-    evidence: Evidence | None,
-    today: date,
-    sponsor: Sponsor | None,
-    applicant_citizen_number: str | None,
-) -> PermitTerms:
-    permit_type = _permit_type(permit_type)
-    if permit_type is PermitType.LONG_TERM and sponsor is None and basis == 1:
-        check_evidence(basis, evidence, why="a move with a long-term permit on basis 1")
-    if extend or sponsor is not None:
-        return decide_terms(permit_type=permit_type, basis=basis,
-                            requested_expires_on=requested_expires_on, today=today,
-                            sponsor=sponsor, applicant_citizen_number=applicant_citizen_number)
-    if requested_expires_on is not None and requested_expires_on > current_expires_on:
-        raise PolicyError("resign_keeps_expiry",
-                          f"a re-sign keeps the expiry {current_expires_on}; extending it to "
-                          f"{requested_expires_on} is a renewal (extend: true)")
-    keep = requested_expires_on or current_expires_on
-    if permit_type is PermitType.TEMPORARY:
-        keep = min(keep, add_months(today, TEMPORARY_MONTHS))
-    return decide_terms(permit_type=permit_type, basis=basis, requested_expires_on=keep,
-                        today=today)
