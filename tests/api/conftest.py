@@ -4,6 +4,7 @@ clock, and one token per role."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -102,14 +103,19 @@ def home(tmp_path: Path, key_template: Path) -> Path:
     return target
 
 
-@pytest.fixture
-def daemon(home: Path, backend: SimulatedBackend) -> Daemon:
+def running_daemon(home: Path, backend: SimulatedBackend, **settings) -> Iterator[Daemon]:
+    """A daemon on ``backend`` with a token per role (``settings``: overrides of
+    :func:`make_settings`), served by a TestClient while the generator runs."""
     clock = Clock()
-    settings = make_settings(home)
-    app = create_app(settings, service=Service.open(home, clock=clock), backend=backend,
-                     clock=clock)
+    app = create_app(make_settings(home, **settings), service=Service.open(home, clock=clock),
+                     backend=backend, clock=clock)
     runtime: Runtime = app.state.runtime
     tokens = {role: runtime.tokens.create(f"app-{role}", role, NOW)[0]
               for role in ("reader", "operator", "admin")}
     with TestClient(app, base_url=BASE_URL) as client:
         yield Daemon(client, backend, runtime, tokens, clock)
+
+
+@pytest.fixture
+def daemon(home: Path, backend: SimulatedBackend) -> Iterator[Daemon]:
+    yield from running_daemon(home, backend)

@@ -27,6 +27,7 @@ from cardservice.api.server import (
     file_identity,
     remove_socket_file,
 )
+from simulator.pcscd import pcscd_answers  # the same probe: something accepts on the socket
 
 
 @pytest.fixture
@@ -50,16 +51,6 @@ def refused(path: Path, reason: str) -> errors.ValidationError:
     return caught.value
 
 
-def answers(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-        client.settimeout(2)
-        try:
-            client.connect(str(path))
-        except OSError:
-            return False
-    return True
-
-
 def stale_socket(path: Path) -> None:
     """A socket file nobody listens on, as a daemon killed with SIGKILL leaves behind."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -77,7 +68,7 @@ def test_the_socket_is_owner_only_in_a_folder_made_private(folder):
     with sock:
         assert mode(folder) == 0o700 and folder.stat().st_uid == os.getuid()
         assert stat.S_ISSOCK(path.lstat().st_mode) and mode(path) == 0o600
-        assert answers(path)  # listening
+        assert pcscd_answers(path)  # listening
 
 
 def test_an_existing_private_folder_is_used_as_it_is(folder):
@@ -146,10 +137,10 @@ def test_a_stale_socket_is_replaced(folder):
     path = folder / "api.sock"
     stale_socket(path)
     path.chmod(0o666)
-    assert not answers(path)
+    assert not pcscd_answers(path)
     with bind_unix_socket(path):
         assert stat.S_ISSOCK(path.lstat().st_mode) and mode(path) == 0o600
-        assert answers(path)
+        assert pcscd_answers(path)
 
 
 def test_a_socket_a_server_answers_on_is_not_taken_over(folder):
@@ -211,7 +202,7 @@ def test_the_daemon_serves_the_api_on_the_socket_and_removes_it_when_stopped(fol
         client = httpx.Client(transport=httpx.HTTPTransport(uds=str(path)),
                               base_url="http://localhost", timeout=5)
         deadline = time.monotonic() + 30
-        while not path.exists() or not answers(path):
+        while not path.exists() or not pcscd_answers(path):
             assert daemon.poll() is None, log.read_text()[-2000:]
             assert time.monotonic() < deadline, "the daemon did not listen on its socket"
             time.sleep(0.1)
@@ -274,4 +265,4 @@ def test_two_daemons_starting_together_take_turns(folder, monkeypatch):
     starter.join(5)
     with first:
         assert entered.is_set() and outcome == ["in_use"]  # it found the live socket
-        assert answers(path)
+        assert pcscd_answers(path)

@@ -9,7 +9,7 @@ import pytest
 
 from cardservice import errors
 
-from .conftest import SERIAL_A, Daemon, issue_body
+from .conftest import SERIAL_A, Daemon, issue_body, running_daemon
 
 MOVE = {"current_residence": "示范县新城街道和平路12号", "card_serial": SERIAL_A}
 
@@ -141,14 +141,7 @@ def test_a_key_counts_only_within_its_retention(daemon, flaky_confirm):
 @pytest.fixture
 def printing_daemon(home, backend, monkeypatch):
     """A daemon with a printer queue whose ``lp`` only records what it was given."""
-    from fastapi.testclient import TestClient
-
-    from cardservice.api import create_app
-    from cardservice.engine.service import Service
     from cardservice.face import printing
-    from tests.clock import Clock
-
-    from .conftest import BASE_URL, NOW, make_settings
 
     jobs: list[str] = []
 
@@ -157,14 +150,8 @@ def printing_daemon(home, backend, monkeypatch):
         return f"{queue}-{len(jobs)}"
 
     monkeypatch.setattr(printing, "lp", lp)
-    clock = Clock()
-    app = create_app(make_settings(home, printer="counter"),
-                     service=Service.open(home, clock=clock), backend=backend, clock=clock)
-    runtime = app.state.runtime
-    tokens = {role: runtime.tokens.create(f"app-{role}", role, NOW)[0]
-              for role in ("reader", "operator", "admin")}
-    with TestClient(app, base_url=BASE_URL) as client:
-        yield Daemon(client, backend, runtime, tokens, clock), jobs
+    for daemon in running_daemon(home, backend, printer="counter"):
+        yield daemon, jobs
 
 
 def test_a_repeated_write_does_not_print_again(printing_daemon, monkeypatch):

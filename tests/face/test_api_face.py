@@ -9,16 +9,12 @@ import io
 import subprocess
 
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
 
 from cardservice import errors
-from cardservice.api import create_app
-from cardservice.engine.service import Service
 from cardservice.face.printing import print_card
 from cardservice.face.render import PX_PER_MM
-from tests.api.conftest import BASE_URL, NOW, SERIAL_A, Daemon, issue_body, make_settings
-from tests.clock import Clock
+from tests.api.conftest import SERIAL_A, issue_body, running_daemon
 from tests.cups import pdf_pages
 from tests.face_layouts import EXT_B_NAME, without_fallback_font
 
@@ -61,14 +57,8 @@ def test_no_print_without_a_printer(daemon):
 @pytest.fixture
 def printing(home, backend, cups_env):
     """A daemon whose printer is the private CUPS queue."""
-    clock = Clock()
-    app = create_app(make_settings(home, printer=cups_env.queue),
-                     service=Service.open(home, clock=clock), backend=backend, clock=clock)
-    runtime = app.state.runtime
-    tokens = {role: runtime.tokens.create(f"app-{role}", role, NOW)[0]
-              for role in ("reader", "operator", "admin")}
-    with TestClient(app, base_url=BASE_URL) as client:
-        yield Daemon(client, backend, runtime, tokens, clock), cups_env
+    for daemon in running_daemon(home, backend, printer=cups_env.queue):
+        yield daemon, cups_env
 
 
 def _page_text(pdf, page: int, tmp_path) -> str:

@@ -7,7 +7,6 @@ from datetime import date
 
 import pytest
 
-from card_layout.record import PermitType
 from cardservice.engine.policy import (
     Evidence,
     Held,
@@ -17,11 +16,8 @@ from cardservice.engine.policy import (
     decide_resign_terms,
 )
 from cardservice.errors import PolicyError
+from tests.unit.test_policy import LONG, SPONSOR_CN, TEMP, TODAY
 
-TODAY = date(2026, 11, 28)
-TEMP = PermitType.TEMPORARY
-LONG = PermitType.LONG_TERM
-SPONSOR_CN = "11010519491231002X"
 LICENCE = Evidence("business_licence", "91650000MA0000000X")
 
 
