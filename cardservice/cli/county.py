@@ -16,6 +16,7 @@ from cardservice.engine.service import Service
 from cardservice.pki import bundle as bundles
 from cardservice.pki import site as sites
 from cardservice.pki.county import REASONS, County, site_id_of
+from cardservice.pki.issued import IssuedCards
 from cardservice.pki.pkcs11 import TokenConfig, require_config
 
 pkcs11_opt = click.option("--pkcs11", is_flag=True,
@@ -120,16 +121,21 @@ def county_crl(svc: Service, out: Path, days: int) -> None:
 @click.pass_obj
 def county_bundle(svc: Service, out: Path, max_age_days: int) -> None:
     """Write the signed trust bundle for verify-only installations."""
-    now = utc_now()
     c = _county(svc)
-    root, key = c.root()
-    revoked = svc.registry().revoked_serials()
-    data = bundles.build(signer_cert=root, signer_key=key, roots=c.roots(), links=c.links(),
-                         authorities=c.issued(), crls=c.crls(now=now), revoked_cards=revoked,
-                         now=now, max_age=timedelta(days=max_age_days))
+    registry = svc.registry()
+    revoked, issued = registry.revoked_serials(), registry.issued_list()
+    data = c.bundle(now=utc_now(), max_age=timedelta(days=max_age_days), revoked_cards=revoked,
+                    issued=issued)
     click.echo(f"bundle: {len(c.roots())} roots, {len(c.issued())} authorities, "
-               f"{len(c.revocations())} revoked authorities, {len(revoked)} revoked cards")
+               f"{len(c.revocations())} revoked authorities, {len(revoked)} revoked cards, "
+               f"{_issued(issued)}")
     _write(out, data)
+
+
+def _issued(issued: IssuedCards | None) -> str:
+    if issued is None:
+        return "no list of issued cards (not the county registry)"
+    return f"{len(issued)} issued cards listed"
 
 
 # --- site --------------------------------------------------------------------------------
@@ -203,7 +209,8 @@ def trust_import(svc: Service, bundle: Path) -> None:
     """Import a bundle signed by a trusted root (or by its linked successor)."""
     b = bundles.install(svc.home, bundle.read_bytes(), utc_now())
     click.echo(f"imported the bundle issued {b.issued_at.isoformat()}: {len(b.roots)} roots, "
-               f"{len(b.authorities)} authorities, {len(b.revoked_cards)} revoked cards")
+               f"{len(b.authorities)} authorities, {len(b.revoked_cards)} revoked cards, "
+               f"{_issued(b.issued)}")
 
 
 @trust.command("show")
@@ -217,4 +224,5 @@ def trust_show(svc: Service) -> None:
         return
     state = "STALE" if b.stale(now) else "current"
     click.echo(f"bundle issued {b.issued_at.isoformat()} ({state}; max age {b.max_age}), "
-               f"{len(b.authorities)} authorities, {len(b.revoked_cards)} revoked cards")
+               f"{len(b.authorities)} authorities, {len(b.revoked_cards)} revoked cards, "
+               f"{_issued(b.issued)}")

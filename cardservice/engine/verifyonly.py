@@ -4,17 +4,21 @@ Such an installation holds no signing or card keys. It trusts what the county's 
 brings (roots, authority certificates, CRLs; ``cardservice trust import``) and takes a card's
 revocation from the bundle's revoked serials instead of a registry. When the installed bundle is
 older than its ``max_age`` (or none is installed), a card that would read ``valid`` reads
-``revocation_stale``: its revocation state is not known to be current. Every write is refused
-with FORBIDDEN (:class:`cardservice.errors.VerifyOnlyError`).
+``revocation_stale``: its revocation state is not known to be current. A bundle built from the
+county registry lists every card issued (:mod:`cardservice.pki.issued`): a signed card missing
+from it whose record was signed before the bundle was built reads ``invalid`` with revocation
+``not_registered``, as at a site on the county registry. Every write is refused with FORBIDDEN
+(:class:`cardservice.errors.VerifyOnlyError`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from cardservice.engine.model import unregistered
 from cardservice.engine.report import Check, CheckResult, Result, Status, VerificationReport
 from cardservice.pki import bundle as bundles
 from cardservice.pki.keys import DataDir
@@ -24,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 REVOCATION_STALE = "revocation_stale"
 NO_BUNDLE = "no_bundle"
+#: how far a signing site's clock may be behind the county's: a card reserved in the registry
+#: after the bundle was built is signed after it, but its ``signed_at`` may read earlier by the
+#: site clock's lag; a card signed later than the bundle less this is not judged by the list
+CLOCK_GRACE = timedelta(hours=1)
 
 
 class VerifyOnly:
@@ -63,9 +71,24 @@ class VerifyOnly:
             return _stale(report, NO_BUNDLE)
         report = report.with_registry(revoked=report.serial.hex() in current.revoked_cards,
                                       last_sequence=None)
+        if _not_issued(report, current):
+            return unregistered(report)
         if current.stale(now) and report.check(Check.REVOCATION).result is Result.SUCCEEDED:
             return _stale(report, REVOCATION_STALE)
         return report
+
+
+def _not_issued(report: VerificationReport, bundle: bundles.Bundle) -> bool:
+    """A signed card the bundle's list of issued cards does not hold, whose record was signed
+    before the bundle was built (a card issued since is not on it yet; a record with no
+    signing time cannot claim to be one)."""
+    if bundle.issued is None or report.identity is None \
+            or report.status not in (Status.VALID, Status.EXPIRED):
+        return False
+    if bundle.issued.holds(report.serial, report.identity.citizen_number):
+        return False
+    signed_at = report.record.signed_at if report.record is not None else None
+    return signed_at is None or signed_at <= bundle.issued_at - CLOCK_GRACE
 
 
 def _stale(report: VerificationReport, reason: str) -> VerificationReport:

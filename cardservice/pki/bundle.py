@@ -5,7 +5,8 @@ A bundle is one JSON file::
     {"bundle": {"format": "rp1-trust-bundle-v1", "issued_at": ISO-8601 UTC,
                 "max_age_seconds": N, "signer": PEM (the root that signs),
                 "roots": [PEM], "links": [PEM], "authorities": [PEM], "crls": [PEM],
-                "revoked_cards": [serial hex, sorted]},
+                "revoked_cards": [serial hex, sorted],
+                "issued_cards": {"scheme", "count", "digests"} (optional: cardservice/pki/issued.py)},
      "signature": base64 of the DER ECDSA P-256/SHA-256 signature over the canonical JSON of
                   "bundle" (keys sorted, no spaces, UTF-8)}
 
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from cardservice.errors import TrustBundleError
+from cardservice.pki.issued import IssuedCards
 from cardservice.pki.keys import DataDir, write_public
 from cardservice.pki.trust import TrustStore
 
@@ -48,6 +50,9 @@ class Bundle:
     authorities: list[x509.Certificate]
     crls: list[x509.CertificateRevocationList]
     revoked_cards: frozenset[str]
+    #: every card the county registry held when the bundle was built; None in a bundle built
+    #: from a registry that is not the county's (a site's own), which cannot say it
+    issued: IssuedCards | None = None
 
     def stale(self, now: datetime) -> bool:
         return now - self.issued_at > self.max_age
@@ -62,8 +67,10 @@ def _canonical(body: dict) -> bytes:
 
 
 def build(*, signer_cert: x509.Certificate, signer_key, roots, links, authorities, crls,
-          revoked_cards, now: datetime, max_age: timedelta = DEFAULT_MAX_AGE) -> bytes:
-    """The signed bundle (``signer_key``: a P-256 key, file or token)."""
+          revoked_cards, now: datetime, max_age: timedelta = DEFAULT_MAX_AGE,
+          issued: IssuedCards | None = None) -> bytes:
+    """The signed bundle (``signer_key``: a P-256 key, file or token); ``issued``: the county
+    registry's cards (left out of the bundle when None)."""
     body = {
         "format": FORMAT, "issued_at": now.astimezone(UTC).isoformat(),
         "max_age_seconds": int(max_age.total_seconds()), "signer": _pem(signer_cert),
@@ -71,6 +78,8 @@ def build(*, signer_cert: x509.Certificate, signer_key, roots, links, authoritie
         "authorities": [_pem(c) for c in authorities], "crls": [_pem(c) for c in crls],
         "revoked_cards": sorted({s.lower() for s in revoked_cards}),
     }
+    if issued is not None:
+        body["issued_cards"] = issued.to_json()
     payload = _canonical(body)
     if isinstance(signer_key, ec.EllipticCurvePrivateKey):
         signature = signer_key.sign(payload, ec.ECDSA(hashes.SHA256()))
@@ -111,7 +120,8 @@ def _parse(body: dict) -> Bundle:
         signer=x509.load_pem_x509_certificate(body["signer"].encode()),
         roots=certs("roots"), links=certs("links"), authorities=certs("authorities"),
         crls=[x509.load_pem_x509_crl(p.encode()) for p in body["crls"]],
-        revoked_cards=frozenset(str(s).lower() for s in body["revoked_cards"]))
+        revoked_cards=frozenset(str(s).lower() for s in body["revoked_cards"]),
+        issued=IssuedCards.from_json(body["issued_cards"]) if "issued_cards" in body else None)
 
 
 def _same_key(a: x509.Certificate, b: x509.Certificate) -> bool:

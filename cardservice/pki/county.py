@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from cardservice.errors import CountyError
+from cardservice.pki import bundle as bundles
+from cardservice.pki.issued import IssuedCards
 from cardservice.pki.keys import check_private, open_token, write_private, write_public
 from cardservice.pki.pkcs11 import TokenConfig, unique_label
 from cardservice.pki.trust import authority_name, make_crl, make_root_certificate
@@ -117,6 +119,17 @@ class County:
 
     def links(self) -> list[x509.Certificate]:
         return _load_all(self.dir / "links")
+
+    def bundle(self, *, now: datetime, max_age: timedelta, revoked_cards: list[str],
+               issued: IssuedCards | None) -> bytes:
+        """The signed trust bundle for verify-only installations: every root, link and
+        authority certificate, the CRLs, the revoked cards and (built from the county
+        registry) the issued ones, signed by the current root."""
+        root, key = self.root()
+        return bundles.build(signer_cert=root, signer_key=key, roots=self.roots(),
+                             links=self.links(), authorities=self.issued(),
+                             crls=self.crls(now=now), revoked_cards=revoked_cards, now=now,
+                             max_age=max_age, issued=issued)
 
     def root(self, serial: int | None = None):
         """(certificate, private key) of the current root, or of the root ``serial``."""

@@ -26,6 +26,7 @@ from cardservice.errors import (
     NotFoundError,
     ValidationError,
 )
+from cardservice.pki.issued import IssuedCards
 from cardservice.store import db
 from cardservice.store.base import Store
 from cardservice.store.database import POSTGRESQL
@@ -128,6 +129,16 @@ class Registry(Reservations, Store):
                                                   CardStatus.PENDING.value,
                                                   CardStatus.PRODUCED.value)).fetchall()
         return [r[0] for r in rows]
+
+    def issued_list(self) -> IssuedCards | None:
+        """Every card this registry holds, whatever its status, for the county's trust bundle;
+        None when it is a site's own registry (SQLite), which does not hold the cards other
+        sites issued."""
+        if not self.authoritative:
+            return None
+        with self._db.connection() as tx:
+            rows = tx.execute("SELECT serial, citizen_number FROM cards").fetchall()
+        return IssuedCards.of((r[0], r[1]) for r in rows)
 
     def count(self) -> int:
         with self._db.connection() as tx:

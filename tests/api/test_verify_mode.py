@@ -1,6 +1,7 @@
 """A verify-only daemon (CARDSERVICE_MODE=verify): reads and verifies with the county's bundle
-(revoked serials -> revoked, an old bundle -> revocation_stale) and answers every write, registry
-and application route with 403 FORBIDDEN before it runs."""
+(revoked serials -> revoked, an old bundle -> revocation_stale, a card missing from its list of
+issued cards -> invalid, not_registered) and answers every write, registry and application
+route with 403 FORBIDDEN before it runs."""
 
 from __future__ import annotations
 
@@ -16,11 +17,24 @@ from fastapi.testclient import TestClient
 from cardservice.api import create_app
 from cardservice.engine.service import Service
 from cardservice.pki import bundle as bundles
+from cardservice.pki.issued import IssuedCards
 from cardservice.pki.keys import DataDir, open_token
 from cardservice.pki.pkcs11 import TokenConfig
 from tests.clock import Clock
 
-from .conftest import BASE_URL, BOB, NOW, READER_B, SERIAL_B, Daemon, issue_body, make_settings
+from .conftest import (
+    ALICE,
+    BASE_URL,
+    BOB,
+    NOW,
+    READER_A,
+    READER_B,
+    SERIAL_A,
+    SERIAL_B,
+    Daemon,
+    issue_body,
+    make_settings,
+)
 
 
 def _demo_root(home: Path):
@@ -33,16 +47,22 @@ def _demo_root(home: Path):
     return root, key
 
 
+def _install_bundle(home: Path, *, revoked: list[str], now=NOW,
+                    issued: IssuedCards | None = None) -> None:
+    root, key = _demo_root(home)
+    authority = x509.load_pem_x509_certificate((home / "trust" / "authority.pem").read_bytes())
+    data = bundles.build(signer_cert=root, signer_key=key, roots=[root], links=[],
+                         authorities=[authority], crls=[], revoked_cards=revoked, now=now,
+                         issued=issued)
+    bundles.install(DataDir(home), data, now)
+
+
 @pytest.fixture
 def verifier(daemon: Daemon, home: Path):
     """The same readers served by a verify-only daemon whose bundle revokes card B."""
     assert daemon.issue().status_code == 200
     assert daemon.issue(READER_B, issue_body(BOB)).status_code == 200
-    root, key = _demo_root(home)
-    authority = x509.load_pem_x509_certificate((home / "trust" / "authority.pem").read_bytes())
-    data = bundles.build(signer_cert=root, signer_key=key, roots=[root], links=[],
-                         authorities=[authority], crls=[], revoked_cards=[SERIAL_B], now=NOW)
-    bundles.install(DataDir(home), data, NOW)
+    _install_bundle(home, revoked=[SERIAL_B])
     clock = Clock(NOW + timedelta(hours=1))
     settings = make_settings(home, mode="verify")
     app = create_app(settings, service=Service.open(home, clock=clock, mode="verify"),
@@ -65,6 +85,59 @@ def test_reads_verify_against_the_bundle(verifier: Daemon) -> None:
     assert stale["verification"]["status"] == "revocation_stale"
     assert {"check": "revocation", "result": "not_checked",
             "reason": "revocation_stale"} in stale["verification"]["checks"]
+
+
+def _read(verifier: Daemon, reader: str = READER_A) -> dict:
+    answer = verifier.client.get(verifier.url(reader), headers=verifier.auth("reader"))
+    assert answer.status_code == 200
+    return answer.json()["verification"]
+
+
+def _revocation(verification: dict) -> dict:
+    return next(c for c in verification["checks"] if c["check"] == "revocation")
+
+
+def test_a_card_missing_from_the_bundles_issued_cards_reads_not_registered(
+        verifier: Daemon, home: Path) -> None:
+    """Both cards were signed at NOW. A bundle built two hours later lists card A only: card B
+    was signed before it was built and is not on it, so the county never issued it."""
+    verifier.clock.advance(hours=2)
+    _install_bundle(home, revoked=[], now=NOW + timedelta(hours=2),
+                    issued=IssuedCards.of([(SERIAL_A, ALICE["citizen_number"])]))
+    assert _read(verifier)["status"] == "valid"
+    assert _revocation(_read(verifier)) == {"check": "revocation", "result": "succeeded",
+                                            "reason": "ok"}
+    missing = _read(verifier, READER_B)
+    assert missing["status"] == "invalid"
+    assert _revocation(missing) == {"check": "revocation", "result": "failed",
+                                    "reason": "not_registered"}
+    verifier.clock.advance(days=8)  # a stale bundle still knows what it listed
+    assert _read(verifier, READER_B)["status"] == "invalid"
+    assert _read(verifier)["status"] == "revocation_stale"
+
+
+def test_the_issued_cards_bind_the_serial_to_its_holder(verifier: Daemon, home: Path) -> None:
+    """Card B's serial listed with another holder's citizen number: not card B."""
+    verifier.clock.advance(hours=2)
+    _install_bundle(home, revoked=[], now=NOW + timedelta(hours=2),
+                    issued=IssuedCards.of([(SERIAL_A, ALICE["citizen_number"]),
+                                           (SERIAL_B, ALICE["citizen_number"])]))
+    assert _read(verifier)["status"] == "valid"
+    assert _revocation(_read(verifier, READER_B))["reason"] == "not_registered"
+
+
+def test_a_card_signed_after_the_bundle_was_built_is_not_judged_by_its_list(
+        verifier: Daemon, home: Path) -> None:
+    """A bundle built within the signing clocks' grace (an hour) after card B was signed does
+    not know whether B was issued after it: B reads valid until a later bundle; a bundle with
+    no list (built from a site's own registry) judges no card by it."""
+    _install_bundle(home, revoked=[], now=NOW + timedelta(minutes=50),
+                    issued=IssuedCards.of([(SERIAL_A, ALICE["citizen_number"])]))
+    assert _read(verifier, READER_B)["status"] == "valid"
+    verifier.clock.advance(hours=2)
+    _install_bundle(home, revoked=[], now=NOW + timedelta(hours=2))
+    assert _read(verifier, READER_B)["status"] == "valid"
+    assert _revocation(_read(verifier, READER_B))["reason"] == "ok"
 
 
 @pytest.mark.parametrize(("method", "path"), [

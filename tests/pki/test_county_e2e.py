@@ -68,6 +68,7 @@ def test_revoking_a_site_at_t_splits_its_records_by_signing_time(cli: Cli, clock
     bundle = tmp_path / "bundle.json"
     out = cli(county, "county", "bundle", "--out", str(bundle))
     assert "1 revoked authorities, 1 revoked cards" in out.stdout
+    assert "no list of issued cards (not the county registry)" in out.stdout
     cli(verify_home, "trust", "import", str(bundle))
 
     dept = Service.open(verify_home, clock=clock, mode="verify")
