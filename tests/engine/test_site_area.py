@@ -25,6 +25,36 @@ def test_the_area_is_read_from_its_setting_with_either_comma_and_spaces_ignored(
     assert ANYWHERE.covers("anywhere at all")
 
 
+PROVINCE, PREFECTURE = "新疆维吾尔自治区", "博尔塔拉蒙古自治州"
+
+
+@pytest.mark.parametrize(("area", "residence"), [
+    ("博乐市", f"{PROVINCE}{PREFECTURE}博乐市青得里街道团结路12号"),
+    ("博乐市", f"{PREFECTURE}博乐市青得里街道团结路12号"),
+    ("博乐市", f"{PROVINCE} 博乐市青得里街道团结路12号"),
+    (f"{PROVINCE}{PREFECTURE}博乐市青得里街道", "博乐市青得里街道团结路12号"),
+    (f"{PREFECTURE}博乐市", f"{PROVINCE}{PREFECTURE}博乐市青得里街道"),
+    ("郑州市金水区", "河南省郑州市金水区花园路1号"),
+    ("北京市朝阳区", "北京市朝阳区建国路88号"),
+])
+def test_the_divisions_above_the_county_may_be_written_or_left_out(area: str,
+                                                                   residence: str) -> None:
+    assert SiteArea.parse(area).covers(residence)
+
+
+@pytest.mark.parametrize(("area", "residence"), [
+    ("博乐市", f"{PROVINCE}{PREFECTURE}精河县城关镇1号"),
+    ("博乐市", f"{PREFECTURE}阿拉山口市1号"),
+    (f"{PROVINCE}{PREFECTURE}博乐市青得里街道", "博乐市新城街道友谊路8号"),
+    (f"{PROVINCE}{PREFECTURE}博乐市青得里街道", "青得里街道团结路12号"),  # no city
+    ("北京市朝阳区", "上海市朝阳区1号"),  # the same district name in another city
+    ("郑州市金水区", "河南省开封市金水区1号"),
+    ("博乐市", "城关镇博乐市路1号"),  # not a division in front
+])
+def test_only_the_divisions_above_the_county_are_left_out(area: str, residence: str) -> None:
+    assert not SiteArea.parse(area).covers(residence)
+
+
 def test_a_direct_issue_and_a_move_outside_the_area_are_refused_before_the_card(
         engine: Engine, card, conn) -> None:
     engine.site_area = AREA
