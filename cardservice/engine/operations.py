@@ -214,6 +214,7 @@ class Engine(RegistryOperations, Reconciliation):
                                                 from_application=from_application)
             record = self._record(1, request.current_residence, terms)
             self._check_face(identity, record)
+            self.registry.ensure_writable()  # a read-only registry: before the chip's key pair
             bound = self._bind_chip(card, files, identity, photo)
             id_sig = sign_identity(self.keys.signer, files.serial, bound)
             id_file = encode_identity_file(bound, id_sig)

@@ -130,6 +130,11 @@ class Registry(Reservations, Store):
                                                   CardStatus.PRODUCED.value)).fetchall()
         return [r[0] for r in rows]
 
+    def ensure_writable(self) -> None:
+        """RegistryUnavailableError when the database cannot be reached or takes no writes now
+        (a PostgreSQL standby, or a primary fenced read-only in a failover)."""
+        self._db.ping()
+
     def issued_list(self) -> IssuedCards | None:
         """Every card this registry holds, whatever its status, for the county's trust bundle;
         None when it is a site's own registry (SQLite), which does not hold the cards other

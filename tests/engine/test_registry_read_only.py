@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from card_layout.files import Ins
 from cardservice import errors
 from cardservice.engine.operations import Engine, PermitRequest
 from cardservice.engine.verify import Status
@@ -90,13 +91,14 @@ def test_a_fenced_database_refuses_the_resign_before_any_write_apdu(engine, coun
 
 def test_a_fenced_database_refuses_an_issue_and_the_card_stays_blank(engine, county,
                                                                       pg_cluster, conn, card):
-    """Refused at the intent, before any UPDATE BINARY. (An issue makes the chip's key pair
-    before that, as it must: the intent records the identity signed over the chip's key.)"""
+    """Refused before the chip makes its key pair (the first thing an issue has the card
+    do) and before any UPDATE BINARY; the intent, made after the key pair, is refused too."""
     read_only(pg_cluster, county[0])
     writing = sent_instructions(card)
     with pytest.raises(errors.RegistryUnavailableError, match="read-only"):
         engine.issue(conn, identity(), temporary())
     assert UPDATE_BINARY not in writing and card.update_count == 0
+    assert Ins.GENERATE_KEY_PAIR not in writing and Ins.EXTERNAL_AUTHENTICATE not in writing
     assert engine.read(conn).report.status == Status.BLANK
     assert engine.registry.get(card.image.serial.hex()) is None
 
