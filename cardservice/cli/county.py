@@ -11,6 +11,7 @@ import click
 from cryptography.hazmat.primitives import hashes, serialization
 
 from cardservice import errors
+from cardservice.engine.journal import open_writes
 from cardservice.engine.operations import utc_now
 from cardservice.engine.service import Service
 from cardservice.pki import bundle as bundles
@@ -121,10 +122,11 @@ def county_crl(svc: Service, out: Path, days: int) -> None:
 @click.pass_obj
 def county_bundle(svc: Service, out: Path, max_age_days: int) -> None:
     """Write the signed trust bundle for verify-only installations."""
+    now = utc_now()  # before the lists: the bundle claims no later time than it knows
     c = _county(svc)
     registry = svc.registry()
-    revoked, issued = registry.revoked_serials(), registry.issued_list()
-    data = c.bundle(now=utc_now(), max_age=timedelta(days=max_age_days), revoked_cards=revoked,
+    revoked, issued = registry.revoked_serials(), registry.issued_list(open_writes(svc.audit()))
+    data = c.bundle(now=now, max_age=timedelta(days=max_age_days), revoked_cards=revoked,
                     issued=issued)
     click.echo(f"bundle: {len(c.roots())} roots, {len(c.issued())} authorities, "
                f"{len(c.revocations())} revoked authorities, {len(revoked)} revoked cards, "

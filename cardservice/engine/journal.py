@@ -171,3 +171,11 @@ def landed(detail: dict, files: CardFiles, view: CardView) -> bool:
 def terms_of(detail: dict) -> Terms:
     return Terms(detail["issuing_authority"], detail["permit_type"], detail["basis"],
                  date.fromisoformat(detail["expires_on"]))
+
+
+def open_writes(audit: AuditLog) -> list[tuple[str, str]]:
+    """``(serial, citizen number)`` of every write intent not settled yet, at any site: a
+    produced card gets its row only once its write is confirmed, and an interrupted one when
+    the card is read again; until then the intent stands for it."""
+    return [(e.card_serial, e.detail["citizen_number"]) for e in audit.pending()
+            if e.card_serial and e.detail.get("citizen_number")]

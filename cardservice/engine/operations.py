@@ -136,7 +136,7 @@ class Engine(RegistryOperations, Reconciliation):
         unreachable registry leaves revocation and rollback skipped (``registry_unavailable``)."""
         row = None
         if self.verify_only is not None:
-            report = self.verify_only.apply(report, self.clock())
+            report = self.verify_only.apply(report, self.clock(), locked=files.info.locked)
         else:
             try:
                 row = self.registry.get(files.serial.hex())

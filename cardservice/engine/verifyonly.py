@@ -6,8 +6,8 @@ revocation from the bundle's revoked serials instead of a registry. When the ins
 older than its ``max_age`` (or none is installed), a card that would read ``valid`` reads
 ``revocation_stale``: its revocation state is not known to be current. A bundle built from the
 county registry lists every card issued (:mod:`cardservice.pki.issued`): a signed card missing
-from it whose record was signed before the bundle was built reads ``invalid`` with revocation
-``not_registered``, as at a site on the county registry. Every write is refused with FORBIDDEN
+from it reads ``invalid`` with revocation ``not_registered``, as at a site on the county registry,
+unless its record was signed too late for the bundle to know it (:func:`_not_issued`). Every write is refused with FORBIDDEN
 (:class:`cardservice.errors.VerifyOnlyError`).
 """
 
@@ -28,9 +28,10 @@ logger = logging.getLogger(__name__)
 
 REVOCATION_STALE = "revocation_stale"
 NO_BUNDLE = "no_bundle"
-#: how far a signing site's clock may be behind the county's: a card reserved in the registry
-#: after the bundle was built is signed after it, but its ``signed_at`` may read earlier by the
-#: site clock's lag; a card signed later than the bundle less this is not judged by the list
+#: how far a signing site's clock may be off: a card registered after the bundle was built was
+#: signed (seconds before its row was made) after it, but its ``signed_at`` may read earlier by
+#: the site clock's lag; a record signed later than the bundle less this, and not later than
+#: now plus this, is not judged by the list
 CLOCK_GRACE = timedelta(hours=1)
 
 
@@ -64,31 +65,35 @@ class VerifyOnly:
         self._refresh(now)
         return self._bundle
 
-    def apply(self, report: VerificationReport, now: datetime) -> VerificationReport:
-        """``report`` with REVOCATION from the bundle, and ``revocation_stale`` when it is old."""
+    def apply(self, report: VerificationReport, now: datetime, *,
+              locked: bool = True) -> VerificationReport:
+        """``report`` with REVOCATION from the bundle (``not_registered`` for a personalized
+        card its issued cards do not hold), and ``revocation_stale`` when it is old."""
         current = self.bundle(now)
         if current is None:
             return _stale(report, NO_BUNDLE)
         report = report.with_registry(revoked=report.serial.hex() in current.revoked_cards,
                                       last_sequence=None)
-        if _not_issued(report, current):
+        if locked and _not_issued(report, current, now):
             return unregistered(report)
         if current.stale(now) and report.check(Check.REVOCATION).result is Result.SUCCEEDED:
             return _stale(report, REVOCATION_STALE)
         return report
 
 
-def _not_issued(report: VerificationReport, bundle: bundles.Bundle) -> bool:
-    """A signed card the bundle's list of issued cards does not hold, whose record was signed
-    before the bundle was built (a card issued since is not on it yet; a record with no
-    signing time cannot claim to be one)."""
+def _not_issued(report: VerificationReport, bundle: bundles.Bundle, now: datetime) -> bool:
+    """A signed card the bundle's issued cards do not hold, unless its record was signed too
+    late for the bundle to know it: after the bundle was built (less the signing clocks'
+    grace) and not after now (plus that grace). A record with no signing time, or dated in the
+    future, cannot claim to be newer than the bundle."""
     if bundle.issued is None or report.identity is None \
             or report.status not in (Status.VALID, Status.EXPIRED):
         return False
     if bundle.issued.holds(report.serial, report.identity.citizen_number):
         return False
     signed_at = report.record.signed_at if report.record is not None else None
-    return signed_at is None or signed_at <= bundle.issued_at - CLOCK_GRACE
+    return signed_at is None or not (bundle.issued_at - CLOCK_GRACE < signed_at
+                                      <= now + CLOCK_GRACE)
 
 
 def _stale(report: VerificationReport, reason: str) -> VerificationReport:

@@ -15,9 +15,10 @@ re-exports the names the rest of the code imports from here.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
 from cardservice.errors import (
@@ -65,6 +66,8 @@ logger = logging.getLogger(__name__)
 
 #: rows whose converted CardRow is kept (a card read again with its row unchanged)
 ROW_CACHE = 1024
+#: rows a page when every card is listed (the trust bundle's issued cards)
+_PAGE = 50_000
 
 
 @functools.lru_cache(maxsize=ROW_CACHE)
@@ -135,15 +138,25 @@ class Registry(Reservations, Store):
         (a PostgreSQL standby, or a primary fenced read-only in a failover)."""
         self._db.ping()
 
-    def issued_list(self) -> IssuedCards | None:
-        """Every card this registry holds, whatever its status, for the county's trust bundle;
-        None when it is a site's own registry (SQLite), which does not hold the cards other
-        sites issued."""
+    def issued_list(self, also: Iterable[tuple[str, str]] = ()) -> IssuedCards | None:
+        """Every card this registry holds, whatever its status, and the ``(serial, citizen
+        number)`` pairs of ``also`` (the open write intents: a card written whose row is not
+        made yet), for the county's trust bundle; None when this is a site's own registry
+        (SQLite), which does not hold the cards other sites issued. Read a page at a time."""
         if not self.authoritative:
             return None
-        with self._db.connection() as tx:
-            rows = tx.execute("SELECT serial, citizen_number FROM cards").fetchall()
-        return IssuedCards.of((r[0], r[1]) for r in rows)
+        return IssuedCards.of(itertools.chain(self._every_card(), also))
+
+    def _every_card(self) -> Iterator[tuple[str, str]]:
+        after = ""
+        while True:
+            with self._db.connection() as tx:
+                rows = tx.execute("SELECT serial, citizen_number FROM cards WHERE serial > ? "
+                                  "ORDER BY serial LIMIT ?", (after, _PAGE)).fetchall()
+            yield from ((r[0], r[1]) for r in rows)
+            if len(rows) < _PAGE:
+                return
+            after = rows[-1][0]
 
     def count(self) -> int:
         with self._db.connection() as tx:

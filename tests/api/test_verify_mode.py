@@ -6,6 +6,8 @@ route with 403 FORBIDDEN before it runs."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -63,6 +65,13 @@ def verifier(daemon: Daemon, home: Path):
     assert daemon.issue().status_code == 200
     assert daemon.issue(READER_B, issue_body(BOB)).status_code == 200
     _install_bundle(home, revoked=[SERIAL_B])
+    with _verifying(daemon, home) as verifying:
+        yield verifying
+
+
+@contextmanager
+def _verifying(daemon: Daemon, home: Path) -> Iterator[Daemon]:
+    """A verify-only daemon on ``daemon``'s readers and data directory, its clock at NOW + 1 h."""
     clock = Clock(NOW + timedelta(hours=1))
     settings = make_settings(home, mode="verify")
     app = create_app(settings, service=Service.open(home, clock=clock, mode="verify"),
@@ -124,6 +133,22 @@ def test_the_issued_cards_bind_the_serial_to_its_holder(verifier: Daemon, home: 
                                            (SERIAL_B, ALICE["citizen_number"])]))
     assert _read(verifier)["status"] == "valid"
     assert _revocation(_read(verifier, READER_B))["reason"] == "not_registered"
+
+
+def test_a_card_dated_in_the_future_is_judged_by_the_list(daemon: Daemon, home: Path) -> None:
+    """Card B's record is dated 3 hours ahead (as a thief with a stolen key may date it, to pass
+    for a card issued after every bundle): judged until the verifier's clock is within an hour
+    of that time; from then on it passes for a card issued since the bundle."""
+    assert daemon.issue().status_code == 200
+    daemon.clock.advance(hours=3)
+    assert daemon.issue(READER_B, issue_body(BOB)).status_code == 200
+    _install_bundle(home, revoked=[],
+                    issued=IssuedCards.of([(SERIAL_A, ALICE["citizen_number"])]))
+    with _verifying(daemon, home) as verifier:
+        assert _read(verifier)["status"] == "valid"
+        assert _revocation(_read(verifier, READER_B))["reason"] == "not_registered"
+        verifier.clock.advance(minutes=90)  # NOW + 2.5 h: B is dated within the hour ahead
+        assert _read(verifier, READER_B)["status"] == "valid"
 
 
 def test_a_card_signed_after_the_bundle_was_built_is_not_judged_by_its_list(

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,16 +16,23 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from cardservice import errors
+from cardservice.engine.journal import open_writes
 from cardservice.engine.service import Service
 from cardservice.engine.verify import Check, Result, Status
 from cardservice.errors import TrustBundleError
 from cardservice.pki import bundle as bundles
-from cardservice.pki.county import County
+from cardservice.pki.county import County as CountyPki
 from cardservice.pki.issued import IssuedCards, issued_digest
 from cardservice.pki.keys import DataDir
 from cardservice.store.database import PostgresDatabase
 from cardservice.store.stores import Stores
+from simulator.card import VirtualCard
+from simulator.devkeys import load_dev_master_keys
+from simulator.image import CardImage
+from simulator.inprocess import InProcessConnection
 from tests.clock import Clock
+from tests.engine.conftest import taken_out_mid_write
 from tests.pg import upgrade_all
 
 from .conftest import (
@@ -76,17 +85,17 @@ def test_a_malformed_list_is_refused(listing: object) -> None:
 
 
 @pytest.fixture
-def county(tmp_path: Path) -> County:
-    c = County(tmp_path)
+def county(tmp_path: Path) -> CountyPki:
+    c = CountyPki(tmp_path)
     c.init(ROOT_NAME, now=NOW, days=3650, pkcs11=False)
     return c
 
 
-def _bundle(county: County, issued: IssuedCards | None) -> bytes:
+def _bundle(county: CountyPki, issued: IssuedCards | None) -> bytes:
     return county.bundle(now=NOW, max_age=timedelta(days=7), revoked_cards=[], issued=issued)
 
 
-def test_the_bundle_carries_the_list_under_its_signature(county: County) -> None:
+def test_the_bundle_carries_the_list_under_its_signature(county: CountyPki) -> None:
     roots = county.roots()
     plain = _bundle(county, None)
     assert "issued_cards" not in json.loads(plain)["bundle"]  # as bundles were before
@@ -103,7 +112,7 @@ def test_the_bundle_carries_the_list_under_its_signature(county: County) -> None
         bundles.verify(json.dumps(outer).encode(), roots, NOW)
 
 
-def test_a_signed_bundle_with_a_malformed_list_is_refused(county: County) -> None:
+def test_a_signed_bundle_with_a_malformed_list_is_refused(county: CountyPki) -> None:
     outer = json.loads(_bundle(county, IssuedCards.of([(CARD_A, HOLDER_A)])))
     outer["bundle"]["issued_cards"] = _listing([b"\x02" * 8, b"\x01" * 8])
     _, key = county.root()
@@ -118,8 +127,33 @@ def _revocation(report) -> tuple[Result, str]:
     return check.result, check.reason
 
 
-def test_a_verify_only_site_finds_the_cards_the_county_never_issued(
-        cli: Cli, clock: Clock, tmp_path: Path, pg_cluster) -> None:
+@dataclass
+class County:
+    """A county on PostgreSQL (the CLI made its root, enrolled site S01 and gave the site and a
+    service department the root): the site's service, and the homes."""
+
+    url: str
+    county_home: Path
+    site_home: Path
+    verify_home: Path
+    site: Service
+
+    def bundle(self, now: datetime) -> bytes:
+        """The bundle as `county bundle` builds it, at ``now``."""
+        registry = self.site.engine.registry
+        return CountyPki(self.county_home).bundle(
+            now=now, max_age=timedelta(days=7), revoked_cards=registry.revoked_serials(),
+            issued=registry.issued_list(open_writes(self.site.engine.audit)))
+
+    def department(self, data: bytes, now: datetime) -> Service:
+        """A verify-only installation with the bundle ``data`` installed, its clock at ``now``."""
+        bundles.install(DataDir(self.verify_home), data, now)
+        return Service(DataDir(self.verify_home), clock=Clock(now), mode="verify",
+                       stores=Stores(self.verify_home))
+
+
+@pytest.fixture
+def county_pg(cli: Cli, clock: Clock, tmp_path: Path, pg_cluster) -> County:
     url = pg_cluster.new_database("county")
     db = PostgresDatabase(url, site_id="county")
     upgrade_all(db)
@@ -131,9 +165,15 @@ def test_a_verify_only_site_finds_the_cards_the_county_never_issued(
         cli(home, "trust", "add-root", str(root_pem), "--sha256", fingerprint(root_pem))
     enroll_site(cli, county_home, site_home, tmp_path, "S01", pkcs11=False)
     cli(site_home, "site", "masters", "--demo")
-
     site = Service(DataDir(site_home), clock=clock,
                    stores=Stores(site_home, database_url=url, site_id="s01"))
+    return County(url, county_home, site_home, verify_home, site)
+
+
+def test_a_verify_only_site_finds_the_cards_the_county_never_issued(
+        county_pg: County, cli: Cli, clock: Clock, tmp_path: Path) -> None:
+    site, site_home, url = county_pg.site, county_pg.site_home, county_pg.url
+    county_home, verify_home = county_pg.county_home, county_pg.verify_home
     genuine = make_conn(CARD_A, 1)
     site.engine.issue(genuine, person(0), temporary())
     # the site's PC is stolen: the same keys sign, its own SQLite registry records
@@ -149,13 +189,7 @@ def test_a_verify_only_site_finds_the_cards_the_county_never_issued(
 
     # the bundle built two hours later, as the CLI builds it
     later = clock.now + timedelta(hours=2)
-    registry = site.engine.registry
-    data = County(county_home).bundle(now=later, max_age=timedelta(days=7),
-                                      revoked_cards=registry.revoked_serials(),
-                                      issued=registry.issued_list())
-    bundles.install(DataDir(verify_home), data, later)
-    dept = Service(DataDir(verify_home), clock=Clock(later), mode="verify",
-                   stores=Stores(verify_home))
+    dept = county_pg.department(county_pg.bundle(later), later)
     good = dept.engine.read(genuine).report
     assert good.status is Status.VALID, good.checks
     assert _revocation(good) == (Result.SUCCEEDED, "ok")
@@ -166,3 +200,35 @@ def test_a_verify_only_site_finds_the_cards_the_county_never_issued(
         assert report.check(Check.CERTIFICATE_CHAIN).result is Result.SUCCEEDED  # signed well
     shown = Cli({**cli.env, "CARDSERVICE_MODE": "verify"})(verify_home, "trust", "show")
     assert "1 issued cards listed" in shown.stdout
+
+
+def test_a_card_whose_write_is_not_settled_is_listed_by_its_open_intent(
+        county_pg: County, clock: Clock) -> None:
+    """A produced card gets its registry row once its write is confirmed; the write cut before
+    that leaves an open intent, which the bundle lists until the card is read again. The card
+    it left (identity and record written, not locked) reads blank at the department, and its
+    revocation is not judged by the list."""
+    card = VirtualCard(CardImage.blank(bytes.fromhex(CARD_B), load_dev_master_keys()),
+                       rng=random.Random(5))
+    conn = InProcessConnection(card)
+    with taken_out_mid_write(card), pytest.raises(errors.CardServiceError):
+        card.faults.cut_power_in_update(2, 10_000)  # the record lands whole, no lock follows
+        county_pg.site.engine.issue(conn, person(1), temporary(), from_application=True)
+    registry = county_pg.site.engine.registry
+    assert registry.get(CARD_B) is None
+    assert open_writes(county_pg.site.engine.audit) == [(CARD_B, HOLDER_B)]
+
+    later = clock.now + timedelta(hours=2)
+    issued = bundles.verify(county_pg.bundle(later), CountyPki(county_pg.county_home).roots(),
+                            later).issued
+    assert issued is not None and issued.holds(bytes.fromhex(CARD_B), HOLDER_B)
+    assert registry.issued_list() is not None
+    assert not registry.issued_list().holds(bytes.fromhex(CARD_B), HOLDER_B)  # the row's gap
+
+    card.insert()  # read where the list does not hold it: an unlocked card is not judged
+    without = CountyPki(county_pg.county_home).bundle(
+        now=later, max_age=timedelta(days=7), revoked_cards=[], issued=registry.issued_list())
+    report = county_pg.department(without, later).engine.read(conn).report
+    assert report.status is Status.BLANK and report.identity is not None
+    assert _revocation(report) == (Result.SUCCEEDED, "ok")
+
