@@ -36,6 +36,16 @@ PROVINCE, PREFECTURE = "新疆维吾尔自治区", "博尔塔拉蒙古自治州"
     (f"{PREFECTURE}博乐市", f"{PROVINCE}{PREFECTURE}博乐市青得里街道"),
     ("郑州市金水区", "河南省郑州市金水区花园路1号"),
     ("北京市朝阳区", "北京市朝阳区建国路88号"),
+    ("北京市朝阳区", "北京市市辖区朝阳区建国路88号"),
+    # each side leaves out a different level
+    ("苏州市昆山市玉山镇", "江苏省昆山市玉山镇人民路1号"),
+    ("郑州市巩义市", "河南省巩义市新华路街道1号"),
+    (f"{PREFECTURE}博乐市", f"{PROVINCE}博乐市青得里街道"),
+    ("阿拉善盟阿拉善左旗", "内蒙古自治区阿拉善左旗巴彦浩特镇1号"),
+    # an area of divisions only, written on the residence
+    (PREFECTURE, f"{PROVINCE}{PREFECTURE}精河县城关镇1号"),
+    (PROVINCE, f"{PROVINCE}{PREFECTURE}精河县城关镇1号"),
+    ("北京市", "北京市朝阳区建国路88号"),
 ])
 def test_the_divisions_above_the_county_may_be_written_or_left_out(area: str,
                                                                    residence: str) -> None:
@@ -50,6 +60,13 @@ def test_the_divisions_above_the_county_may_be_written_or_left_out(area: str,
     ("北京市朝阳区", "上海市朝阳区1号"),  # the same district name in another city
     ("郑州市金水区", "河南省开封市金水区1号"),
     ("博乐市", "城关镇博乐市路1号"),  # not a division in front
+    ("巩义市新华路街道", "新华路街道1号"),  # a county-level city is not left out
+    ("博乐市青得里街道", "青得里街道团结路12号"),
+    ("新城街道", "甲省超市新城街道1号"),  # 超市 is no city
+    (PREFECTURE, "昆山市玉山镇1号"),  # an area of divisions only: the residence names them
+    (PREFECTURE, f"{PROVINCE}伊犁哈萨克自治州伊宁市1号"),
+    (PROVINCE, "昆山市玉山镇1号"),
+    (PROVINCE, "江苏省昆山市玉山镇1号"),
 ])
 def test_only_the_divisions_above_the_county_are_left_out(area: str, residence: str) -> None:
     assert not SiteArea.parse(area).covers(residence)
