@@ -18,7 +18,7 @@ from .report import Figure, Section, Verdict
 
 logger = logging.getLogger(__name__)
 
-READ_MAX_APDUS = 5  # SELECT, INTERNAL AUTHENTICATE, 3 READ BINARY
+READ_MAX_APDUS = 5  # SELECT, READ BINARY (EF.ID), INTERNAL AUTHENTICATE, 2 READ BINARY
 READ_MAX_RATIO = 1.15
 RESIGN_MAX_APDUS = 8
 
@@ -56,9 +56,9 @@ def _resign_traffic(engine: Engine, conn: CountingConnection) -> tuple[Traffic, 
     conn.reset()
     view = engine.resign(conn, MOVE)
     total = conn.traffic
-    if [a[1] for a in conn.log[:READ_MAX_APDUS]] != [0xA4, 0x88, 0xB0, 0xB0, 0xB0]:
-        raise RuntimeError("the re-sign did not start with SELECT + INTERNAL AUTHENTICATE + "
-                           "3 READ BINARY")
+    if [a[1] for a in conn.log[:READ_MAX_APDUS]] != [0xA4, 0xB0, 0x88, 0xB0, 0xB0]:
+        raise RuntimeError("the re-sign did not start with SELECT + READ BINARY + INTERNAL "
+                           "AUTHENTICATE + 2 READ BINARY")
     write_phase = conn.since(READ_MAX_APDUS)  # the read before the write is 5 APDUs (checked)
     target = view.report.current_slot
     return total, write_phase, image.files[target].length, before[target]

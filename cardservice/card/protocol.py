@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -155,6 +156,9 @@ class Rp1Card:
         self.conn = conn
         self.extended = atr_supports_extended(conn.atr) if extended is None else extended
         self.info: CardInfo | None = None
+        #: called in read_all once the chip has answered, before the records are read:
+        #: ``(info, identity file, challenge, answer)`` (the engine starts the chip check)
+        self.on_chip_answer: Callable[[CardInfo, bytes, bytes, bytes], None] | None = None
 
     # --- reading ------------------------------------------------------------------------
 
@@ -194,11 +198,14 @@ class Rp1Card:
         host challenge (when the FCI shows a counter, i.e. a card OS with a chip key) and the
         three data files: 5 APDUs with extended length; EF.PHOTO too when ``photo``: one more."""
         info = self.select()
+        identity = self.read_file(Fid.ID)
         challenge = answer = None
         if info.counter is not None:
             challenge = os.urandom(CHIP_CHALLENGE_LEN)
             answer = self.internal_authenticate(challenge)
-        files = CardFiles(info, self.read_file(Fid.ID), self.read_file(Fid.RES_A),
+            if answer is not None and self.on_chip_answer is not None:
+                self.on_chip_answer(info, identity, challenge, answer)
+        files = CardFiles(info, identity, self.read_file(Fid.RES_A),
                           self.read_file(Fid.RES_B), challenge, answer)
         if photo:
             files = dataclasses.replace(files, photo=self.read_file(Fid.PHOTO))

@@ -48,6 +48,7 @@ from cardservice.engine.model import (
 )
 from cardservice.engine.overlap import OpenWrite, in_background, open_write, replace_slot
 from cardservice.engine.policy import PermitTerms, check_direct_issue
+from cardservice.engine.reading import read_files
 from cardservice.engine.reconcile import Reconciliation
 from cardservice.engine.registry_ops import RegistryOperations
 from cardservice.engine.terms import TermsRules, build_record, writable_record
@@ -160,8 +161,7 @@ class Engine(RegistryOperations, Reconciliation):
     def read(self, conn: CardConnection, *, photo: bool = False) -> CardView:
         """Read and verify (5 APDUs; EF.PHOTO too, one more, when ``photo``); never fails
         because of registry state (see ``registry_error``)."""
-        card = Rp1Card(conn)
-        files = conn.exclusive(lambda: card.read_all(photo=photo))
+        files = read_files(conn, photo=photo)  # the chip check overlaps its last APDUs
         registry_error = None
         settled: list[tuple[int, bool]] = []
         try:

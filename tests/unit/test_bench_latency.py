@@ -60,7 +60,8 @@ class _Replay:
     def answers(self) -> list[bytes]:
         out = [self.conn.send_and_receive(a)[0] for a in self.apdus]
         if self.tamper:
-            out[1] = bytes([out[1][0] ^ 1]) + out[1][1:]
+            chip = next(i for i, a in enumerate(self.apdus) if a[1] == 0x88)
+            out[chip] = bytes([out[chip][0] ^ 1]) + out[chip][1:]
         return out
 
 

@@ -17,6 +17,7 @@ from bench.runner import guarded
 from bench.stats import percentile, slope, time_calls, time_interleaved
 from bench.stores import build_audit, citizen, serial
 from card_layout.citizen import validate_citizen_number
+from card_layout.files import Fid
 from cardservice.store.audit import AuditLog
 from simulator.card import VirtualCard
 from simulator.inprocess import InProcessConnection
@@ -86,13 +87,14 @@ def test_counting_connection_counts_a_real_read(tmp_path) -> None:
     assert view.report.status.value == "valid"
     traffic = conn.traffic
     assert traffic.apdus == 5 == card.apdu_count
-    assert [apdu[1] for apdu in conn.log] == [0xA4, 0x88, 0xB0, 0xB0, 0xB0]
+    assert [apdu[1] for apdu in conn.log] == [0xA4, 0xB0, 0x88, 0xB0, 0xB0]
     files = card.image.files
     data = sum(f.length for fid, f in files.items() if fid.name not in ("CARD", "PHOTO"))
     assert traffic.sent == sum(len(a) for a in conn.log)
     assert traffic.received > data + 64 + 5 * 2  # file bytes + FCI + signature + five SWs
-    sent = traffic.sent - len(conn.log[0]) - len(conn.log[1])
-    assert conn.since(2) == Traffic(3, sent, data + 3 * 2)
+    slots = files[Fid.RES_A].length + files[Fid.RES_B].length
+    sent = sum(len(a) for a in conn.log[3:])  # the two slots, read after the chip's answer
+    assert conn.since(3) == Traffic(2, sent, slots + 2 * 2)
     conn.reset()
     assert conn.traffic == Traffic(0, 0, 0)
     engine.registry.close()

@@ -1,0 +1,50 @@
+"""A card read for verification: the card's files in one transaction, with the chip's answer
+checked while the read goes on.
+
+The read sends SELECT, READ BINARY of EF.ID, INTERNAL AUTHENTICATE, then READ BINARY of the two
+record slots. Once the chip has answered, its ECDSA check (the largest part of a read's own
+work) starts on a helper thread (:func:`cardservice.pki.chip.check_soon`) with the chip's key
+from the identity as read, and runs while the two slots travel; the verification then takes its
+result. The identity's own checks come later and decide whether that key is the card's.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from card_layout.errors import FieldError, FormatError
+from card_layout.idfile import decode_identity_body
+from cardservice.card.protocol import CardFiles, CardInfo, Rp1Card
+from cardservice.pki import chip
+from cardservice.transport import CardConnection
+
+#: identity files whose chip key is kept (a card read again is not decoded again)
+CHIP_KEYS = 256
+
+
+def read_files(conn: CardConnection, *, photo: bool = False) -> CardFiles:
+    """The card's files (5 APDUs; EF.PHOTO too, one more, when ``photo``) in one transaction."""
+    card = Rp1Card(conn)
+    card.on_chip_answer = start_chip_check
+    chip.read_started()
+    try:
+        return conn.exclusive(lambda: card.read_all(photo=photo))
+    finally:
+        chip.read_ended()
+
+
+def start_chip_check(info: CardInfo, id_file: bytes, challenge: bytes, answer: bytes) -> None:
+    """Start checking the chip's answer: the chip's key from the identity file as read, the
+    serial and counter from the SELECT answer. Nothing is started for an identity that does
+    not decode (its verification says why)."""
+    point = _chip_key(bytes(id_file))
+    if point is not None and info.counter is not None:
+        chip.check_soon(point, info.serial, info.counter, challenge, answer)
+
+
+@functools.lru_cache(maxsize=CHIP_KEYS)
+def _chip_key(id_file: bytes) -> bytes | None:
+    try:
+        return decode_identity_body(id_file)[0].chip_public_key
+    except (FormatError, FieldError):
+        return None

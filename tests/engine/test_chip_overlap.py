@@ -1,0 +1,120 @@
+"""A read starts the chip's ECDSA check on a helper thread as soon as the chip has answered
+(cardservice/engine/reading.py, cardservice/pki/chip.py), so it runs while the record slots
+are read; the verification takes that result. The verdicts are the same as a check made in
+place, a wrong answer still fails, and with another read in progress (several readers at work)
+each read checks its own answer."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+
+import pytest
+
+from card_layout.files import Ins
+from cardservice.engine.operations import Engine
+from cardservice.engine.verify import Check, Result, Status
+from cardservice.pki import chip
+from tests.engine.conftest import identity, temporary
+
+
+@pytest.fixture
+def checks(monkeypatch) -> list[str]:
+    """The name of the thread that made each chip check."""
+    made: list[str] = []
+    real = chip._valid
+
+    def valid(*args) -> bool:
+        made.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(chip, "_valid", valid)
+    return made
+
+
+def _sent(card) -> list[int]:
+    sent: list[int] = []
+    real = card.process
+
+    def process(apdu: bytes) -> bytes:
+        sent.append(apdu[1])
+        return real(apdu)
+
+    card.process = process
+    return sent
+
+
+def test_the_check_starts_once_the_chip_answered_and_runs_on_a_helper(
+        engine: Engine, conn, card, checks: list[str]) -> None:
+    engine.issue(conn, identity(), temporary())
+    checks.clear()
+    sent = _sent(card)
+    view = engine.read(conn)
+    assert view.report.status is Status.VALID
+    assert view.report.check(Check.CHIP_AUTHENTIC).result is Result.SUCCEEDED
+    assert sent == [Ins.SELECT, Ins.READ_BINARY, Ins.INTERNAL_AUTHENTICATE, Ins.READ_BINARY,
+                    Ins.READ_BINARY]  # the two slots travel after the chip's answer
+    assert len(checks) == 1 and checks[0].startswith("chip-check")
+    assert not chip._started  # taken by the verification
+
+
+def test_a_wrong_answer_fails_the_same_way(engine: Engine, conn, card,
+                                           checks: list[str]) -> None:
+    engine.issue(conn, identity(), temporary())
+    real = card.process
+
+    def forged(apdu: bytes) -> bytes:  # another key's signature: one bit of it flipped
+        answer = real(apdu)
+        if apdu[1] == Ins.INTERNAL_AUTHENTICATE:
+            return bytes([answer[0] ^ 1]) + answer[1:]
+        return answer
+
+    card.process = forged
+    checks.clear()
+    report = engine.read(conn).report
+    assert report.status is Status.INVALID
+    assert report.check(Check.CHIP_AUTHENTIC).reason == "bad_signature"
+    assert len(checks) == 1 and checks[0].startswith("chip-check")
+
+
+def test_with_another_read_in_progress_each_read_checks_its_own(
+        engine: Engine, conn, checks: list[str]) -> None:
+    engine.issue(conn, identity(), temporary())
+    checks.clear()
+    chip.read_started()  # another reader's read, in progress
+    try:
+        assert engine.read(conn).report.status is Status.VALID
+    finally:
+        chip.read_ended()
+    assert checks == [threading.current_thread().name]
+    assert chip._reading == 0
+
+
+def _check_in_child(args: tuple, out) -> None:
+    chip.check_soon(*args)
+    out.put(chip.chip_answer_valid(*args))
+
+
+def test_a_forked_process_makes_its_own_helpers(engine: Engine, conn) -> None:
+    """A pool made before a fork has no threads in the child: the child makes its own, and
+    its check does not wait forever."""
+    engine.issue(conn, identity(), temporary())
+    view = engine.read(conn)  # the parent's pool exists now
+    files = view.report
+    args = (files.identity.chip_public_key, files.serial, 0, bytes(16), bytes(64))
+    chip.check_soon(*args)
+    assert chip.chip_answer_valid(*args) is False  # a made-up answer: False, not an error
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_check_in_child, args=(args, out))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert out.get(timeout=5) is False
+
+
+def test_checks_left_behind_are_bounded() -> None:
+    for i in range(chip.STARTED_MAX + 5):
+        chip.check_soon(b"\x04" + bytes(64), bytes(8), i, bytes(16), bytes(64))
+    assert len(chip._started) <= chip.STARTED_MAX
+    chip._started.clear()
