@@ -3,8 +3,8 @@ live, and a move is re-signed at the new residence's acceptance point (county.md
 a list of address prefixes (for example ``示范县城关镇,示范县新城街道``); a residence that starts
 with none of them is refused with rule ``residence_outside_site_area`` before anything is
 recorded or written. An address is written with or without the divisions above the county in
-front (a province-level name ending 省, 自治区 or 特别行政区, then a prefecture-level one ending
-市, 自治州, 地区 or 盟, taken as such only when a county-level name follows), so either side may
+front (a province-level name from the national list, then a prefecture-level one ending 市,
+自治州, 地区 or 盟, taken as such only when a county-level name follows), so either side may
 carry them, or each a different one: ``新疆维吾尔自治区博尔塔拉蒙古自治州博乐市青得里街道…`` is
 in the area ``博乐市``, ``博乐市青得里街道…`` in ``博尔塔拉蒙古自治州博乐市``, ``江苏省昆山市玉山镇…``
 in ``苏州市昆山市玉山镇``. A division written on both sides must be the same, so ``上海市朝阳区…``
@@ -24,52 +24,75 @@ _SEPARATORS = re.compile(r"[,;，；、]")
 _SPACE = re.compile(r"\s+")
 
 
-_NAME = "[\u3400-\u9fff]"
-#: a division's name holds no ending of its own level ("…自治州…市" is two divisions, not one)
-_PROVINCE = re.compile(f"(?:(?!省|自治区|特别行政区){_NAME}){{1,12}}(?:省|自治区|特别行政区)")
-_PREFECTURE = re.compile(f"(?:(?!自治州|地区|盟|市){_NAME}){{1,12}}(?:自治州|地区|盟|市)")
-_COUNTY = re.compile(f"(?:(?!自治县|自治旗|林区|特区|县|区|市|旗){_NAME}){{1,12}}"
+#: the province-level divisions (GB/T 2260); the four municipalities (北京市…) are matched as
+#: prefecture-level cities, which is where an address puts them
+_PROVINCES = (
+    "河北省", "山西省", "辽宁省", "吉林省", "黑龙江省", "江苏省", "浙江省", "安徽省", "福建省",
+    "江西省", "山东省", "河南省", "湖北省", "湖南省", "广东省", "海南省", "四川省", "贵州省",
+    "云南省", "陕西省", "甘肃省", "青海省", "台湾省", "内蒙古自治区", "广西壮族自治区",
+    "西藏自治区", "宁夏回族自治区", "新疆维吾尔自治区", "香港特别行政区", "澳门特别行政区",
+)
+#: characters of the levels below a county (towns, streets, roads, villages, numbers), which
+#: no prefecture- or county-level name holds
+_LOWER = "镇乡街道路村巷弄号组社"
+_CJK = "[\u3400-\u9fff]"
+#: a name holds no ending of its own level ("…自治州…市" is two divisions, not one)
+_PREFECTURE = re.compile(f"(?:(?![{_LOWER}县区旗]|自治州|地区|盟|市){_CJK}){{1,12}}"
+                         "(?:自治州|地区|盟|市)")
+_COUNTY = re.compile(f"(?:(?![{_LOWER}]|自治县|自治旗|林区|特区|县|区|市|旗){_CJK}){{1,12}}"
                      "(?:自治县|自治旗|林区|特区|县|区|市|旗)")
+#: what a county-level name is not: a housing estate, a park, a campus; nor followed by a
+#: road's ending (解放区路 is a road)
+_NOT_COUNTY = ("小区", "园区", "校区", "景区")
+_ROAD = "路街巷道弄"
 #: the placeholder level some addresses write between a municipality and its district
 _DISTRICTS_OF = "市辖区"
+
+_Reading = tuple[str | None, str | None, str]  # (province, prefecture, the rest)
 
 
 def _plain(text: str) -> str:
     return _SPACE.sub("", text)
 
 
-def _split(text: str) -> tuple[str | None, str | None, str]:
-    """(province-level name, prefecture-level name, the rest) of an address or prefix. A
-    prefecture-level name is taken only when a county-level one follows it (or nothing does),
-    so a county-level city (博乐市, 巩义市) stays with the rest."""
-    found = _PROVINCE.match(text)
-    province, start = (found.group(), found.end()) if found else (None, 0)
+def _county_starts(text: str) -> bool:
+    found = _COUNTY.match(text)
+    return found is not None and not found.group().endswith(_NOT_COUNTY) \
+        and text[found.end():found.end() + 1] not in tuple(_ROAD)
+
+
+def _readings(text: str) -> list[_Reading]:
+    """The ways ``text`` (an address or a prefix) may be read: its province-level name (when
+    it starts with one) apart, and, where a county-level name (or nothing) follows, a
+    prefecture-level name apart too; read both ways when the name could be a county-level
+    city's (博乐市, 昆山市) as well."""
+    province = next((p for p in _PROVINCES if text.startswith(p)), None)
+    start = len(province) if province else 0
+    readings: list[_Reading] = [(province, None, text[start:])]
     prefecture = _PREFECTURE.match(text, start)
     if prefecture is not None:
-        rest = text[prefecture.end():]
-        rest = rest.removeprefix(_DISTRICTS_OF)
-        if not rest or _COUNTY.match(rest):
-            return province, prefecture.group(), rest
-    return province, None, text[start:]
+        rest = text[prefecture.end():].removeprefix(_DISTRICTS_OF)
+        if not rest or _county_starts(rest):
+            readings.append((province, prefecture.group(), rest))
+    return readings
+
+
+def _agree(have: _Reading, want: _Reading) -> bool:
+    """The residence read as ``have`` is under the prefix read as ``want``: the divisions
+    written on both sides are the same and the rest of the residence starts with the rest of
+    the prefix. A prefix of divisions only needs them on the residence (its province may be
+    left out when its prefecture is there)."""
+    if not want[2]:
+        if want[1] is not None:
+            return have[1] == want[1] and have[0] in (None, want[0])
+        return have[0] == want[0]
+    return all(a is None or b is None or a == b for a, b in zip(have[:2], want[:2])) \
+        and have[2].startswith(want[2])
 
 
 def _in(residence: str, prefix: str) -> bool:
-    """``residence`` is under ``prefix`` once the divisions above the county are set apart:
-    those written on both sides agree, and the rest of the residence starts with the rest of
-    the prefix. A prefix of divisions only needs them written on the residence, or its last
-    one is a county-level city (博乐市) that starts the residence's rest."""
-    have, want = _split(residence), _split(prefix)
-    if not want[2]:
-        named = (want[0] is None or have[0] == want[0]) \
-            and (want[1] is None or have[1] == want[1])
-        return named or want[1] is not None and _under(have, (want[0], None, want[1]))
-    return _under(have, want)
-
-
-def _under(have: tuple[str | None, str | None, str],
-           want: tuple[str | None, str | None, str]) -> bool:
-    return all(a is None or b is None or a == b for a, b in zip(have[:2], want[:2])) \
-        and have[2].startswith(want[2])
+    wanted = _readings(prefix)
+    return any(_agree(have, want) for have in _readings(residence) for want in wanted)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,18 @@ PROVINCE, PREFECTURE = "新疆维吾尔自治区", "博尔塔拉蒙古自治州"
     (PREFECTURE, f"{PROVINCE}{PREFECTURE}精河县城关镇1号"),
     (PROVINCE, f"{PROVINCE}{PREFECTURE}精河县城关镇1号"),
     ("北京市", "北京市朝阳区建国路88号"),
+    ("河南省郑州市", "郑州市金水区1号"),  # the province left out under its prefecture
+    (f"{PROVINCE}{PREFECTURE}", f"{PREFECTURE}博乐市1号"),
+    # street parts that end like a division
+    ("苏州市昆山市玉山镇", "江苏省昆山市玉山镇阳光小区1号"),
+    ("苏州市昆山市玉山镇", "江苏省昆山市玉山镇人民路社区1号"),
+    ("苏州市昆山市", "江苏省昆山市高新区1号"),
+    ("苏州市昆山市", "昆山市开发区1号"),
+    ("郑州市巩义市", "巩义市新华路街道东区社区1号"),
+    ("郑州市巩义市", "河南省巩义市紫荆路超市1号"),
+    ("金水区", "郑州市金水区省府路1号"),
+    ("河南省郑州市金水区", "郑州市金水区省直小区1号"),
+    ("示范县城关镇", "河北省示范县城关镇农贸市场小区1号"),
 ])
 def test_the_divisions_above_the_county_may_be_written_or_left_out(area: str,
                                                                    residence: str) -> None:
@@ -67,6 +79,9 @@ def test_the_divisions_above_the_county_may_be_written_or_left_out(area: str,
     (PREFECTURE, f"{PROVINCE}伊犁哈萨克自治州伊宁市1号"),
     (PROVINCE, "昆山市玉山镇1号"),
     (PROVINCE, "江苏省昆山市玉山镇1号"),
+    ("巩义市新华路街道东区社区", "新华路街道东区社区1号"),  # the city is not left out
+    ("解放区", "巩义市解放区路1号"),  # a road named like a district
+    ("青得里街道", "精河县青得里街道幸福小区1号"),
 ])
 def test_only_the_divisions_above_the_county_are_left_out(area: str, residence: str) -> None:
     assert not SiteArea.parse(area).covers(residence)
