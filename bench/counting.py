@@ -32,6 +32,7 @@ class CountingConnection(CardConnection):
 
     def __init__(self, inner: CardConnection) -> None:
         self.inner = inner
+        self.waits_for_card = inner.waits_for_card
         self.log: list[bytes] = []
         self._received: list[int] = []
 

@@ -29,6 +29,11 @@ class CardConnection(abc.ABC):
     :class:`cardservice.errors.TransportError` subclasses.
     """
 
+    #: whether an APDU's round trip leaves this thread waiting on the reader (pcscd answers
+    #: while pyscard holds no GIL), so work started on another thread runs meanwhile; a card
+    #: played in this process answers on this thread's own time
+    waits_for_card: bool = False
+
     @abc.abstractmethod
     def send_and_receive(self, apdu: bytes) -> tuple[bytes, int]:
         """Transmit one command APDU; return the response data and the status word."""

@@ -145,8 +145,7 @@ def wait_for_change(context: Context, known: dict[str, int], timeout_ms: int) ->
     """Block until a reader or card changes (or ``timeout_ms``); return the new event states.
 
     ``known`` maps reader names to their last event state; the PnP pseudo-reader reports readers
-    added or removed. Raises PcscUnavailableError if pcscd is gone.
-    """
+    added or removed. Raises PcscUnavailableError if pcscd is gone."""
     states = [(name, state) for name, state in known.items() if name != PNP_NOTIFICATION]
     if len(states) > MAX_WATCHED:  # more readers than one call may watch: poll instead
         time.sleep(min(timeout_ms, POLL_MS) / 1000)
@@ -173,8 +172,9 @@ class PcscConnection(CardConnection):
     ``watchdog=False`` the calls run on the caller's thread: for a caller that owns the handle on
     a long-lived thread of its own and watches it from outside (the daemon's reader worker, whose
     operation the API abandons after ``operation_timeout``); this saves two thread hand-offs per
-    card operation.
-    """
+    card operation."""
+
+    waits_for_card = True
 
     def __init__(self, reader: str, *, timeout: float = 5.0, watchdog: bool = True) -> None:
         self._reader = reader

@@ -2,7 +2,8 @@
 (cardservice/engine/reading.py, cardservice/pki/chip.py), so it runs while the record slots
 are read; the verification takes that result. The verdicts are the same as a check made in
 place, a wrong answer still fails, and with another read in progress (several readers at work)
-each read checks its own answer."""
+each read checks its own answer. A card played in this process leaves no wait to fill: there
+the read checks the answer itself."""
 
 from __future__ import annotations
 
@@ -15,7 +16,19 @@ from card_layout.files import Ins
 from cardservice.engine.operations import Engine
 from cardservice.engine.verify import Check, Result, Status
 from cardservice.pki import chip
+from simulator.inprocess import InProcessConnection
 from tests.engine.conftest import identity, temporary
+
+
+class _WaitingConnection(InProcessConnection):
+    """An in-process card standing for one behind a reader (PcscConnection waits for its card)."""
+
+    waits_for_card = True
+
+
+@pytest.fixture
+def waiting(card) -> _WaitingConnection:
+    return _WaitingConnection(card)
 
 
 @pytest.fixture
@@ -45,11 +58,11 @@ def _sent(card) -> list[int]:
 
 
 def test_the_check_starts_once_the_chip_answered_and_runs_on_a_helper(
-        engine: Engine, conn, card, checks: list[str]) -> None:
-    engine.issue(conn, identity(), temporary())
+        engine: Engine, waiting, card, checks: list[str]) -> None:
+    engine.issue(waiting, identity(), temporary())
     checks.clear()
     sent = _sent(card)
-    view = engine.read(conn)
+    view = engine.read(waiting)
     assert view.report.status is Status.VALID
     assert view.report.check(Check.CHIP_AUTHENTIC).result is Result.SUCCEEDED
     assert sent == [Ins.SELECT, Ins.READ_BINARY, Ins.INTERNAL_AUTHENTICATE, Ins.READ_BINARY,
@@ -58,9 +71,9 @@ def test_the_check_starts_once_the_chip_answered_and_runs_on_a_helper(
     assert not chip._started  # taken by the verification
 
 
-def test_a_wrong_answer_fails_the_same_way(engine: Engine, conn, card,
+def test_a_wrong_answer_fails_the_same_way(engine: Engine, waiting, card,
                                            checks: list[str]) -> None:
-    engine.issue(conn, identity(), temporary())
+    engine.issue(waiting, identity(), temporary())
     real = card.process
 
     def forged(apdu: bytes) -> bytes:  # another key's signature: one bit of it flipped
@@ -71,23 +84,31 @@ def test_a_wrong_answer_fails_the_same_way(engine: Engine, conn, card,
 
     card.process = forged
     checks.clear()
-    report = engine.read(conn).report
+    report = engine.read(waiting).report
     assert report.status is Status.INVALID
     assert report.check(Check.CHIP_AUTHENTIC).reason == "bad_signature"
     assert len(checks) == 1 and checks[0].startswith("chip-check")
 
 
 def test_with_another_read_in_progress_each_read_checks_its_own(
-        engine: Engine, conn, checks: list[str]) -> None:
-    engine.issue(conn, identity(), temporary())
+        engine: Engine, waiting, checks: list[str]) -> None:
+    engine.issue(waiting, identity(), temporary())
     checks.clear()
     chip.read_started()  # another reader's read, in progress
     try:
-        assert engine.read(conn).report.status is Status.VALID
+        assert engine.read(waiting).report.status is Status.VALID
     finally:
         chip.read_ended()
     assert checks == [threading.current_thread().name]
     assert chip._reading == 0
+
+
+def test_a_card_in_this_process_is_checked_by_the_read_itself(
+        engine: Engine, conn, checks: list[str]) -> None:
+    engine.issue(conn, identity(), temporary())
+    checks.clear()
+    assert engine.read(conn).report.status is Status.VALID
+    assert checks == [threading.current_thread().name]
 
 
 def _check_in_child(args: tuple, out) -> None:
