@@ -125,6 +125,8 @@ def county_bundle(svc: Service, out: Path, max_age_days: int) -> None:
     now = utc_now()  # before the lists: the bundle claims no later time than it knows
     c = _county(svc)
     registry = svc.registry()
+    # the open intents are read before the registry's pages: a write settled while the pages
+    # are read has its card in the one or the other
     revoked, issued = registry.revoked_serials(), registry.issued_list(open_writes(svc.audit()))
     data = c.bundle(now=now, max_age=timedelta(days=max_age_days), revoked_cards=revoked,
                     issued=issued)
