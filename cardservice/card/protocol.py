@@ -194,9 +194,10 @@ class Rp1Card:
         return bytes(buf)
 
     def read_all(self, *, photo: bool = False) -> CardFiles:
-        """SELECT (serial, state and counter from the FCI), INTERNAL AUTHENTICATE with a fresh
-        host challenge (when the FCI shows a counter, i.e. a card OS with a chip key) and the
-        three data files: 5 APDUs with extended length; EF.PHOTO too when ``photo``: one more."""
+        """SELECT (serial, state and counter from the FCI), READ BINARY of EF.ID, INTERNAL
+        AUTHENTICATE with a fresh host challenge (when the FCI shows a counter, i.e. a card OS
+        with a chip key; then ``on_chip_answer``), and the two record slots: 5 APDUs with
+        extended length; EF.PHOTO too when ``photo``: one more."""
         info = self.select()
         identity = self.read_file(Fid.ID)
         challenge = answer = None

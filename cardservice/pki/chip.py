@@ -49,6 +49,17 @@ def read_ended() -> None:
         _reading -= 1
 
 
+def _after_fork() -> None:
+    """A forked child has none of its parent's threads: a lock another thread held, the
+    helper pool and the reads in progress are the parent's, not its own."""
+    global _lock, _pool, _reading
+    _lock, _pool, _reading = threading.Lock(), None, 0
+    _started.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 #: checks started and not yet taken (a read whose verification stops before the chip check
 #: leaves its own behind; when this many are waiting they are dropped)
 STARTED_MAX = 64
@@ -66,9 +77,8 @@ def check_soon(public_point: bytes, serial: bytes, counter: int, challenge: byte
         return  # readers at work side by side keep the cores busy: each checks its own
     key = (bytes(public_point), bytes(serial), counter, bytes(challenge), bytes(answer))
     with _lock:
-        if _pool is None or _pool[0] != os.getpid():  # none yet, or made before a fork
+        if _pool is None:
             _pool = (os.getpid(), ThreadPoolExecutor(CHECKERS, "chip-check"))
-            _started.clear()
         if len(_started) >= STARTED_MAX:
             _started.clear()
         _started[key] = _pool[1].submit(_valid, *key)

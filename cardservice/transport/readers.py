@@ -135,6 +135,7 @@ class _Lease(CardConnection):
 
     def __init__(self, conn) -> None:
         self._conn = conn
+        self.waits_for_card = conn.waits_for_card
 
     @property
     def atr(self) -> bytes:

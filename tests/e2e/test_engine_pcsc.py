@@ -57,7 +57,8 @@ def test_issue_read_resign_renew_through_pcscd(engine, driver, vpcd_card):
 
 
 def test_read_uses_five_apdus_with_extended_length(engine, driver, vpcd_card):
-    """SELECT, INTERNAL AUTHENTICATE, 3 READ BINARY; the photo costs one more only on request."""
+    """SELECT, READ BINARY (EF.ID), INTERNAL AUTHENTICATE, 2 READ BINARY; the photo costs one
+    more only on request."""
     reader, _path, bridge = vpcd_card
     with driver.connect(reader) as conn:
         engine.issue(conn, identity(), temporary(), photo=flat_jpeg())

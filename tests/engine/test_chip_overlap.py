@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import types
 
 import pytest
 
 from card_layout.files import Ins
+from cardservice import errors
 from cardservice.engine.operations import Engine
 from cardservice.engine.verify import Check, Result, Status
 from cardservice.pki import chip
+from cardservice.transport.readers import _Lease
 from simulator.inprocess import InProcessConnection
-from tests.engine.conftest import identity, temporary
+from tests.engine.conftest import identity, make_card, temporary
+
+
+@pytest.fixture(autouse=True)
+def nothing_started() -> None:
+    """No check left behind by an earlier test (a pulled card leaves its own)."""
+    chip._started.clear()
 
 
 class _WaitingConnection(InProcessConnection):
@@ -58,17 +67,64 @@ def _sent(card) -> list[int]:
 
 
 def test_the_check_starts_once_the_chip_answered_and_runs_on_a_helper(
-        engine: Engine, waiting, card, checks: list[str]) -> None:
+        engine: Engine, waiting, card, checks: list[str], monkeypatch) -> None:
     engine.issue(waiting, identity(), temporary())
     checks.clear()
     sent = _sent(card)
+    started_after: list[int] = []
+    real_check_soon = chip.check_soon
+
+    def check_soon(*args) -> None:
+        started_after.append(len(sent))
+        real_check_soon(*args)
+
+    monkeypatch.setattr(chip, "check_soon", check_soon)
     view = engine.read(waiting)
     assert view.report.status is Status.VALID
     assert view.report.check(Check.CHIP_AUTHENTIC).result is Result.SUCCEEDED
     assert sent == [Ins.SELECT, Ins.READ_BINARY, Ins.INTERNAL_AUTHENTICATE, Ins.READ_BINARY,
-                    Ins.READ_BINARY]  # the two slots travel after the chip's answer
+                    Ins.READ_BINARY]
+    assert started_after == [3]  # started after the chip's answer, before the two slots
     assert len(checks) == 1 and checks[0].startswith("chip-check")
     assert not chip._started  # taken by the verification
+
+
+def test_the_daemons_lease_waits_for_its_card_as_its_connection_does() -> None:
+    assert _Lease(types.SimpleNamespace(waits_for_card=True)).waits_for_card
+    assert not _Lease(InProcessConnection(make_card())).waits_for_card
+
+
+def test_a_card_pulled_after_its_answer_leaves_nothing_behind(
+        engine: Engine, waiting, card) -> None:
+    engine.issue(waiting, identity(), temporary())
+    real = card.process
+
+    def pulled_after_the_answer(apdu: bytes) -> bytes:
+        answer = real(apdu)
+        if apdu[1] == Ins.INTERNAL_AUTHENTICATE:
+            card.present = False
+        return answer
+
+    card.process = pulled_after_the_answer
+    with pytest.raises(errors.CardServiceError):
+        engine.read(waiting)
+    assert chip._reading == 0
+    card.process = real
+    card.insert()
+    assert engine.read(waiting).report.status is Status.VALID
+
+
+def test_no_helper_to_be_had_leaves_the_check_to_the_read(
+        engine: Engine, waiting, checks: list[str], monkeypatch) -> None:
+    engine.issue(waiting, identity(), temporary())
+    checks.clear()
+
+    def refused(*args) -> None:
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(chip, "check_soon", refused)
+    assert engine.read(waiting).report.status is Status.VALID
+    assert checks == [threading.current_thread().name]
 
 
 def test_a_wrong_answer_fails_the_same_way(engine: Engine, waiting, card,
@@ -113,25 +169,30 @@ def test_a_card_in_this_process_is_checked_by_the_read_itself(
 
 def _check_in_child(args: tuple, out) -> None:
     chip.check_soon(*args)
-    out.put(chip.chip_answer_valid(*args))
+    out.put((chip.chip_answer_valid(*args), chip._reading))
 
 
 def test_a_forked_process_makes_its_own_helpers(engine: Engine, conn) -> None:
     """A pool made before a fork has no threads in the child: the child makes its own, and
     its check does not wait forever."""
     engine.issue(conn, identity(), temporary())
-    view = engine.read(conn)  # the parent's pool exists now
-    files = view.report
-    args = (files.identity.chip_public_key, files.serial, 0, bytes(16), bytes(64))
-    chip.check_soon(*args)
+    report = engine.read(conn).report
+    args = (report.identity.chip_public_key, report.serial, 0, bytes(16), bytes(64))
+    chip.check_soon(*args)  # the parent's pool exists now
     assert chip.chip_answer_valid(*args) is False  # a made-up answer: False, not an error
+    chip.read_started()  # a read in progress in the parent is not the child's
     context = multiprocessing.get_context("fork")
     out = context.Queue()
-    child = context.Process(target=_check_in_child, args=(args, out))
-    child.start()
-    child.join(30)
-    assert child.exitcode == 0
-    assert out.get(timeout=5) is False
+    child = context.Process(target=_check_in_child, args=(args, out), daemon=True)
+    try:
+        child.start()
+        child.join(30)
+        assert child.exitcode == 0
+        assert out.get(timeout=5) == (False, 0)
+    finally:
+        chip.read_ended()
+        if child.is_alive():
+            child.kill()
 
 
 def test_checks_left_behind_are_bounded() -> None:

@@ -31,9 +31,10 @@ pytestmark = pytest.mark.pcsc
 SERIALS = ("52503100000000B1", "52503100000000B2")
 CITIZEN = {"name": "王五", "gender": "male", "nationality": "01",
            "citizen_number": "110105199001011232", "household_address": "北京市东城区1号"}
-#: APDUs of a re-sign up to and including its UPDATE: SELECT, 3 READ BINARY, GET DATA,
-#: GET CHALLENGE, EXTERNAL AUTHENTICATE, UPDATE BINARY (slot B was empty: no ERASE follows).
-RESIGN_APDUS_TO_UPDATE = 9  # SELECT, INTERNAL AUTHENTICATE, 3 READ BINARY, GET DATA, GET CHALLENGE, EXTERNAL AUTHENTICATE, UPDATE
+#: APDUs of a re-sign up to and including its UPDATE: SELECT, READ BINARY (EF.ID), INTERNAL
+#: AUTHENTICATE, 2 READ BINARY, GET DATA, GET CHALLENGE, EXTERNAL AUTHENTICATE, UPDATE BINARY
+#: (slot B was empty: no ERASE follows).
+RESIGN_APDUS_TO_UPDATE = 9
 
 
 @pytest.fixture
