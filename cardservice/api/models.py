@@ -3,7 +3,7 @@ are responses). Field names are a public contract: extend, never rename."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -99,12 +99,28 @@ class DatabaseHealth(BaseModel):
     message: str | None = None
 
 
+class TrustHealth(BaseModel):
+    """A verify-only installation's trust bundle (``CARDSERVICE_MODE=verify``)."""
+
+    #: when the installed bundle was built; None: no bundle is installed
+    bundle_issued_at: datetime | None
+    #: older than its max_age, or none installed: a card that would read valid reads
+    #: revocation_stale
+    stale: bool
+    revoked_cards: int
+    #: cards on the county's list of issued cards; None: the bundle carries no list
+    issued_cards: int | None
+    message: str | None = None
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     pcsc_available: bool
     reader_count: int
     version: str
     database: DatabaseHealth | None = None
+    #: only on a verify-only installation: its bundle (a stale or missing one: degraded)
+    trust: TrustHealth | None = None
 
 
 class Reader(BaseModel):

@@ -20,6 +20,9 @@ class Health(_Model):
     reader_count: int
     version: str
     database: dict[str, Any] | None = None  # the registry database's state, when one is used
+    #: a verify-only installation's trust bundle: bundle_issued_at, stale, revoked_cards,
+    #: issued_cards (None elsewhere)
+    trust: dict[str, Any] | None = None
 
 
 class Reader(_Model):

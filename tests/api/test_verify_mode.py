@@ -180,6 +180,25 @@ def test_writes_registry_and_application_routes_are_forbidden(verifier: Daemon, 
     assert answer.json()["error"]["code"] == "FORBIDDEN"
 
 
+def test_health_tells_the_bundles_state(verifier: Daemon, home: Path, daemon: Daemon) -> None:
+    health = verifier.client.get("/v1/health").json()
+    assert health["status"] == "ok"
+    assert health["trust"] == {"bundle_issued_at": NOW.isoformat().replace("+00:00", "Z"),
+                               "stale": False, "revoked_cards": 1, "issued_cards": None,
+                               "message": None}
+    _install_bundle(home, revoked=[], now=NOW + timedelta(minutes=30),
+                    issued=IssuedCards.of([(SERIAL_A, ALICE["citizen_number"])]))
+    assert verifier.client.get("/v1/health").json()["trust"]["issued_cards"] == 1
+    verifier.clock.advance(days=8)  # older than the bundle's max_age: reads revocation_stale
+    stale = verifier.client.get("/v1/health").json()
+    assert stale["status"] == "degraded" and stale["trust"]["stale"] is True
+    (home / bundles.BUNDLE_FILE).unlink()
+    missing = verifier.client.get("/v1/health").json()["trust"]
+    assert missing == {"bundle_issued_at": None, "stale": True, "revoked_cards": 0,
+                       "issued_cards": None, "message": "no_bundle"}
+    assert daemon.client.get("/v1/health").json()["trust"] is None  # a full installation
+
+
 def test_health_and_reader_list_still_answer(verifier: Daemon) -> None:
     assert verifier.client.get("/v1/health").status_code == 200
     assert verifier.client.get("/v1/readers", headers=verifier.auth("reader")).status_code == 200

@@ -1,5 +1,5 @@
 """``GET /v1/health``: no token, no PC/SC call (the monitor's last view), one bounded round
-trip to the database; always fast."""
+trip to the database; always fast. A verify-only installation adds its trust bundle's state."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from fastapi import APIRouter
 
 from cardservice import __version__, errors
 from cardservice.api.deps import RuntimeDep
-from cardservice.api.models import DatabaseHealth, Health
+from cardservice.api.models import DatabaseHealth, Health, TrustHealth
+from cardservice.engine.verifyonly import NO_BUNDLE
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +25,28 @@ async def health(runtime: RuntimeDep) -> Health:
     monitor = runtime.monitor
     available = monitor.available is True
     database = await _database(runtime)
-    ok = available and database.available
+    trust = await asyncio.to_thread(_trust, runtime) if runtime.service.mode == "verify" \
+        else None
+    ok = available and database.available and (trust is None or not trust.stale)
     return Health(status="ok" if ok else "degraded", pcsc_available=available,
                   reader_count=len(monitor.snapshot) if available else 0, version=__version__,
-                  database=database)
+                  database=database, trust=trust)
+
+
+def _trust(runtime: RuntimeDep) -> TrustHealth:
+    """The installed bundle as the reads see it (reloaded when its files change)."""
+    verify_only = runtime.service.engine.verify_only
+    try:
+        bundle = verify_only.bundle(runtime.clock()) if verify_only is not None else None
+    except errors.CardServiceError as exc:
+        return TrustHealth(bundle_issued_at=None, stale=True, revoked_cards=0,
+                           issued_cards=None, message=exc.code)
+    if bundle is None:
+        return TrustHealth(bundle_issued_at=None, stale=True, revoked_cards=0,
+                           issued_cards=None, message=NO_BUNDLE)
+    return TrustHealth(bundle_issued_at=bundle.issued_at, stale=bundle.stale(runtime.clock()),
+                       revoked_cards=len(bundle.revoked_cards),
+                       issued_cards=None if bundle.issued is None else len(bundle.issued))
 
 
 async def _database(runtime: RuntimeDep) -> DatabaseHealth:
