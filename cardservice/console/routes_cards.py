@@ -52,7 +52,11 @@ async def readers_page(request: Request) -> Response:
         infos, pcsc_error = [], exc.code
     readers = [{"id": reader_id(i.name), "name": i.name, "card_present": i.card_present}
                for i in sorted(infos, key=lambda i: i.name)]
-    return render(request, "readers.html", clerk=clerk, readers=readers, pcsc_error=pcsc_error)
+    verify_only = runtime.engine.verify_only  # the county's bundle the verdicts come from
+    bundle = (await asyncio.to_thread(verify_only.state, runtime.clock())
+              if verify_only is not None else None)
+    return render(request, "readers.html", clerk=clerk, readers=readers, pcsc_error=pcsc_error,
+                  bundle=bundle)
 
 
 @router.get("/readers/{rid}/verdict")

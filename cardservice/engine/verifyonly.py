@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from cardservice.engine.model import unregistered
 from cardservice.engine.report import Check, CheckResult, Result, Status, VerificationReport
+from cardservice.errors import CardServiceError
 from cardservice.pki import bundle as bundles
 from cardservice.pki.keys import DataDir
 from cardservice.pki.trust import TrustStore
@@ -33,6 +35,17 @@ NO_BUNDLE = "no_bundle"
 #: the site clock's lag; a record signed later than the bundle less this, and not later than
 #: now plus this, is not judged by the list
 CLOCK_GRACE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class BundleState:
+    """The installed bundle as the reads see it (``GET /v1/health``, the console)."""
+
+    issued_at: datetime | None  # None: no bundle is installed (or it no longer verifies)
+    stale: bool  # older than its max_age, or none: a card that would read valid reads stale
+    revoked_cards: int
+    issued_cards: int | None  # None: the bundle carries no list of issued cards
+    message: str | None = None  # no_bundle, or the error code of a bundle that fails
 
 
 class VerifyOnly:
@@ -64,6 +77,16 @@ class VerifyOnly:
     def bundle(self, now: datetime) -> bundles.Bundle | None:
         self._refresh(now)
         return self._bundle
+
+    def state(self, now: datetime) -> BundleState:
+        try:
+            bundle = self.bundle(now)
+        except CardServiceError as exc:
+            return BundleState(None, True, 0, None, exc.code)
+        if bundle is None:
+            return BundleState(None, True, 0, None, NO_BUNDLE)
+        return BundleState(bundle.issued_at, bundle.stale(now), len(bundle.revoked_cards),
+                           None if bundle.issued is None else len(bundle.issued))
 
     def apply(self, report: VerificationReport, now: datetime, *,
               locked: bool = True) -> VerificationReport:

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from cardservice.console.i18n import catalogue
 from cardservice.console.passwords import hash_password
+from cardservice.engine.report import Status
+from cardservice.engine.verifyonly import NO_BUNDLE, REVOCATION_STALE
+from cardservice.pki import bundle as bundles
 from cardservice.transport.readers import reader_id
 from tests.api.conftest import NOW, READER_A, READER_B
 from tests.api.test_verify_mode import verifier  # noqa: F401  (the verify-only daemon fixture)
@@ -58,3 +62,29 @@ def test_logout_works_on_a_verify_only_console(desk):
     csrf = csrf_of(desk.get("/console/readers").text)
     assert form_post(desk, "/console/logout", {"csrf": csrf}).status_code == 303
     assert desk.get("/console/readers", follow_redirects=False).status_code == 303
+
+
+def test_the_readers_page_tells_the_bundles_state(desk, verifier, home):  # noqa: F811
+    current = desk.get("/console/readers").text
+    assert 'id="bundle" class="hint"' in current
+    assert "县级信任包（2026-11-28 02:00 UTC 生成）：有效；已注销卡 1 张。" in current
+    assert "其中没有登记制发卡的清单。" in current
+    verifier.clock.advance(days=8)  # older than the bundle's max_age
+    assert login(desk, "desk-clerk").status_code == 303  # the session ended meanwhile
+    stale = desk.get("/console/readers").text
+    assert 'id="bundle" class="alert bad"' in stale and "已过期" in stale
+    card = desk.get(f"/console/readers/{reader_id(READER_A)}").text
+    assert 'class="badge revocation_stale" id="verdict">有效，但注销状态未更新<' in card
+    assert "未检查：县级信任包已过期" in card
+    (home / bundles.BUNDLE_FILE).unlink()
+    assert "未安装县级信任包" in desk.get("/console/readers").text
+    assert "未检查：未安装县级信任包" in desk.get(f"/console/readers/{reader_id(READER_A)}").text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_every_verdict_and_verify_only_reason_has_a_message(lang):
+    messages = catalogue(lang)
+    for status in Status:
+        assert f"status.{status.value}" in messages, status
+    for reason in (REVOCATION_STALE, NO_BUNDLE, "not_registered"):
+        assert f"reason.{reason}" in messages, reason

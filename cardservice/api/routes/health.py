@@ -36,17 +36,13 @@ async def health(runtime: RuntimeDep) -> Health:
 def _trust(runtime: RuntimeDep) -> TrustHealth:
     """The installed bundle as the reads see it (reloaded when its files change)."""
     verify_only = runtime.service.engine.verify_only
-    try:
-        bundle = verify_only.bundle(runtime.clock()) if verify_only is not None else None
-    except errors.CardServiceError as exc:
-        return TrustHealth(bundle_issued_at=None, stale=True, revoked_cards=0,
-                           issued_cards=None, message=exc.code)
-    if bundle is None:
+    if verify_only is None:
         return TrustHealth(bundle_issued_at=None, stale=True, revoked_cards=0,
                            issued_cards=None, message=NO_BUNDLE)
-    return TrustHealth(bundle_issued_at=bundle.issued_at, stale=bundle.stale(runtime.clock()),
-                       revoked_cards=len(bundle.revoked_cards),
-                       issued_cards=None if bundle.issued is None else len(bundle.issued))
+    state = verify_only.state(runtime.clock())
+    return TrustHealth(bundle_issued_at=state.issued_at, stale=state.stale,
+                       revoked_cards=state.revoked_cards, issued_cards=state.issued_cards,
+                       message=state.message)
 
 
 async def _database(runtime: RuntimeDep) -> DatabaseHealth:
