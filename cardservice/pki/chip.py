@@ -30,7 +30,7 @@ _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _Key = tuple[bytes, bytes, int, bytes, bytes]
 _lock = threading.Lock()
 _started: dict[_Key, Future[bool]] = {}
-_pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process that made it, the pool)
+_pool: ThreadPoolExecutor | None = None  # made on first use, and again in a forked child
 _reading = 0  # card reads in progress in this process (read_started / read_ended)
 
 
@@ -78,10 +78,10 @@ def check_soon(public_point: bytes, serial: bytes, counter: int, challenge: byte
     key = (bytes(public_point), bytes(serial), counter, bytes(challenge), bytes(answer))
     with _lock:
         if _pool is None:
-            _pool = (os.getpid(), ThreadPoolExecutor(CHECKERS, "chip-check"))
+            _pool = ThreadPoolExecutor(CHECKERS, "chip-check")
         if len(_started) >= STARTED_MAX:
             _started.clear()
-        _started[key] = _pool[1].submit(_valid, *key)
+        _started[key] = _pool.submit(_valid, *key)
 
 
 def chip_answer_valid(public_point: bytes, serial: bytes, counter: int, challenge: bytes,
