@@ -83,6 +83,13 @@ def temporary(residence: str = "博乐市青得里街道团结路12号") -> Perm
     return PermitRequest(current_residence=residence, permit_type=PermitType.TEMPORARY)
 
 
+def trust_root(cli: Cli, county_home: Path, *homes: Path) -> None:
+    """Each of ``homes`` trusts the county's current root (its fingerprint checked)."""
+    root_pem = current_root(county_home)
+    for home in homes:
+        cli(home, "trust", "add-root", str(root_pem), "--sha256", fingerprint(root_pem))
+
+
 def enroll_site(cli: Cli, county_home: Path, site_home: Path, tmp: Path, site_id: str,
                 pkcs11: bool = True) -> Path:
     """site request -> county certify -> site install; returns the certificate file."""

@@ -38,12 +38,11 @@ from tests.pg import upgrade_all
 from .conftest import (
     ROOT_NAME,
     Cli,
-    current_root,
     enroll_site,
-    fingerprint,
     make_conn,
     person,
     temporary,
+    trust_root,
 )
 
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
@@ -160,9 +159,7 @@ def county_pg(cli: Cli, clock: Clock, tmp_path: Path, pg_cluster) -> County:
     db.close()
     county_home, site_home, verify_home = (tmp_path / n for n in ("county", "site", "dept"))
     cli(county_home, "county", "init", "--root-name", ROOT_NAME)
-    root_pem = current_root(county_home)
-    for home in (site_home, verify_home):
-        cli(home, "trust", "add-root", str(root_pem), "--sha256", fingerprint(root_pem))
+    trust_root(cli, county_home, site_home, verify_home)
     enroll_site(cli, county_home, site_home, tmp_path, "S01", pkcs11=False)
     cli(site_home, "site", "masters", "--demo")
     site = Service(DataDir(site_home), clock=clock,

@@ -27,6 +27,7 @@ from .conftest import (
     make_conn,
     person,
     temporary,
+    trust_root,
 )
 
 
@@ -35,9 +36,7 @@ def test_revoking_a_site_at_t_splits_its_records_by_signing_time(cli: Cli, clock
     county, site_home, verify_home = tmp_path / "county", tmp_path / "site", tmp_path / "dept"
     cli(county, "county", "init", "--root-name", ROOT_NAME, "--pkcs11")
     assert not list(county.rglob("*key.pem")), "the root key must stay in the token"
-    root_pem = current_root(county)
-    for home in (site_home, verify_home):
-        cli(home, "trust", "add-root", str(root_pem), "--sha256", fingerprint(root_pem))
+    trust_root(cli, county, site_home, verify_home)
     enroll_site(cli, county, site_home, tmp_path, "S01")
     cli(site_home, "site", "masters", "--demo", "--pkcs11")
     keys = load_keys(DataDir(site_home))
@@ -102,9 +101,7 @@ def test_revoking_a_site_at_t_splits_its_records_by_signing_time(cli: Cli, clock
 def test_bundle_revoked_card_reads_revoked(cli: Cli, clock, tmp_path: Path) -> None:
     county, site_home, verify_home = tmp_path / "county", tmp_path / "site", tmp_path / "dept"
     cli(county, "county", "init", "--root-name", ROOT_NAME)
-    root_pem = current_root(county)
-    for home in (site_home, verify_home):
-        cli(home, "trust", "add-root", str(root_pem), "--sha256", fingerprint(root_pem))
+    trust_root(cli, county, site_home, verify_home)
     enroll_site(cli, county, site_home, tmp_path, "S02", pkcs11=False)
     cli(site_home, "site", "masters", "--demo")
     site = Service.open(site_home, clock=clock, mode="full")

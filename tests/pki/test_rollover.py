@@ -17,10 +17,10 @@ from .conftest import (
     Cli,
     current_root,
     enroll_site,
-    fingerprint,
     make_conn,
     person,
     temporary,
+    trust_root,
 )
 
 
@@ -37,16 +37,10 @@ def _issued(cert, root) -> bool:
         return False
 
 
-def _trust_root(cli: Cli, county: Path, *homes: Path) -> None:
-    root_pem = current_root(county)
-    for home in homes:
-        cli(home, "trust", "add-root", str(root_pem), "--sha256", fingerprint(root_pem))
-
-
 def test_authority_rollover_keeps_old_cards_valid(cli: Cli, clock, tmp_path: Path) -> None:
     county, site_home, dept = tmp_path / "county", tmp_path / "site", tmp_path / "dept"
     cli(county, "county", "init", "--root-name", ROOT_NAME, "--pkcs11")
-    _trust_root(cli, county, site_home, dept)
+    trust_root(cli, county, site_home, dept)
     enroll_site(cli, county, site_home, tmp_path, "S01")
     cli(site_home, "site", "masters", "--demo", "--pkcs11")
     old_kid = load_keys(DataDir(site_home)).signer.key_id
@@ -81,7 +75,7 @@ def test_authority_rollover_keeps_old_cards_valid(cli: Cli, clock, tmp_path: Pat
 def test_root_rollover_old_and_new_chains_verify(cli: Cli, clock, tmp_path: Path) -> None:
     county, site_home, dept = tmp_path / "county", tmp_path / "site", tmp_path / "dept"
     cli(county, "county", "init", "--root-name", ROOT_NAME)
-    _trust_root(cli, county, site_home, dept)  # the department only ever trusts the first root
+    trust_root(cli, county, site_home, dept)  # the department only ever trusts the first root
     enroll_site(cli, county, site_home, tmp_path, "S01", pkcs11=False)
     cli(site_home, "site", "masters", "--demo")
     old_card = make_conn("0a0b0c0d0e0f0201", 1)
@@ -113,7 +107,7 @@ def test_root_rollover_old_and_new_chains_verify(cli: Cli, clock, tmp_path: Path
 def test_card_of_an_old_authority_expires_with_its_record(cli: Cli, clock, tmp_path: Path) -> None:
     county, site_home = tmp_path / "county", tmp_path / "site"
     cli(county, "county", "init", "--root-name", ROOT_NAME)
-    _trust_root(cli, county, site_home)
+    trust_root(cli, county, site_home)
     enroll_site(cli, county, site_home, tmp_path, "S01", pkcs11=False)
     cli(site_home, "site", "masters", "--demo")
     card = make_conn("0a0b0c0d0e0f0301", 1)
