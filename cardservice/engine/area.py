@@ -44,7 +44,7 @@ _COUNTY = re.compile(f"(?:(?![{_LOWER}]|自治县|自治旗|林区|特区|县|�
 #: what a county-level name is not: a housing estate, a park, a campus; nor followed by a
 #: road's ending (解放区路 is a road)
 _NOT_COUNTY = ("小区", "园区", "校区", "景区")
-_ROAD = "路街巷道弄"
+_ROAD = frozenset("路街巷道弄")
 #: the placeholder level some addresses write between a municipality and its district
 _DISTRICTS_OF = "市辖区"
 
@@ -58,7 +58,7 @@ def _plain(text: str) -> str:
 def _county_starts(text: str) -> bool:
     found = _COUNTY.match(text)
     return found is not None and not found.group().endswith(_NOT_COUNTY) \
-        and text[found.end():found.end() + 1] not in tuple(_ROAD)
+        and text[found.end():found.end() + 1] not in _ROAD
 
 
 def _readings(text: str) -> list[_Reading]:

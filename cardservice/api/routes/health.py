@@ -11,7 +11,6 @@ from fastapi import APIRouter
 from cardservice import __version__, errors
 from cardservice.api.deps import RuntimeDep
 from cardservice.api.models import DatabaseHealth, Health, TrustHealth
-from cardservice.engine.verifyonly import NO_BUNDLE
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +34,7 @@ async def health(runtime: RuntimeDep) -> Health:
 
 def _trust(runtime: RuntimeDep) -> TrustHealth:
     """The installed bundle as the reads see it (reloaded when its files change)."""
-    verify_only = runtime.service.engine.verify_only
-    if verify_only is None:
-        return TrustHealth(bundle_issued_at=None, stale=True, revoked_cards=0,
-                           issued_cards=None, message=NO_BUNDLE)
-    state = verify_only.state(runtime.clock())
+    state = runtime.service.engine.verify_only.state(runtime.clock())  # verify mode: set
     return TrustHealth(bundle_issued_at=state.issued_at, stale=state.stale,
                        revoked_cards=state.revoked_cards, issued_cards=state.issued_cards,
                        message=state.message)
